@@ -1,0 +1,80 @@
+/*
+ * hsm: the only module that speaks PKCS#11. It loads a token's module, logs in, and does
+ * the few things the vault asks of a token: make a key-encryption key that never leaves
+ * it, and wrap and unwrap data keys with that key.
+ *
+ * Every CK_RV becomes an errno here; the native code goes to the debug log. It never logs
+ * a PIN or key material, and never forks. Sessions are per thread (one session may not be
+ * used by two threads at once), and the module is initialised with CKF_OS_LOCKING_OK.
+ */
+#ifndef VAULTFS_HSM_H
+#define VAULTFS_HSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "secbuf.h"
+
+struct hsm;
+
+/* Label of the vault's key-encryption key inside the token. */
+#define HSM_KEK_LABEL "vaultfs-kek"
+
+/* Token labels are at most 32 bytes (PKCS#11 pads them with spaces). */
+#define HSM_TOKEN_LABEL_MAX 32
+
+/*
+ * Initialises a fresh token in the first uninitialised slot of @module (SoftHSM2 keeps one
+ * free slot) with label @label, security-officer PIN @so_pin and user PIN @user_pin.
+ * Returns 0, -ENODEV when no free slot exists, -EINVAL for a bad label, or -EIO.
+ */
+int hsm_token_create(const char *module, const char *label, const struct secbuf *so_pin,
+		     const struct secbuf *user_pin);
+
+/*
+ * Loads @module, initialises it, finds the token labelled @label and logs in as user with
+ * @pin. Returns 0 and the handle in *ret, or:
+ *   -ELIBACC  the module cannot be loaded or is not a PKCS#11 module
+ *   -ENODEV   no token with that label
+ *   -EACCES   wrong PIN;  -EPERM  PIN locked
+ *   -EIO      any other token failure
+ */
+int hsm_open(const char *module, const char *label, const struct secbuf *pin, struct hsm **ret);
+
+/* Logs out, closes sessions and finalises the module. Accepts NULL. */
+void hsm_free(struct hsm *h);
+
+/* The calling thread's session, opened on first use and closed when the thread exits. */
+int hsm_session(struct hsm *h, CK_SESSION_HANDLE *ret);
+
+/* The module's function list, for callers (tests, key operations) that need raw calls. */
+CK_FUNCTION_LIST *hsm_functions(struct hsm *h);
+
+/*
+ * Generates a token-resident AES-256 key labelled @label that may only wrap and unwrap:
+ * CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE true; CKA_EXTRACTABLE, CKA_ENCRYPT, CKA_DECRYPT false.
+ * Returns -EEXIST if a secret key with that label already exists.
+ */
+int hsm_kek_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret);
+
+/* Finds the one secret-key object labelled @label: -ENOKEY if none, -ENOTUNIQ if several. */
+int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret);
+
+/*
+ * Makes a new 32-byte data key with the token's generator and wraps it under @kek with
+ * CKM_AES_KEY_WRAP_PAD (RFC 5649). Returns the key in *ret_key and the wrapped form,
+ * malloc'ed, in *ret_wrapped. The temporary object is destroyed before returning.
+ */
+int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key,
+		    uint8_t **ret_wrapped, size_t *ret_wrapped_len);
+
+/* Unwraps what hsm_datakey_new wrapped. A damaged or foreign blob gives -EBADMSG. */
+int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapped,
+		       size_t wrapped_len, struct secbuf **ret_key);
+
+/* Maps a PKCS#11 return value to a negative errno. */
+int hsm_errno(CK_RV rv);
+
+#endif

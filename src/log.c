@@ -1,0 +1,46 @@
+/*
+ * log: stderr or syslog, filtered by level. It formats what it is given and nothing more;
+ * callers are responsible for never passing secret bytes.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int max_level = -1;
+static int use_syslog;
+
+void log_set_level(int level)
+{
+	max_level = level;
+}
+
+void log_use_syslog(const char *ident)
+{
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	use_syslog = 1;
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (max_level < 0) {
+		const char *d = getenv("VAULTFS_DEBUG");
+
+		max_level = (d && *d && strcmp(d, "0") != 0) ? LOG_DEBUG : LOG_INFO;
+	}
+	if (level > max_level)
+		return;
+	va_start(ap, fmt);
+	if (use_syslog) {
+		vsyslog(level, fmt, ap);
+	} else {
+		fputs("vaultfs: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}

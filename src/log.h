@@ -1,0 +1,24 @@
+/*
+ * log: the daemon's and the command line's one way to speak. Messages go to stderr, or to
+ * syslog once the daemon has detached. Nothing logged may contain a secret value, a key
+ * or a PIN; names that users chose are quoted by the caller.
+ */
+#ifndef VAULTFS_LOG_H
+#define VAULTFS_LOG_H
+
+#include <syslog.h>
+
+/* Sets the most verbose level shown (LOG_ERR … LOG_DEBUG); VAULTFS_DEBUG=1 sets LOG_DEBUG. */
+void log_set_level(int level);
+
+/* Sends messages to syslog instead of stderr (after daemonising). */
+void log_use_syslog(const char *ident);
+
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * secbuf: the one type that holds secret bytes in memory — secret values, data keys,
+ * PINs. A secbuf lives in its own anonymous mapping that is locked into RAM where the
+ * process may lock memory, excluded from core dumps, and wiped before it is unmapped.
+ *
+ * It must never be copied with memcpy into ordinary heap memory by its users, and its
+ * contents must never reach a log.
+ */
+#ifndef VAULTFS_SECBUF_H
+#define VAULTFS_SECBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct secbuf {
+	uint8_t *data; /* NULL while capacity is 0 */
+	size_t len;
+	size_t cap;
+	size_t map_len; /* the mapping's length, a multiple of the page size */
+};
+
+/* Allocates an empty secbuf with room for at least @cap bytes. Returns 0 or -ENOMEM. */
+int secbuf_new(size_t cap, struct secbuf **ret);
+
+/* Allocates a secbuf holding a copy of @len bytes at @src. */
+int secbuf_from(const void *src, size_t len, struct secbuf **ret);
+
+/* Makes room for @need bytes in all. A larger block is mapped, the contents moved, and the
+ * old block wiped and unmapped. Returns 0 or -ENOMEM; on failure @b is unchanged. */
+int secbuf_reserve(struct secbuf *b, size_t need);
+
+/* Appends @len bytes; grows as secbuf_reserve does. */
+int secbuf_append(struct secbuf *b, const void *src, size_t len);
+
+/* Sets the length to @len, which must not exceed the capacity; bytes past it are wiped. */
+void secbuf_truncate(struct secbuf *b, size_t len);
+
+/* Constant-time equality of two buffers' contents (length is not secret). */
+int secbuf_equal(const struct secbuf *a, const struct secbuf *b);
+
+/* Reads the whole of file descriptor @fd (up to @max bytes) into a new secbuf.
+ * Returns 0, -EFBIG when the input is longer than @max, or another -errno. */
+int secbuf_read_fd(int fd, size_t max, struct secbuf **ret);
+
+/* Wipes and unmaps. Accepts NULL. */
+void secbuf_free(struct secbuf *b);
+
+/* Aborts if the buffer's bookkeeping is inconsistent: corrupted state is not recovered. */
+void secbuf_check(const struct secbuf *b);
+
+static inline void secbuf_freep(struct secbuf **b)
+{
+	secbuf_free(*b);
+	*b = NULL;
+}
+#define _cleanup_secbuf_ __attribute__((cleanup(secbuf_freep)))
+
+#endif
