@@ -19,7 +19,7 @@
 
 struct hsm;
 
-/* Label of the vault's key-encryption key inside the token. */
+/* Prefix of the label of a vault's key-encryption key; the vault id follows it. */
 #define HSM_KEK_LABEL "vaultfs-kek"
 
 /* Token labels are at most 32 bytes (PKCS#11 pads them with spaces). */

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that vaultfs needs to build, run and test, if any are
+# missing. Run as root (or through sudo).
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config
+	libfuse3-dev fuse3          # the FUSE low-level API and fusermount3
+	libssl-dev openssl          # OpenSSL 3 EVP; openssl verifies signatures in tests
+	libsqlite3-dev sqlite3      # the store; sqlite3 inspects it in tests
+	libp11-kit-dev              # the PKCS#11 header
+	softhsm2 opensc             # the default token; pkcs11-tool inspects it in tests
+	libinih-dev                 # vaultfs.conf parsing
+	libcmocka-dev               # unit tests
+	attr jq util-linux          # getfattr/setfattr, audit checks, setpriv
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "vaultfs: missing packages: ${missing[*]}; run this as root" >&2
+		exit 1
+	fi
+	echo "Installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

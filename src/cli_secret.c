@@ -1,0 +1,376 @@
+/*
+ * cli_secret: `vaultfs secret ...`, the store reached from a shell, with or without a
+ * mount. Values pass only through secbufs and standard input and output; errors are one
+ * line on stderr and leave the vault as it was.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "names.h"
+#include "timeutil.h"
+#include "vault.h"
+
+static const char secret_help[] =
+	"Usage: vaultfs secret SUBCOMMAND DIR [NAME] [OPTIONS]\n"
+	"\n"
+	"NAME is the path under secrets/, such as db-conn or payments/api-key.\n"
+	"\n"
+	"  set DIR NAME [--file F] [--create]\n"
+	"        store standard input (or F), byte for byte, as a new version; the same bytes\n"
+	"        as the current version make none. Missing folders are made. --create refuses\n"
+	"        an existing secret.\n"
+	"  get DIR NAME[@N] [--version N]\n"
+	"        write the current (or Nth) version to standard output\n"
+	"  list DIR [FOLDER] [--deleted]\n"
+	"        every secret below FOLDER, one path a line; --deleted lists soft-deleted ones\n"
+	"  versions DIR NAME [--deleted]\n"
+	"        the version numbers, one a line\n"
+	"  delete DIR NAME      soft-delete: kept under .deleted/ for retention_days\n"
+	"  recover DIR NAME     bring a deleted secret back with all its versions\n"
+	"  purge DIR NAME       remove a deleted secret for good\n"
+	"  attr DIR NAME [ATTR [VALUE]] [--remove ATTR] [--deleted]\n"
+	"        show all attributes (ATTR=VALUE lines), one, or set one. ATTR is the name\n"
+	"        after user.vault.: version, versions, created, updated, content_type, enabled,\n"
+	"        not_before, expires, tag.NAME\n";
+
+struct args {
+	const char *sub;
+	const char *dir;
+	const char *name;
+	const char *attr;
+	const char *value;
+	const char *file;
+	const char *remove;
+	uint64_t version;
+	int deleted;
+	int create;
+};
+
+static const char *reason(const char *sub, int r, const struct vault *v)
+{
+	static char buf[128];
+
+	switch (r) {
+	case -ENOENT:
+		return strcmp(sub, "get") == 0 ? "no such secret or version" : "no such secret";
+	case -EINVAL:
+		return "invalid name or value (names: 1-127 of A-Z a-z 0-9 . _ - per level, not "
+		       "starting with '.', at most 16 levels)";
+	case -EFBIG:
+		snprintf(buf, sizeof(buf), "value is larger than max_secret_size (%zu bytes)",
+			 v ? v->cfg->max_secret_size : (size_t)0);
+		return buf;
+	case -EEXIST:
+		return strcmp(sub, "set") == 0 ? "already exists, or its name is held by a deleted "
+						  "secret (recover or purge it first)"
+						: "already exists";
+	case -EACCES:
+		return "the secret is disabled";
+	case -EKEYEXPIRED:
+		return "outside the secret's not_before/expires window";
+	case -EISDIR:
+		return "is a folder";
+	case -ENOTDIR:
+		return "a folder in the path is a secret";
+	case -EBUSY:
+		return "vault.db is locked by another process";
+	case -EUCLEAN:
+		return "vault.db is corrupt";
+	case -EBADMSG:
+		return "a stored value failed its integrity check";
+	case -ENODATA:
+		return "attribute not set";
+	case -EPERM:
+		return "attribute is read-only";
+	case -EOPNOTSUPP:
+		return "unknown attribute";
+	case -ENOSPC:
+		return "no room: at most 15 tags, or the disk is full";
+	case -ERANGE:
+		return "value too long";
+	default:
+		return strerror(-r);
+	}
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf = (const char *)buf + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int do_set(struct vault *v, const struct args *a)
+{
+	struct secbuf *value = NULL;
+	uint64_t version;
+	int fd = STDIN_FILENO, r;
+
+	if (a->file) {
+		fd = open(a->file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return cli_error("secret set", a->file, "%s", strerror(errno));
+	}
+	r = secbuf_read_fd(fd, v->cfg->max_secret_size, &value);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (r < 0)
+		return cli_error("secret set", a->name, "%s", reason("set", r, v));
+	r = store_secret_put(v->store, a->name, value,
+			     STORE_PUT_MKDIRS | (a->create ? STORE_PUT_EXCL : 0), time_now_us(),
+			     &version);
+	secbuf_free(value);
+	if (r < 0)
+		return cli_error("secret set", a->name, "%s", reason("set", r, v));
+	return 0;
+}
+
+static int do_get(struct vault *v, const struct args *a)
+{
+	struct secbuf *value = NULL;
+	int r;
+
+	r = store_secret_get(v->store, a->name, a->version, time_now_us(), &value, NULL);
+	if (r < 0)
+		return cli_error("secret get", a->name, "%s", reason("get", r, v));
+	r = write_all(STDOUT_FILENO, value->data, value->len);
+	secbuf_free(value);
+	if (r < 0)
+		return cli_error("secret get", a->name, "cannot write: %s", strerror(-r));
+	return 0;
+}
+
+static int print_name(const char *name, int is_folder, void *userdata)
+{
+	const char *prefix = userdata;
+
+	(void)is_folder;
+	if (prefix[0])
+		printf("%s/%s\n", prefix, name);
+	else
+		printf("%s\n", name);
+	return 0;
+}
+
+static int do_list(struct vault *v, const struct args *a)
+{
+	const char *folder = a->name ? a->name : "";
+	unsigned flags = STORE_LIST_RECURSIVE | (a->deleted ? STORE_LIST_DELETED : 0);
+	int r;
+
+	r = store_list(v->store, folder, flags, print_name, (void *)"");
+	if (r == -ENOENT)
+		return cli_error("secret list", folder, "no such folder");
+	if (r < 0)
+		return cli_error("secret list", folder, "%s", reason("list", r, v));
+	return fflush(stdout) == 0 ? 0 : cli_error("secret list", NULL, "%s", strerror(errno));
+}
+
+static int do_versions(struct vault *v, const struct args *a)
+{
+	uint64_t *list = NULL;
+	size_t n = 0;
+	int r;
+
+	r = store_secret_versions(v->store, a->name, a->deleted ? STORE_DELETED : STORE_LIVE,
+				  &list, &n);
+	if (r < 0)
+		return cli_error("secret versions", a->name, "%s", reason("versions", r, v));
+	for (size_t i = 0; i < n; i++)
+		printf("%" PRIu64 "\n", list[i]);
+	free(list);
+	return 0;
+}
+
+static int do_lifecycle(struct vault *v, const struct args *a)
+{
+	char cmd[32];
+	int r;
+
+	if (strcmp(a->sub, "delete") == 0)
+		r = store_secret_delete(v->store, a->name, time_now_us());
+	else if (strcmp(a->sub, "recover") == 0)
+		r = store_secret_recover(v->store, a->name);
+	else
+		r = store_secret_purge(v->store, a->name);
+	snprintf(cmd, sizeof(cmd), "secret %s", a->sub);
+	if (r == -ENOENT && strcmp(a->sub, "delete") != 0)
+		return cli_error(cmd, a->name, "no such deleted secret");
+	if (r < 0)
+		return cli_error(cmd, a->name, "%s", reason(a->sub, r, v));
+	return 0;
+}
+
+static int do_attr(struct vault *v, const struct args *a)
+{
+	enum store_which which = a->deleted ? STORE_DELETED : STORE_LIVE;
+	char *names = NULL, *value = NULL;
+	size_t len = 0;
+	int r;
+
+	if (a->remove) {
+		r = store_attr_remove(v->store, a->name, a->remove);
+		if (r < 0)
+			return cli_error("secret attr", a->name, "%s: %s", a->remove,
+					 reason("attr", r, v));
+		return 0;
+	}
+	if (a->attr && a->value) {
+		if (a->deleted)
+			return cli_usage("secret attr", "a deleted secret's attributes are read-only");
+		r = store_attr_set(v->store, a->name, a->attr, a->value);
+		if (r < 0)
+			return cli_error("secret attr", a->name, "%s: %s", a->attr,
+					 reason("attr", r, v));
+		return 0;
+	}
+	if (a->attr) {
+		r = store_attr_get(v->store, a->name, which, a->attr, &value);
+		if (r < 0)
+			return cli_error("secret attr", a->name, "%s: %s", a->attr,
+					 reason("attr", r, v));
+		printf("%s\n", value);
+		free(value);
+		return 0;
+	}
+	r = store_attr_list(v->store, a->name, which, &names, &len);
+	if (r < 0)
+		return cli_error("secret attr", a->name, "%s", reason("attr", r, v));
+	for (size_t off = 0; off < len; off += strlen(names + off) + 1) {
+		r = store_attr_get(v->store, a->name, which, names + off, &value);
+		if (r < 0)
+			continue; /* changed since the listing */
+		printf("%s=%s\n", names + off, value);
+		free(value);
+	}
+	free(names);
+	return 0;
+}
+
+static int parse_version(const char *s, uint64_t *ret)
+{
+	size_t name_len;
+	char buf[32];
+
+	if (snprintf(buf, sizeof(buf), "x@%s", s) >= (int)sizeof(buf))
+		return -EINVAL;
+	return name_split_version(buf, &name_len, ret);
+}
+
+int cli_secret(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"file", required_argument, NULL, 'f'},
+		{"version", required_argument, NULL, 'v'},
+		{"deleted", no_argument, NULL, 'd'},
+		{"create", no_argument, NULL, 'c'},
+		{"remove", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static const struct {
+		const char *name;
+		int (*fn)(struct vault *v, const struct args *a);
+		int min_pos, max_pos; /* positional arguments after the subcommand */
+	} subs[] = {
+		{"set", do_set, 2, 2},		   {"get", do_get, 2, 2},
+		{"list", do_list, 1, 2},	   {"versions", do_versions, 2, 2},
+		{"delete", do_lifecycle, 2, 2},	   {"recover", do_lifecycle, 2, 2},
+		{"purge", do_lifecycle, 2, 2},	   {"attr", do_attr, 2, 4},
+	};
+	char cmd[32], err[512] = "", name[NAME_PATH_MAX + 32];
+	struct args a = {0};
+	struct vault *v = NULL;
+	size_t i, npos;
+	int c, r;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(secret_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	a.sub = argv[1];
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(subs[i].name, a.sub) == 0)
+			break;
+	if (i == sizeof(subs) / sizeof(subs[0]))
+		return cli_usage("secret", "unknown subcommand \"%s\"", a.sub);
+	snprintf(cmd, sizeof(cmd), "secret %s", a.sub);
+	optind = 1;
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			a.file = optarg;
+			break;
+		case 'v':
+			if (parse_version(optarg, &a.version) < 0)
+				return cli_usage(cmd, "--version takes a number from 1");
+			break;
+		case 'd':
+			a.deleted = 1;
+			break;
+		case 'c':
+			a.create = 1;
+			break;
+		case 'r':
+			a.remove = optarg;
+			break;
+		case 'h':
+			fputs(secret_help, stdout);
+			return 0;
+		default:
+			return cli_usage("secret", "unknown option");
+		}
+	}
+	npos = (size_t)(argc - optind);
+	if (npos < (size_t)subs[i].min_pos || npos > (size_t)subs[i].max_pos)
+		return cli_usage("secret", "wrong number of arguments for \"%s\"", a.sub);
+	a.dir = argv[optind];
+	a.name = npos > 1 ? argv[optind + 1] : NULL;
+	a.attr = npos > 2 ? argv[optind + 2] : NULL;
+	a.value = npos > 3 ? argv[optind + 3] : NULL;
+	if ((a.file && strcmp(a.sub, "set") != 0) || (a.create && strcmp(a.sub, "set") != 0) ||
+	    (a.version && strcmp(a.sub, "get") != 0) || (a.remove && strcmp(a.sub, "attr") != 0) ||
+	    (a.remove && a.attr))
+		return cli_usage("secret", "option not valid with \"%s\"", a.sub);
+	if (a.name && strcmp(a.sub, "get") == 0) {
+		size_t name_len;
+		uint64_t version;
+
+		/* NAME@N reads version N, as the mount's NAME@N file does. */
+		if (name_split_version(a.name, &name_len, &version) < 0 || name_len >= sizeof(name))
+			return cli_error(cmd, a.name, "%s", reason(a.sub, -EINVAL, NULL));
+		if (version) {
+			if (a.version && a.version != version)
+				return cli_usage(cmd, "NAME@N and --version disagree");
+			snprintf(name, sizeof(name), "%.*s", (int)name_len, a.name);
+			a.name = name;
+			a.version = version;
+		}
+	}
+	if (a.name && name_path_check(a.name) < 0)
+		return cli_error(cmd, a.name, "%s", reason(a.sub, -EINVAL, NULL));
+	r = vault_open(a.dir, &v, err, sizeof(err));
+	if (r < 0)
+		return cli_error(cmd, NULL, "%s", err[0] ? err : strerror(-r));
+	r = subs[i].fn(v, &a);
+	vault_free(v);
+	return r;
+}

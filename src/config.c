@@ -1,0 +1,230 @@
+/*
+ * config: parsing and writing vaultfs.conf with inih. The parser keeps the first error
+ * with its line number and refuses the whole file; it never guesses.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+struct parse_state {
+	struct vault_config *c;
+	char msg[200];
+	int failed;
+};
+
+int config_set_string(char **field, const char *value)
+{
+	char *s = strdup(value);
+
+	if (!s)
+		return -ENOMEM;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+int config_new(struct vault_config **ret)
+{
+	struct vault_config *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->max_secret_size = CONFIG_SECRET_SIZE_DEFAULT;
+	c->retention_days = 90;
+	c->busy_timeout_ms = 5000;
+	*ret = c;
+	return 0;
+}
+
+void config_free(struct vault_config *c)
+{
+	if (!c)
+		return;
+	free(c->hsm_module);
+	free(c->token_label);
+	free(c->pin_file);
+	free(c->softhsm2_conf);
+	free(c);
+}
+
+static int parse_uint(const char *v, unsigned long long min, unsigned long long max,
+		      unsigned long long *ret)
+{
+	unsigned long long n;
+	char *end;
+
+	if (*v < '0' || *v > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || *end || n < min || n > max)
+		return -EINVAL;
+	*ret = n;
+	return 0;
+}
+
+/* Keeps the first error's message; inih reports its line as ini_parse_file's result. */
+static int fail(struct parse_state *s, const char *msg, const char *name, const char *value)
+{
+	if (!s->failed) {
+		snprintf(s->msg, sizeof(s->msg), "%s \"%s\"%s%s%s", msg, name, value ? ": \"" : "",
+			 value ? value : "", value ? "\"" : "");
+		s->failed = 1;
+	}
+	return 0;
+}
+
+static int on_value(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *s = user;
+	struct vault_config *c = s->c;
+	unsigned long long n;
+
+	if (s->failed)
+		return 0;
+	if (!name)
+		return 1; /* a section header alone */
+	if (strcmp(section, "vault") == 0) {
+		if (strcmp(name, "max_secret_size") == 0) {
+			if (parse_uint(value, 1, CONFIG_SECRET_SIZE_LIMIT, &n) < 0)
+				return fail(s, "out of range (1 to 1048576):", name, value);
+			c->max_secret_size = (size_t)n;
+		} else if (strcmp(name, "retention_days") == 0) {
+			if (parse_uint(value, 1, 36500, &n) < 0)
+				return fail(s, "out of range (1 to 36500):", name, value);
+			c->retention_days = (unsigned)n;
+		} else if (strcmp(name, "busy_timeout_ms") == 0) {
+			if (parse_uint(value, 0, 600000, &n) < 0)
+				return fail(s, "out of range (0 to 600000):", name, value);
+			c->busy_timeout_ms = (unsigned)n;
+		} else {
+			return fail(s, "unknown setting", name, NULL);
+		}
+	} else if (strcmp(section, "hsm") == 0) {
+		char **field;
+
+		if (strcmp(name, "module") == 0)
+			field = &c->hsm_module;
+		else if (strcmp(name, "token") == 0)
+			field = &c->token_label;
+		else if (strcmp(name, "pin_file") == 0)
+			field = &c->pin_file;
+		else if (strcmp(name, "softhsm2_conf") == 0)
+			field = &c->softhsm2_conf;
+		else
+			return fail(s, "unknown setting", name, NULL);
+		if (*value == '\0' && field == &c->softhsm2_conf)
+			return 1;
+		if (*value == '\0')
+			return fail(s, "empty setting", name, NULL);
+		if (config_set_string(field, value) < 0)
+			return fail(s, "out of memory at", name, NULL);
+	} else {
+		return fail(s, "unknown section", section, NULL);
+	}
+	return 1;
+}
+
+int config_load(const char *path, struct vault_config **ret, char *err, size_t errlen)
+{
+	struct parse_state s = {0};
+	FILE *f;
+	int r;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	r = config_new(&s.c);
+	if (r < 0)
+		goto out;
+	r = ini_parse_file(f, on_value, &s);
+	if (r < 0) {
+		r = -EIO;
+		goto out;
+	}
+	if (r > 0)
+		snprintf(err, errlen, CONFIG_FILE ":%d: %s", r,
+			 s.failed ? s.msg : "not a setting or section");
+	if (r > 0) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (!s.c->hsm_module || !s.c->token_label || !s.c->pin_file) {
+		snprintf(err, errlen, CONFIG_FILE ": [hsm] needs module, token and pin_file");
+		r = -EINVAL;
+		goto out;
+	}
+	*ret = s.c;
+	s.c = NULL;
+	r = 0;
+out:
+	config_free(s.c);
+	fclose(f);
+	return r;
+}
+
+int config_write(const char *path, const struct vault_config *c)
+{
+	char tmp[PATH_MAX];
+	FILE *f = NULL;
+	int fd = -1, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		r = -errno;
+		close(fd);
+		goto fail;
+	}
+	fprintf(f,
+		"# vaultfs settings. Every setting is written out with its value in force.\n"
+		"# Changes take effect at the next mount or command.\n"
+		"\n"
+		"[vault]\n"
+		"# Largest secret value in bytes (at most 1048576). Larger writes fail with EFBIG.\n"
+		"max_secret_size = %zu\n"
+		"# Days a deleted secret stays under .deleted/ before it is purged.\n"
+		"retention_days = %u\n"
+		"# How long to wait for another process's lock on vault.db, in milliseconds.\n"
+		"busy_timeout_ms = %u\n"
+		"\n"
+		"[hsm]\n"
+		"# The PKCS#11 module and token that hold the vault's key-encryption key.\n"
+		"module = %s\n"
+		"token = %s\n"
+		"# The token's user PIN; a relative path is taken from the vault directory.\n"
+		"pin_file = %s\n"
+		"# SoftHSM2 configuration of the embedded token; empty for any other token.\n"
+		"softhsm2_conf = %s\n",
+		c->max_secret_size, c->retention_days, c->busy_timeout_ms, c->hsm_module,
+		c->token_label, c->pin_file, c->softhsm2_conf ? c->softhsm2_conf : "");
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		r = -errno;
+		fclose(f);
+		goto fail;
+	}
+	if (fclose(f) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	unlink(tmp);
+	return r;
+}

@@ -1,0 +1,43 @@
+/*
+ * config: DIR/vaultfs.conf, an INI file. Every setting has a default, and init writes
+ * them all out so that an operator sees what is in force. Unknown sections or keys and
+ * values out of range are errors that name the line: a typo never silently becomes a
+ * default.
+ */
+#ifndef VAULTFS_CONFIG_H
+#define VAULTFS_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_FILE "vaultfs.conf"
+#define CONFIG_SECRET_SIZE_DEFAULT 25600
+#define CONFIG_SECRET_SIZE_LIMIT (1024 * 1024)
+
+struct vault_config {
+	size_t max_secret_size;   /* bytes, 1 .. CONFIG_SECRET_SIZE_LIMIT */
+	unsigned retention_days;  /* 1 .. 36500 */
+	unsigned busy_timeout_ms; /* how long to wait for the database lock */
+	char *hsm_module;         /* path of the PKCS#11 module */
+	char *token_label;
+	char *pin_file;      /* absolute, or relative to the vault directory */
+	char *softhsm2_conf; /* the embedded token's SoftHSM2 config, or NULL */
+};
+
+/* A config with every default and no HSM settings. Returns 0 or -ENOMEM. */
+int config_new(struct vault_config **ret);
+
+/*
+ * Reads @path. Returns 0, -ENOENT if it does not exist, -EINVAL with a message
+ * "vaultfs.conf:LINE: ..." in @err for a bad file, or another -errno.
+ */
+int config_load(const char *path, struct vault_config **ret, char *err, size_t errlen);
+
+/* Writes @c to @path atomically (temporary file, fsync, rename), mode 0600. */
+int config_write(const char *path, const struct vault_config *c);
+
+/* Sets *@field to a copy of @value. Returns 0 or -ENOMEM. */
+int config_set_string(char **field, const char *value);
+
+void config_free(struct vault_config *c);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * store: the vault's secrets, their versions and metadata, in SQLite (WAL).
+ *
+ * Values are sealed with AES-256-GCM under data keys that the token's key-encryption key
+ * wraps (envelope encryption); vault.db and its WAL never hold a plaintext value. The
+ * store knows nothing of policy, callers or FUSE: it takes validated requests and keeps
+ * SPEC's model — versions from 1, identical bytes make no version, soft delete with
+ * retention, recover, purge.
+ *
+ * Paths are relative to secrets/ ("db-conn", "payments/api-key") and checked with
+ * name_path_check(); a bad one gives -EINVAL. A store may be used from several threads.
+ */
+#ifndef VAULTFS_STORE_H
+#define VAULTFS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsm.h"
+#include "secbuf.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_TAGS_MAX 15
+#define STORE_TAG_VALUE_MAX 256
+#define STORE_CONTENT_TYPE_MAX 255
+
+struct store;
+
+struct store_options {
+	size_t max_secret_size;
+	unsigned retention_days;
+	unsigned busy_timeout_ms;
+};
+
+/* Which record of a path: the live secret, or its soft-deleted copy under .deleted/. */
+enum store_which {
+	STORE_LIVE,
+	STORE_DELETED,
+};
+
+struct store_stat {
+	uint64_t version; /* current version */
+	uint64_t size;    /* its length in bytes */
+	int64_t created;  /* microseconds since the epoch: first version */
+	int64_t updated;  /* current version made */
+	int64_t deleted;  /* 0 while live */
+	int64_t purge_at; /* deleted records: when retention ends */
+	int enabled;
+	int64_t not_before, expires; /* 0: not set */
+};
+
+/* store_secret_put flags */
+#define STORE_PUT_EXCL 0x1   /* -EEXIST if the secret exists */
+#define STORE_PUT_MKDIRS 0x2 /* make missing parent folders (otherwise -ENOENT) */
+
+/* store_list flags */
+#define STORE_LIST_DELETED 0x1   /* the soft-deleted records instead of the live ones */
+#define STORE_LIST_RECURSIVE 0x2 /* every secret below, by full path; no folder entries */
+
+/* Called once per name; @is_folder tells folders from secrets. Non-zero stops the walk
+ * and is returned by store_list. */
+typedef int (*store_list_fn)(const char *name, int is_folder, void *userdata);
+
+/*
+ * Creates a new vault database at @db_path (it must not exist): the schema, a random
+ * vault id, the key-encryption key inside the token, and a first data key.
+ */
+int store_create(const char *db_path, struct hsm *hsm, const struct store_options *opt);
+
+/*
+ * Opens an existing database. Returns 0, or -ENOENT (no file), -EUCLEAN (corrupt or not a
+ * vault database), -EPROTO (schema newer than this program), -EBUSY (locked), -ENOKEY
+ * (the token lacks the vault's key-encryption key), or another -errno. Migrates an older
+ * schema.
+ */
+int store_open(const char *db_path, struct hsm *hsm, const struct store_options *opt,
+	       struct store **ret);
+
+void store_free(struct store *s);
+
+/* Removes soft-deleted secrets whose retention ended before @now. */
+int store_purge_expired(struct store *s, int64_t now, unsigned *ret_count);
+
+int store_secret_stat(struct store *s, const char *path, enum store_which which,
+		      struct store_stat *ret);
+
+/*
+ * Reads version @version (0: the current one) of a live secret at time @now.
+ * Returns 0, -ENOENT (no such secret or version), -EISDIR (a folder), -EACCES (disabled),
+ * -EKEYEXPIRED (outside not_before..expires), -EBADMSG (a value that fails its tag).
+ */
+int store_secret_get(struct store *s, const char *path, uint64_t version, int64_t now,
+		     struct secbuf **ret_value, uint64_t *ret_version);
+
+/*
+ * Makes @value the new current version. Returns 1 and the new number in *ret_version,
+ * 0 when the value equals the current one (no version made, *ret_version the current),
+ * or -EFBIG (over max_secret_size), -EEXIST (STORE_PUT_EXCL and it exists, or the name is
+ * held by a soft-deleted secret), -EISDIR (a folder has that name), -ENOTDIR (a parent is a
+ * secret), -ENOENT (parent folder missing), -EINVAL (bad name).
+ */
+int store_secret_put(struct store *s, const char *path, const struct secbuf *value,
+		     unsigned flags, int64_t now, uint64_t *ret_version);
+
+/* All version numbers, ascending, malloc'ed. */
+int store_secret_versions(struct store *s, const char *path, enum store_which which,
+			  uint64_t **ret, size_t *ret_count);
+
+/* Soft delete: the secret leaves the live tree and is kept for retention_days. */
+int store_secret_delete(struct store *s, const char *path, int64_t now);
+
+/* Brings a soft-deleted secret back with all its versions (remaking missing folders).
+ * -EEXIST if a folder of that name now exists. */
+int store_secret_recover(struct store *s, const char *path);
+
+/* Removes a soft-deleted secret and all its versions for good. */
+int store_secret_purge(struct store *s, const char *path);
+
+/*
+ * Attributes, by the name after "user.vault.": version, versions, created, updated,
+ * content_type, enabled, not_before, expires, tag.NAME. get returns a malloc'ed string;
+ * -ENODATA for one that is not set. set validates: -EINVAL (bad value), -ENOSPC (a
+ * sixteenth tag), -EPERM (read-only), -EOPNOTSUPP (unknown name), -ERANGE (too long).
+ */
+int store_attr_get(struct store *s, const char *path, enum store_which which, const char *name,
+		   char **ret_value);
+int store_attr_set(struct store *s, const char *path, const char *name, const char *value);
+int store_attr_remove(struct store *s, const char *path, const char *name);
+
+/* The names of the attributes that are set, each NUL-terminated, end to end, malloc'ed. */
+int store_attr_list(struct store *s, const char *path, enum store_which which, char **ret,
+		    size_t *ret_len);
+
+/* Folders: "" is the root of secrets/. */
+int store_folder_create(struct store *s, const char *path, int64_t now);
+int store_folder_remove(struct store *s, const char *path);
+int store_folder_exists(struct store *s, const char *path);
+
+/* Lists the folder @folder ("" for the root) in name order. Returns 0, -ENOENT, or what
+ * @fn returned. */
+int store_list(struct store *s, const char *folder, unsigned flags, store_list_fn fn,
+	       void *userdata);
+
+
+
+/*
+ * Checks that every statement on the read path is answered through an index: runs
+ * EXPLAIN QUERY PLAN on each and returns -EXDEV with the statement in @err if any scans
+ * a whole table. For tests and `vaultfs doctor`-style checks.
+ */
+int store_check_plans(struct store *s, char *err, size_t errlen);
+#endif

@@ -1,0 +1,25 @@
+/*
+ * timeutil: wall-clock time as microseconds since the epoch, and its RFC 3339 UTC form.
+ */
+#ifndef VAULTFS_TIMEUTIL_H
+#define VAULTFS_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Buffer size that holds any formatted time, with microseconds. */
+#define TIME_RFC3339_MAX 40
+
+/* Current wall-clock time in microseconds since the epoch. */
+int64_t time_now_us(void);
+
+/* Formats @us as "YYYY-MM-DDThh:mm:ssZ" (or with ".uuuuuu" when @micro). */
+void time_format(int64_t us, int micro, char buf[TIME_RFC3339_MAX]);
+
+/*
+ * Parses an RFC 3339 date-time ("2026-01-31T12:00:00Z", optional fraction, 'Z' or
+ * +hh:mm / -hh:mm offset, 't' and 'z' accepted). Returns 0 or -EINVAL.
+ */
+int time_parse(const char *s, int64_t *ret_us);
+
+#endif

@@ -1,0 +1,529 @@
+/*
+ * vault: init and open of a vault directory.
+ *
+ * init never overwrites: it refuses a directory holding any vault file and, if it fails
+ * half-way, removes exactly what it made. The embedded token's PIN is random, written
+ * once to DIR/pin (0400) and never printed, logged or passed to a child process.
+ */
+#include "vault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "timeutil.h"
+
+static const char *const vault_files[] = {
+	CONFIG_FILE, VAULT_DB, VAULT_POLICY, VAULT_AUDIT, VAULT_PIN, VAULT_SOFTHSM_CONF,
+	VAULT_TOKENS,
+};
+
+static const char default_policy[] =
+	"# vaultfs policy: one rule a line, '#' starts a comment.\n"
+	"#\n"
+	"# effect  operations   path                  who\n"
+	"# allow   read         secrets/db-conn       uid=1001\n"
+	"# allow   read,list    secrets/payments/**   cgroup=/system.slice/payments.service\n"
+	"# allow   write        secrets/**            group=secops\n"
+	"# deny    *            secrets/root/**       *\n"
+	"#\n"
+	"# Deny wins over allow; what no rule allows is denied, for root too.\n"
+	"# This vault starts with no rules: everything is denied.\n";
+
+static int join(char *buf, const char *dir, const char *name)
+{
+	if (snprintf(buf, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* A path from the settings: absolute as it is, relative to the vault directory. */
+static int resolve(char *buf, const char *dir, const char *path)
+{
+	if (path[0] == '/') {
+		if (snprintf(buf, PATH_MAX, "%s", path) >= PATH_MAX)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	return join(buf, dir, path);
+}
+
+static int write_new_file(const char *path, mode_t mode, const void *data, size_t len)
+{
+	int fd, r = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		data = (const char *)data + n;
+		len -= (size_t)n;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		unlink(path);
+	return r;
+}
+
+int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errlen)
+{
+	struct secbuf *pin = NULL;
+	struct stat st;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open PIN file \"%s\": %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot stat PIN file \"%s\": %s", path, strerror(-r));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EPERM;
+		snprintf(err, errlen, "PIN file \"%s\" is not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & 0077) {
+		r = -EPERM;
+		snprintf(err, errlen, "PIN file \"%s\" is open to others (mode %04o): chmod 0400 it",
+			 path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	r = secbuf_read_fd(fd, VAULT_PIN_MAX, &pin);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read PIN file \"%s\": %s", path,
+			 r == -EFBIG ? "longer than 256 bytes" : strerror(-r));
+		goto out;
+	}
+	if (pin->len && pin->data[pin->len - 1] == '\n')
+		secbuf_truncate(pin, pin->len - 1);
+	if (pin->len && pin->data[pin->len - 1] == '\r')
+		secbuf_truncate(pin, pin->len - 1);
+	if (pin->len == 0) {
+		r = -EINVAL;
+		snprintf(err, errlen, "PIN file \"%s\" is empty", path);
+		goto out;
+	}
+	*ret = pin;
+	pin = NULL;
+	r = 0;
+out:
+	secbuf_free(pin);
+	close(fd);
+	return r;
+}
+
+/* A random PIN of 32 characters from the base64url alphabet, in a secbuf. */
+static int random_pin(struct secbuf **ret)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	struct secbuf *pin = NULL;
+	uint8_t raw[32];
+	int r;
+
+	r = secbuf_new(sizeof(raw), &pin);
+	if (r < 0)
+		return r;
+	r = crypto_random(raw, sizeof(raw));
+	if (r < 0) {
+		secbuf_free(pin);
+		return r;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		pin->data[i] = (uint8_t)alphabet[raw[i] & 63];
+	pin->len = sizeof(raw);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	*ret = pin;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes what a failed init made: only the names it creates, never anything else. */
+static void init_undo(const char *dir, int made_dir)
+{
+	static const char *const extra[] = {VAULT_DB "-wal", VAULT_DB "-shm", VAULT_DB "-journal",
+					    CONFIG_FILE ".tmp"};
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(vault_files) / sizeof(vault_files[0]); i++)
+		if (join(path, dir, vault_files[i]) == 0)
+			nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+		if (join(path, dir, extra[i]) == 0)
+			unlink(path);
+	if (made_dir)
+		rmdir(dir);
+}
+
+static int init_embedded_token(const char *dir, struct vault_config *cfg, struct secbuf **ret_pin,
+			       char *err, size_t errlen)
+{
+	char path[PATH_MAX], tokens[PATH_MAX], label[HSM_TOKEN_LABEL_MAX + 1];
+	struct secbuf *pin = NULL, *so_pin = NULL;
+	uint8_t rnd[4];
+	char *conf = NULL;
+	int r, n;
+
+	r = join(tokens, dir, VAULT_TOKENS);
+	if (r < 0)
+		goto out;
+	if (mkdir(tokens, 0700) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot make \"%s\": %s", tokens, strerror(-r));
+		goto out;
+	}
+	n = asprintf(&conf,
+		     "# SoftHSM2 configuration of this vault's embedded token.\n"
+		     "directories.tokendir = %s\n"
+		     "objectstore.backend = file\n"
+		     "log.level = ERROR\n"
+		     "slots.removable = false\n",
+		     tokens);
+	if (n < 0) {
+		conf = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+	r = join(path, dir, VAULT_SOFTHSM_CONF);
+	if (r >= 0)
+		r = write_new_file(path, 0600, conf, (size_t)n);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write \"%s\": %s", path, strerror(-r));
+		goto out;
+	}
+	if (setenv("SOFTHSM2_CONF", path, 1) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = random_pin(&pin);
+	if (r >= 0)
+		r = random_pin(&so_pin);
+	if (r >= 0)
+		r = crypto_random(rnd, sizeof(rnd));
+	if (r < 0) {
+		snprintf(err, errlen, "cannot make a random PIN: %s", strerror(-r));
+		goto out;
+	}
+	snprintf(label, sizeof(label), "vaultfs-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+	r = join(path, dir, VAULT_PIN);
+	if (r >= 0)
+		r = write_new_file(path, 0400, pin->data, pin->len);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write \"%s\": %s", path, strerror(-r));
+		goto out;
+	}
+	/* The security officer's PIN is not kept: the vault never needs it, and a lost user
+	 * PIN is recovered by making a new vault, not by resetting this one. */
+	r = hsm_token_create(VAULTFS_SOFTHSM2_MODULE, label, so_pin, pin);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot make a SoftHSM2 token with \"%s\": %s",
+			 VAULTFS_SOFTHSM2_MODULE, strerror(-r));
+		goto out;
+	}
+	if (config_set_string(&cfg->hsm_module, VAULTFS_SOFTHSM2_MODULE) < 0 ||
+	    config_set_string(&cfg->token_label, label) < 0 ||
+	    config_set_string(&cfg->pin_file, VAULT_PIN) < 0 ||
+	    config_set_string(&cfg->softhsm2_conf, VAULT_SOFTHSM_CONF) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*ret_pin = pin;
+	pin = NULL;
+	r = 0;
+out:
+	free(conf);
+	secbuf_free(pin);
+	secbuf_free(so_pin);
+	return r;
+}
+
+static const char *hsm_open_reason(int r)
+{
+	switch (r) {
+	case -ELIBACC:
+		return "cannot load the PKCS#11 module";
+	case -ENODEV:
+		return "no token with that label";
+	case -EACCES:
+		return "wrong PIN";
+	case -EPERM:
+		return "the PIN is locked";
+	default:
+		return strerror(-r);
+	}
+}
+
+static int open_token(const char *module, const char *label, const struct secbuf *pin,
+		      struct hsm **ret, char *err, size_t errlen)
+{
+	int r = hsm_open(module, label, pin, ret);
+
+	if (r < 0)
+		snprintf(err, errlen, "token \"%s\" (module \"%s\"): %s", label, module,
+			 hsm_open_reason(r));
+	return r;
+}
+
+static const char *store_reason(int r)
+{
+	switch (r) {
+	case -EUCLEAN:
+		return "corrupt, or not a vault database";
+	case -EBUSY:
+		return "locked by another process (try again, or raise busy_timeout_ms)";
+	case -EPROTO:
+		return "made by a newer vaultfs";
+	case -ENOKEY:
+		return "the token does not hold this vault's key-encryption key";
+	case -EBADMSG:
+		return "the token cannot unwrap this vault's data key";
+	default:
+		return strerror(-r);
+	}
+}
+
+int vault_init(const char *dir, const struct vault_init_options *o, char *err, size_t errlen)
+{
+	struct store_options sopt;
+	struct vault_config *cfg = NULL;
+	struct secbuf *pin = NULL;
+	struct hsm *hsm = NULL;
+	char path[PATH_MAX], absdir[PATH_MAX];
+	int made_dir = 0, dfd = -1, r;
+	int external = o->hsm_module || o->token_label || o->pin_file;
+
+	if (external && !(o->hsm_module && o->token_label && o->pin_file)) {
+		snprintf(err, errlen, "--hsm-module, --token and --pin-file go together");
+		return -EINVAL;
+	}
+	if (mkdir(dir, 0700) == 0) {
+		made_dir = 1;
+	} else if (errno != EEXIST) {
+		r = -errno;
+		snprintf(err, errlen, "cannot make \"%s\": %s", dir, strerror(-r));
+		return r;
+	}
+	if (!realpath(dir, absdir)) {
+		r = -errno;
+		snprintf(err, errlen, "\"%s\": %s", dir, strerror(-r));
+		goto fail_early;
+	}
+	dfd = open(absdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "\"%s\": %s", dir, strerror(-r));
+		goto fail_early;
+	}
+	/* Two inits racing on one directory: the second waits for nothing, it is refused. */
+	if (flock(dfd, LOCK_EX | LOCK_NB) < 0) {
+		r = -EBUSY;
+		snprintf(err, errlen, "\"%s\" is in use by another vaultfs command", dir);
+		goto fail_early;
+	}
+	for (size_t i = 0; i < sizeof(vault_files) / sizeof(vault_files[0]); i++) {
+		if (join(path, absdir, vault_files[i]) == 0 && access(path, F_OK) == 0) {
+			r = -EEXIST;
+			snprintf(err, errlen, "\"%s\" already holds a vault (%s exists); nothing changed",
+				 dir, vault_files[i]);
+			goto fail_early;
+		}
+	}
+	r = config_new(&cfg);
+	if (r < 0)
+		goto fail;
+	if (external) {
+		char abspin[PATH_MAX];
+
+		if (strlen(o->token_label) > HSM_TOKEN_LABEL_MAX || !*o->token_label) {
+			r = -EINVAL;
+			snprintf(err, errlen, "token label must be 1 to 32 bytes");
+			goto fail;
+		}
+		if (!realpath(o->pin_file, abspin)) {
+			r = -errno;
+			snprintf(err, errlen, "PIN file \"%s\": %s", o->pin_file, strerror(-r));
+			goto fail;
+		}
+		r = vault_read_pin(abspin, &pin, err, errlen);
+		if (r < 0)
+			goto fail;
+		if (config_set_string(&cfg->hsm_module, o->hsm_module) < 0 ||
+		    config_set_string(&cfg->token_label, o->token_label) < 0 ||
+		    config_set_string(&cfg->pin_file, abspin) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	} else {
+		r = init_embedded_token(absdir, cfg, &pin, err, errlen);
+		if (r < 0)
+			goto fail;
+	}
+	r = open_token(cfg->hsm_module, cfg->token_label, pin, &hsm, err, errlen);
+	if (r < 0)
+		goto fail;
+	sopt.max_secret_size = cfg->max_secret_size;
+	sopt.retention_days = cfg->retention_days;
+	sopt.busy_timeout_ms = cfg->busy_timeout_ms;
+	r = join(path, absdir, VAULT_DB);
+	if (r >= 0)
+		r = store_create(path, hsm, &sopt);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create \"%s\": %s", path, store_reason(r));
+		goto fail;
+	}
+	r = join(path, absdir, VAULT_POLICY);
+	if (r >= 0)
+		r = write_new_file(path, 0600, default_policy, sizeof(default_policy) - 1);
+	if (r >= 0)
+		r = join(path, absdir, VAULT_AUDIT);
+	if (r >= 0)
+		r = write_new_file(path, 0600, "", 0);
+	if (r >= 0)
+		r = join(path, absdir, CONFIG_FILE);
+	/* Written last: a vaultfs.conf is what marks a finished vault. */
+	if (r >= 0)
+		r = config_write(path, cfg);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write \"%s\": %s", path, strerror(-r));
+		goto fail;
+	}
+	r = 0;
+	goto out;
+fail:
+	init_undo(absdir, made_dir);
+	made_dir = 0;
+fail_early:
+	if (made_dir)
+		rmdir(dir);
+out:
+	hsm_free(hsm);
+	secbuf_free(pin);
+	config_free(cfg);
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}
+
+int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
+{
+	struct store_options sopt;
+	struct secbuf *pin = NULL;
+	struct vault *v;
+	char path[PATH_MAX], absdir[PATH_MAX], cerr[256] = "";
+	int r;
+
+	if (!realpath(dir, absdir)) {
+		r = -errno;
+		snprintf(err, errlen, "\"%s\": %s", dir, strerror(-r));
+		return r;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->dir = strdup(absdir);
+	if (!v->dir) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = join(path, absdir, CONFIG_FILE);
+	if (r >= 0)
+		r = config_load(path, &v->cfg, cerr, sizeof(cerr));
+	if (r == -ENOENT) {
+		snprintf(err, errlen, "\"%s\" is not a vault (no %s)", dir, CONFIG_FILE);
+		goto fail;
+	}
+	if (r == -EINVAL) {
+		snprintf(err, errlen, "%s/%s", absdir, cerr);
+		goto fail;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read \"%s\": %s", path, strerror(-r));
+		goto fail;
+	}
+	if (v->cfg->softhsm2_conf) {
+		r = resolve(path, absdir, v->cfg->softhsm2_conf);
+		if (r < 0 || setenv("SOFTHSM2_CONF", path, 1) < 0) {
+			r = r < 0 ? r : -errno;
+			snprintf(err, errlen, "cannot use \"%s\": %s", path, strerror(-r));
+			goto fail;
+		}
+		if (access(path, R_OK) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "embedded token's \"%s\": %s", path, strerror(-r));
+			goto fail;
+		}
+	}
+	r = resolve(path, absdir, v->cfg->pin_file);
+	if (r >= 0)
+		r = vault_read_pin(path, &pin, err, errlen);
+	if (r < 0)
+		goto fail;
+	r = open_token(v->cfg->hsm_module, v->cfg->token_label, pin, &v->hsm, err, errlen);
+	secbuf_freep(&pin);
+	if (r < 0)
+		goto fail;
+	sopt.max_secret_size = v->cfg->max_secret_size;
+	sopt.retention_days = v->cfg->retention_days;
+	sopt.busy_timeout_ms = v->cfg->busy_timeout_ms;
+	r = join(path, absdir, VAULT_DB);
+	if (r >= 0)
+		r = store_open(path, v->hsm, &sopt, &v->store);
+	if (r < 0) {
+		snprintf(err, errlen, "\"%s\": %s", path, store_reason(r));
+		goto fail;
+	}
+	/* Retention is enforced whenever the vault is opened; a busy database defers it. */
+	r = store_purge_expired(v->store, time_now_us(), NULL);
+	if (r < 0)
+		log_debug("purge of expired deleted secrets deferred: %s", strerror(-r));
+	*ret = v;
+	return 0;
+fail:
+	vault_free(v);
+	return r;
+}
+
+void vault_free(struct vault *v)
+{
+	if (!v)
+		return;
+	store_free(v->store);
+	hsm_free(v->hsm);
+	config_free(v->cfg);
+	free(v->dir);
+	free(v);
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# vaultfs init: the files SPEC names, their modes, a deny-all policy, every default in
+# vaultfs.conf, a sensitive non-extractable key-encryption key in the embedded token,
+# refusal to overwrite, and nothing left behind by a failed init.
+. "$(dirname "$0")/lib.sh"
+
+V=$T/vault
+check "init" "$VAULTFS" init "$V"
+for f in vault.db vaultfs.conf policy audit.log softhsm2.conf pin; do
+	[ -f "$V/$f" ] && pass || fail "init made no $f"
+done
+[ -d "$V/tokens" ] && pass || fail "init made no tokens/"
+same "vault dir mode" 700 "$(stat -c %a "$V")"
+same "pin mode" 400 "$(stat -c %a "$V/pin")"
+same "vault.db mode" 600 "$(stat -c %a "$V/vault.db")"
+same "journal mode" wal "$(sqlite3 "$V/vault.db" 'PRAGMA journal_mode')"
+same "schema version" 1 "$(sqlite3 "$V/vault.db" 'SELECT version FROM schema_version')"
+same "policy has no rules" 0 "$(grep -cvE '^\s*(#|$)' "$V/policy")"
+for k in max_secret_size retention_days busy_timeout_ms module token pin_file softhsm2_conf; do
+	grep -qE "^$k = " "$V/vaultfs.conf" && pass || fail "vaultfs.conf lacks $k"
+done
+grep -q '^max_secret_size = 25600$' "$V/vaultfs.conf" && pass || fail "default max_secret_size"
+grep -q '^retention_days = 90$' "$V/vaultfs.conf" && pass || fail "default retention_days"
+same "pin length" 32 "$(wc -c <"$V/pin")"
+
+# The key-encryption key: sensitive, never extractable, on the token.
+label=$(sed -n 's/^token = //p' "$V/vaultfs.conf")
+SOFTHSM2_CONF=$V/softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" --token-label "$label" \
+	--login --pin "$(cat "$V/pin")" --list-objects >"$T/objects" 2>&1
+grep -q "Secret Key Object; AES length 32" "$T/objects" && pass || fail "no AES-256 key: $(cat "$T/objects")"
+grep -q "label:.*vaultfs-kek-" "$T/objects" && pass || fail "KEK label: $(cat "$T/objects")"
+grep -qE "Access:.*[^-]sensitive" "$T/objects" && pass || fail "KEK not sensitive"
+grep -qE "Access:.*never extractable" "$T/objects" && pass || fail "KEK extractable"
+same "one key object only" 1 "$(grep -c 'Key Object' "$T/objects")"
+
+# Never overwritten: a second init is refused and changes no byte.
+before=$(cd "$V" && find . -type f -exec sha256sum {} + | sort | sha256sum)
+refuses "second init" 'already holds a vault' "$VAULTFS" init "$V"
+after=$(cd "$V" && find . -type f -exec sha256sum {} + | sort | sha256sum)
+same "second init changed nothing" "$before" "$after"
+# Any one vault file is enough to refuse.
+mkdir "$T/partial" && touch "$T/partial/policy"
+refuses "dir with a policy file" 'already holds a vault \(policy exists\)' "$VAULTFS" init "$T/partial"
+same "partial dir untouched" "policy" "$(ls "$T/partial")"
+
+# An existing empty directory is fine; its mode is kept.
+mkdir -m 0750 "$T/empty"
+check "init into an empty dir" "$VAULTFS" init "$T/empty"
+same "existing dir mode kept" 750 "$(stat -c %a "$T/empty")"
+
+# A failed init leaves nothing: the directory it made is gone again.
+refuses "bad module" 'cannot load the PKCS#11 module' "$VAULTFS" init "$T/bad" \
+	--hsm-module /nonexistent/module.so --token x --pin-file "$V/pin"
+[ ! -e "$T/bad" ] && pass || fail "failed init left $T/bad"
+mkdir "$T/keep" && echo hello >"$T/keep/unrelated"
+refuses "bad module into an existing dir" 'cannot load' "$VAULTFS" init "$T/keep" \
+	--hsm-module /nonexistent/module.so --token x --pin-file "$V/pin"
+same "existing dir left as it was" "unrelated" "$(ls -A "$T/keep")"
+refuses "half the token options" 'go together' "$VAULTFS" init "$T/half" --token x
+[ ! -e "$T/half" ] && pass || fail "refused init made $T/half"
+
+# The vault works after init.
+printf 'hello' | "$VAULTFS" secret set "$V" greeting && pass || fail "set after init"
+same "get after init" hello "$("$VAULTFS" secret get "$V" greeting)"
+
+finish

@@ -1,0 +1,128 @@
+/*
+ * Unit tests for config: what init writes reads back the same, and every bad file is
+ * refused with the line that is wrong.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char dir[PATH_MAX];
+static char path[PATH_MAX + 32];
+
+static int setup(void **state)
+{
+	(void)state;
+	test_tmpdir(dir);
+	snprintf(path, sizeof(path), "%s/vaultfs.conf", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	test_rmtree(dir);
+	return 0;
+}
+
+static void write_file(const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_roundtrip(void **state)
+{
+	struct vault_config *c = NULL, *back = NULL;
+	char err[256] = "";
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(config_new(&c), 0);
+	assert_int_equal(c->max_secret_size, 25600);
+	assert_int_equal(c->retention_days, 90);
+	assert_int_equal(config_set_string(&c->hsm_module, "/usr/lib/x.so"), 0);
+	assert_int_equal(config_set_string(&c->token_label, "tok"), 0);
+	assert_int_equal(config_set_string(&c->pin_file, "pin"), 0);
+	assert_int_equal(config_write(path, c), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(config_load(path, &back, err, sizeof(err)), 0);
+	assert_int_equal(back->max_secret_size, 25600);
+	assert_int_equal(back->retention_days, 90);
+	assert_int_equal(back->busy_timeout_ms, 5000);
+	assert_string_equal(back->hsm_module, "/usr/lib/x.so");
+	assert_string_equal(back->token_label, "tok");
+	assert_string_equal(back->pin_file, "pin");
+	assert_null(back->softhsm2_conf);
+	/* every default is spelled out */
+	assert_true(test_file_contains(path, "max_secret_size = 25600", 23));
+	assert_true(test_file_contains(path, "retention_days = 90", 19));
+	assert_true(test_file_contains(path, "busy_timeout_ms = 5000", 22));
+	config_free(c);
+	config_free(back);
+}
+
+static void expect_error(const char *text, const char *message)
+{
+	struct vault_config *c = NULL;
+	char err[256] = "";
+
+	write_file(text);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -EINVAL);
+	assert_null(c);
+	if (!strstr(err, message))
+		fail_msg("expected \"%s\" in \"%s\"", message, err);
+}
+
+static void test_errors(void **state)
+{
+	static const char hsm[] = "[hsm]\nmodule = m\ntoken = t\npin_file = p\n";
+	char text[512];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[vault]\nmax_secret_size = 2000000\n", hsm);
+	expect_error(text, "vaultfs.conf:6: out of range");
+	snprintf(text, sizeof(text), "%s[vault]\nmax_secret_size = -1\n", hsm);
+	expect_error(text, "vaultfs.conf:6:");
+	snprintf(text, sizeof(text), "%s[vault]\nmax_secret_size = 12abc\n", hsm);
+	expect_error(text, "vaultfs.conf:6:");
+	snprintf(text, sizeof(text), "%s[vault]\nretention_days = 0\n", hsm);
+	expect_error(text, "vaultfs.conf:6:");
+	snprintf(text, sizeof(text), "%s[vault]\nmax_secrets_size = 10\n", hsm);
+	expect_error(text, "vaultfs.conf:6: unknown setting \"max_secrets_size\"");
+	snprintf(text, sizeof(text), "%s[vaults]\nx = 1\n", hsm);
+	expect_error(text, "vaultfs.conf:6: unknown section \"vaults\"");
+	snprintf(text, sizeof(text), "%sthis line is junk\n", hsm);
+	expect_error(text, "vaultfs.conf:5:");
+	expect_error("[hsm]\nmodule = m\n", "needs module, token and pin_file");
+	expect_error("[hsm]\nmodule =\ntoken = t\npin_file = p\n", "vaultfs.conf:2: empty setting");
+}
+
+static void test_missing(void **state)
+{
+	struct vault_config *c = NULL;
+	char err[256];
+
+	(void)state;
+	unlink(path);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
