@@ -21,20 +21,18 @@ void time_format(int64_t us, int micro, char buf[TIME_RFC3339_MAX])
 	time_t sec = (time_t)(us / 1000000);
 	long frac = (long)(us % 1000000);
 	struct tm tm;
+	size_t n;
 
 	if (frac < 0) {
 		frac += 1000000;
 		sec--;
 	}
 	gmtime_r(&sec, &tm);
+	n = strftime(buf, TIME_RFC3339_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (micro)
-		snprintf(buf, TIME_RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, frac);
+		snprintf(buf + n, TIME_RFC3339_MAX - n, ".%06ldZ", frac);
 	else
-		snprintf(buf, TIME_RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02dZ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec);
+		snprintf(buf + n, TIME_RFC3339_MAX - n, "Z");
 }
 
 static int digits(const char **p, int n, int *ret)

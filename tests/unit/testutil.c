@@ -63,7 +63,7 @@ int test_file_contains(const char *path, const void *needle, size_t len)
 	return found;
 }
 
-static int run(char *const argv[])
+static int run(const char *const argv[])
 {
 	pid_t pid = fork();
 	int status;
@@ -75,7 +75,7 @@ static int run(char *const argv[])
 
 		if (devnull >= 0)
 			dup2(devnull, STDOUT_FILENO);
-		execvp(argv[0], argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) < 0)
@@ -107,7 +107,7 @@ void test_token_setup(struct test_token *t)
 	assert_int_equal(setenv("SOFTHSM2_CONF", conf, 1), 0);
 	snprintf(t->label, sizeof(t->label), "test-%d", (int)getpid());
 	{
-		char *argv[] = {"softhsm2-util", "--init-token", "--free", "--label", t->label,
+		const char *argv[] = {"softhsm2-util", "--init-token", "--free", "--label", t->label,
 				"--pin", TEST_PIN, "--so-pin", TEST_SO_PIN, NULL};
 
 		r = run(argv);
