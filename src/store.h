@@ -102,6 +102,20 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
 int store_secret_put(struct store *s, const char *path, const struct secbuf *value,
 		     unsigned flags, int64_t now, uint64_t *ret_version);
 
+/* Size and creation time of version @version of a live secret: -ENOENT if there is none. */
+int store_version_stat(struct store *s, const char *path, uint64_t version, uint64_t *ret_size,
+		       int64_t *ret_created);
+
+/*
+ * Moves the live secret @from to @to. If @to is a live secret, @from's current value
+ * becomes @to's new version (none if identical) and @from is removed with its history —
+ * what an editor's write-temporary-then-rename means. Otherwise @from moves with all its
+ * versions (each re-sealed under its new path) and attributes. Returns 1 if @to got a new
+ * version or was made, 0 if nothing changed, or -ENOENT, -EISDIR (either is a folder),
+ * -EEXIST (@to's name is held by a deleted secret), -ENOTDIR, -EINVAL.
+ */
+int store_secret_rename(struct store *s, const char *from, const char *to, int64_t now);
+
 /* All version numbers, ascending, malloc'ed. */
 int store_secret_versions(struct store *s, const char *path, enum store_which which,
 			  uint64_t **ret, size_t *ret_count);

@@ -1,0 +1,116 @@
+/*
+ * store_internal: what the store's files share and nothing outside src/store*.c may use —
+ * the store's state, its prepared statements, and helpers that run with store->lock held
+ * (inside the caller's transaction where they write).
+ */
+#ifndef VAULTFS_STORE_INTERNAL_H
+#define VAULTFS_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "crypto.h"
+#include "names.h"
+#include "store.h"
+
+#define US_PER_DAY (86400LL * 1000000LL)
+
+enum query {
+	Q_SECRET_BY_PATH,
+	Q_VERSION_GET,
+	Q_VERSION_SIZE,
+	Q_VERSION_META,
+	Q_VERSION_RESEAL,
+	Q_SECRET_MOVE,
+	Q_VERSION_LIST,
+	Q_VERSION_INSERT,
+	Q_SECRET_INSERT,
+	Q_SECRET_SET_CURRENT,
+	Q_SECRET_SET_DELETED,
+	Q_FOLDER_GET,
+	Q_FOLDER_INSERT,
+	Q_FOLDER_DELETE,
+	Q_FOLDER_HAS_CHILDREN,
+	Q_KEY_GET,
+	Q_KEY_CURRENT,
+	Q_KEY_INSERT,
+	Q_LIST_LIVE,
+	Q_LIST_DELETED,
+	Q_LIST_LIVE_BELOW,
+	Q_LIST_DELETED_BELOW,
+	Q_EXPIRED,
+	Q_PURGE_VERSIONS,
+	Q_PURGE_TAGS,
+	Q_PURGE_SECRET,
+	Q_TAG_GET,
+	Q_TAG_LIST,
+	Q_TAG_COUNT,
+	Q_TAG_SET,
+	Q_TAG_DELETE,
+	Q_SET_CONTENT_TYPE,
+	Q_SET_ENABLED,
+	Q_SET_NOT_BEFORE,
+	Q_SET_EXPIRES,
+	Q__MAX,
+};
+
+struct datakey {
+	int64_t id;
+	struct secbuf *key;
+};
+
+struct store {
+	pthread_mutex_t lock;
+	sqlite3 *db;		    /* protected by lock */
+	sqlite3_stmt *stmts[Q__MAX]; /* protected by lock */
+	struct datakey *keys;	    /* unwrapped data keys, protected by lock */
+	size_t n_keys;
+	struct hsm *hsm;
+	CK_OBJECT_HANDLE kek;
+	uint8_t vault_id[CRYPTO_VAULT_ID_LEN];
+	struct store_options opt;
+};
+
+/* A secret's row, as Q_SECRET_BY_PATH gives it. */
+struct row {
+	int64_t id;
+	uint64_t current;
+	int64_t created, updated, deleted, not_before, expires;
+	int enabled;
+	char content_type[STORE_CONTENT_TYPE_MAX + 1];
+};
+
+/* SQLite result code to -errno; the native message goes to the debug log. */
+int store_sql_errno(struct store *s, int rc, const char *what);
+/* The prepared statement for @q (prepared on first use). */
+int store_stmt(struct store *s, enum query q, sqlite3_stmt **ret);
+/* Resets a statement and its bindings after use. */
+void store_done(sqlite3_stmt *st);
+/* Runs a statement that returns no rows, then resets it. */
+int store_step_done(struct store *s, sqlite3_stmt *st);
+int store_exec(struct store *s, const char *sql);
+int store_tx_begin(struct store *s);
+/* Commits if @r >= 0, else rolls back; returns @r or the commit's error. */
+int store_tx_end(struct store *s, int r);
+void store_split_path(const char *path, char *folder, size_t folder_len, const char **ret_name);
+int store_get_row(struct store *s, const char *path, struct row *ret);
+int store_get_row_which(struct store *s, const char *path, enum store_which which,
+			struct row *ret);
+/* 1 if the folder exists ("" always does), 0 if not, or -errno. */
+int store_folder_exists_locked(struct store *s, const char *path);
+int store_folder_insert(struct store *s, const char *path, int64_t now);
+int store_ensure_parents(struct store *s, const char *path, int mkdirs, int64_t now);
+int store_datakey_get(struct store *s, int64_t id, const struct secbuf **ret);
+int store_datakey_current(struct store *s, int64_t *ret);
+int store_value_aad(struct store *s, int64_t key_id, uint64_t version, const char *path,
+		    uint8_t *buf, size_t len);
+int store_version_open(struct store *s, const char *path, int64_t secret_id, uint64_t version,
+		       struct secbuf **ret);
+int store_version_size(struct store *s, int64_t secret_id, uint64_t version, uint64_t *ret);
+int store_purge_id(struct store *s, int64_t id);
+int store_put_locked(struct store *s, const char *path, const struct secbuf *value,
+		     unsigned flags, int64_t now, uint64_t *ret_version);
+
+#endif
