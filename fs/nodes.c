@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fuse_lowlevel.h>
+#include "vfs.h"
 
 #define NODES_BUCKETS 4096
 #define FIXED_MAX NODE_TRASH_SECRETS

@@ -52,6 +52,15 @@ void policy_free(struct policy *p);
 void policy_decide(const struct policy *p, const struct caller *c, enum policy_op op,
 		   const char *path, struct policy_decision *ret);
 
+/*
+ * The set of operations (bit 1 << op) that @c may do on @path; with @below, also those it
+ * may do on anything beneath @path — what decides whether a folder is visible.
+ */
+unsigned policy_rights(const struct policy *p, const struct caller *c, const char *path,
+		       int below);
+
+#define POLICY_BIT(op) (1u << (op))
+
 /* The operation's name as the policy language spells it ("read", "write", ...). */
 const char *policy_op_name(enum policy_op op);
 

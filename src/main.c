@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "mount.h"
 #include "vault.h"
 
 static const char main_help[] =
@@ -24,6 +25,8 @@ static const char main_help[] =
 	"  init DIR [--hsm-module PATH --token LABEL --pin-file FILE]\n"
 	"                     create a vault in DIR (made if missing); without --hsm-module,\n"
 	"                     on an embedded SoftHSM2 token made inside DIR\n"
+	"  mount DIR MOUNTPOINT [-f] [-o OPTION,...]\n"
+	"                     serve the vault as a filesystem\n"
 	"  secret set|get|list|versions|delete|recover|purge|attr DIR NAME ...\n"
 	"                     work on the vault's secrets directly\n"
 	"\n"
@@ -136,6 +139,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "init") == 0)
 		return cli_init(argc - 1, argv + 1);
+	if (strcmp(cmd, "mount") == 0)
+		return mount_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "secret") == 0)
 		return cli_secret(argc - 1, argv + 1);
 	fprintf(stderr, "vaultfs: unknown command \"%s\" (see 'vaultfs --help')\n", cmd);

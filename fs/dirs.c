@@ -1,0 +1,165 @@
+/*
+ * dirs: directory listings. The whole listing is taken at opendir — one store query under
+ * one policy decision — and served by offset from it, so a listing is consistent even
+ * while secrets change. Versions (NAME@N) are never listed.
+ */
+#include "vfs_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "names.h"
+
+struct listing {
+	char **names;
+	unsigned char *is_dir;
+	size_t count, cap;
+};
+
+static int listing_add(struct listing *l, const char *name, int is_dir)
+{
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		char **names = realloc(l->names, cap * sizeof(*names));
+		unsigned char *dirs;
+
+		if (!names)
+			return -ENOMEM;
+		l->names = names;
+		dirs = realloc(l->is_dir, cap);
+		if (!dirs)
+			return -ENOMEM;
+		l->is_dir = dirs;
+		l->cap = cap;
+	}
+	l->names[l->count] = strdup(name);
+	if (!l->names[l->count])
+		return -ENOMEM;
+	l->is_dir[l->count++] = (unsigned char)is_dir;
+	return 0;
+}
+
+static void listing_free(struct listing *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->count; i++)
+		free(l->names[i]);
+	free(l->names);
+	free(l->is_dir);
+	free(l);
+}
+
+static int add_cb(const char *name, int is_folder, void *userdata)
+{
+	return listing_add(userdata, name, is_folder) < 0 ? -ENOMEM : 0;
+}
+
+void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *n = nodes_get(v->nodes, ino);
+	struct listing *l;
+	struct caller c;
+	unsigned rights;
+	int r = 0;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (!node_is_dir(n->kind)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	vfs_caller(req, &c);
+	rights = vfs_rights(v, &c, n);
+	/* The fixed folders name no secret: anyone with a right below may list them. */
+	if (n->kind == NODE_ROOT || n->kind == NODE_TRASH ? !rights
+							   : !(rights & POLICY_BIT(POLICY_LIST))) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = listing_add(l, ".", 1);
+	if (r >= 0)
+		r = listing_add(l, "..", 1);
+	switch (n->kind) {
+	case NODE_ROOT:
+		if (r >= 0)
+			r = listing_add(l, "secrets", 1);
+		if (r >= 0)
+			r = listing_add(l, "keys", 1);
+		if (r >= 0)
+			r = listing_add(l, ".deleted", 1);
+		break;
+	case NODE_TRASH:
+		if (r >= 0)
+			r = listing_add(l, "secrets", 1);
+		break;
+	case NODE_SECRETS:
+	case NODE_FOLDER:
+		if (r >= 0)
+			r = store_list(v->store, n->path, 0, add_cb, l);
+		break;
+	case NODE_TRASH_SECRETS:
+	case NODE_TRASH_FOLDER:
+		if (r >= 0)
+			r = store_list(v->store, n->path, STORE_LIST_DELETED, add_cb, l);
+		if (r == -ENOENT && n->kind == NODE_TRASH_SECRETS)
+			r = 0;
+		break;
+	default:
+		break;
+	}
+	if (r < 0) {
+		listing_free(l);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)l;
+	if (fuse_reply_open(req, fi) != 0)
+		listing_free(l);
+}
+
+void vfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct listing *l = (struct listing *)(uintptr_t)fi->fh;
+	size_t pos = 0;
+	char *buf;
+
+	(void)ino;
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = off < 0 ? 0 : (size_t)off; i < l->count; i++) {
+		struct stat st;
+		size_t need;
+
+		memset(&st, 0, sizeof(st));
+		st.st_ino = 0xffffffff; /* unknown: the lookup gives the real number */
+		st.st_mode = l->is_dir[i] ? S_IFDIR : S_IFREG;
+		need = fuse_add_direntry(req, buf + pos, size - pos, l->names[i], &st,
+					 (off_t)(i + 1));
+		if (need > size - pos)
+			break;
+		pos += need;
+	}
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+void vfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	listing_free((struct listing *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}

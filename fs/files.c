@@ -1,0 +1,413 @@
+/*
+ * files: open secrets. An open for reading takes a snapshot of the value into a secbuf;
+ * an open for writing builds the new value in one (from empty with O_TRUNC, else from the
+ * current value) and commits it as a version at the first flush after a write, so that
+ * close() returns the commit's error and no reader ever sees half a value.
+ *
+ * Every open is direct_io without keep_cache: no byte of a secret stays in the page cache
+ * for the next caller. Handles are wiped when released.
+ */
+#include "vfs_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "names.h"
+#include "timeutil.h"
+
+static struct handle *handle_new(enum node_kind kind, const char *path)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->path = strdup(path);
+	if (!h->path) {
+		free(h);
+		return NULL;
+	}
+	h->kind = kind;
+	pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
+static void handle_free(struct handle *h)
+{
+	if (!h)
+		return;
+	secbuf_free(h->value);
+	free(h->path);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+static struct handle *fh(struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+static void pending_add(struct vfs *v, struct handle *h)
+{
+	pthread_mutex_lock(&v->lock);
+	h->next_pending = v->pending;
+	v->pending = h;
+	h->pending = 1;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void pending_remove(struct vfs *v, struct handle *h)
+{
+	pthread_mutex_lock(&v->lock);
+	for (struct handle **pp = &v->pending; *pp; pp = &(*pp)->next_pending)
+		if (*pp == h) {
+			*pp = h->next_pending;
+			break;
+		}
+	h->pending = 0;
+	pthread_mutex_unlock(&v->lock);
+}
+
+int vfs_pending_size(struct vfs *v, const char *path, uint64_t *ret_size)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&v->lock);
+	for (struct handle *h = v->pending; h; h = h->next_pending)
+		if (strcmp(h->path, path) == 0) {
+			/* h->lock is not taken (lock order is h->lock, then v->lock): a length
+			 * that is a write behind is fine for stat. */
+			*ret_size = __atomic_load_n(&h->value->len, __ATOMIC_RELAXED);
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+/* With h->lock held: makes the written value a version. */
+static int commit(struct vfs *v, struct handle *h)
+{
+	int r;
+
+	if (!h->dirty)
+		return 0;
+	r = store_secret_put(v->store, h->path, h->value, h->excl ? STORE_PUT_EXCL : 0,
+			     time_now_us(), NULL);
+	if (r < 0)
+		return r;
+	h->dirty = 0;
+	h->excl = 0; /* it exists now: later commits are versions of it */
+	if (h->pending)
+		pending_remove(v, h);
+	return 0;
+}
+
+static int reply_open(fuse_req_t req, struct handle *h, struct fuse_file_info *fi)
+{
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	if (fuse_reply_open(req, fi) != 0) {
+		/* the caller went away (interrupted open): nothing will release this */
+		handle_free(h);
+		return -EINTR;
+	}
+	return 0;
+}
+
+void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *n = nodes_get(v->nodes, ino);
+	int acc = fi->flags & O_ACCMODE;
+	char ppath[NAME_PATH_MAX + 16];
+	struct handle *h = NULL;
+	struct caller c;
+	int r;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (node_is_dir(n->kind)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	vfs_caller(req, &c);
+	vfs_policy_path(n, ppath, sizeof(ppath));
+	/* History and deleted secrets are read-only, and a deleted value is not served. */
+	if (n->kind == NODE_TRASH_SECRET || (n->kind == NODE_VERSION && acc != O_RDONLY)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if ((acc != O_WRONLY && !vfs_allowed(v, &c, POLICY_READ, ppath)) ||
+	    (acc != O_RDONLY && !vfs_allowed(v, &c, POLICY_WRITE, ppath))) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	h = handle_new(n->kind, n->path);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->writable = acc != O_RDONLY;
+	h->append = (fi->flags & O_APPEND) != 0;
+	if (h->writable && (fi->flags & O_TRUNC)) {
+		r = store_secret_stat(v->store, n->path, STORE_LIVE, &(struct store_stat){0});
+		if (r == 0)
+			r = secbuf_new(0, &h->value);
+		h->dirty = 1; /* truncating is a change, even with nothing written */
+	} else {
+		r = store_secret_get(v->store, n->path, n->kind == NODE_VERSION ? n->version : 0,
+				     time_now_us(), &h->value, NULL);
+	}
+	if (r < 0) {
+		handle_free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	reply_open(req, h, fi);
+}
+
+void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		   struct fuse_file_info *fi)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *p = nodes_get(v->nodes, parent), *n;
+	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	struct fuse_entry_param e;
+	struct store_stat ss;
+	struct handle *h;
+	struct caller c;
+	uint64_t size;
+	int r;
+
+	(void)mode; /* modes are computed per caller */
+	if (!p) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (p->kind != NODE_SECRETS && p->kind != NODE_FOLDER) {
+		fuse_reply_err(req, p->kind == NODE_TRASH_SECRETS || p->kind == NODE_TRASH_FOLDER
+					    ? EPERM
+					    : EACCES);
+		return;
+	}
+	vfs_caller(req, &c);
+	if (name_segment_check(name, strlen(name)) < 0 || vfs_join(p, name, path, sizeof(path)) < 0 ||
+	    name_path_check(path) < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
+	if (!vfs_allowed(v, &c, POLICY_WRITE, ppath)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (store_secret_stat(v->store, path, STORE_LIVE, &ss) == 0 ||
+	    store_secret_stat(v->store, path, STORE_DELETED, &ss) == 0 ||
+	    ((fi->flags & O_EXCL) && vfs_pending_size(v, path, &size) == 0)) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	r = store_folder_exists(v->store, path);
+	if (r != 0) {
+		fuse_reply_err(req, r < 0 ? -r : EISDIR);
+		return;
+	}
+	h = handle_new(NODE_SECRET, path);
+	if (!h || secbuf_new(0, &h->value) < 0) {
+		handle_free(h);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->writable = 1;
+	h->append = (fi->flags & O_APPEND) != 0;
+	h->excl = 1; /* it did not exist: never overwrite one that appears meanwhile */
+	h->dirty = 1; /* an empty file is made even if nothing is written */
+	pending_add(v, h);
+	r = nodes_lookup(v->nodes, NODE_SECRET, path, 0, &n);
+	if (r < 0) {
+		pending_remove(v, h);
+		handle_free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	r = vfs_stat(v, &c, n, &e.attr);
+	if (r < 0) {
+		nodes_forget(v->nodes, n->ino, 1);
+		pending_remove(v, h);
+		handle_free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	e.ino = n->ino;
+	e.generation = 1;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		nodes_forget(v->nodes, n->ino, 1);
+		pending_remove(v, h);
+		handle_free(h);
+	}
+}
+
+void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	struct handle *h = fh(fi);
+
+	(void)ino;
+	pthread_mutex_lock(&h->lock);
+	if (off < 0 || (uint64_t)off >= h->value->len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, (const char *)h->value->data + off,
+			       size < h->value->len - (size_t)off ? size
+								  : h->value->len - (size_t)off);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* With h->lock held: sets the value's length, zero-filling growth, within the limit. */
+static int resize(struct vfs *v, struct handle *h, uint64_t size)
+{
+	int r;
+
+	if (size > v->max_size)
+		return -EFBIG;
+	if (size < h->value->len) {
+		secbuf_truncate(h->value, (size_t)size);
+	} else if (size > h->value->len) {
+		r = secbuf_reserve(h->value, (size_t)size);
+		if (r < 0)
+			return r;
+		memset(h->value->data + h->value->len, 0, (size_t)size - h->value->len);
+		h->value->len = (size_t)size;
+	}
+	h->dirty = 1;
+	return 0;
+}
+
+void vfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		  struct fuse_file_info *fi)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct handle *h = fh(fi);
+	uint64_t start, end;
+	int r = 0;
+
+	(void)ino;
+	pthread_mutex_lock(&h->lock);
+	if (!h->writable) {
+		r = -EBADF;
+		goto out;
+	}
+	/* O_APPEND: the kernel's idea of the size may be stale (no attribute cache). */
+	start = h->append ? h->value->len : (uint64_t)off;
+	end = start + size;
+	if (off < 0 || end < start || end > v->max_size) {
+		r = -EFBIG; /* nothing of this write is taken; the handle keeps what it had */
+		goto out;
+	}
+	if (end > h->value->len) {
+		r = resize(v, h, end);
+		if (r < 0)
+			goto out;
+	}
+	memcpy(h->value->data + start, buf, size);
+	h->dirty = 1;
+out:
+	pthread_mutex_unlock(&h->lock);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_write(req, size);
+}
+
+int vfs_truncate(struct vfs *v, const struct caller *c, const struct node *n,
+		 struct fuse_file_info *fi, uint64_t size)
+{
+	struct handle *h = fi ? fh(fi) : NULL;
+	char ppath[NAME_PATH_MAX + 16];
+	struct secbuf *value = NULL;
+	int r;
+
+	if (node_is_dir(n->kind))
+		return -EISDIR;
+	if (n->kind != NODE_SECRET)
+		return -EACCES;
+	if (h) {
+		if (!h->writable)
+			return -EBADF;
+		pthread_mutex_lock(&h->lock);
+		r = resize(v, h, size);
+		pthread_mutex_unlock(&h->lock);
+		return r;
+	}
+	/* truncate(2) on a path: a new version, as open, ftruncate and close would make */
+	vfs_policy_path(n, ppath, sizeof(ppath));
+	if (!vfs_allowed(v, c, POLICY_WRITE, ppath))
+		return -EACCES;
+	if (size > v->max_size)
+		return -EFBIG;
+	r = store_secret_get(v->store, n->path, 0, time_now_us(), &value, NULL);
+	if (r < 0)
+		return r;
+	if (size <= value->len) {
+		secbuf_truncate(value, (size_t)size);
+	} else {
+		r = secbuf_reserve(value, (size_t)size);
+		if (r < 0)
+			goto out;
+		memset(value->data + value->len, 0, (size_t)size - value->len);
+		value->len = (size_t)size;
+	}
+	r = store_secret_put(v->store, n->path, value, 0, time_now_us(), NULL);
+out:
+	secbuf_free(value);
+	return r < 0 ? r : 0;
+}
+
+void vfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct handle *h = fh(fi);
+	int r;
+
+	(void)ino;
+	pthread_mutex_lock(&h->lock);
+	r = h->writable ? commit(v, h) : 0;
+	pthread_mutex_unlock(&h->lock);
+	fuse_reply_err(req, -r);
+}
+
+void vfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync;
+	vfs_op_flush(req, ino, fi);
+}
+
+void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct handle *h = fh(fi);
+	int r;
+
+	(void)ino;
+	pthread_mutex_lock(&h->lock);
+	/* Normally flush committed already; a writer that died without one still commits. */
+	r = h->writable ? commit(v, h) : 0;
+	pthread_mutex_unlock(&h->lock);
+	if (r < 0)
+		log_debug("commit at release of \"%s\" failed: %s", h->path, strerror(-r));
+	if (h->pending)
+		pending_remove(v, h);
+	handle_free(h);
+	fuse_reply_err(req, 0);
+}

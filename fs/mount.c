@@ -1,0 +1,312 @@
+/*
+ * mount: `vaultfs mount DIR MOUNTPOINT [-f] [-o OPTION,...]` — the daemon.
+ *
+ * Without -f the command forks; the parent waits until the child's mount serves requests
+ * (or it failed) and exits with that result. The child opens the vault — and so
+ * initialises the token — only after the fork, and never forks again. It holds a lock on
+ * the vault directory so that a second mount of the same vault is refused, locks its
+ * memory where allowed, and unmounts cleanly on SIGTERM, SIGINT or SIGHUP.
+ */
+#include "mount.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "policy.h"
+#include "vault.h"
+#include "vfs.h"
+
+static const char mount_help[] =
+	"Usage: vaultfs mount DIR MOUNTPOINT [-f] [-o OPTION,...]\n"
+	"\n"
+	"Mounts the vault in DIR on MOUNTPOINT. Without -f, returns once the mount serves\n"
+	"requests and goes on in the background, logging to syslog. Run as root, the mount\n"
+	"is reachable by other users (allow_other); policy decides what each may do.\n"
+	"SIGTERM, or fusermount3 -u MOUNTPOINT, unmounts it.\n"
+	"\n"
+	"  -f, --foreground   stay in the foreground, logging to stderr\n"
+	"  -o OPTION,...      threads=N (worker threads, default 16), debug (log every\n"
+	"                     request), or FUSE mount options passed on\n";
+
+struct mount_opts {
+	const char *dir;
+	const char *mountpoint;
+	int foreground;
+	int debug;
+	unsigned threads;
+	char fuse_opts[1024];
+};
+
+/* Reports the start's outcome to the waiting parent: "" for success, else the message. */
+static int ready_fd = -1;
+
+static void report(const char *msg)
+{
+	if (ready_fd < 0)
+		return;
+	(void)!write(ready_fd, msg, strlen(msg) + 1);
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("mount: %s", msg);
+	report(msg);
+	return 1;
+}
+
+static int add_opt(struct mount_opts *o, const char *opt)
+{
+	size_t len = strlen(o->fuse_opts);
+
+	if (snprintf(o->fuse_opts + len, sizeof(o->fuse_opts) - len, "%s%s", len ? "," : "",
+		     opt) >= (int)(sizeof(o->fuse_opts) - len))
+		return -E2BIG;
+	return 0;
+}
+
+static int parse_o(struct mount_opts *o, char *list)
+{
+	char *save = NULL;
+
+	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		if (strncmp(opt, "threads=", 8) == 0) {
+			char *end;
+			unsigned long n = strtoul(opt + 8, &end, 10);
+
+			if (*end || n < 1 || n > 256)
+				return -EINVAL;
+			o->threads = (unsigned)n;
+		} else if (strcmp(opt, "debug") == 0) {
+			o->debug = 1;
+		} else if (strcmp(opt, "default_permissions") == 0 ||
+			   strcmp(opt, "kernel_cache") == 0 || strcmp(opt, "auto_cache") == 0) {
+			/* these would let the kernel decide for policy, or cache secrets */
+			return -EPERM;
+		} else if (add_opt(o, opt) < 0) {
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
+/* Waits for the daemon's report; returns the command's exit status. */
+static int parent_wait(int fd, const char *mountpoint)
+{
+	char msg[1024];
+	size_t len = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, msg + len, sizeof(msg) - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(msg, '\0', len) || len == sizeof(msg) - 1)
+			break;
+	}
+	msg[len] = '\0';
+	if (len == 0)
+		return cli_error("mount", mountpoint, "the daemon died while starting (see syslog)");
+	if (msg[0] == '\0')
+		return 0;
+	return cli_error("mount", mountpoint, "%s", msg);
+}
+
+static void on_fatal(int sig)
+{
+	/* Best effort on the way down: the message is what an operator looks for. */
+	log_error("daemon died: %s", strsignal(sig));
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int serve(const struct mount_opts *o)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *loop = NULL;
+	struct fuse_session *se = NULL;
+	struct policy *policy = NULL;
+	struct vault *vault = NULL;
+	struct vfs *vfs = NULL;
+	char err[512] = "", opts[1400];
+	int lock_fd = -1, r, status = 1;
+
+	r = vault_open(o->dir, &vault, err, sizeof(err));
+	if (r < 0)
+		return fail("%s", err[0] ? err : strerror(-r));
+	lock_fd = open(vault->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		fail("vault \"%s\" is already mounted or in use", o->dir);
+		goto out;
+	}
+#if !defined(__SANITIZE_ADDRESS__)
+	/* Keep every page — secret values, keys — out of swap where the limits allow. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		log_debug("mlockall: %s (secret buffers are still locked one by one)",
+			  strerror(errno));
+#endif
+	r = policy_builtin(&policy);
+	if (r >= 0)
+		r = vfs_new(vault, policy, &vfs);
+	if (r < 0) {
+		fail("%s", strerror(-r));
+		goto out;
+	}
+	snprintf(opts, sizeof(opts), "fsname=vaultfs:%s,subtype=vaultfs%s%s%s", vault->dir,
+		 geteuid() == 0 ? ",allow_other" : "", o->fuse_opts[0] ? "," : "", o->fuse_opts);
+	if (fuse_opt_add_arg(&args, "vaultfs") < 0 || fuse_opt_add_arg(&args, "-o") < 0 ||
+	    fuse_opt_add_arg(&args, opts) < 0 || (o->debug && fuse_opt_add_arg(&args, "-d") < 0)) {
+		fail("out of memory");
+		goto out;
+	}
+	se = fuse_session_new(&args, vfs_ops(), sizeof(*vfs_ops()), vfs);
+	if (!se) {
+		fail("bad mount options \"%s\"", o->fuse_opts);
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) < 0) {
+		fail("cannot set signal handlers");
+		goto out;
+	}
+	if (fuse_session_mount(se, o->mountpoint) < 0) {
+		fail("cannot mount on \"%s\"", o->mountpoint);
+		goto out_signals;
+	}
+	log_info("vault \"%s\" mounted on \"%s\"", vault->dir, o->mountpoint);
+	report("");
+	if (!o->foreground) {
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDOUT_FILENO);
+			dup2(devnull, STDERR_FILENO);
+			close(devnull);
+		}
+	}
+	loop = fuse_loop_cfg_create();
+	if (!loop) {
+		log_error("out of memory");
+		goto out_unmount;
+	}
+	fuse_loop_cfg_set_max_threads(loop, o->threads);
+	fuse_loop_cfg_set_idle_threads(loop, o->threads > 4 ? 4 : o->threads);
+	fuse_loop_cfg_set_clone_fd(loop, 0);
+	r = fuse_session_loop_mt(se, loop);
+	if (r != 0 && r != -EINTR && !fuse_session_exited(se))
+		log_error("vault \"%s\": session ended: %s", vault->dir, strerror(r < 0 ? -r : r));
+	else
+		status = 0;
+	log_info("vault \"%s\" unmounted from \"%s\"", vault->dir, o->mountpoint);
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out:
+	fuse_loop_cfg_destroy(loop);
+	if (se)
+		fuse_session_destroy(se);
+	fuse_opt_free_args(&args);
+	vfs_free(vfs);
+	policy_free(policy);
+	vault_free(vault);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return status;
+}
+
+int mount_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"foreground", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct mount_opts o = {.threads = 16};
+	char mp[PATH_MAX];
+	struct stat st;
+	int c, pipefd[2];
+	pid_t pid;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "fho:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o.foreground = 1;
+			break;
+		case 'o':
+			switch (parse_o(&o, optarg)) {
+			case 0:
+				break;
+			case -EPERM:
+				return cli_usage("mount", "option not allowed: vaultfs decides "
+							  "access and never caches secrets");
+			default:
+				return cli_usage("mount", "bad -o option list \"%s\"", optarg);
+			}
+			break;
+		case 'h':
+			fputs(mount_help, stdout);
+			return 0;
+		default:
+			return cli_usage("mount", "unknown option");
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage("mount", "expects DIR and MOUNTPOINT");
+	o.dir = argv[optind];
+	if (!realpath(argv[optind + 1], mp) || stat(mp, &st) < 0)
+		return cli_error("mount", argv[optind + 1], "%s", strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return cli_error("mount", argv[optind + 1], "not a directory");
+	o.mountpoint = mp;
+	signal(SIGSEGV, on_fatal);
+	signal(SIGBUS, on_fatal);
+	signal(SIGABRT, on_fatal);
+	signal(SIGILL, on_fatal);
+	signal(SIGFPE, on_fatal);
+	if (o.foreground)
+		return serve(&o);
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return cli_error("mount", NULL, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		return cli_error("mount", NULL, "fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(pipefd[1]);
+		return parent_wait(pipefd[0], o.mountpoint);
+	}
+	close(pipefd[0]);
+	ready_fd = pipefd[1];
+	setsid();
+	if (chdir("/") < 0)
+		_exit(1);
+	log_use_syslog("vaultfs");
+	_exit(serve(&o));
+}

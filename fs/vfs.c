@@ -1,0 +1,716 @@
+/*
+ * vfs: the tree of SPEC — secrets/, keys/, .deleted/ — as FUSE low-level operations.
+ *
+ * Every request is decided for the live caller: identity from fuse_req_ctx(), rights
+ * from policy, and nothing the kernel may reuse for another caller (timeouts 0, direct_io,
+ * no keep_cache). Entry, attribute and directory handlers live here; open files (secret
+ * values, writes, commits) in files.c; extended attributes in xattr.c.
+ *
+ * It never logs a value, and it never replies before the store has answered.
+ */
+#include "vfs_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "names.h"
+#include "timeutil.h"
+
+int vfs_new(struct vault *vault, struct policy *policy, struct vfs **ret)
+{
+	struct vfs *v = calloc(1, sizeof(*v));
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	r = nodes_new(&v->nodes);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	pthread_mutex_init(&v->lock, NULL);
+	v->vault = vault;
+	v->store = vault->store;
+	v->policy = policy;
+	v->max_size = vault->cfg->max_secret_size;
+	v->started = time_now_us();
+	*ret = v;
+	return 0;
+}
+
+void vfs_free(struct vfs *v)
+{
+	if (!v)
+		return;
+	nodes_free(v->nodes);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
+}
+
+void vfs_caller(fuse_req_t req, struct caller *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	c->uid = ctx->uid;
+	c->gid = ctx->gid;
+	c->pid = ctx->pid;
+}
+
+/* The path policy speaks of for a node. */
+void vfs_policy_path(const struct node *n, char *buf, size_t len)
+{
+	switch (n->kind) {
+	case NODE_ROOT:
+		snprintf(buf, len, "%s", "");
+		break;
+	case NODE_KEYS:
+		snprintf(buf, len, "%s", "keys");
+		break;
+	case NODE_SECRETS:
+	case NODE_TRASH:
+	case NODE_TRASH_SECRETS:
+		/* listing .deleted/secrets is list on secrets */
+		snprintf(buf, len, "%s", "secrets");
+		break;
+	default:
+		snprintf(buf, len, "secrets/%s", n->path);
+	}
+}
+
+unsigned vfs_rights(struct vfs *v, const struct caller *c, const struct node *n)
+{
+	char path[NAME_PATH_MAX + 16];
+
+	vfs_policy_path(n, path, sizeof(path));
+	return policy_rights(v->policy, c, path, node_is_dir(n->kind));
+}
+
+int vfs_allowed(struct vfs *v, const struct caller *c, enum policy_op op, const char *path)
+{
+	struct policy_decision d;
+
+	policy_decide(v->policy, c, op, path, &d);
+	return d.allow;
+}
+
+static mode_t mode_for(enum node_kind kind, unsigned rights)
+{
+	mode_t m = 0;
+
+	if (node_is_dir(kind)) {
+		if (rights)
+			m |= 0500;
+		if (rights & POLICY_BIT(POLICY_WRITE))
+			m |= 0200;
+		return S_IFDIR | m;
+	}
+	if (kind == NODE_TRASH_SECRET) {
+		if (rights & POLICY_BIT(POLICY_RECOVER))
+			m |= 0400;
+		if (rights & POLICY_BIT(POLICY_PURGE))
+			m |= 0200;
+		return S_IFREG | m;
+	}
+	if (rights & POLICY_BIT(POLICY_READ))
+		m |= 0400;
+	if (kind == NODE_SECRET && (rights & POLICY_BIT(POLICY_WRITE)))
+		m |= 0200;
+	return S_IFREG | m;
+}
+
+static void set_times(struct stat *st, int64_t us)
+{
+	st->st_mtim.tv_sec = (time_t)(us / 1000000);
+	st->st_mtim.tv_nsec = (long)(us % 1000000) * 1000;
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+}
+
+int vfs_stat(struct vfs *v, const struct caller *c, const struct node *n, struct stat *st)
+{
+	struct store_stat ss;
+	uint64_t size;
+	int64_t created;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_uid = c->uid;
+	st->st_gid = c->gid;
+	st->st_blksize = 4096;
+	st->st_mode = mode_for(n->kind, vfs_rights(v, c, n));
+	switch (n->kind) {
+	case NODE_FOLDER:
+		r = store_folder_exists(v->store, n->path);
+		if (r <= 0)
+			return r < 0 ? r : -ENOENT;
+		/* fall through */
+	case NODE_ROOT:
+	case NODE_SECRETS:
+	case NODE_KEYS:
+	case NODE_TRASH:
+	case NODE_TRASH_SECRETS:
+	case NODE_TRASH_FOLDER:
+		st->st_nlink = 2;
+		set_times(st, v->started);
+		return 0;
+	case NODE_SECRET:
+		r = store_secret_stat(v->store, n->path, STORE_LIVE, &ss);
+		if (r == -ENOENT && vfs_pending_size(v, n->path, &size) == 0) {
+			st->st_nlink = 1;
+			st->st_size = (off_t)size;
+			set_times(st, time_now_us());
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		st->st_size = (off_t)ss.size;
+		set_times(st, ss.updated);
+		break;
+	case NODE_VERSION:
+		r = store_version_stat(v->store, n->path, n->version, &size, &created);
+		if (r < 0)
+			return r;
+		st->st_size = (off_t)size;
+		set_times(st, created);
+		break;
+	case NODE_TRASH_SECRET:
+		r = store_secret_stat(v->store, n->path, STORE_DELETED, &ss);
+		if (r < 0)
+			return r;
+		st->st_size = (off_t)ss.size;
+		set_times(st, ss.updated);
+		st->st_ctim.tv_sec = (time_t)(ss.deleted / 1000000);
+		break;
+	}
+	st->st_nlink = 1;
+	st->st_blocks = (st->st_size + 511) / 512;
+	return 0;
+}
+
+int vfs_join(const struct node *parent, const char *name, char *buf, size_t len)
+{
+	int n;
+
+	if (parent->path[0])
+		n = snprintf(buf, len, "%s/%s", parent->path, name);
+	else
+		n = snprintf(buf, len, "%s", name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int stop_at_first(const char *name, int is_folder, void *userdata)
+{
+	(void)name;
+	(void)is_folder;
+	(void)userdata;
+	return 1;
+}
+
+/* Which node @name under @parent is, without regard to the caller. */
+static int resolve(struct vfs *v, const struct node *parent, const char *name,
+		   enum node_kind *ret_kind, char *path, size_t len, uint64_t *ret_version)
+{
+	struct store_stat ss;
+	uint64_t version = 0, size;
+	size_t name_len;
+	int r;
+
+	*ret_version = 0;
+	switch (parent->kind) {
+	case NODE_ROOT:
+		if (strcmp(name, "secrets") == 0)
+			*ret_kind = NODE_SECRETS;
+		else if (strcmp(name, "keys") == 0)
+			*ret_kind = NODE_KEYS;
+		else if (strcmp(name, ".deleted") == 0)
+			*ret_kind = NODE_TRASH;
+		else
+			return -ENOENT;
+		path[0] = '\0';
+		return 0;
+	case NODE_TRASH:
+		if (strcmp(name, "secrets") != 0)
+			return -ENOENT;
+		*ret_kind = NODE_TRASH_SECRETS;
+		path[0] = '\0';
+		return 0;
+	case NODE_SECRETS:
+	case NODE_FOLDER:
+		if (name_split_version(name, &name_len, &version) < 0 ||
+		    name_segment_check(name, name_len) < 0)
+			return -EINVAL;
+		{
+			char base[NAME_SEGMENT_MAX + 1];
+
+			snprintf(base, sizeof(base), "%.*s", (int)name_len, name);
+			r = vfs_join(parent, base, path, len);
+			if (r < 0)
+				return r;
+		}
+		if (name_path_check(path) < 0)
+			return -EINVAL;
+		if (version) {
+			int64_t created;
+
+			r = store_version_stat(v->store, path, version, &size, &created);
+			if (r < 0)
+				return r;
+			*ret_kind = NODE_VERSION;
+			*ret_version = version;
+			return 0;
+		}
+		r = store_secret_stat(v->store, path, STORE_LIVE, &ss);
+		if (r == 0 || (r == -ENOENT && vfs_pending_size(v, path, &size) == 0)) {
+			*ret_kind = NODE_SECRET;
+			return 0;
+		}
+		if (r != -ENOENT)
+			return r;
+		r = store_folder_exists(v->store, path);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return -ENOENT;
+		*ret_kind = NODE_FOLDER;
+		return 0;
+	case NODE_TRASH_SECRETS:
+	case NODE_TRASH_FOLDER:
+		if (name_segment_check(name, strlen(name)) < 0)
+			return -ENOENT;
+		r = vfs_join(parent, name, path, len);
+		if (r < 0)
+			return r;
+		if (name_path_check(path) < 0)
+			return -ENOENT;
+		r = store_secret_stat(v->store, path, STORE_DELETED, &ss);
+		if (r == 0) {
+			*ret_kind = NODE_TRASH_SECRET;
+			return 0;
+		}
+		if (r != -ENOENT)
+			return r;
+		r = store_list(v->store, path, STORE_LIST_DELETED, stop_at_first, NULL);
+		if (r == 1) {
+			*ret_kind = NODE_TRASH_FOLDER;
+			return 0;
+		}
+		return r < 0 ? r : -ENOENT;
+	default:
+		return -ENOENT;
+	}
+}
+
+void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum node_kind kind,
+		     const char *path, uint64_t version)
+{
+	struct fuse_entry_param e;
+	struct node *n;
+	int r;
+
+	r = nodes_lookup(v->nodes, kind, path, version, &n);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	r = vfs_stat(v, c, n, &e.attr);
+	if (r < 0) {
+		nodes_forget(v->nodes, n->ino, 1);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	e.ino = n->ino;
+	e.generation = 1;
+	e.attr_timeout = 0.0;
+	e.entry_timeout = 0.0;
+	if (fuse_reply_entry(req, &e) != 0)
+		nodes_forget(v->nodes, n->ino, 1);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	char path[NAME_PATH_MAX + 1];
+	struct node *p = nodes_get(v->nodes, parent), child;
+	enum node_kind kind;
+	uint64_t version;
+	struct caller c;
+	unsigned rights;
+	int r;
+
+	if (!p) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	r = resolve(v, p, name, &kind, path, sizeof(path), &version);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	/* A name the caller has no right on is not there, unless it may list the folder. */
+	child.kind = kind;
+	child.path = path;
+	child.version = version;
+	rights = vfs_rights(v, &c, &child);
+	if (!rights) {
+		fuse_reply_err(req, vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
+		return;
+	}
+	vfs_reply_entry(req, v, &c, kind, path, version);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct vfs *v = fuse_req_userdata(req);
+
+	nodes_forget(v->nodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct vfs *v = fuse_req_userdata(req);
+
+	for (size_t i = 0; i < count; i++)
+		nodes_forget(v->nodes, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *n = nodes_get(v->nodes, ino);
+	struct caller c;
+	struct stat st;
+	int r;
+
+	(void)fi;
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	r = vfs_stat(v, &c, n, &st);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, 0.0);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *n = nodes_get(v->nodes, ino);
+	struct caller c;
+	struct stat st;
+	int r;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	/* Access comes from policy, not from mode bits or owners. */
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		r = vfs_truncate(v, &c, n, fi, (uint64_t)attr->st_size);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
+	/* utimes: accepted, ignored. */
+	r = vfs_stat(v, &c, n, &st);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, 0.0);
+}
+
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *n = nodes_get(v->nodes, ino);
+	struct caller c;
+	mode_t m;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	m = mode_for(n->kind, vfs_rights(v, &c, n));
+	if (((mask & R_OK) && !(m & 0400)) || ((mask & W_OK) && !(m & 0200)) ||
+	    ((mask & X_OK) && !(m & 0100)) || (mask == F_OK && !(m & 0777)))
+		fuse_reply_err(req, EACCES);
+	else
+		fuse_reply_err(req, 0);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *p = nodes_get(v->nodes, parent);
+	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	struct caller c;
+	int r;
+
+	(void)mode;
+	if (!p) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (p->kind != NODE_SECRETS && p->kind != NODE_FOLDER) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	vfs_caller(req, &c);
+	if (name_segment_check(name, strlen(name)) < 0 || vfs_join(p, name, path, sizeof(path)) < 0 ||
+	    name_path_check(path) < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
+	if (!vfs_allowed(v, &c, POLICY_WRITE, ppath)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	r = store_folder_create(v->store, path, time_now_us());
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	vfs_reply_entry(req, v, &c, NODE_FOLDER, path, 0);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *p = nodes_get(v->nodes, parent);
+	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	struct caller c;
+	int r;
+
+	if (!p) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (p->kind != NODE_SECRETS && p->kind != NODE_FOLDER) {
+		fuse_reply_err(req, p->kind == NODE_ROOT || p->kind == NODE_TRASH ? EBUSY : EPERM);
+		return;
+	}
+	vfs_caller(req, &c);
+	if (vfs_join(p, name, path, sizeof(path)) < 0 || name_path_check(path) < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
+	if (!vfs_allowed(v, &c, POLICY_DELETE, ppath)) {
+		fuse_reply_err(req, vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
+		return;
+	}
+	r = store_folder_remove(v->store, path);
+	fuse_reply_err(req, -r);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *p = nodes_get(v->nodes, parent);
+	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	enum policy_op op;
+	size_t name_len;
+	uint64_t version;
+	struct caller c;
+	int r;
+
+	if (!p) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	if (p->kind == NODE_SECRETS || p->kind == NODE_FOLDER) {
+		if (name_split_version(name, &name_len, &version) < 0) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		if (version) { /* versions are history: read-only */
+			fuse_reply_err(req, EPERM);
+			return;
+		}
+		op = POLICY_DELETE;
+	} else if (p->kind == NODE_TRASH_SECRETS || p->kind == NODE_TRASH_FOLDER) {
+		op = POLICY_PURGE;
+	} else {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (vfs_join(p, name, path, sizeof(path)) < 0 || name_path_check(path) < 0) {
+		fuse_reply_err(req, op == POLICY_PURGE ? ENOENT : EINVAL);
+		return;
+	}
+	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
+	if (!vfs_allowed(v, &c, op, ppath)) {
+		fuse_reply_err(req, vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
+		return;
+	}
+	if (op == POLICY_PURGE)
+		r = store_secret_purge(v->store, path);
+	else
+		r = store_secret_delete(v->store, path, time_now_us());
+	fuse_reply_err(req, -r);
+}
+
+/*
+ * mv within secrets/ moves or replaces (an editor's temporary file renamed over its
+ * target gives the target a new version and leaves no temporary name); mv from
+ * .deleted/secrets/X back to secrets/X recovers; mv of secrets/X to .deleted/secrets/X
+ * deletes. Everything else crosses what vaultfs can do in one step: EXDEV.
+ */
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *p = nodes_get(v->nodes, parent), *np = nodes_get(v->nodes, newparent);
+	char from[NAME_PATH_MAX + 1], to[NAME_PATH_MAX + 1];
+	char pfrom[NAME_PATH_MAX + 16], pto[NAME_PATH_MAX + 16];
+	int src_live, dst_live, r;
+	struct store_stat ss;
+	struct caller c;
+
+	if (!p || !np) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (flags & ~RENAME_NOREPLACE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	vfs_caller(req, &c);
+	src_live = p->kind == NODE_SECRETS || p->kind == NODE_FOLDER;
+	dst_live = np->kind == NODE_SECRETS || np->kind == NODE_FOLDER;
+	if ((!src_live && p->kind != NODE_TRASH_SECRETS && p->kind != NODE_TRASH_FOLDER) ||
+	    (!dst_live && np->kind != NODE_TRASH_SECRETS && np->kind != NODE_TRASH_FOLDER)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (name_segment_check(name, strlen(name)) < 0 ||
+	    name_segment_check(newname, strlen(newname)) < 0 ||
+	    vfs_join(p, name, from, sizeof(from)) < 0 || vfs_join(np, newname, to, sizeof(to)) < 0 ||
+	    name_path_check(from) < 0 || name_path_check(to) < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	snprintf(pfrom, sizeof(pfrom), "secrets/%s", from);
+	snprintf(pto, sizeof(pto), "secrets/%s", to);
+	if (!src_live && dst_live) {
+		if (strcmp(from, to) != 0) {
+			fuse_reply_err(req, EXDEV); /* recovered under its own name only */
+			return;
+		}
+		if (!vfs_allowed(v, &c, POLICY_RECOVER, pfrom)) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		r = store_secret_recover(v->store, from);
+	} else if (src_live && !dst_live) {
+		if (strcmp(from, to) != 0) {
+			fuse_reply_err(req, EXDEV);
+			return;
+		}
+		if (!vfs_allowed(v, &c, POLICY_DELETE, pfrom)) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		r = store_secret_delete(v->store, from, time_now_us());
+	} else if (src_live) {
+		if (!vfs_allowed(v, &c, POLICY_WRITE, pfrom) || !vfs_allowed(v, &c, POLICY_WRITE, pto)) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		if ((flags & RENAME_NOREPLACE) &&
+		    store_secret_stat(v->store, to, STORE_LIVE, &ss) == 0) {
+			fuse_reply_err(req, EEXIST);
+			return;
+		}
+		r = store_secret_rename(v->store, from, to, time_now_us());
+		/* a folder moves by copy and delete, which mv does on EXDEV */
+		if (r == -EISDIR && store_folder_exists(v->store, from) == 1)
+			r = -EXDEV;
+	} else {
+		r = -EPERM;
+	}
+	fuse_reply_err(req, r < 0 ? -r : 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+
+	(void)ino;
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = 4096;
+	st.f_frsize = 4096;
+	st.f_namemax = NAME_SEGMENT_MAX;
+	fuse_reply_statfs(req, &st);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* O_TRUNC arrives with open, not as a separate truncate that would commit an empty
+	 * version first. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Nothing that lets the kernel answer for us. */
+	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS |
+			FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_EXPORT_SUPPORT |
+			FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_CACHE_SYMLINKS |
+			FUSE_CAP_NO_OPEN_SUPPORT | FUSE_CAP_NO_OPENDIR_SUPPORT |
+			FUSE_CAP_POSIX_ACL | FUSE_CAP_HANDLE_KILLPRIV);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.access = op_access,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.unlink = op_unlink,
+	.rename = op_rename,
+	.statfs = op_statfs,
+	.open = vfs_op_open,
+	.create = vfs_op_create,
+	.read = vfs_op_read,
+	.write = vfs_op_write,
+	.flush = vfs_op_flush,
+	.fsync = vfs_op_fsync,
+	.release = vfs_op_release,
+	.opendir = vfs_op_opendir,
+	.readdir = vfs_op_readdir,
+	.releasedir = vfs_op_releasedir,
+	.getxattr = vfs_op_getxattr,
+	.setxattr = vfs_op_setxattr,
+	.listxattr = vfs_op_listxattr,
+	.removexattr = vfs_op_removexattr,
+};
+
+const struct fuse_lowlevel_ops *vfs_ops(void)
+{
+	return &ops;
+}

@@ -1,0 +1,29 @@
+/*
+ * vfs: the FUSE low-level operations of a mounted vault. Handlers are thin: they name the
+ * node, ask policy for the live caller, call the store, and reply. Nothing is cached in
+ * the kernel: entry and attribute timeouts are 0 and every secret is opened direct_io,
+ * so every open is decided here.
+ */
+#ifndef VAULTFS_VFS_H
+#define VAULTFS_VFS_H
+
+#include <stddef.h>
+
+#ifndef FUSE_USE_VERSION
+#define FUSE_USE_VERSION 312 /* fuse_loop_cfg_* needs 312 or later */
+#endif
+#include <fuse_lowlevel.h>
+
+#include "policy.h"
+#include "vault.h"
+
+struct vfs;
+
+/* State for one mount of @vault under @policy; neither is owned. */
+int vfs_new(struct vault *vault, struct policy *policy, struct vfs **ret);
+void vfs_free(struct vfs *v);
+
+/* The operations table; pass the vfs as userdata to fuse_session_new. */
+const struct fuse_lowlevel_ops *vfs_ops(void);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * vfs_internal: what the files of fs/ share — the mount's state, open-file handles, and
+ * the helpers every handler uses to name the caller and ask policy.
+ */
+#ifndef VAULTFS_VFS_INTERNAL_H
+#define VAULTFS_VFS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "nodes.h"
+#include "policy.h"
+#include "secbuf.h"
+#include "store.h"
+#include "vfs.h"
+
+/* An open secret or version. */
+struct handle {
+	pthread_mutex_t lock;
+	enum node_kind kind;
+	char *path;
+	struct secbuf *value; /* protected by lock */
+	int writable;
+	int append;
+	int excl;    /* created with O_EXCL: commit only if still absent */
+	int pending; /* created here and not committed yet: listed in vfs->pending */
+	int dirty;   /* protected by lock: written since the last commit */
+	struct handle *next_pending; /* protected by vfs->lock */
+};
+
+struct vfs {
+	struct vault *vault;
+	struct store *store;
+	struct policy *policy;
+	struct nodes *nodes;
+	size_t max_size;
+	int64_t started;
+	pthread_mutex_t lock;
+	struct handle *pending; /* protected by lock: created, not yet committed */
+};
+
+void vfs_caller(fuse_req_t req, struct caller *c);
+void vfs_policy_path(const struct node *n, char *buf, size_t len);
+unsigned vfs_rights(struct vfs *v, const struct caller *c, const struct node *n);
+int vfs_allowed(struct vfs *v, const struct caller *c, enum policy_op op, const char *path);
+int vfs_stat(struct vfs *v, const struct caller *c, const struct node *n, struct stat *st);
+int vfs_join(const struct node *parent, const char *name, char *buf, size_t len);
+void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum node_kind kind,
+		     const char *path, uint64_t version);
+
+/* files.c */
+int vfs_pending_size(struct vfs *v, const char *path, uint64_t *ret_size);
+int vfs_truncate(struct vfs *v, const struct caller *c, const struct node *n,
+		 struct fuse_file_info *fi, uint64_t size);
+void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		   struct fuse_file_info *fi);
+void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void vfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void vfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void vfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* dirs.c */
+void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void vfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void vfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* xattr.c */
+void vfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		     size_t size, int flags);
+void vfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void vfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * xattr: a secret's metadata as user.vault.* extended attributes, so that getfattr and
+ * setfattr work on it. Reading needs any right on the secret, changing it needs write;
+ * history (NAME@N) and deleted secrets are read-only. Other names do not exist here.
+ */
+#include "vfs_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "names.h"
+
+#define PREFIX "user.vault."
+#define PREFIX_LEN (sizeof(PREFIX) - 1)
+
+/* The store record behind a node, or -ENODATA for nodes without attributes. */
+static int target(const struct node *n, enum store_which *ret)
+{
+	switch (n->kind) {
+	case NODE_SECRET:
+	case NODE_VERSION:
+		*ret = STORE_LIVE;
+		return 0;
+	case NODE_TRASH_SECRET:
+		*ret = STORE_DELETED;
+		return 0;
+	default:
+		return -ENODATA;
+	}
+}
+
+static void reply_value(fuse_req_t req, const char *value, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, len);
+}
+
+void vfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *n = nodes_get(v->nodes, ino);
+	enum store_which which;
+	char *value = NULL;
+	struct caller c;
+	int r;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	if (!vfs_rights(v, &c, n)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (strncmp(name, PREFIX, PREFIX_LEN) != 0 || target(n, &which) < 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	r = store_attr_get(v->store, n->path, which, name + PREFIX_LEN, &value);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	reply_value(req, value, strlen(value), size);
+	free(value);
+}
+
+void vfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *n = nodes_get(v->nodes, ino);
+	char *names = NULL, *out = NULL;
+	size_t len = 0, out_len = 0;
+	enum store_which which;
+	struct caller c;
+	int r;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	if (!vfs_rights(v, &c, n)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (target(n, &which) < 0) {
+		reply_value(req, "", 0, size);
+		return;
+	}
+	r = store_attr_list(v->store, n->path, which, &names, &len);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	out = malloc(len + (len ? len : 1) * PREFIX_LEN + 1);
+	if (!out) {
+		free(names);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t off = 0; off < len; off += strlen(names + off) + 1) {
+		size_t l = strlen(names + off) + 1;
+
+		memcpy(out + out_len, PREFIX, PREFIX_LEN);
+		memcpy(out + out_len + PREFIX_LEN, names + off, l);
+		out_len += PREFIX_LEN + l;
+	}
+	reply_value(req, out, out_len, size);
+	free(out);
+	free(names);
+}
+
+/* Checks that @n's attributes may change and returns its store path. */
+static int writable(struct vfs *v, const struct caller *c, const struct node *n)
+{
+	char ppath[NAME_PATH_MAX + 16];
+
+	if (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET)
+		return -EPERM;
+	if (n->kind != NODE_SECRET)
+		return -ENOTSUP;
+	vfs_policy_path(n, ppath, sizeof(ppath));
+	return vfs_allowed(v, c, POLICY_WRITE, ppath) ? 0 : -EACCES;
+}
+
+void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		     size_t size, int flags)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *n = nodes_get(v->nodes, ino);
+	char *copy = NULL, *old = NULL;
+	struct caller c;
+	int r;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	r = writable(v, &c, n);
+	if (r >= 0 && strncmp(name, PREFIX, PREFIX_LEN) != 0)
+		r = -ENOTSUP;
+	if (r >= 0 && memchr(value, '\0', size))
+		r = -EINVAL;
+	if (r >= 0 && (flags & (XATTR_CREATE | XATTR_REPLACE))) {
+		int e = store_attr_get(v->store, n->path, STORE_LIVE, name + PREFIX_LEN, &old);
+
+		free(old);
+		if (e == 0 && (flags & XATTR_CREATE))
+			r = -EEXIST;
+		else if (e == -ENODATA && (flags & XATTR_REPLACE))
+			r = -ENODATA;
+	}
+	if (r >= 0) {
+		copy = strndup(value, size);
+		r = copy ? store_attr_set(v->store, n->path, name + PREFIX_LEN, copy) : -ENOMEM;
+		free(copy);
+	}
+	if (r == -EOPNOTSUPP)
+		r = -ENOTSUP;
+	fuse_reply_err(req, -r);
+}
+
+void vfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *n = nodes_get(v->nodes, ino);
+	struct caller c;
+	int r;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	r = writable(v, &c, n);
+	if (r >= 0 && strncmp(name, PREFIX, PREFIX_LEN) != 0)
+		r = -ENODATA;
+	if (r >= 0)
+		r = store_attr_remove(v->store, n->path, name + PREFIX_LEN);
+	if (r == -EOPNOTSUPP)
+		r = -ENODATA;
+	fuse_reply_err(req, -r);
+}
