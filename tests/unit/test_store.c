@@ -61,7 +61,7 @@ static void put(struct store *s, const char *path, const char *value, int expect
 	secbuf_free(b);
 }
 
-static void expect_value(struct store *s, const char *path, uint64_t version, const char *value)
+static void check_value(struct store *s, const char *path, uint64_t version, const char *value)
 {
 	struct secbuf *b = NULL;
 	uint64_t got;
@@ -85,9 +85,9 @@ static void test_versions(void **state)
 	put(f->s, "db-conn", "two", 1, 2);
 	put(f->s, "db-conn", "two", 0, 2); /* identical bytes: no version */
 	put(f->s, "db-conn", "three", 1, 3);
-	expect_value(f->s, "db-conn", 0, "three");
-	expect_value(f->s, "db-conn", 1, "one");
-	expect_value(f->s, "db-conn", 2, "two");
+	check_value(f->s, "db-conn", 0, "three");
+	check_value(f->s, "db-conn", 1, "one");
+	check_value(f->s, "db-conn", 2, "two");
 	{
 		struct secbuf *b = NULL;
 
@@ -107,7 +107,7 @@ static void test_versions(void **state)
 	assert_true(st.updated >= st.created);
 	/* an empty value is a value, and a change */
 	put(f->s, "db-conn", "", 1, 4);
-	expect_value(f->s, "db-conn", 0, "");
+	check_value(f->s, "db-conn", 0, "");
 }
 
 static void test_limits_and_names(void **state)
@@ -149,7 +149,7 @@ static void test_limits_and_names(void **state)
 	secbuf_free(b);
 	/* nothing of the failed calls is left behind */
 	assert_int_equal(store_folder_exists(f->s, "nofolder"), 0);
-	expect_value(f->s, "k", 1, "keep");
+	check_value(f->s, "k", 1, "keep");
 }
 
 static void test_soft_delete(void **state)
@@ -175,8 +175,8 @@ static void test_soft_delete(void **state)
 	assert_int_equal(store_folder_remove(f->s, "app"), 0);
 	assert_int_equal(store_secret_recover(f->s, "app/token"), 0);
 	assert_int_equal(store_folder_exists(f->s, "app"), 1);
-	expect_value(f->s, "app/token", 0, "v2");
-	expect_value(f->s, "app/token", 1, "v1");
+	check_value(f->s, "app/token", 0, "v2");
+	check_value(f->s, "app/token", 1, "v1");
 	assert_int_equal(store_secret_versions(f->s, "app/token", STORE_LIVE, &list, &n), 0);
 	assert_int_equal(n, 2);
 	free(list);
@@ -243,7 +243,7 @@ static void test_attributes(void **state)
 	assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, NULL), -EACCES);
 	assert_int_equal(store_secret_get(f->s, "s", 1, time_now_us(), &b, NULL), -EACCES);
 	assert_int_equal(store_attr_set(f->s, "s", "enabled", "1"), 0);
-	expect_value(f->s, "s", 0, "b");
+	check_value(f->s, "s", 0, "b");
 
 	/* the validity window */
 	assert_int_equal(store_attr_set(f->s, "s", "expires", "2000-01-01T00:00:00Z"), 0);
@@ -255,7 +255,7 @@ static void test_attributes(void **state)
 	assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, NULL), -EKEYEXPIRED);
 	assert_int_equal(store_attr_remove(f->s, "s", "not_before"), 0);
 	assert_int_equal(store_attr_get(f->s, "s", STORE_LIVE, "not_before", &v), -ENODATA);
-	expect_value(f->s, "s", 0, "b");
+	check_value(f->s, "s", 0, "b");
 	assert_null(b);
 
 	/* tags: fifteen, then no room; a long value; removal */
@@ -364,7 +364,7 @@ static void test_no_plaintext_on_disk(void **state)
 	f->s = NULL;
 	assert_false(test_file_contains(f->db, "PLAINTEXT-MARKER", 16));
 	assert_int_equal(store_open(f->db, f->tok.hsm, &f->opt, &f->s), 0);
-	expect_value(f->s, "marked", 1, marker);
+	check_value(f->s, "marked", 1, marker);
 }
 
 static void sql(const char *db, const char *stmt)
@@ -464,7 +464,7 @@ static void test_locked(void **state)
 	put(f->s, "l", "after", -EBUSY, 0);
 	assert_int_equal(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
-	expect_value(f->s, "l", 0, "before");
+	check_value(f->s, "l", 0, "before");
 	put(f->s, "l", "after", 1, 2);
 }
 
