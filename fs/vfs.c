@@ -338,7 +338,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct vfs *v = fuse_req_userdata(req);
 	char path[NAME_PATH_MAX + 1];
 	struct node *p = nodes_get(v->nodes, parent), child;
-	enum node_kind kind;
+	enum node_kind kind = NODE_ROOT;
 	uint64_t version;
 	struct caller c;
 	unsigned rights;

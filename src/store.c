@@ -230,7 +230,7 @@ void store_split_path(const char *path, char *folder, size_t folder_len, const c
 
 int store_get_row(struct store *s, const char *path, struct row *ret)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r, rc;
 
 	r = store_stmt(s, Q_SECRET_BY_PATH, &st);
@@ -278,7 +278,7 @@ int store_get_row_which(struct store *s, const char *path, enum store_which whic
 
 int store_folder_exists_locked(struct store *s, const char *path)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r, rc;
 
 	if (path[0] == '\0')
@@ -300,7 +300,7 @@ int store_folder_insert(struct store *s, const char *path, int64_t now)
 {
 	char parent[NAME_PATH_MAX];
 	const char *name;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r;
 
 	store_split_path(path, parent, sizeof(parent), &name);
@@ -354,7 +354,7 @@ int store_datakey_get(struct store *s, int64_t id, const struct secbuf **ret)
 {
 	struct datakey *keys;
 	struct secbuf *key = NULL;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r, rc;
 
 	for (size_t i = 0; i < s->n_keys; i++)
@@ -392,7 +392,7 @@ int store_datakey_get(struct store *s, int64_t id, const struct secbuf **ret)
 
 int store_datakey_current(struct store *s, int64_t *ret)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r, rc;
 
 	r = store_stmt(s, Q_KEY_CURRENT, &st);
@@ -416,7 +416,7 @@ static int datakey_add(struct store *s, int64_t now)
 	struct secbuf *key = NULL;
 	uint8_t *wrapped = NULL;
 	size_t wrapped_len;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = hsm_datakey_new(s->hsm, s->kek, &key, &wrapped, &wrapped_len);
@@ -449,7 +449,7 @@ int store_version_open(struct store *s, const char *path, int64_t secret_id, uin
 {
 	uint8_t aad[NAME_PATH_MAX + 64];
 	const struct secbuf *key;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int64_t key_id;
 	int aad_len, r, rc;
 
@@ -481,7 +481,7 @@ out:
 
 int store_version_size(struct store *s, int64_t secret_id, uint64_t version, uint64_t *ret)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r, rc;
 
 	r = store_stmt(s, Q_VERSION_SIZE, &st);
@@ -678,7 +678,7 @@ int store_open(const char *db_path, struct hsm *hsm, const struct store_options 
 	       struct store **ret)
 {
 	struct store *s = NULL;
-	int64_t version, key_id;
+	int64_t version = 0, key_id = 0;
 	int r;
 
 	if (access(db_path, F_OK) != 0)

@@ -65,7 +65,7 @@ static int attr_get_locked(struct store *s, const char *path, enum store_which w
 			return -ENODATA;
 		v = fmt_time(t);
 	} else if (strncmp(name, "tag.", 4) == 0) {
-		sqlite3_stmt *st;
+		sqlite3_stmt *st = NULL;
 		int rc;
 
 		if (tag_name_check(name + 4) < 0)
@@ -108,7 +108,7 @@ int store_attr_get(struct store *s, const char *path, enum store_which which, co
 static int bind_update(struct store *s, enum query q, int64_t id, const char *text,
 		       const int64_t *num)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = store_stmt(s, q, &st);
@@ -178,7 +178,7 @@ static int attr_set_locked(struct store *s, const char *path, const char *name,
 		return bind_update(s, q, row.id, NULL, &t);
 	}
 	if (strncmp(name, "tag.", 4) == 0) {
-		sqlite3_stmt *st;
+		sqlite3_stmt *st = NULL;
 		int rc;
 
 		if (tag_name_check(name + 4) < 0)
@@ -254,7 +254,7 @@ static int attr_remove_locked(struct store *s, const char *path, const char *nam
 			       : r;
 	free(old);
 	if (strncmp(name, "tag.", 4) == 0) {
-		sqlite3_stmt *st;
+		sqlite3_stmt *st = NULL;
 
 		r = store_stmt(s, Q_TAG_DELETE, &st);
 		if (r < 0)
@@ -305,7 +305,7 @@ int store_attr_list(struct store *s, const char *path, enum store_which which, c
 					     "enabled", "content_type", "not_before", "expires"};
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	struct row row;
 	int r, rc;
 

@@ -91,7 +91,7 @@ static int version_add(struct store *s, const char *path, int64_t id, uint64_t v
 	uint8_t *sealed = NULL;
 	size_t sealed_len;
 	int64_t key_id;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int aad_len, r;
 
 	r = store_datakey_current(s, &key_id);
@@ -134,7 +134,7 @@ static int secret_insert(struct store *s, const char *path, int64_t now, int64_t
 {
 	char folder[NAME_PATH_MAX];
 	const char *name;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r;
 
 	store_split_path(path, folder, sizeof(folder), &name);
@@ -218,7 +218,7 @@ int store_secret_put(struct store *s, const char *path, const struct secbuf *val
 int store_version_stat(struct store *s, const char *path, uint64_t version, uint64_t *ret_size,
 		       int64_t *ret_created)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	struct row row;
 	int r, rc;
 
@@ -268,7 +268,7 @@ static int reseal_all(struct store *s, int64_t id, uint64_t current, const char 
 		struct secbuf *plain = NULL;
 		uint8_t *sealed = NULL;
 		size_t sealed_len;
-		sqlite3_stmt *st;
+		sqlite3_stmt *st = NULL;
 		int aad_len;
 
 		r = store_version_open(s, from, id, v, &plain);
@@ -302,7 +302,7 @@ static int rename_locked(struct store *s, const char *from, const char *to, int6
 	char folder[NAME_PATH_MAX];
 	const char *name;
 	struct row src, dst;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = store_get_row_which(s, from, STORE_LIVE, &src);
@@ -370,7 +370,7 @@ int store_secret_versions(struct store *s, const char *path, enum store_which wh
 {
 	uint64_t *v = NULL;
 	size_t n = 0, cap = 0;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	struct row row;
 	int r, rc;
 
@@ -416,7 +416,7 @@ out:
 
 static int set_deleted(struct store *s, int64_t id, int64_t when)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = store_stmt(s, Q_SECRET_SET_DELETED, &st);
@@ -482,7 +482,7 @@ out:
 int store_purge_id(struct store *s, int64_t id)
 {
 	static const enum query steps[] = {Q_PURGE_VERSIONS, Q_PURGE_TAGS, Q_PURGE_SECRET};
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r;
 
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -522,7 +522,7 @@ int store_purge_expired(struct store *s, int64_t now, unsigned *ret_count)
 	int64_t limit = now - (int64_t)s->opt.retention_days * US_PER_DAY;
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r, rc;
 
 	pthread_mutex_lock(&s->lock);

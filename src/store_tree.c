@@ -58,7 +58,7 @@ int store_folder_create(struct store *s, const char *path, int64_t now)
 
 static int folder_remove_locked(struct store *s, const char *path)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	struct row row;
 	int r, rc;
 
@@ -125,7 +125,7 @@ static int list_locked(struct store *s, const char *folder, unsigned flags, stor
 	char last[NAME_SEGMENT_MAX + 1] = "";
 	size_t skip = folder[0] ? strlen(folder) + 1 : 0;
 	unsigned found = 0;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	enum query q;
 	int r, rc;
 
