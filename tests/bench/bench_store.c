@@ -1,0 +1,172 @@
+/*
+ * bench_store: how reads scale with the number of secrets. It times store_secret_get,
+ * store_secret_stat and a folder listing on a vault holding 1,000 secrets (the baseline)
+ * and again on the same vault grown to 100,000, in one run, and prints the figures. It
+ * asserts nothing: it is a measurement, read by people.
+ *
+ * Usage: bench_store [SECRETS]   (default 100000)
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "timeutil.h"
+
+#define ROUNDS 20000
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int r)
+{
+	fprintf(stderr, "bench_store: %s: %s\n", what, strerror(-r));
+	exit(1);
+}
+
+/* Adds filler secrets straight through SQL, in one transaction: their values are never
+ * read, only their rows make the tables large. */
+static void fill(const char *db, int from, int to)
+{
+	sqlite3 *h;
+	sqlite3_stmt *sec, *ver;
+	char path[64], folder[32], name[32];
+
+	if (sqlite3_open(db, &h) != SQLITE_OK)
+		die("open", -EIO);
+	sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
+	sqlite3_prepare_v2(h, "INSERT INTO secrets (path, folder, name, current, created, updated)"
+			      " VALUES (?1, ?2, ?3, 1, 0, 0)", -1, &sec, NULL);
+	sqlite3_prepare_v2(h, "INSERT INTO versions (secret_id, version, created, size, key_id,"
+			      " sealed) VALUES (?1, 1, 0, 5, 1, x'00')", -1, &ver, NULL);
+	for (int i = from; i < to; i++) {
+		snprintf(folder, sizeof(folder), "team%d", i % 1000);
+		snprintf(name, sizeof(name), "filler-%d", i);
+		snprintf(path, sizeof(path), "%s/%s", folder, name);
+		sqlite3_bind_text(sec, 1, path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(sec, 2, folder, -1, SQLITE_STATIC);
+		sqlite3_bind_text(sec, 3, name, -1, SQLITE_STATIC);
+		sqlite3_step(sec);
+		sqlite3_reset(sec);
+		sqlite3_bind_int64(ver, 1, sqlite3_last_insert_rowid(h));
+		sqlite3_step(ver);
+		sqlite3_reset(ver);
+	}
+	if (from == 0)
+		for (int i = 0; i < 1000; i++) {
+			char sql[128];
+
+			snprintf(sql, sizeof(sql),
+				 "INSERT OR IGNORE INTO folders VALUES ('team%d', '', 'team%d', 0)", i, i);
+			sqlite3_exec(h, sql, NULL, NULL, NULL);
+		}
+	sqlite3_finalize(sec);
+	sqlite3_finalize(ver);
+	sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(h);
+}
+
+static int count_cb(const char *name, int is_folder, void *userdata)
+{
+	(void)name;
+	(void)is_folder;
+	(*(int *)userdata)++;
+	return 0;
+}
+
+static void measure(struct store *s, int total)
+{
+	double t0, get_us, stat_us, list_us;
+	struct store_stat st;
+	int entries = 0;
+
+	t0 = now_s();
+	for (int i = 0; i < ROUNDS; i++) {
+		struct secbuf *v = NULL;
+		int r = store_secret_get(s, "team7/real", 0, time_now_us(), &v, NULL);
+
+		if (r < 0)
+			die("get", r);
+		secbuf_free(v);
+	}
+	get_us = (now_s() - t0) / ROUNDS * 1e6;
+	t0 = now_s();
+	for (int i = 0; i < ROUNDS; i++)
+		if (store_secret_stat(s, "team7/real", STORE_LIVE, &st) < 0)
+			die("stat", -EIO);
+	stat_us = (now_s() - t0) / ROUNDS * 1e6;
+	t0 = now_s();
+	for (int i = 0; i < ROUNDS / 10; i++)
+		store_list(s, "team7", 0, count_cb, &entries);
+	list_us = (now_s() - t0) / (ROUNDS / 10) * 1e6;
+	printf("%9d secrets: get %6.2f us   stat %6.2f us   list of %3d names %7.2f us\n", total,
+	       get_us, stat_us, entries / (ROUNDS / 10), list_us);
+}
+
+int main(int argc, char **argv)
+{
+	int total = argc > 1 ? atoi(argv[1]) : 100000;
+	struct store_options opt = {25600, 90, 5000};
+	char dir[] = "/tmp/vaultfs-bench.XXXXXX", conf[PATH_MAX], db[PATH_MAX], cmd[PATH_MAX * 2];
+	struct secbuf *pin, *value;
+	struct store *s;
+	struct hsm *h;
+	FILE *f;
+	int r;
+
+	if (!mkdtemp(dir))
+		die("mkdtemp", -errno);
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", dir);
+	snprintf(db, sizeof(db), "%s/vault.db", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir %s/tokens", dir);
+	if (system(cmd) != 0)
+		die("mkdir", -EIO);
+	f = fopen(conf, "w");
+	fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\n", dir);
+	fclose(f);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	snprintf(cmd, sizeof(cmd), "softhsm2-util --init-token --free --label bench --pin 1234 "
+				   "--so-pin 5678 >/dev/null");
+	if (system(cmd) != 0)
+		die("softhsm2-util", -EIO);
+	secbuf_from("1234", 4, &pin);
+	r = hsm_open(VAULTFS_SOFTHSM2_MODULE, "bench", pin, &h);
+	if (r < 0)
+		die("hsm_open", r);
+	r = store_create(db, h, &opt);
+	if (r < 0)
+		die("store_create", r);
+	fill(db, 0, 1000);
+	r = store_open(db, h, &opt, &s);
+	if (r < 0)
+		die("store_open", r);
+	secbuf_from("postgres://u:p@db/app", 21, &value);
+	r = store_secret_put(s, "team7/real", value, 0, time_now_us(), NULL);
+	if (r < 0)
+		die("put", r);
+	printf("bench_store: %d reads of one secret, baseline first\n", ROUNDS);
+	measure(s, 1001);
+	store_free(s);
+	fill(db, 1000, total);
+	store_open(db, h, &opt, &s);
+	measure(s, total + 1);
+	store_free(s);
+	secbuf_free(value);
+	secbuf_free(pin);
+	hsm_free(h);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}
