@@ -77,7 +77,7 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rights = vfs_rights(v, &c, n);
 	/* The fixed folders name no secret: anyone with a right below may list them. */
 	if (n->kind == NODE_ROOT || n->kind == NODE_TRASH ? !rights
-							   : !(rights & POLICY_BIT(POLICY_LIST))) {
+							  : !(rights & POLICY_BIT(POLICY_LIST))) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}

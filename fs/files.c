@@ -157,7 +157,7 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	h->writable = acc != O_RDONLY;
 	h->append = (fi->flags & O_APPEND) != 0;
 	if (h->writable && (fi->flags & O_TRUNC)) {
-		r = store_secret_stat(v->store, n->path, STORE_LIVE, &(struct store_stat){0});
+		r = store_secret_stat(v->store, n->path, STORE_LIVE, &(struct store_stat){ 0 });
 		if (r == 0)
 			r = secbuf_new(0, &h->value);
 		h->dirty = 1; /* truncating is a change, even with nothing written */
@@ -198,8 +198,8 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		return;
 	}
 	vfs_caller(req, &c);
-	if (name_segment_check(name, strlen(name)) < 0 || vfs_join(p, name, path, sizeof(path)) < 0 ||
-	    name_path_check(path) < 0) {
+	if (name_segment_check(name, strlen(name)) < 0 ||
+	    vfs_join(p, name, path, sizeof(path)) < 0 || name_path_check(path) < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
@@ -258,8 +258,7 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	}
 }
 
-void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		 struct fuse_file_info *fi)
+void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct handle *h = fh(fi);
 

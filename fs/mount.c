@@ -81,8 +81,8 @@ static int add_opt(struct mount_opts *o, const char *opt)
 {
 	size_t len = strlen(o->fuse_opts);
 
-	if (snprintf(o->fuse_opts + len, sizeof(o->fuse_opts) - len, "%s%s", len ? "," : "",
-		     opt) >= (int)(sizeof(o->fuse_opts) - len))
+	if (snprintf(o->fuse_opts + len, sizeof(o->fuse_opts) - len, "%s%s", len ? "," : "", opt) >=
+	    (int)(sizeof(o->fuse_opts) - len))
 		return -E2BIG;
 	return 0;
 }
@@ -131,7 +131,8 @@ static int parent_wait(int fd, const char *mountpoint)
 	}
 	msg[len] = '\0';
 	if (len == 0)
-		return cli_error("mount", mountpoint, "the daemon died while starting (see syslog)");
+		return cli_error("mount", mountpoint,
+				 "the daemon died while starting (see syslog)");
 	if (msg[0] == '\0')
 		return 0;
 	return cli_error("mount", mountpoint, "%s", msg);
@@ -243,11 +244,11 @@ out:
 int mount_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"foreground", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	struct mount_opts o = {.threads = 16};
+	struct mount_opts o = { .threads = 16 };
 	char mp[PATH_MAX];
 	struct stat st;
 	int c, pipefd[2];

@@ -16,7 +16,7 @@
 
 struct nodes {
 	pthread_mutex_t lock;
-	uint64_t next_ino;		   /* protected by lock */
+	uint64_t next_ino; /* protected by lock */
 	struct node *by_ino[NODES_BUCKETS]; /* protected by lock */
 	struct node *by_key[NODES_BUCKETS]; /* protected by lock */
 };
@@ -60,8 +60,8 @@ static struct node *find_key(struct nodes *t, enum node_kind kind, const char *p
 	return NULL;
 }
 
-static struct node *add(struct nodes *t, enum node_kind kind, const char *path,
-			uint64_t version, uint64_t ino)
+static struct node *add(struct nodes *t, enum node_kind kind, const char *path, uint64_t version,
+			uint64_t ino)
 {
 	struct node *n = calloc(1, sizeof(*n));
 	size_t kh;

@@ -13,23 +13,23 @@
 #include <stdint.h>
 
 enum node_kind {
-	NODE_ROOT,          /* the mount root */
-	NODE_SECRETS,       /* secrets/ */
-	NODE_FOLDER,        /* secrets/PATH/ */
-	NODE_SECRET,        /* secrets/PATH, the current version */
-	NODE_VERSION,       /* secrets/PATH@N */
-	NODE_KEYS,          /* keys/ */
-	NODE_TRASH,         /* .deleted/ */
+	NODE_ROOT, /* the mount root */
+	NODE_SECRETS, /* secrets/ */
+	NODE_FOLDER, /* secrets/PATH/ */
+	NODE_SECRET, /* secrets/PATH, the current version */
+	NODE_VERSION, /* secrets/PATH@N */
+	NODE_KEYS, /* keys/ */
+	NODE_TRASH, /* .deleted/ */
 	NODE_TRASH_SECRETS, /* .deleted/secrets/ */
-	NODE_TRASH_FOLDER,  /* .deleted/secrets/PATH/ */
-	NODE_TRASH_SECRET,  /* .deleted/secrets/PATH */
+	NODE_TRASH_FOLDER, /* .deleted/secrets/PATH/ */
+	NODE_TRASH_SECRET, /* .deleted/secrets/PATH */
 };
 
 struct node {
 	uint64_t ino;
 	enum node_kind kind;
 	uint64_t version; /* NODE_VERSION only */
-	char *path;       /* below secrets/ ("" for the top folders) */
+	char *path; /* below secrets/ ("" for the top folders) */
 	uint64_t nlookup; /* protected by nodes->lock */
 	struct node *next_ino, *next_key;
 };

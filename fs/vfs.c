@@ -360,7 +360,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	child.version = version;
 	rights = vfs_rights(v, &c, &child);
 	if (!rights) {
-		fuse_reply_err(req, vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
+		fuse_reply_err(req,
+			       vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
 		return;
 	}
 	vfs_reply_entry(req, v, &c, kind, path, version);
@@ -476,8 +477,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	vfs_caller(req, &c);
-	if (name_segment_check(name, strlen(name)) < 0 || vfs_join(p, name, path, sizeof(path)) < 0 ||
-	    name_path_check(path) < 0) {
+	if (name_segment_check(name, strlen(name)) < 0 ||
+	    vfs_join(p, name, path, sizeof(path)) < 0 || name_path_check(path) < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
@@ -517,7 +518,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
 	if (!vfs_allowed(v, &c, POLICY_DELETE, ppath)) {
-		fuse_reply_err(req, vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
+		fuse_reply_err(req,
+			       vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
 		return;
 	}
 	r = store_folder_remove(v->store, path);
@@ -562,7 +564,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
 	if (!vfs_allowed(v, &c, op, ppath)) {
-		fuse_reply_err(req, vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
+		fuse_reply_err(req,
+			       vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
 		return;
 	}
 	if (op == POLICY_PURGE)
@@ -607,8 +610,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	}
 	if (name_segment_check(name, strlen(name)) < 0 ||
 	    name_segment_check(newname, strlen(newname)) < 0 ||
-	    vfs_join(p, name, from, sizeof(from)) < 0 || vfs_join(np, newname, to, sizeof(to)) < 0 ||
-	    name_path_check(from) < 0 || name_path_check(to) < 0) {
+	    vfs_join(p, name, from, sizeof(from)) < 0 ||
+	    vfs_join(np, newname, to, sizeof(to)) < 0 || name_path_check(from) < 0 ||
+	    name_path_check(to) < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
@@ -635,7 +639,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		}
 		r = store_secret_delete(v->store, from, time_now_us());
 	} else if (src_live) {
-		if (!vfs_allowed(v, &c, POLICY_WRITE, pfrom) || !vfs_allowed(v, &c, POLICY_WRITE, pto)) {
+		if (!vfs_allowed(v, &c, POLICY_WRITE, pfrom) ||
+		    !vfs_allowed(v, &c, POLICY_WRITE, pto)) {
 			fuse_reply_err(req, EACCES);
 			return;
 		}
@@ -674,11 +679,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/* Nothing that lets the kernel answer for us. */
-	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS |
-			FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_EXPORT_SUPPORT |
-			FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_CACHE_SYMLINKS |
-			FUSE_CAP_NO_OPEN_SUPPORT | FUSE_CAP_NO_OPENDIR_SUPPORT |
-			FUSE_CAP_POSIX_ACL | FUSE_CAP_HANDLE_KILLPRIV);
+	conn->want &=
+		~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+		  FUSE_CAP_EXPORT_SUPPORT | FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_CACHE_SYMLINKS |
+		  FUSE_CAP_NO_OPEN_SUPPORT | FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_POSIX_ACL |
+		  FUSE_CAP_HANDLE_KILLPRIV);
 }
 
 static const struct fuse_lowlevel_ops ops = {

@@ -23,9 +23,9 @@ struct handle {
 	struct secbuf *value; /* protected by lock */
 	int writable;
 	int append;
-	int excl;    /* created with O_EXCL: commit only if still absent */
+	int excl; /* created with O_EXCL: commit only if still absent */
 	int pending; /* created here and not committed yet: listed in vfs->pending */
-	int dirty;   /* protected by lock: written since the last commit */
+	int dirty; /* protected by lock: written since the last commit */
 	struct handle *next_pending; /* protected by vfs->lock */
 };
 
@@ -56,8 +56,7 @@ int vfs_truncate(struct vfs *v, const struct caller *c, const struct node *n,
 void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   struct fuse_file_info *fi);
-void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		 struct fuse_file_info *fi);
+void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void vfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		  struct fuse_file_info *fi);
 void vfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -14,10 +14,10 @@ struct policy {
 };
 
 static const char *const op_names[POLICY_OP_COUNT] = {
-	[POLICY_LIST] = "list",       [POLICY_READ] = "read",	    [POLICY_WRITE] = "write",
-	[POLICY_DELETE] = "delete",   [POLICY_RECOVER] = "recover", [POLICY_PURGE] = "purge",
-	[POLICY_SIGN] = "sign",	      [POLICY_ENCRYPT] = "encrypt", [POLICY_DECRYPT] = "decrypt",
-	[POLICY_WRAP] = "wrap",	      [POLICY_UNWRAP] = "unwrap",
+	[POLICY_LIST] = "list",	    [POLICY_READ] = "read",	  [POLICY_WRITE] = "write",
+	[POLICY_DELETE] = "delete", [POLICY_RECOVER] = "recover", [POLICY_PURGE] = "purge",
+	[POLICY_SIGN] = "sign",	    [POLICY_ENCRYPT] = "encrypt", [POLICY_DECRYPT] = "decrypt",
+	[POLICY_WRAP] = "wrap",	    [POLICY_UNWRAP] = "unwrap",
 };
 
 const char *policy_op_name(enum policy_op op)
@@ -51,8 +51,7 @@ void policy_decide(const struct policy *p, const struct caller *c, enum policy_o
 	snprintf(ret->rule, sizeof(ret->rule), "%s", ret->allow ? "builtin:root" : "default-deny");
 }
 
-unsigned policy_rights(const struct policy *p, const struct caller *c, const char *path,
-		       int below)
+unsigned policy_rights(const struct policy *p, const struct caller *c, const char *path, int below)
 {
 	struct policy_decision d;
 	unsigned mask = 0;

@@ -56,8 +56,7 @@ void policy_decide(const struct policy *p, const struct caller *c, enum policy_o
  * The set of operations (bit 1 << op) that @c may do on @path; with @below, also those it
  * may do on anything beneath @path — what decides whether a folder is visible.
  */
-unsigned policy_rights(const struct policy *p, const struct caller *c, const char *path,
-		       int below);
+unsigned policy_rights(const struct policy *p, const struct caller *c, const char *path, int below);
 
 #define POLICY_BIT(op) (1u << (op))
 

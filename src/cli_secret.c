@@ -69,8 +69,8 @@ static const char *reason(const char *sub, int r, const struct vault *v)
 		return buf;
 	case -EEXIST:
 		return strcmp(sub, "set") == 0 ? "already exists, or its name is held by a deleted "
-						  "secret (recover or purge it first)"
-						: "already exists";
+						 "secret (recover or purge it first)"
+					       : "already exists";
 	case -EACCES:
 		return "the secret is disabled";
 	case -EKEYEXPIRED:
@@ -188,8 +188,8 @@ static int do_versions(struct vault *v, const struct args *a)
 	size_t n = 0;
 	int r;
 
-	r = store_secret_versions(v->store, a->name, a->deleted ? STORE_DELETED : STORE_LIVE,
-				  &list, &n);
+	r = store_secret_versions(v->store, a->name, a->deleted ? STORE_DELETED : STORE_LIVE, &list,
+				  &n);
 	if (r < 0)
 		return cli_error("secret versions", a->name, "%s", reason("versions", r, v));
 	for (size_t i = 0; i < n; i++)
@@ -233,7 +233,8 @@ static int do_attr(struct vault *v, const struct args *a)
 	}
 	if (a->attr && a->value) {
 		if (a->deleted)
-			return cli_usage("secret attr", "a deleted secret's attributes are read-only");
+			return cli_usage("secret attr",
+					 "a deleted secret's attributes are read-only");
 		r = store_attr_set(v->store, a->name, a->attr, a->value);
 		if (r < 0)
 			return cli_error("secret attr", a->name, "%s: %s", a->attr,
@@ -276,26 +277,26 @@ static int parse_version(const char *s, uint64_t *ret)
 int cli_secret(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"file", required_argument, NULL, 'f'},
-		{"version", required_argument, NULL, 'v'},
-		{"deleted", no_argument, NULL, 'd'},
-		{"create", no_argument, NULL, 'c'},
-		{"remove", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{ "file", required_argument, NULL, 'f' },
+		{ "version", required_argument, NULL, 'v' },
+		{ "deleted", no_argument, NULL, 'd' },
+		{ "create", no_argument, NULL, 'c' },
+		{ "remove", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	static const struct {
 		const char *name;
 		int (*fn)(struct vault *v, const struct args *a);
 		int min_pos, max_pos; /* positional arguments after the subcommand */
 	} subs[] = {
-		{"set", do_set, 2, 2},		   {"get", do_get, 2, 2},
-		{"list", do_list, 1, 2},	   {"versions", do_versions, 2, 2},
-		{"delete", do_lifecycle, 2, 2},	   {"recover", do_lifecycle, 2, 2},
-		{"purge", do_lifecycle, 2, 2},	   {"attr", do_attr, 2, 4},
+		{ "set", do_set, 2, 2 },	  { "get", do_get, 2, 2 },
+		{ "list", do_list, 1, 2 },	  { "versions", do_versions, 2, 2 },
+		{ "delete", do_lifecycle, 2, 2 }, { "recover", do_lifecycle, 2, 2 },
+		{ "purge", do_lifecycle, 2, 2 },  { "attr", do_attr, 2, 4 },
 	};
 	char cmd[32], err[512] = "", name[NAME_PATH_MAX + 32];
-	struct args a = {0};
+	struct args a = { 0 };
 	struct vault *v = NULL;
 	size_t i, npos;
 	int c, r;

@@ -135,7 +135,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
 
 int config_load(const char *path, struct vault_config **ret, char *err, size_t errlen)
 {
-	struct parse_state s = {0};
+	struct parse_state s = { 0 };
 	FILE *f;
 	int r;
 
@@ -193,7 +193,8 @@ int config_write(const char *path, const struct vault_config *c)
 		"# Changes take effect at the next mount or command.\n"
 		"\n"
 		"[vault]\n"
-		"# Largest secret value in bytes (at most 1048576). Larger writes fail with EFBIG.\n"
+		"# Largest secret value in bytes (at most 1048576). Larger writes fail with "
+		"EFBIG.\n"
 		"max_secret_size = %zu\n"
 		"# Days a deleted secret stays under .deleted/ before it is purged.\n"
 		"retention_days = %u\n"

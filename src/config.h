@@ -14,12 +14,12 @@
 #define CONFIG_SECRET_SIZE_LIMIT (1024 * 1024)
 
 struct vault_config {
-	size_t max_secret_size;   /* bytes, 1 .. CONFIG_SECRET_SIZE_LIMIT */
-	unsigned retention_days;  /* 1 .. 36500 */
+	size_t max_secret_size; /* bytes, 1 .. CONFIG_SECRET_SIZE_LIMIT */
+	unsigned retention_days; /* 1 .. 36500 */
 	unsigned busy_timeout_ms; /* how long to wait for the database lock */
-	char *hsm_module;         /* path of the PKCS#11 module */
+	char *hsm_module; /* path of the PKCS#11 module */
 	char *token_label;
-	char *pin_file;      /* absolute, or relative to the vault directory */
+	char *pin_file; /* absolute, or relative to the vault directory */
 	char *softhsm2_conf; /* the embedded token's SoftHSM2 config, or NULL */
 };
 

@@ -24,8 +24,8 @@ int crypto_random(void *buf, size_t len)
 	return RAND_bytes(buf, (int)len) == 1 ? 0 : -EIO;
 }
 
-int crypto_value_aad(const uint8_t vault_id[CRYPTO_VAULT_ID_LEN], uint32_t key_id,
-		     uint64_t version, const char *path, uint8_t *buf, size_t buflen)
+int crypto_value_aad(const uint8_t vault_id[CRYPTO_VAULT_ID_LEN], uint32_t key_id, uint64_t version,
+		     const char *path, uint8_t *buf, size_t buflen)
 {
 	size_t plen = strlen(path);
 	size_t need = sizeof(AAD_FORMAT) + CRYPTO_VAULT_ID_LEN + 4 + 8 + 4 + plen;
@@ -123,8 +123,8 @@ out:
 	return r;
 }
 
-int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len,
-		const uint8_t *sealed, size_t sealed_len, struct secbuf **ret_plain)
+int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len, const uint8_t *sealed,
+		size_t sealed_len, struct secbuf **ret_plain)
 {
 	EVP_CIPHER *cipher = gcm_cipher();
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -154,8 +154,8 @@ int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len,
 		goto out;
 	if (aad_len && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
 		goto out;
-	if (plen && EVP_DecryptUpdate(ctx, plain->data, &n, sealed + CRYPTO_NONCE_LEN,
-				      (int)plen) != 1)
+	if (plen &&
+	    EVP_DecryptUpdate(ctx, plain->data, &n, sealed + CRYPTO_NONCE_LEN, (int)plen) != 1)
 		goto out;
 	plain->len = plen;
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CRYPTO_TAG_LEN,

@@ -27,8 +27,8 @@ int crypto_random(void *buf, size_t len);
  * @path, each length-delimited so that no two different tuples give the same bytes.
  * Returns the length written, or -ENAMETOOLONG when @buflen is too small.
  */
-int crypto_value_aad(const uint8_t vault_id[CRYPTO_VAULT_ID_LEN], uint32_t key_id,
-		     uint64_t version, const char *path, uint8_t *buf, size_t buflen);
+int crypto_value_aad(const uint8_t vault_id[CRYPTO_VAULT_ID_LEN], uint32_t key_id, uint64_t version,
+		     const char *path, uint8_t *buf, size_t buflen);
 
 /*
  * Seals @plain under @key (CRYPTO_KEY_LEN bytes) with @aad. On success *ret_sealed is a
@@ -42,7 +42,7 @@ int crypto_seal(const struct secbuf *key, const uint8_t *aad, size_t aad_len,
  * Opens what crypto_seal made. Returns 0 and the plaintext in a new secbuf, or -EBADMSG
  * when the input is too short, was changed, or belongs to other associated data.
  */
-int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len,
-		const uint8_t *sealed, size_t sealed_len, struct secbuf **ret_plain);
+int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len, const uint8_t *sealed,
+		size_t sealed_len, struct secbuf **ret_plain);
 
 #endif

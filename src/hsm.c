@@ -174,7 +174,7 @@ out:
 int hsm_token_create(const char *module, const char *label, const struct secbuf *so_pin,
 		     const struct secbuf *user_pin)
 {
-	struct hsm h = {0};
+	struct hsm h = { 0 };
 	CK_SLOT_ID *slots = NULL, slot = 0;
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
 	CK_UTF8CHAR padded[32];
@@ -365,8 +365,8 @@ int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_LABEL, (void *)label, strlen(label)},
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
 	};
 	CK_OBJECT_HANDLE found[2];
 	CK_SESSION_HANDLE s;
@@ -393,25 +393,19 @@ int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 
 int hsm_kek_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 {
-	CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
+	CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ULONG len = 32;
 	CK_OBJECT_HANDLE key, existing;
 	uint8_t id[16];
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_VALUE_LEN, &len, sizeof(len)},
-		{CKA_TOKEN, &yes, sizeof(yes)},
-		{CKA_PRIVATE, &yes, sizeof(yes)},
-		{CKA_SENSITIVE, &yes, sizeof(yes)},
-		{CKA_EXTRACTABLE, &no, sizeof(no)},
-		{CKA_WRAP, &yes, sizeof(yes)},
-		{CKA_UNWRAP, &yes, sizeof(yes)},
-		{CKA_ENCRYPT, &no, sizeof(no)},
-		{CKA_DECRYPT, &no, sizeof(no)},
-		{CKA_SIGN, &no, sizeof(no)},
-		{CKA_VERIFY, &no, sizeof(no)},
-		{CKA_LABEL, (void *)label, strlen(label)},
-		{CKA_ID, id, sizeof(id)},
+		{ CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },   { CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) }, { CKA_WRAP, &yes, sizeof(yes) },
+		{ CKA_UNWRAP, &yes, sizeof(yes) },    { CKA_ENCRYPT, &no, sizeof(no) },
+		{ CKA_DECRYPT, &no, sizeof(no) },     { CKA_SIGN, &no, sizeof(no) },
+		{ CKA_VERIFY, &no, sizeof(no) },      { CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_ID, id, sizeof(id) },
 	};
 	CK_SESSION_HANDLE s;
 	int r;
@@ -436,10 +430,9 @@ int hsm_kek_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 }
 
 /* Reads a session key's CKA_VALUE straight into a new secbuf. */
-static int read_value(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
-		      struct secbuf **ret)
+static int read_value(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, struct secbuf **ret)
 {
-	CK_ATTRIBUTE a = {CKA_VALUE, NULL, 0};
+	CK_ATTRIBUTE a = { CKA_VALUE, NULL, 0 };
 	struct secbuf *b = NULL;
 	int r;
 
@@ -465,15 +458,15 @@ static int read_value(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
 int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key,
 		    uint8_t **ret_wrapped, size_t *ret_wrapped_len)
 {
-	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
-	CK_MECHANISM wrap = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
+	CK_MECHANISM wrap = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ULONG len = CRYPTO_KEY_LEN, wlen = 0;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_VALUE_LEN, &len, sizeof(len)},
-		{CKA_TOKEN, &no, sizeof(no)},
-		{CKA_SENSITIVE, &no, sizeof(no)},
-		{CKA_EXTRACTABLE, &yes, sizeof(yes)},
+		{ CKA_VALUE_LEN, &len, sizeof(len) },
+		{ CKA_TOKEN, &no, sizeof(no) },
+		{ CKA_SENSITIVE, &no, sizeof(no) },
+		{ CKA_EXTRACTABLE, &yes, sizeof(yes) },
 	};
 	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
 	struct secbuf *value = NULL;
@@ -518,16 +511,14 @@ out:
 int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapped,
 		       size_t wrapped_len, struct secbuf **ret_key)
 {
-	CK_MECHANISM mech = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_MECHANISM mech = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE type = CKK_AES;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_KEY_TYPE, &type, sizeof(type)},
-		{CKA_TOKEN, &no, sizeof(no)},
-		{CKA_SENSITIVE, &no, sizeof(no)},
-		{CKA_EXTRACTABLE, &yes, sizeof(yes)},
+		{ CKA_CLASS, &cls, sizeof(cls) },	{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_TOKEN, &no, sizeof(no) },		{ CKA_SENSITIVE, &no, sizeof(no) },
+		{ CKA_EXTRACTABLE, &yes, sizeof(yes) },
 	};
 	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
 	CK_SESSION_HANDLE s;

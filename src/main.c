@@ -77,13 +77,13 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 int cli_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"hsm-module", required_argument, NULL, 'm'},
-		{"token", required_argument, NULL, 't'},
-		{"pin-file", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{ "hsm-module", required_argument, NULL, 'm' },
+		{ "token", required_argument, NULL, 't' },
+		{ "pin-file", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	struct vault_init_options o = {0};
+	struct vault_init_options o = { 0 };
 	char err[512] = "";
 	int c, r;
 
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 	umask(077);
 	/* Nothing of this process's memory may reach a core file or a ptrace of another uid. */
 	prctl(PR_SET_DUMPABLE, 0);
-	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
 
 	if (argc < 2) {
 		fputs(main_help, stderr);

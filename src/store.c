@@ -26,7 +26,6 @@
 #include "names.h"
 #include "timeutil.h"
 
-
 /* Each entry brings the schema from version i to i + 1. Never edit a released entry: add
  * one. */
 static const char *const migrations[] = {
@@ -55,33 +54,38 @@ static const char *const migrations[] = {
 	"  name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (secret_id, name)) WITHOUT ROWID;",
 };
 
-
 static const char *const query_sql[Q__MAX] = {
 	[Q_SECRET_BY_PATH] = "SELECT id, current, created, updated, deleted, enabled, not_before,"
 			     " expires, content_type FROM secrets WHERE path = ?1",
-	[Q_VERSION_GET] = "SELECT key_id, sealed FROM versions WHERE secret_id = ?1 AND version = ?2",
+	[Q_VERSION_GET] =
+		"SELECT key_id, sealed FROM versions WHERE secret_id = ?1 AND version = ?2",
 	[Q_VERSION_SIZE] = "SELECT size FROM versions WHERE secret_id = ?1 AND version = ?2",
-	[Q_VERSION_META] = "SELECT size, created FROM versions WHERE secret_id = ?1 AND version = ?2",
+	[Q_VERSION_META] =
+		"SELECT size, created FROM versions WHERE secret_id = ?1 AND version = ?2",
 	[Q_VERSION_RESEAL] = "UPDATE versions SET key_id = ?3, sealed = ?4 WHERE secret_id = ?1"
 			     " AND version = ?2",
 	[Q_SECRET_MOVE] = "UPDATE secrets SET path = ?2, folder = ?3, name = ?4 WHERE id = ?1",
 	[Q_VERSION_LIST] = "SELECT version FROM versions WHERE secret_id = ?1 ORDER BY version",
-	[Q_VERSION_INSERT] = "INSERT INTO versions (secret_id, version, created, size, key_id, sealed)"
-			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_VERSION_INSERT] =
+		"INSERT INTO versions (secret_id, version, created, size, key_id, sealed)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_SECRET_INSERT] = "INSERT INTO secrets (path, folder, name, current, created, updated)"
 			    " VALUES (?1, ?2, ?3, 0, ?4, ?4)",
 	[Q_SECRET_SET_CURRENT] = "UPDATE secrets SET current = ?2, updated = ?3 WHERE id = ?1",
 	[Q_SECRET_SET_DELETED] = "UPDATE secrets SET deleted = ?2 WHERE id = ?1",
 	[Q_FOLDER_GET] = "SELECT 1 FROM folders WHERE path = ?1",
-	[Q_FOLDER_INSERT] = "INSERT INTO folders (path, parent, name, created) VALUES (?1, ?2, ?3, ?4)",
+	[Q_FOLDER_INSERT] =
+		"INSERT INTO folders (path, parent, name, created) VALUES (?1, ?2, ?3, ?4)",
 	[Q_FOLDER_DELETE] = "DELETE FROM folders WHERE path = ?1",
-	[Q_FOLDER_HAS_CHILDREN] = "SELECT 1 FROM folders WHERE parent = ?1 UNION ALL"
-				  " SELECT 1 FROM secrets WHERE folder = ?1 AND deleted IS NULL LIMIT 1",
+	[Q_FOLDER_HAS_CHILDREN] =
+		"SELECT 1 FROM folders WHERE parent = ?1 UNION ALL"
+		" SELECT 1 FROM secrets WHERE folder = ?1 AND deleted IS NULL LIMIT 1",
 	[Q_KEY_GET] = "SELECT wrapped FROM data_keys WHERE id = ?1",
 	[Q_KEY_CURRENT] = "SELECT max(id) FROM data_keys",
 	[Q_KEY_INSERT] = "INSERT INTO data_keys (wrapped, created) VALUES (?1, ?2)",
-	[Q_LIST_LIVE] = "SELECT name, 1 FROM folders WHERE parent = ?1 UNION ALL"
-			" SELECT name, 0 FROM secrets WHERE folder = ?1 AND deleted IS NULL ORDER BY 1",
+	[Q_LIST_LIVE] =
+		"SELECT name, 1 FROM folders WHERE parent = ?1 UNION ALL"
+		" SELECT name, 0 FROM secrets WHERE folder = ?1 AND deleted IS NULL ORDER BY 1",
 	/* ?2 and ?3 bound a range of paths: every path below the folder sorts between
 	 * "FOLDER/" and "FOLDER0" ('0' follows '/'). */
 	[Q_LIST_DELETED] = "SELECT path FROM secrets WHERE path >= ?2 AND path < ?3"
@@ -107,12 +111,11 @@ static const char *const query_sql[Q__MAX] = {
 
 /* The statements a read through the mount runs; store_check_plans holds them to indexes. */
 static const enum query read_path[] = {
-	Q_SECRET_BY_PATH, Q_VERSION_GET,	Q_VERSION_SIZE,	      Q_VERSION_LIST, Q_VERSION_META,
-	Q_FOLDER_GET,	  Q_KEY_GET,		Q_LIST_LIVE,	      Q_LIST_DELETED,
-	Q_TAG_GET,	  Q_TAG_LIST,		Q_FOLDER_HAS_CHILDREN, Q_LIST_LIVE_BELOW,
-	Q_EXPIRED,
+	Q_SECRET_BY_PATH,  Q_VERSION_GET, Q_VERSION_SIZE, Q_VERSION_LIST,
+	Q_VERSION_META,	   Q_FOLDER_GET,  Q_KEY_GET,	  Q_LIST_LIVE,
+	Q_LIST_DELETED,	   Q_TAG_GET,	  Q_TAG_LIST,	  Q_FOLDER_HAS_CHILDREN,
+	Q_LIST_LIVE_BELOW, Q_EXPIRED,
 };
-
 
 int store_sql_errno(struct store *s, int rc, const char *what)
 {
@@ -150,8 +153,8 @@ int store_sql_errno(struct store *s, int rc, const char *what)
 	default:
 		r = -EIO;
 	}
-	log_debug("sqlite: %s: %s (%d)", what, s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc),
-		  rc);
+	log_debug("sqlite: %s: %s (%d)", what,
+		  s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), rc);
 	return r;
 }
 
@@ -262,8 +265,7 @@ int store_get_row(struct store *s, const char *path, struct row *ret)
 }
 
 /* The row for @path in state @which: -ENOENT if there is none in that state. */
-int store_get_row_which(struct store *s, const char *path, enum store_which which,
-			 struct row *ret)
+int store_get_row_which(struct store *s, const char *path, enum store_which which, struct row *ret)
 {
 	struct row row;
 	int r = store_get_row(s, path, &row);
@@ -438,14 +440,14 @@ out:
 }
 
 int store_value_aad(struct store *s, int64_t key_id, uint64_t version, const char *path,
-		     uint8_t *buf, size_t len)
+		    uint8_t *buf, size_t len)
 {
 	return crypto_value_aad(s->vault_id, (uint32_t)key_id, version, path, buf, len);
 }
 
 /* Opens version @version of secret @row at @path into a new secbuf. */
 int store_version_open(struct store *s, const char *path, int64_t secret_id, uint64_t version,
-			struct secbuf **ret)
+		       struct secbuf **ret)
 {
 	uint8_t aad[NAME_PATH_MAX + 64];
 	const struct secbuf *key;
@@ -561,7 +563,8 @@ static int meta_vault_id(struct store *s)
 		memcpy(s->vault_id, sqlite3_column_blob(st, 0), CRYPTO_VAULT_ID_LEN);
 		r = 0;
 	} else {
-		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? -EUCLEAN : store_sql_errno(s, rc, "vault id");
+		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? -EUCLEAN
+							  : store_sql_errno(s, rc, "vault id");
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -615,7 +618,7 @@ static int store_alloc(const char *db_path, struct hsm *hsm, const struct store_
 	sqlite3_busy_timeout(s->db, (int)opt->busy_timeout_ms);
 	/* secure_delete: purged pages are zeroed, not left in free space. */
 	r = store_exec(s, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;"
-		    " PRAGMA synchronous = FULL");
+			  " PRAGMA synchronous = FULL");
 	if (r < 0)
 		goto fail;
 	*ret = s;
@@ -655,8 +658,8 @@ int store_create(const char *db_path, struct hsm *hsm, const struct store_option
 	r = store_tx_begin(s);
 	if (r < 0)
 		goto out;
-	rc = sqlite3_prepare_v2(s->db, "INSERT INTO meta (name, value) VALUES ('vault_id', ?1)",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(s->db, "INSERT INTO meta (name, value) VALUES ('vault_id', ?1)", -1,
+				&st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_blob(st, 1, id, sizeof(id), SQLITE_STATIC);
 		rc = sqlite3_step(st);
@@ -746,8 +749,8 @@ int store_check_plans(struct store *s, char *err, size_t errlen)
 
 			/* "SCAN t" reads a whole table; "SCAN t USING INDEX" and
 			 * "SEARCH" do not. */
-			if (detail && strncmp(detail, "SCAN ", 5) == 0 && !strstr(detail, "USING") &&
-			    !strstr(detail, "CONSTANT")) {
+			if (detail && strncmp(detail, "SCAN ", 5) == 0 &&
+			    !strstr(detail, "USING") && !strstr(detail, "CONSTANT")) {
 				snprintf(err, errlen, "%s: %s", query_sql[read_path[i]], detail);
 				r = -EXDEV;
 				break;

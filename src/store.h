@@ -40,21 +40,21 @@ enum store_which {
 
 struct store_stat {
 	uint64_t version; /* current version */
-	uint64_t size;    /* its length in bytes */
-	int64_t created;  /* microseconds since the epoch: first version */
-	int64_t updated;  /* current version made */
-	int64_t deleted;  /* 0 while live */
+	uint64_t size; /* its length in bytes */
+	int64_t created; /* microseconds since the epoch: first version */
+	int64_t updated; /* current version made */
+	int64_t deleted; /* 0 while live */
 	int64_t purge_at; /* deleted records: when retention ends */
 	int enabled;
 	int64_t not_before, expires; /* 0: not set */
 };
 
 /* store_secret_put flags */
-#define STORE_PUT_EXCL 0x1   /* -EEXIST if the secret exists */
+#define STORE_PUT_EXCL 0x1 /* -EEXIST if the secret exists */
 #define STORE_PUT_MKDIRS 0x2 /* make missing parent folders (otherwise -ENOENT) */
 
 /* store_list flags */
-#define STORE_LIST_DELETED 0x1   /* the soft-deleted records instead of the live ones */
+#define STORE_LIST_DELETED 0x1 /* the soft-deleted records instead of the live ones */
 #define STORE_LIST_RECURSIVE 0x2 /* every secret below, by full path; no folder entries */
 
 /* Called once per name; @is_folder tells folders from secrets. Non-zero stops the walk
@@ -99,8 +99,8 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
  * held by a soft-deleted secret), -EISDIR (a folder has that name), -ENOTDIR (a parent is a
  * secret), -ENOENT (parent folder missing), -EINVAL (bad name).
  */
-int store_secret_put(struct store *s, const char *path, const struct secbuf *value,
-		     unsigned flags, int64_t now, uint64_t *ret_version);
+int store_secret_put(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
+		     int64_t now, uint64_t *ret_version);
 
 /* Size and creation time of version @version of a live secret: -ENOENT if there is none. */
 int store_version_stat(struct store *s, const char *path, uint64_t version, uint64_t *ret_size,
@@ -117,8 +117,8 @@ int store_version_stat(struct store *s, const char *path, uint64_t version, uint
 int store_secret_rename(struct store *s, const char *from, const char *to, int64_t now);
 
 /* All version numbers, ascending, malloc'ed. */
-int store_secret_versions(struct store *s, const char *path, enum store_which which,
-			  uint64_t **ret, size_t *ret_count);
+int store_secret_versions(struct store *s, const char *path, enum store_which which, uint64_t **ret,
+			  size_t *ret_count);
 
 /* Soft delete: the secret leaves the live tree and is kept for retention_days. */
 int store_secret_delete(struct store *s, const char *path, int64_t now);
@@ -154,8 +154,6 @@ int store_folder_exists(struct store *s, const char *path);
  * @fn returned. */
 int store_list(struct store *s, const char *folder, unsigned flags, store_list_fn fn,
 	       void *userdata);
-
-
 
 /*
  * Checks that every statement on the read path is answered through an index: runs

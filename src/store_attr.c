@@ -46,7 +46,8 @@ static int attr_get_locked(struct store *s, const char *path, enum store_which w
 		if (v) {
 			v[0] = '\0';
 			for (uint64_t i = 1; i <= row.current; i++)
-				off += (size_t)snprintf(v + off, cap - off, i > 1 ? " %" PRIu64 : "%" PRIu64, i);
+				off += (size_t)snprintf(v + off, cap - off,
+							i > 1 ? " %" PRIu64 : "%" PRIu64, i);
 		}
 	} else if (strcmp(name, "created") == 0) {
 		v = fmt_time(row.created);
@@ -139,8 +140,7 @@ static int is_read_only_attr(const char *name)
 	       strcmp(name, "created") == 0 || strcmp(name, "updated") == 0;
 }
 
-static int attr_set_locked(struct store *s, const char *path, const char *name,
-			   const char *value)
+static int attr_set_locked(struct store *s, const char *path, const char *name, const char *value)
 {
 	struct row row;
 	int64_t t;
@@ -249,7 +249,8 @@ static int attr_remove_locked(struct store *s, const char *path, const char *nam
 	if (r < 0)
 		return r == -ENODATA && strncmp(name, "tag.", 4) != 0 &&
 				       strcmp(name, "content_type") != 0 &&
-				       strcmp(name, "not_before") != 0 && strcmp(name, "expires") != 0
+				       strcmp(name, "not_before") != 0 &&
+				       strcmp(name, "expires") != 0
 			       ? -EOPNOTSUPP
 			       : r;
 	free(old);
@@ -301,8 +302,8 @@ static int append_name(char **buf, size_t *len, size_t *cap, const char *name)
 int store_attr_list(struct store *s, const char *path, enum store_which which, char **ret,
 		    size_t *ret_len)
 {
-	static const char *const fixed[] = {"version", "versions",   "created", "updated",
-					     "enabled", "content_type", "not_before", "expires"};
+	static const char *const fixed[] = { "version", "versions",	"created",    "updated",
+					     "enabled", "content_type", "not_before", "expires" };
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	sqlite3_stmt *st = NULL;

@@ -63,9 +63,9 @@ struct datakey {
 
 struct store {
 	pthread_mutex_t lock;
-	sqlite3 *db;		    /* protected by lock */
+	sqlite3 *db; /* protected by lock */
 	sqlite3_stmt *stmts[Q__MAX]; /* protected by lock */
-	struct datakey *keys;	    /* unwrapped data keys, protected by lock */
+	struct datakey *keys; /* unwrapped data keys, protected by lock */
 	size_t n_keys;
 	struct hsm *hsm;
 	CK_OBJECT_HANDLE kek;
@@ -96,8 +96,7 @@ int store_tx_begin(struct store *s);
 int store_tx_end(struct store *s, int r);
 void store_split_path(const char *path, char *folder, size_t folder_len, const char **ret_name);
 int store_get_row(struct store *s, const char *path, struct row *ret);
-int store_get_row_which(struct store *s, const char *path, enum store_which which,
-			struct row *ret);
+int store_get_row_which(struct store *s, const char *path, enum store_which which, struct row *ret);
 /* 1 if the folder exists ("" always does), 0 if not, or -errno. */
 int store_folder_exists_locked(struct store *s, const char *path);
 int store_folder_insert(struct store *s, const char *path, int64_t now);
@@ -110,7 +109,7 @@ int store_version_open(struct store *s, const char *path, int64_t secret_id, uin
 		       struct secbuf **ret);
 int store_version_size(struct store *s, int64_t secret_id, uint64_t version, uint64_t *ret);
 int store_purge_id(struct store *s, int64_t id);
-int store_put_locked(struct store *s, const char *path, const struct secbuf *value,
-		     unsigned flags, int64_t now, uint64_t *ret_version);
+int store_put_locked(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
+		     int64_t now, uint64_t *ret_version);
 
 #endif

@@ -152,8 +152,8 @@ static int secret_insert(struct store *s, const char *path, int64_t now, int64_t
 	return 0;
 }
 
-int store_put_locked(struct store *s, const char *path, const struct secbuf *value,
-		      unsigned flags, int64_t now, uint64_t *ret_version)
+int store_put_locked(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
+		     int64_t now, uint64_t *ret_version)
 {
 	struct secbuf *current = NULL;
 	struct row row;
@@ -195,8 +195,8 @@ int store_put_locked(struct store *s, const char *path, const struct secbuf *val
 	return 1;
 }
 
-int store_secret_put(struct store *s, const char *path, const struct secbuf *value,
-		     unsigned flags, int64_t now, uint64_t *ret_version)
+int store_secret_put(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
+		     int64_t now, uint64_t *ret_version)
 {
 	uint64_t version = 0;
 	int r;
@@ -277,8 +277,9 @@ static int reseal_all(struct store *s, int64_t id, uint64_t current, const char 
 		if (r < 0)
 			return r;
 		aad_len = store_value_aad(s, key_id, v, to, aad, sizeof(aad));
-		r = aad_len < 0 ? aad_len
-				: crypto_seal(key, aad, (size_t)aad_len, plain, &sealed, &sealed_len);
+		r = aad_len < 0
+			    ? aad_len
+			    : crypto_seal(key, aad, (size_t)aad_len, plain, &sealed, &sealed_len);
 		secbuf_free(plain);
 		if (r < 0)
 			return r;
@@ -365,8 +366,8 @@ int store_secret_rename(struct store *s, const char *from, const char *to, int64
 	return r;
 }
 
-int store_secret_versions(struct store *s, const char *path, enum store_which which,
-			  uint64_t **ret, size_t *ret_count)
+int store_secret_versions(struct store *s, const char *path, enum store_which which, uint64_t **ret,
+			  size_t *ret_count)
 {
 	uint64_t *v = NULL;
 	size_t n = 0, cap = 0;
@@ -481,7 +482,7 @@ out:
 
 int store_purge_id(struct store *s, int64_t id)
 {
-	static const enum query steps[] = {Q_PURGE_VERSIONS, Q_PURGE_TAGS, Q_PURGE_SECRET};
+	static const enum query steps[] = { Q_PURGE_VERSIONS, Q_PURGE_TAGS, Q_PURGE_SECRET };
 	sqlite3_stmt *st = NULL;
 	int r;
 

@@ -173,8 +173,7 @@ static int list_locked(struct store *s, const char *folder, unsigned flags, stor
 		return r;
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return store_sql_errno(s, rc, "list");
-	if ((flags & STORE_LIST_DELETED) && !(flags & STORE_LIST_RECURSIVE) && folder[0] &&
-	    !found)
+	if ((flags & STORE_LIST_DELETED) && !(flags & STORE_LIST_RECURSIVE) && folder[0] && !found)
 		return -ENOENT;
 	return 0;
 }

@@ -61,7 +61,7 @@ static int expect(const char **p, char c)
 
 int time_parse(const char *s, int64_t *ret_us)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	const char *p = s;
 	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
 	long frac = 0;

@@ -25,8 +25,8 @@
 #include "timeutil.h"
 
 static const char *const vault_files[] = {
-	CONFIG_FILE, VAULT_DB, VAULT_POLICY, VAULT_AUDIT, VAULT_PIN, VAULT_SOFTHSM_CONF,
-	VAULT_TOKENS,
+	CONFIG_FILE, VAULT_DB,		 VAULT_POLICY, VAULT_AUDIT,
+	VAULT_PIN,   VAULT_SOFTHSM_CONF, VAULT_TOKENS,
 };
 
 static const char default_policy[] =
@@ -111,8 +111,9 @@ int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errl
 	}
 	if (st.st_mode & 0077) {
 		r = -EPERM;
-		snprintf(err, errlen, "PIN file \"%s\" is open to others (mode %04o): chmod 0400 it",
-			 path, (unsigned)(st.st_mode & 07777));
+		snprintf(err, errlen,
+			 "PIN file \"%s\" is open to others (mode %04o): chmod 0400 it", path,
+			 (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	r = secbuf_read_fd(fd, VAULT_PIN_MAX, &pin);
@@ -175,8 +176,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 /* Removes what a failed init made: only the names it creates, never anything else. */
 static void init_undo(const char *dir, int made_dir)
 {
-	static const char *const extra[] = {VAULT_DB "-wal", VAULT_DB "-shm", VAULT_DB "-journal",
-					    CONFIG_FILE ".tmp"};
+	static const char *const extra[] = { VAULT_DB "-wal", VAULT_DB "-shm", VAULT_DB "-journal",
+					     CONFIG_FILE ".tmp" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(vault_files) / sizeof(vault_files[0]); i++)
@@ -357,8 +358,9 @@ int vault_init(const char *dir, const struct vault_init_options *o, char *err, s
 	for (size_t i = 0; i < sizeof(vault_files) / sizeof(vault_files[0]); i++) {
 		if (join(path, absdir, vault_files[i]) == 0 && access(path, F_OK) == 0) {
 			r = -EEXIST;
-			snprintf(err, errlen, "\"%s\" already holds a vault (%s exists); nothing changed",
-				 dir, vault_files[i]);
+			snprintf(err, errlen,
+				 "\"%s\" already holds a vault (%s exists); nothing changed", dir,
+				 vault_files[i]);
 			goto fail_early;
 		}
 	}

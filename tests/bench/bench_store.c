@@ -48,10 +48,14 @@ static void fill(const char *db, int from, int to)
 	if (sqlite3_open(db, &h) != SQLITE_OK)
 		die("open", -EIO);
 	sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
-	sqlite3_prepare_v2(h, "INSERT INTO secrets (path, folder, name, current, created, updated)"
-			      " VALUES (?1, ?2, ?3, 1, 0, 0)", -1, &sec, NULL);
-	sqlite3_prepare_v2(h, "INSERT INTO versions (secret_id, version, created, size, key_id,"
-			      " sealed) VALUES (?1, 1, 0, 5, 1, x'00')", -1, &ver, NULL);
+	sqlite3_prepare_v2(h,
+			   "INSERT INTO secrets (path, folder, name, current, created, updated)"
+			   " VALUES (?1, ?2, ?3, 1, 0, 0)",
+			   -1, &sec, NULL);
+	sqlite3_prepare_v2(h,
+			   "INSERT INTO versions (secret_id, version, created, size, key_id,"
+			   " sealed) VALUES (?1, 1, 0, 5, 1, x'00')",
+			   -1, &ver, NULL);
 	for (int i = from; i < to; i++) {
 		snprintf(folder, sizeof(folder), "team%d", i % 1000);
 		snprintf(name, sizeof(name), "filler-%d", i);
@@ -70,7 +74,8 @@ static void fill(const char *db, int from, int to)
 			char sql[128];
 
 			snprintf(sql, sizeof(sql),
-				 "INSERT OR IGNORE INTO folders VALUES ('team%d', '', 'team%d', 0)", i, i);
+				 "INSERT OR IGNORE INTO folders VALUES ('team%d', '', 'team%d', 0)",
+				 i, i);
 			sqlite3_exec(h, sql, NULL, NULL, NULL);
 		}
 	sqlite3_finalize(sec);
@@ -119,7 +124,7 @@ static void measure(struct store *s, int total)
 int main(int argc, char **argv)
 {
 	int total = argc > 1 ? atoi(argv[1]) : 100000;
-	struct store_options opt = {25600, 90, 5000};
+	struct store_options opt = { 25600, 90, 5000 };
 	char dir[] = "/tmp/vaultfs-bench.XXXXXX", conf[PATH_MAX], db[PATH_MAX], cmd[PATH_MAX * 2];
 	struct secbuf *pin, *value;
 	struct store *s;
@@ -138,8 +143,9 @@ int main(int argc, char **argv)
 	fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\n", dir);
 	fclose(f);
 	setenv("SOFTHSM2_CONF", conf, 1);
-	snprintf(cmd, sizeof(cmd), "softhsm2-util --init-token --free --label bench --pin 1234 "
-				   "--so-pin 5678 >/dev/null");
+	snprintf(cmd, sizeof(cmd),
+		 "softhsm2-util --init-token --free --label bench --pin 1234 "
+		 "--so-pin 5678 >/dev/null");
 	if (system(cmd) != 0)
 		die("softhsm2-util", -EIO);
 	secbuf_from("1234", 4, &pin);

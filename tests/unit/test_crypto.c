@@ -104,10 +104,14 @@ static void test_binding(void **state)
 	memcpy(other_id, vault_id, sizeof(other_id));
 	other_id[0] ^= 1;
 	/* another path, version, key id or vault: the tag fails */
-	assert_int_equal(open_as(dek, vault_id, 1, "payments/api-kez", 2, ct, ct_len, &out), -EBADMSG);
-	assert_int_equal(open_as(dek, vault_id, 1, "payments/api-key", 1, ct, ct_len, &out), -EBADMSG);
-	assert_int_equal(open_as(dek, vault_id, 2, "payments/api-key", 2, ct, ct_len, &out), -EBADMSG);
-	assert_int_equal(open_as(dek, other_id, 1, "payments/api-key", 2, ct, ct_len, &out), -EBADMSG);
+	assert_int_equal(open_as(dek, vault_id, 1, "payments/api-kez", 2, ct, ct_len, &out),
+			 -EBADMSG);
+	assert_int_equal(open_as(dek, vault_id, 1, "payments/api-key", 1, ct, ct_len, &out),
+			 -EBADMSG);
+	assert_int_equal(open_as(dek, vault_id, 2, "payments/api-key", 2, ct, ct_len, &out),
+			 -EBADMSG);
+	assert_int_equal(open_as(dek, other_id, 1, "payments/api-key", 2, ct, ct_len, &out),
+			 -EBADMSG);
 	/* another key */
 	assert_int_equal(secbuf_new(CRYPTO_KEY_LEN, &other), 0);
 	other->len = CRYPTO_KEY_LEN;

@@ -43,8 +43,9 @@ static void test_login_errors(void **state)
 	assert_null(h);
 	assert_int_equal(hsm_open(SOFTHSM2_MODULE, "no-such-token", tok.pin, &h), -ENODEV);
 	assert_int_equal(hsm_open("/nonexistent/libnothing.so", tok.label, tok.pin, &h), -ELIBACC);
-	assert_int_equal(hsm_open("/usr/lib/x86_64-linux-gnu/libsqlite3.so.0", tok.label, tok.pin, &h),
-			 -ELIBACC);
+	assert_int_equal(
+		hsm_open("/usr/lib/x86_64-linux-gnu/libsqlite3.so.0", tok.label, tok.pin, &h),
+		-ELIBACC);
 	assert_null(h);
 	assert_int_equal(hsm_open(SOFTHSM2_MODULE, tok.label, tok.pin, &tok.hsm), 0);
 	secbuf_free(wrong);
@@ -54,7 +55,7 @@ static CK_BBOOL get_bool(CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type)
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(tok.hsm);
 	CK_BBOOL v = 2;
-	CK_ATTRIBUTE a = {type, &v, sizeof(v)};
+	CK_ATTRIBUTE a = { type, &v, sizeof(v) };
 	CK_SESSION_HANDLE s;
 
 	assert_int_equal(hsm_session(tok.hsm, &s), 0);
@@ -67,7 +68,7 @@ static void test_kek_attributes(void **state)
 	CK_FUNCTION_LIST *p11 = hsm_functions(tok.hsm);
 	CK_OBJECT_HANDLE kek, found, other;
 	uint8_t value[64];
-	CK_ATTRIBUTE a = {CKA_VALUE, value, sizeof(value)};
+	CK_ATTRIBUTE a = { CKA_VALUE, value, sizeof(value) };
 	CK_SESSION_HANDLE s;
 
 	(void)state;
@@ -173,9 +174,9 @@ static void test_token_create(void **state)
 	assert_int_equal(secbuf_from("user-pin-5678", 13, &user), 0);
 	assert_int_equal(secbuf_from("user-pin-0000", 13, &wrong), 0);
 	assert_int_equal(hsm_token_create(SOFTHSM2_MODULE, "", so, user), -EINVAL);
-	assert_int_equal(hsm_token_create(SOFTHSM2_MODULE, "a-label-that-is-far-longer-than-32",
-					  so, user),
-			 -EINVAL);
+	assert_int_equal(
+		hsm_token_create(SOFTHSM2_MODULE, "a-label-that-is-far-longer-than-32", so, user),
+		-EINVAL);
 	assert_int_equal(hsm_token_create(SOFTHSM2_MODULE, "fresh", so, user), 0);
 	assert_int_equal(hsm_open(SOFTHSM2_MODULE, "fresh", wrong, &h), -EACCES);
 	assert_int_equal(hsm_open(SOFTHSM2_MODULE, "fresh", user, &h), 0);
@@ -211,7 +212,7 @@ static void *session_thread(void *arg)
 
 static void test_thread_sessions(void **state)
 {
-	struct thread_result a = {0}, b = {0};
+	struct thread_result a = { 0 }, b = { 0 };
 	CK_SESSION_HANDLE mine, again;
 	pthread_t ta, tb;
 

@@ -93,7 +93,8 @@ static void test_versions(void **state)
 
 		assert_int_equal(store_secret_get(f->s, "db-conn", 4, time_now_us(), &b, NULL),
 				 -ENOENT);
-		assert_int_equal(store_secret_get(f->s, "nope", 0, time_now_us(), &b, NULL), -ENOENT);
+		assert_int_equal(store_secret_get(f->s, "nope", 0, time_now_us(), &b, NULL),
+				 -ENOENT);
 		assert_null(b);
 	}
 	assert_int_equal(store_secret_versions(f->s, "db-conn", STORE_LIVE, &list, &n), 0);
@@ -336,8 +337,8 @@ static void test_listing(void **state)
 	assert_int_equal(store_list(f->s, "a", STORE_LIST_DELETED, collect, buf), 0);
 	assert_string_equal(buf, "x z/ ");
 	buf[0] = '\0';
-	assert_int_equal(store_list(f->s, "", STORE_LIST_DELETED | STORE_LIST_RECURSIVE, collect, buf),
-			 0);
+	assert_int_equal(
+		store_list(f->s, "", STORE_LIST_DELETED | STORE_LIST_RECURSIVE, collect, buf), 0);
 	assert_string_equal(buf, "a/x a/z/deep b ");
 	buf[0] = '\0';
 	assert_int_equal(store_list(f->s, "", 0, collect, buf), 0);
@@ -387,13 +388,15 @@ static void test_moved_ciphertext(void **state)
 	put(f->s, "one", "value-one", 1, 1);
 	put(f->s, "two", "value-two", 1, 1);
 	put(f->s, "two", "value-two-b", 1, 2);
-	sql(f->db, "UPDATE versions SET sealed = (SELECT sealed FROM versions v JOIN secrets s"
-		   " ON v.secret_id = s.id WHERE s.path = 'one' AND v.version = 1)"
-		   " WHERE secret_id = (SELECT id FROM secrets WHERE path = 'two') AND version = 1");
+	sql(f->db,
+	    "UPDATE versions SET sealed = (SELECT sealed FROM versions v JOIN secrets s"
+	    " ON v.secret_id = s.id WHERE s.path = 'one' AND v.version = 1)"
+	    " WHERE secret_id = (SELECT id FROM secrets WHERE path = 'two') AND version = 1");
 	assert_int_equal(store_secret_get(f->s, "two", 1, time_now_us(), &b, NULL), -EBADMSG);
-	sql(f->db, "UPDATE versions SET sealed = (SELECT sealed FROM versions v JOIN secrets s"
-		   " ON v.secret_id = s.id WHERE s.path = 'two' AND v.version = 2)"
-		   " WHERE secret_id = (SELECT id FROM secrets WHERE path = 'one') AND version = 1");
+	sql(f->db,
+	    "UPDATE versions SET sealed = (SELECT sealed FROM versions v JOIN secrets s"
+	    " ON v.secret_id = s.id WHERE s.path = 'two' AND v.version = 2)"
+	    " WHERE secret_id = (SELECT id FROM secrets WHERE path = 'one') AND version = 1");
 	assert_int_equal(store_secret_get(f->s, "one", 0, time_now_us(), &b, NULL), -EBADMSG);
 	/* a renamed row does not open under its new name either */
 	sql(f->db, "UPDATE secrets SET path = 'three', name = 'three' WHERE path = 'two'");
@@ -436,7 +439,7 @@ static void test_open_errors(void **state)
 		CK_FUNCTION_LIST *p11 = hsm_functions(f->tok.hsm);
 		CK_SESSION_HANDLE sess;
 		CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-		CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}};
+		CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) } };
 		CK_OBJECT_HANDLE obj;
 		CK_ULONG n;
 

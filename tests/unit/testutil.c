@@ -100,15 +100,18 @@ void test_token_setup(struct test_token *t)
 	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", t->dir);
 	f = fopen(conf, "w");
 	assert_non_null(f);
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n"
-		   "slots.removable = false\n",
+	fprintf(f,
+		"directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n"
+		"slots.removable = false\n",
 		tokens);
 	fclose(f);
 	assert_int_equal(setenv("SOFTHSM2_CONF", conf, 1), 0);
 	snprintf(t->label, sizeof(t->label), "test-%d", (int)getpid());
 	{
-		const char *argv[] = {"softhsm2-util", "--init-token", "--free", "--label", t->label,
-				"--pin", TEST_PIN, "--so-pin", TEST_SO_PIN, NULL};
+		const char *argv[] = {
+			"softhsm2-util", "--init-token", "--free",   "--label",	  t->label,
+			"--pin",	 TEST_PIN,	 "--so-pin", TEST_SO_PIN, NULL
+		};
 
 		r = run(argv);
 		if (r == 127) {

@@ -22,10 +22,10 @@
 #define TEST_SO_PIN "5678-test-so"
 
 struct test_token {
-	char dir[PATH_MAX];   /* temporary directory holding softhsm2.conf and tokens/ */
+	char dir[PATH_MAX]; /* temporary directory holding softhsm2.conf and tokens/ */
 	char label[HSM_TOKEN_LABEL_MAX + 1];
 	struct secbuf *pin;
-	struct hsm *hsm;      /* logged in */
+	struct hsm *hsm; /* logged in */
 };
 
 /* Makes a token and opens it; exits 77 (skipped) if SoftHSM2 is missing. Asserts on failure. */
