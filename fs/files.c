@@ -88,18 +88,26 @@ int vfs_pending_size(struct vfs *v, const char *path, uint64_t *ret_size)
 	return r;
 }
 
-/* With h->lock held: makes the written value a version. */
-static int commit(struct vfs *v, struct handle *h)
+/*
+ * With h->lock held: makes the value a version. At flush only what was written counts —
+ * a shell's "> file" closes a dup of the descriptor before writing, and that close must not
+ * commit an empty value; at release (@last), a file created or truncated and never written
+ * is committed as it is, empty.
+ */
+static int commit(struct vfs *v, struct handle *h, int last)
 {
 	int r;
 
-	if (!h->dirty)
+	if (h->failed)
+		return -EFBIG;
+	if (!h->dirty && !(last && h->touched && !h->committed))
 		return 0;
 	r = store_secret_put(v->store, h->path, h->value, h->excl ? STORE_PUT_EXCL : 0,
 			     time_now_us(), NULL);
 	if (r < 0)
 		return r;
 	h->dirty = 0;
+	h->committed = 1;
 	h->excl = 0; /* it exists now: later commits are versions of it */
 	if (h->pending)
 		pending_remove(v, h);
@@ -160,7 +168,7 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		r = store_secret_stat(v->store, n->path, STORE_LIVE, &(struct store_stat){ 0 });
 		if (r == 0)
 			r = secbuf_new(0, &h->value);
-		h->dirty = 1; /* truncating is a change, even with nothing written */
+		h->touched = 1;
 	} else {
 		r = store_secret_get(v->store, n->path, n->kind == NODE_VERSION ? n->version : 0,
 				     time_now_us(), &h->value, NULL);
@@ -209,7 +217,6 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		return;
 	}
 	if (store_secret_stat(v->store, path, STORE_LIVE, &ss) == 0 ||
-	    store_secret_stat(v->store, path, STORE_DELETED, &ss) == 0 ||
 	    ((fi->flags & O_EXCL) && vfs_pending_size(v, path, &size) == 0)) {
 		fuse_reply_err(req, EEXIST);
 		return;
@@ -228,7 +235,7 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	h->writable = 1;
 	h->append = (fi->flags & O_APPEND) != 0;
 	h->excl = 1; /* it did not exist: never overwrite one that appears meanwhile */
-	h->dirty = 1; /* an empty file is made even if nothing is written */
+	h->touched = 1; /* an empty file is made even if nothing is written */
 	pending_add(v, h);
 	r = nodes_lookup(v->nodes, NODE_SECRET, path, 0, &n);
 	if (r < 0) {
@@ -278,8 +285,10 @@ static int resize(struct vfs *v, struct handle *h, uint64_t size)
 {
 	int r;
 
-	if (size > v->max_size)
+	if (size > v->max_size) {
+		h->failed = 1;
 		return -EFBIG;
+	}
 	if (size < h->value->len) {
 		secbuf_truncate(h->value, (size_t)size);
 	} else if (size > h->value->len) {
@@ -311,7 +320,9 @@ void vfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	start = h->append ? h->value->len : (uint64_t)off;
 	end = start + size;
 	if (off < 0 || end < start || end > v->max_size) {
-		r = -EFBIG; /* nothing of this write is taken; the handle keeps what it had */
+		/* Nothing of this handle is committed: the secret keeps its current version. */
+		h->failed = 1;
+		r = -EFBIG;
 		goto out;
 	}
 	if (end > h->value->len) {
@@ -381,7 +392,7 @@ void vfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
-	r = h->writable ? commit(v, h) : 0;
+	r = h->writable ? commit(v, h, 0) : 0;
 	pthread_mutex_unlock(&h->lock);
 	fuse_reply_err(req, -r);
 }
@@ -401,7 +412,7 @@ void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
 	/* Normally flush committed already; a writer that died without one still commits. */
-	r = h->writable ? commit(v, h) : 0;
+	r = h->writable && !h->failed ? commit(v, h, 1) : 0;
 	pthread_mutex_unlock(&h->lock);
 	if (r < 0)
 		log_debug("commit at release of \"%s\" failed: %s", h->path, strerror(-r));

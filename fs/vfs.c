@@ -419,10 +419,24 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	}
 	vfs_caller(req, &c);
-	/* Access comes from policy, not from mode bits or owners. */
+	/*
+	 * Access comes from policy, not from mode bits or owners: a change is EPERM. Setting
+	 * what stat already shows changes nothing and succeeds, so that tools copying a
+	 * file's mode and owner to their temporary file (sed -i, install) work.
+	 */
 	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		fuse_reply_err(req, EPERM);
-		return;
+		r = vfs_stat(v, &c, n, &st);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+		if (((to_set & FUSE_SET_ATTR_MODE) &&
+		     (attr->st_mode & 07777) != (st.st_mode & 07777)) ||
+		    ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != c.uid) ||
+		    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != c.gid)) {
+			fuse_reply_err(req, EPERM);
+			return;
+		}
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		r = vfs_truncate(v, &c, n, fi, (uint64_t)attr->st_size);

@@ -25,7 +25,11 @@ struct handle {
 	int append;
 	int excl; /* created with O_EXCL: commit only if still absent */
 	int pending; /* created here and not committed yet: listed in vfs->pending */
-	int dirty; /* protected by lock: written since the last commit */
+	/* protected by lock: */
+	int dirty;     /* written (or ftruncated) since the last commit */
+	int touched;   /* opened with O_TRUNC or created: the value is new even if unwritten */
+	int committed; /* some commit from this handle succeeded */
+	int failed;    /* a write was refused (EFBIG): nothing from this handle is committed */
 	struct handle *next_pending; /* protected by vfs->lock */
 };
 

@@ -12,7 +12,7 @@ packages=(
 	softhsm2 opensc             # the default token; pkcs11-tool inspects it in tests
 	libinih-dev                 # vaultfs.conf parsing
 	libcmocka-dev               # unit tests
-	attr jq util-linux          # getfattr/setfattr, audit checks, setpriv
+	attr jq util-linux python3  # getfattr/setfattr, audit checks, setpriv, exact syscalls in tests
 )
 
 missing=()

@@ -93,11 +93,12 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
 		     struct secbuf **ret_value, uint64_t *ret_version);
 
 /*
- * Makes @value the new current version. Returns 1 and the new number in *ret_version,
+ * Makes @value the new current version. A soft-deleted secret of that name comes back
+ * with its history, the new value on top. Returns 1 and the new number in *ret_version,
  * 0 when the value equals the current one (no version made, *ret_version the current),
- * or -EFBIG (over max_secret_size), -EEXIST (STORE_PUT_EXCL and it exists, or the name is
- * held by a soft-deleted secret), -EISDIR (a folder has that name), -ENOTDIR (a parent is a
- * secret), -ENOENT (parent folder missing), -EINVAL (bad name).
+ * or -EFBIG (over max_secret_size), -EEXIST (STORE_PUT_EXCL and a live secret exists),
+ * -EISDIR (a folder has that name), -ENOTDIR (a parent is a secret), -ENOENT (parent
+ * folder missing), -EINVAL (bad name).
  */
 int store_secret_put(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
 		     int64_t now, uint64_t *ret_version);

@@ -152,6 +152,22 @@ static int secret_insert(struct store *s, const char *path, int64_t now, int64_t
 	return 0;
 }
 
+static int set_deleted(struct store *s, int64_t id, int64_t when)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = store_stmt(s, Q_SECRET_SET_DELETED, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	if (when)
+		sqlite3_bind_int64(st, 2, when);
+	else
+		sqlite3_bind_null(st, 2);
+	return store_step_done(s, st);
+}
+
 int store_put_locked(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
 		     int64_t now, uint64_t *ret_version)
 {
@@ -162,8 +178,23 @@ int store_put_locked(struct store *s, const char *path, const struct secbuf *val
 
 	r = store_get_row(s, path, &row);
 	if (r == 0) {
-		if (row.deleted || (flags & STORE_PUT_EXCL))
+		int revived = 0;
+
+		if (row.deleted) {
+			/* Writing a deleted secret's name brings it back, history and all, with
+			 * the new value on top (as a write after delete does in Vault's KV). */
+			r = store_folder_exists_locked(s, path);
+			if (r != 0)
+				return r < 0 ? r : -EISDIR;
+			r = store_ensure_parents(s, path, flags & STORE_PUT_MKDIRS, now);
+			if (r >= 0)
+				r = set_deleted(s, row.id, 0);
+			if (r < 0)
+				return r;
+			revived = 1;
+		} else if (flags & STORE_PUT_EXCL) {
 			return -EEXIST;
+		}
 		r = store_version_open(s, path, row.id, row.current, &current);
 		if (r < 0)
 			return r;
@@ -171,7 +202,7 @@ int store_put_locked(struct store *s, const char *path, const struct secbuf *val
 		secbuf_free(current);
 		if (r) {
 			*ret_version = row.current;
-			return 0;
+			return revived;
 		}
 		id = row.id;
 	} else if (r == -ENOENT) {
@@ -413,22 +444,6 @@ out:
 	pthread_mutex_unlock(&s->lock);
 	free(v);
 	return r;
-}
-
-static int set_deleted(struct store *s, int64_t id, int64_t when)
-{
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	r = store_stmt(s, Q_SECRET_SET_DELETED, &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, id);
-	if (when)
-		sqlite3_bind_int64(st, 2, when);
-	else
-		sqlite3_bind_null(st, 2);
-	return store_step_done(s, st);
 }
 
 int store_secret_delete(struct store *s, const char *path, int64_t now)

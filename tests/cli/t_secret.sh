@@ -72,7 +72,6 @@ check "delete" vs delete "$V" db-conn
 refuses "get deleted" 'no such secret' vs get "$V" db-conn
 same "list --deleted" db-conn "$(vs list "$V" --deleted)"
 same "deleted versions" 3 "$(vs versions "$V" db-conn --deleted | wc -l)"
-refuses "name held by the deleted secret" 'held by a deleted secret' sh -c "printf x | '$VAULTFS' secret set '$V' db-conn"
 check "recover" vs recover "$V" db-conn
 same "recovered value" v3 "$(vs get "$V" db-conn)"
 same "recovered history" "no-newline" "$(vs get "$V" db-conn@1)"
@@ -84,6 +83,11 @@ check "purge" vs purge "$V" db-conn
 same "purged" "" "$(vs list "$V" --deleted)"
 printf 'new' | vs set "$V" db-conn && pass || fail "name free after purge"
 same "history starts over" 1 "$(vs versions "$V" db-conn)"
+# Setting a deleted secret brings it back with its history.
+check "delete to revive" vs delete "$V" db-conn
+printf 'revived' | vs set "$V" db-conn && pass || fail "set on a deleted name"
+same "revived with history" "1 2" "$(vs versions "$V" db-conn | tr '\n' ' ' | sed 's/ $//')"
+same "revived, not in .deleted" "" "$(vs list "$V" --deleted)"
 
 # The size limit: exactly max is fine, one more is refused and the value stays.
 head -c 25600 /dev/zero | tr '\0' 'a' >"$T/max"

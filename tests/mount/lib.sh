@@ -1,0 +1,65 @@
+# Shared helpers for the mounted tests: a fresh vault on its own embedded SoftHSM2 token,
+# the real daemon in the foreground, readiness, callers as other uids, and a clean
+# unmount whose exit code and stderr are checked.
+# shellcheck shell=bash
+. "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
+
+[ -e /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
+command -v fusermount3 >/dev/null || { echo "fusermount3 missing: skipped"; exit 77; }
+
+V=$T/vault
+M=$T/mnt
+S=$M/secrets
+DAEMON_PID=
+ERR_EXPECTED=
+
+# Run COMMAND... as uid N (gid N, no supplementary groups).
+as() { local uid=$1; shift; setpriv --reuid "$uid" --regid "$uid" --clear-groups -- "$@"; }
+
+new_vault() {
+	"$VAULTFS" init "$V" >/dev/null || { echo "init failed"; exit 1; }
+	mkdir -p "$M"
+	chmod 755 "$T"
+}
+
+# Starts the daemon in the foreground and waits until the mount serves.
+start() {
+	"$VAULTFS" mount "$V" "$M" -f "$@" 2>"$T/daemon.err" &
+	DAEMON_PID=$!
+	for _ in $(seq 1 200); do
+		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+			echo "daemon died at start: $(cat "$T/daemon.err")" >&2
+			exit 1
+		fi
+		mountpoint -q "$M" && [ -d "$S" ] && return 0
+		sleep 0.05
+	done
+	echo "mount not ready after 10s" >&2
+	exit 1
+}
+
+# Unmounts and checks that the daemon exited 0 and printed no error.
+stop() {
+	local rc
+	fusermount3 -u "$M" || fail "fusermount3 -u failed"
+	wait "$DAEMON_PID"; rc=$?
+	same "daemon exit status" 0 "$rc"
+	DAEMON_PID=
+	if [ -z "$ERR_EXPECTED" ] && grep -qi error "$T/daemon.err"; then
+		fail "daemon stderr says error: $(cat "$T/daemon.err")"
+	fi
+}
+
+cleanup_mount() {
+	if mountpoint -q "$M" 2>/dev/null; then
+		fusermount3 -uz "$M" 2>/dev/null
+		echo "FAIL: left a mount behind" >&2
+	fi
+	[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup_mount EXIT
+
+# sys OP ARGS...: one system call through tests/mount/sys.py; prints "ok" or the errno
+# name, so a test can name the exact error SPEC promises.
+sys_() { python3 "$(dirname "${BASH_SOURCE[0]}")/sys.py" "$@"; }

@@ -1,0 +1,92 @@
+"""Exact system calls for the mounted tests, reporting the errno name of any failure.
+
+  sys.py write PATH DATA [FLAGS]   open (O_WRONLY|O_CREAT|O_TRUNC, or FLAGS: excl, append,
+                                   notrunc), write DATA, close: reports the first failure
+                                   as "open:E", "write:E" or "close:E"
+  sys.py writen PATH N             as write, with N bytes of 'x'
+  sys.py read PATH                 prints the content, or "open:E"/"read:E"
+  sys.py rename A B                rename(2)
+  sys.py stat PATH                 prints "mode uid gid size"
+  sys.py chmod PATH MODE           chmod(2), MODE in octal
+  sys.py access PATH MODE          access(2), MODE of r, w, x
+"""
+import errno
+import os
+import sys
+
+
+def name(e):
+    return errno.errorcode.get(e.errno, str(e.errno))
+
+
+def main(argv):
+    op = argv[1]
+    if op in ("write", "writen"):
+        path = argv[2]
+        data = argv[3].encode() if op == "write" else b"x" * int(argv[3])
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        for f in (argv[4].split(",") if len(argv) > 4 else []):
+            if f == "excl":
+                flags |= os.O_EXCL
+            elif f == "append":
+                flags = (flags & ~os.O_TRUNC) | os.O_APPEND
+            elif f == "notrunc":
+                flags &= ~os.O_TRUNC
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError as e:
+            return "open:" + name(e)
+        result = "ok"
+        try:
+            os.write(fd, data)
+        except OSError as e:
+            result = "write:" + name(e)
+        try:
+            os.close(fd)
+        except OSError as e:
+            if result == "ok":
+                result = "close:" + name(e)
+        return result
+    if op == "read":
+        try:
+            fd = os.open(argv[2], os.O_RDONLY)
+        except OSError as e:
+            return "open:" + name(e)
+        try:
+            chunks = []
+            while True:
+                b = os.read(fd, 65536)
+                if not b:
+                    break
+                chunks.append(b)
+            sys.stdout.buffer.write(b"".join(chunks))
+            return None
+        except OSError as e:
+            return "read:" + name(e)
+        finally:
+            os.close(fd)
+    try:
+        if op == "rename":
+            os.rename(argv[2], argv[3])
+        elif op == "stat":
+            st = os.stat(argv[2])
+            return "%o %d %d %d" % (st.st_mode & 0o7777, st.st_uid, st.st_gid, st.st_size)
+        elif op == "chmod":
+            os.chmod(argv[2], int(argv[3], 8))
+        elif op == "access":
+            mode = 0
+            for c in argv[3]:
+                mode |= {"r": os.R_OK, "w": os.W_OK, "x": os.X_OK}[c]
+            if not os.access(argv[2], mode):
+                return "EACCES"
+        else:
+            return "usage"
+    except OSError as e:
+        return name(e)
+    return "ok"
+
+
+if __name__ == "__main__":
+    out = main(sys.argv)
+    if out is not None:
+        print(out)
