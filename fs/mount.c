@@ -34,7 +34,8 @@ static const char mount_help[] =
 	"Usage: vaultfs mount DIR MOUNTPOINT [-f] [-o OPTION,...]\n"
 	"\n"
 	"Mounts the vault in DIR on MOUNTPOINT. Without -f, returns once the mount serves\n"
-	"requests and goes on in the background, logging to syslog. Run as root, the mount\n"
+	"requests and goes on in the background, logging to DIR/vaultfs.log and syslog.\n"
+	"Run as root, the mount\n"
 	"is reachable by other users (allow_other); policy decides what each may do.\n"
 	"SIGTERM, or fusermount3 -u MOUNTPOINT, unmounts it.\n"
 	"\n"
@@ -132,10 +133,33 @@ static int parent_wait(int fd, const char *mountpoint)
 	msg[len] = '\0';
 	if (len == 0)
 		return cli_error("mount", mountpoint,
-				 "the daemon died while starting (see syslog)");
+				 "the daemon died while starting (see vaultfs.log in the vault)");
 	if (msg[0] == '\0')
 		return 0;
 	return cli_error("mount", mountpoint, "%s", msg);
+}
+
+/*
+ * The detached daemon's stdin and stdout go to /dev/null and its stderr — every log line,
+ * and the last word of a daemon that dies — to DIR/vaultfs.log.
+ */
+static void detach_stdio(const char *dir)
+{
+	char path[PATH_MAX];
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC), log_fd = -1;
+
+	if (snprintf(path, sizeof(path), "%s/vaultfs.log", dir) < (int)sizeof(path))
+		log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (null_fd >= 0) {
+		dup2(null_fd, STDIN_FILENO);
+		dup2(null_fd, STDOUT_FILENO);
+	}
+	dup2(log_fd >= 0 ? log_fd : null_fd, STDERR_FILENO);
+	if (null_fd >= 0)
+		close(null_fd);
+	if (log_fd >= 0)
+		close(log_fd);
+	log_use_timestamps();
 }
 
 static void on_fatal(int sig)
@@ -200,16 +224,6 @@ static int serve(const struct mount_opts *o)
 	}
 	log_info("vault \"%s\" mounted on \"%s\"", vault->dir, o->mountpoint);
 	report("");
-	if (!o->foreground) {
-		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		if (devnull >= 0) {
-			dup2(devnull, STDIN_FILENO);
-			dup2(devnull, STDOUT_FILENO);
-			dup2(devnull, STDERR_FILENO);
-			close(devnull);
-		}
-	}
 	loop = fuse_loop_cfg_create();
 	if (!loop) {
 		log_error("out of memory");
@@ -218,11 +232,15 @@ static int serve(const struct mount_opts *o)
 	fuse_loop_cfg_set_max_threads(loop, o->threads);
 	fuse_loop_cfg_set_idle_threads(loop, o->threads > 4 ? 4 : o->threads);
 	fuse_loop_cfg_set_clone_fd(loop, 0);
+	/* 0: unmounted from outside; > 0: the signal that stopped it; < 0: an error. */
 	r = fuse_session_loop_mt(se, loop);
-	if (r != 0 && r != -EINTR && !fuse_session_exited(se))
-		log_error("vault \"%s\": session ended: %s", vault->dir, strerror(r < 0 ? -r : r));
-	else
+	if (r < 0) {
+		log_error("vault \"%s\": session failed: %s", vault->dir, strerror(-r));
+	} else {
+		if (r > 0)
+			log_info("vault \"%s\": stopping on %s", vault->dir, strsignal(r));
 		status = 0;
+	}
 	log_info("vault \"%s\" unmounted from \"%s\"", vault->dir, o->mountpoint);
 out_unmount:
 	fuse_session_unmount(se);
@@ -306,6 +324,7 @@ int mount_main(int argc, char **argv)
 	close(pipefd[0]);
 	ready_fd = pipefd[1];
 	setsid();
+	detach_stdio(o.dir);
 	if (chdir("/") < 0)
 		_exit(1);
 	log_use_syslog("vaultfs");

@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "timeutil.h"
 
 static int max_level = -1;
 static int use_syslog;
+static int stamp;
 
 void log_set_level(int level)
 {
@@ -21,6 +25,11 @@ void log_use_syslog(const char *ident)
 {
 	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	use_syslog = 1;
+}
+
+void log_use_timestamps(void)
+{
+	stamp = 1;
 }
 
 void log_msg(int level, const char *fmt, ...)
@@ -34,13 +43,21 @@ void log_msg(int level, const char *fmt, ...)
 	}
 	if (level > max_level)
 		return;
-	va_start(ap, fmt);
 	if (use_syslog) {
+		va_start(ap, fmt);
 		vsyslog(level, fmt, ap);
-	} else {
-		fputs("vaultfs: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		va_end(ap);
 	}
+	if (stamp) {
+		char buf[TIME_RFC3339_MAX];
+
+		time_format(time_now_us(), 1, buf);
+		fprintf(stderr, "%s [%d] ", buf, (int)getpid());
+	}
+	va_start(ap, fmt);
+	fputs("vaultfs: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	fflush(stderr);
 	va_end(ap);
 }

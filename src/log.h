@@ -1,6 +1,6 @@
 /*
- * log: the daemon's and the command line's one way to speak. Messages go to stderr, or to
- * syslog once the daemon has detached. Nothing logged may contain a secret value, a key
+ * log: the daemon's and the command line's one way to speak. Messages go to stderr — the
+ * terminal, or DIR/vaultfs.log once the daemon has detached — and to syslog as well. Nothing logged may contain a secret value, a key
  * or a PIN; names that users chose are quoted by the caller.
  */
 #ifndef VAULTFS_LOG_H
@@ -11,8 +11,11 @@
 /* Sets the most verbose level shown (LOG_ERR … LOG_DEBUG); VAULTFS_DEBUG=1 sets LOG_DEBUG. */
 void log_set_level(int level);
 
-/* Sends messages to syslog instead of stderr (after daemonising). */
+/* Sends messages to syslog as well as to stderr (after daemonising). */
 void log_use_syslog(const char *ident);
+
+/* Starts each line on stderr with the time and pid (when stderr is a log file). */
+void log_use_timestamps(void);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

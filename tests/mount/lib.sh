@@ -62,4 +62,8 @@ trap cleanup_mount EXIT
 
 # sys OP ARGS...: one system call through tests/mount/sys.py; prints "ok" or the errno
 # name, so a test can name the exact error SPEC promises.
-sys_() { python3 "$(dirname "${BASH_SOURCE[0]}")/sys.py" "$@"; }
+# Debian's python3, which every uid can run (a per-user interpreter may not be).
+SYS_PY="/usr/bin/python3 $(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/sys.py"
+sys_() { $SYS_PY "$@"; }
+# as_sys UID OP ARGS...: the same, as another uid.
+as_sys() { local uid=$1; shift; as "$uid" $SYS_PY "$@"; }
