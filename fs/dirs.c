@@ -15,6 +15,7 @@ struct listing {
 	char **names;
 	unsigned char *is_dir;
 	size_t count, cap;
+	struct listing *prev, *next; /* protected by vfs->lock */
 };
 
 static int listing_add(struct listing *l, const char *name, int is_dir)
@@ -54,6 +55,39 @@ static void listing_free(struct listing *l)
 static int add_cb(const char *name, int is_folder, void *userdata)
 {
 	return listing_add(userdata, name, is_folder) < 0 ? -ENOMEM : 0;
+}
+
+static void track(struct vfs *v, struct listing *l)
+{
+	pthread_mutex_lock(&v->lock);
+	l->next = v->listings;
+	if (v->listings)
+		v->listings->prev = l;
+	v->listings = l;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void untrack(struct vfs *v, struct listing *l)
+{
+	pthread_mutex_lock(&v->lock);
+	if (l->prev)
+		l->prev->next = l->next;
+	else if (v->listings == l)
+		v->listings = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	l->prev = l->next = NULL;
+	pthread_mutex_unlock(&v->lock);
+}
+
+void vfs_dirs_release_all(struct vfs *v)
+{
+	while (v->listings) {
+		struct listing *l = v->listings;
+
+		v->listings = l->next;
+		listing_free(l);
+	}
 }
 
 void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -123,8 +157,11 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)l;
-	if (fuse_reply_open(req, fi) != 0)
+	track(v, l);
+	if (fuse_reply_open(req, fi) != 0) {
+		untrack(v, l);
 		listing_free(l);
+	}
 }
 
 void vfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -159,7 +196,11 @@ void vfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 void vfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct vfs *v = fuse_req_userdata(req);
+	struct listing *l = (struct listing *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	listing_free((struct listing *)(uintptr_t)fi->fh);
+	untrack(v, l);
+	listing_free(l);
 	fuse_reply_err(req, 0);
 }

@@ -45,6 +45,40 @@ static void handle_free(struct handle *h)
 	free(h);
 }
 
+static void track(struct vfs *v, struct handle *h)
+{
+	pthread_mutex_lock(&v->lock);
+	h->next_open = v->open;
+	if (v->open)
+		v->open->prev_open = h;
+	v->open = h;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void untrack(struct vfs *v, struct handle *h)
+{
+	pthread_mutex_lock(&v->lock);
+	if (h->prev_open)
+		h->prev_open->next_open = h->next_open;
+	else if (v->open == h)
+		v->open = h->next_open;
+	if (h->next_open)
+		h->next_open->prev_open = h->prev_open;
+	h->prev_open = h->next_open = NULL;
+	pthread_mutex_unlock(&v->lock);
+}
+
+void vfs_files_release_all(struct vfs *v)
+{
+	while (v->open) {
+		struct handle *h = v->open;
+
+		v->open = h->next_open;
+		handle_free(h);
+	}
+	v->pending = NULL;
+}
+
 static struct handle *fh(struct fuse_file_info *fi)
 {
 	return (struct handle *)(uintptr_t)fi->fh;
@@ -114,13 +148,16 @@ static int commit(struct vfs *v, struct handle *h, int last)
 	return 0;
 }
 
-static int reply_open(fuse_req_t req, struct handle *h, struct fuse_file_info *fi)
+static int reply_open(fuse_req_t req, struct vfs *v, struct handle *h,
+		      struct fuse_file_info *fi)
 {
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	track(v, h);
 	if (fuse_reply_open(req, fi) != 0) {
 		/* the caller went away (interrupted open): nothing will release this */
+		untrack(v, h);
 		handle_free(h);
 		return -EINTR;
 	}
@@ -178,7 +215,7 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	reply_open(req, h, fi);
+	reply_open(req, v, h, fi);
 }
 
 void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -258,8 +295,10 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	track(v, h);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		nodes_forget(v->nodes, n->ino, 1);
+		untrack(v, h);
 		pending_remove(v, h);
 		handle_free(h);
 	}
@@ -418,6 +457,7 @@ void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		log_debug("commit at release of \"%s\" failed: %s", h->path, strerror(-r));
 	if (h->pending)
 		pending_remove(v, h);
+	untrack(v, h);
 	handle_free(h);
 	fuse_reply_err(req, 0);
 }

@@ -47,6 +47,8 @@ void vfs_free(struct vfs *v)
 {
 	if (!v)
 		return;
+	vfs_files_release_all(v);
+	vfs_dirs_release_all(v);
 	nodes_free(v->nodes);
 	pthread_mutex_destroy(&v->lock);
 	free(v);

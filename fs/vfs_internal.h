@@ -31,7 +31,10 @@ struct handle {
 	int committed; /* some commit from this handle succeeded */
 	int failed;    /* a write was refused (EFBIG): nothing from this handle is committed */
 	struct handle *next_pending; /* protected by vfs->lock */
+	struct handle *prev_open, *next_open; /* protected by vfs->lock */
 };
+
+struct listing;
 
 struct vfs {
 	struct vault *vault;
@@ -42,6 +45,8 @@ struct vfs {
 	int64_t started;
 	pthread_mutex_t lock;
 	struct handle *pending; /* protected by lock: created, not yet committed */
+	struct handle *open;	/* protected by lock: every open file */
+	struct listing *listings; /* protected by lock: every open directory */
 };
 
 void vfs_caller(fuse_req_t req, struct caller *c);
@@ -54,6 +59,8 @@ void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum
 		     const char *path, uint64_t version);
 
 /* files.c */
+/* Wipes and frees the handles the kernel never released (the session ended first). */
+void vfs_files_release_all(struct vfs *v);
 int vfs_pending_size(struct vfs *v, const char *path, uint64_t *ret_size);
 int vfs_truncate(struct vfs *v, const struct caller *c, const struct node *n,
 		 struct fuse_file_info *fi, uint64_t size);
@@ -68,6 +75,7 @@ void vfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file
 void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* dirs.c */
+void vfs_dirs_release_all(struct vfs *v);
 void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void vfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi);

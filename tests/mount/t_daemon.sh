@@ -15,7 +15,11 @@ pid=$(pgrep -f "vaultfs mount $V $M" | head -1)
 [ -n "$pid" ] && pass || fail "no daemon process"
 grep -q libsofthsm2 "/proc/$pid/maps" && pass || fail "token not opened in the daemon"
 lck=$(awk '/^VmLck/ {print $2}' "/proc/$pid/status")
-[ "${lck:-0}" -gt 0 ] && pass || fail "no locked memory (VmLck $lck kB)"
+if [ "${VAULTFS_SANITIZED:-0}" = 1 ]; then
+	echo "AddressSanitizer makes mlock a no-op: VmLck not checked in this build"
+else
+	[ "${lck:-0}" -gt 0 ] && pass || fail "no locked memory (VmLck $lck kB)"
+fi
 grep -q "mounted on" "$V/vaultfs.log" && pass || fail "no start line in vaultfs.log"
 
 # A second mount of the same vault is refused with a clear error.
@@ -55,6 +59,7 @@ kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID"; rc=$?
 DAEMON_PID=
 same "exit status after SIGTERM" 0 "$rc"
+[ "$rc" -eq 0 ] || cat "$T/daemon.err" >&2
 wait "$writer"
 mountpoint -q "$M" && fail "still mounted after SIGTERM" || pass
 acked=$(wc -l <"$T/acked")
