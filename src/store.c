@@ -117,7 +117,7 @@ static const enum query read_path[] = {
 	Q_LIST_LIVE_BELOW, Q_EXPIRED,
 };
 
-int store_sql_errno(struct store *s, int rc, const char *what)
+static int rc_errno(int rc)
 {
 	int r;
 
@@ -153,22 +153,28 @@ int store_sql_errno(struct store *s, int rc, const char *what)
 	default:
 		r = -EIO;
 	}
-	log_debug("sqlite: %s: %s (%d)", what,
-		  s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), rc);
 	return r;
+}
+
+int store_sql_errno(struct store *s, int rc, const char *what)
+{
+	log_debug("sqlite: %s: %s (%d)", what,
+		  s && store_db(s) ? sqlite3_errmsg(store_db(s)) : sqlite3_errstr(rc), rc);
+	return rc_errno(rc);
 }
 
 int store_stmt(struct store *s, enum query q, sqlite3_stmt **ret)
 {
+	struct conn *c = pthread_getspecific(s->conn_key);
 	int rc;
 
-	if (!s->stmts[q]) {
-		rc = sqlite3_prepare_v3(s->db, query_sql[q], -1, SQLITE_PREPARE_PERSISTENT,
-					&s->stmts[q], NULL);
+	if (!c->stmts[q]) {
+		rc = sqlite3_prepare_v3(c->db, query_sql[q], -1, SQLITE_PREPARE_PERSISTENT,
+					&c->stmts[q], NULL);
 		if (rc != SQLITE_OK)
 			return store_sql_errno(s, rc, query_sql[q]);
 	}
-	*ret = s->stmts[q];
+	*ret = c->stmts[q];
 	return 0;
 }
 
@@ -191,7 +197,7 @@ int store_step_done(struct store *s, sqlite3_stmt *st)
 
 int store_exec(struct store *s, const char *sql)
 {
-	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	int rc = sqlite3_exec(store_db(s), sql, NULL, NULL, NULL);
 
 	return rc == SQLITE_OK ? 0 : store_sql_errno(s, rc, sql);
 }
@@ -352,7 +358,20 @@ int store_ensure_parents(struct store *s, const char *path, int mkdirs, int64_t 
 	}
 }
 
+static int datakey_get_locked(struct store *s, int64_t id, const struct secbuf **ret);
+
+/* Data keys are unwrapped once and kept: every thread shares them. */
 int store_datakey_get(struct store *s, int64_t id, const struct secbuf **ret)
+{
+	int r;
+
+	pthread_mutex_lock(&s->keys_lock);
+	r = datakey_get_locked(s, id, ret);
+	pthread_mutex_unlock(&s->keys_lock);
+	return r;
+}
+
+static int datakey_get_locked(struct store *s, int64_t id, const struct secbuf **ret)
 {
 	struct datakey *keys;
 	struct secbuf *key = NULL;
@@ -507,7 +526,7 @@ static int check_schema(struct store *s, int64_t *ret_version)
 	sqlite3_stmt *st = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(s->db, "SELECT version FROM schema_version", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(store_db(s), "SELECT version FROM schema_version", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		r = store_sql_errno(s, rc, "schema version");
 		/* A readable database without our table is not a vault database. */
@@ -554,7 +573,7 @@ static int meta_vault_id(struct store *s)
 	sqlite3_stmt *st = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = 'vault_id'", -1, &st,
+	rc = sqlite3_prepare_v2(store_db(s), "SELECT value FROM meta WHERE name = 'vault_id'", -1, &st,
 				NULL);
 	if (rc != SQLITE_OK)
 		return store_sql_errno(s, rc, "vault id");
@@ -577,22 +596,101 @@ static void kek_label_for(const uint8_t id[CRYPTO_VAULT_ID_LEN], char *buf)
 		 id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]);
 }
 
-static void store_close_db(struct store *s)
+static void conn_close(struct conn *c)
 {
 	for (int i = 0; i < Q__MAX; i++)
-		sqlite3_finalize(s->stmts[i]);
-	sqlite3_close_v2(s->db);
+		sqlite3_finalize(c->stmts[i]);
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+/* A thread that exits closes its connection. */
+static void conn_destroy(void *p)
+{
+	struct conn *c = p;
+	struct store *s = c->s;
+
+	pthread_mutex_lock(&s->conns_lock);
+	for (struct conn **pp = &s->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	pthread_mutex_unlock(&s->conns_lock);
+	conn_close(c);
+}
+
+static int conn_open(struct store *s, int flags)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int rc, r;
+
+	if (!c)
+		return -ENOMEM;
+	c->s = s;
+	rc = sqlite3_open_v2(s->db_path, &c->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		r = rc_errno(rc);
+		log_debug("sqlite: open \"%s\": %s", s->db_path,
+			  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		sqlite3_close_v2(c->db);
+		free(c);
+		return r;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, (int)s->opt.busy_timeout_ms);
+	/* secure_delete: purged pages are zeroed, not left in free space. */
+	rc = sqlite3_exec(c->db,
+			  "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;"
+			  " PRAGMA synchronous = FULL",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK || pthread_setspecific(s->conn_key, c) != 0) {
+		log_debug("sqlite: settings: %s", sqlite3_errmsg(c->db));
+		conn_close(c);
+		return rc == SQLITE_OK ? -ENOMEM : rc_errno(rc);
+	}
+	pthread_mutex_lock(&s->conns_lock);
+	c->next = s->conns;
+	s->conns = c;
+	pthread_mutex_unlock(&s->conns_lock);
+	return 0;
+}
+
+int store_enter(struct store *s)
+{
+	if (pthread_getspecific(s->conn_key))
+		return 0;
+	return conn_open(s, SQLITE_OPEN_READWRITE);
+}
+
+sqlite3 *store_db(struct store *s)
+{
+	struct conn *c = pthread_getspecific(s->conn_key);
+
+	return c ? c->db : NULL;
 }
 
 void store_free(struct store *s)
 {
 	if (!s)
 		return;
-	store_close_db(s);
+	if (s->conns || s->db_path) {
+		pthread_setspecific(s->conn_key, NULL);
+		pthread_key_delete(s->conn_key);
+	}
+	while (s->conns) {
+		struct conn *next = s->conns->next;
+
+		conn_close(s->conns);
+		s->conns = next;
+	}
 	for (size_t i = 0; i < s->n_keys; i++)
 		secbuf_free(s->keys[i].key);
 	free(s->keys);
-	pthread_mutex_destroy(&s->lock);
+	free(s->db_path);
+	pthread_mutex_destroy(&s->conns_lock);
+	pthread_mutex_destroy(&s->keys_lock);
 	free(s);
 }
 
@@ -600,32 +698,29 @@ static int store_alloc(const char *db_path, struct hsm *hsm, const struct store_
 		       int flags, struct store **ret)
 {
 	struct store *s;
-	int rc, r;
+	int r;
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->conns_lock, NULL);
+	pthread_mutex_init(&s->keys_lock, NULL);
 	s->hsm = hsm;
 	s->opt = *opt;
-	rc = sqlite3_open_v2(db_path, &s->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		r = store_sql_errno(s, rc, "open");
-		goto fail;
+	s->db_path = strdup(db_path);
+	if (!s->db_path || pthread_key_create(&s->conn_key, conn_destroy) != 0) {
+		free(s->db_path);
+		s->db_path = NULL;
+		store_free(s);
+		return -ENOMEM;
 	}
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, (int)opt->busy_timeout_ms);
-	/* secure_delete: purged pages are zeroed, not left in free space. */
-	r = store_exec(s, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;"
-			  " PRAGMA synchronous = FULL");
-	if (r < 0)
-		goto fail;
+	r = conn_open(s, flags);
+	if (r < 0) {
+		store_free(s);
+		return r;
+	}
 	*ret = s;
 	return 0;
-fail:
-	store_free(s);
-	return r;
 }
 
 int store_create(const char *db_path, struct hsm *hsm, const struct store_options *opt)
@@ -658,7 +753,7 @@ int store_create(const char *db_path, struct hsm *hsm, const struct store_option
 	r = store_tx_begin(s);
 	if (r < 0)
 		goto out;
-	rc = sqlite3_prepare_v2(s->db, "INSERT INTO meta (name, value) VALUES ('vault_id', ?1)", -1,
+	rc = sqlite3_prepare_v2(store_db(s), "INSERT INTO meta (name, value) VALUES ('vault_id', ?1)", -1,
 				&st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_blob(st, 1, id, sizeof(id), SQLITE_STATIC);
@@ -732,14 +827,16 @@ int store_check_plans(struct store *s, char *err, size_t errlen)
 {
 	int r = 0;
 
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < sizeof(read_path) / sizeof(read_path[0]) && r == 0; i++) {
 		char sql[1024];
 		sqlite3_stmt *st = NULL;
 		int rc;
 
 		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", query_sql[read_path[i]]);
-		rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+		rc = sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL);
 		if (rc != SQLITE_OK) {
 			r = store_sql_errno(s, rc, sql);
 			break;
@@ -758,6 +855,5 @@ int store_check_plans(struct store *s, char *err, size_t errlen)
 		}
 		sqlite3_finalize(st);
 	}
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }

@@ -100,9 +100,10 @@ int store_attr_get(struct store *s, const char *path, enum store_which which, co
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = attr_get_locked(s, path, which, name, ret_value);
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -226,11 +227,12 @@ int store_attr_set(struct store *s, const char *path, const char *name, const ch
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_tx_begin(s);
 	if (r >= 0)
 		r = store_tx_end(s, attr_set_locked(s, path, name, value));
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -273,11 +275,12 @@ int store_attr_remove(struct store *s, const char *path, const char *name)
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_tx_begin(s);
 	if (r >= 0)
 		r = store_tx_end(s, attr_remove_locked(s, path, name));
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -312,7 +315,9 @@ int store_attr_list(struct store *s, const char *path, enum store_which which, c
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_get_row_which(s, path, which, &row);
 	if (r < 0)
 		goto out;
@@ -349,7 +354,6 @@ int store_attr_list(struct store *s, const char *path, enum store_which which, c
 	buf = NULL;
 	r = 0;
 out:
-	pthread_mutex_unlock(&s->lock);
 	free(buf);
 	return r;
 }

@@ -61,11 +61,22 @@ struct datakey {
 	struct secbuf *key;
 };
 
+/* One thread's connection: SQLite connections and statements are not shared between
+ * threads (SQLITE_OPEN_NOMUTEX), so readers in WAL mode never wait for one another. */
+struct conn {
+	struct store *s;
+	sqlite3 *db;
+	sqlite3_stmt *stmts[Q__MAX];
+	struct conn *next; /* protected by s->conns_lock */
+};
+
 struct store {
-	pthread_mutex_t lock;
-	sqlite3 *db; /* protected by lock */
-	sqlite3_stmt *stmts[Q__MAX]; /* protected by lock */
-	struct datakey *keys; /* unwrapped data keys, protected by lock */
+	char *db_path;
+	pthread_key_t conn_key;
+	pthread_mutex_t conns_lock;
+	struct conn *conns; /* protected by conns_lock: every thread's connection */
+	pthread_mutex_t keys_lock;
+	struct datakey *keys; /* unwrapped data keys, protected by keys_lock */
 	size_t n_keys;
 	struct hsm *hsm;
 	CK_OBJECT_HANDLE kek;
@@ -81,6 +92,11 @@ struct row {
 	int enabled;
 	char content_type[STORE_CONTENT_TYPE_MAX + 1];
 };
+
+/* Makes sure the calling thread has its connection; every public function starts here. */
+int store_enter(struct store *s);
+/* The calling thread's database handle (after store_enter). */
+sqlite3 *store_db(struct store *s);
 
 /* SQLite result code to -errno; the native message goes to the debug log. */
 int store_sql_errno(struct store *s, int rc, const char *what);

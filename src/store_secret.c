@@ -21,7 +21,9 @@ int store_secret_stat(struct store *s, const char *path, enum store_which which,
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_get_row_which(s, path, which, &row);
 	if (r < 0)
 		goto out;
@@ -39,7 +41,6 @@ int store_secret_stat(struct store *s, const char *path, enum store_which which,
 	ret->expires = row.expires;
 	r = 0;
 out:
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -51,7 +52,9 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_get_row_which(s, path, STORE_LIVE, &row);
 	if (r == -ENOENT && store_folder_exists_locked(s, path) == 1)
 		r = -EISDIR;
@@ -78,7 +81,6 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
 		*ret_version = version;
 	r = 0;
 out:
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -148,7 +150,7 @@ static int secret_insert(struct store *s, const char *path, int64_t now, int64_t
 	r = store_step_done(s, st);
 	if (r < 0)
 		return r;
-	*ret_id = sqlite3_last_insert_rowid(s->db);
+	*ret_id = sqlite3_last_insert_rowid(store_db(s));
 	return 0;
 }
 
@@ -236,11 +238,12 @@ int store_secret_put(struct store *s, const char *path, const struct secbuf *val
 		return -EINVAL;
 	if (value->len > s->opt.max_secret_size)
 		return -EFBIG;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_tx_begin(s);
 	if (r >= 0)
 		r = store_tx_end(s, store_put_locked(s, path, value, flags, now, &version));
-	pthread_mutex_unlock(&s->lock);
 	if (r >= 0 && ret_version)
 		*ret_version = version;
 	return r;
@@ -255,7 +258,9 @@ int store_version_stat(struct store *s, const char *path, uint64_t version, uint
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_get_row_which(s, path, STORE_LIVE, &row);
 	if (r < 0)
 		goto out;
@@ -274,7 +279,6 @@ int store_version_stat(struct store *s, const char *path, uint64_t version, uint
 	}
 	store_done(st);
 out:
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -389,11 +393,12 @@ int store_secret_rename(struct store *s, const char *from, const char *to, int64
 
 	if (name_path_check(from) < 0 || name_path_check(to) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_tx_begin(s);
 	if (r >= 0)
 		r = store_tx_end(s, rename_locked(s, from, to, now));
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -408,7 +413,9 @@ int store_secret_versions(struct store *s, const char *path, enum store_which wh
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_get_row_which(s, path, which, &row);
 	if (r < 0)
 		goto out;
@@ -441,7 +448,6 @@ int store_secret_versions(struct store *s, const char *path, enum store_which wh
 	v = NULL;
 	r = 0;
 out:
-	pthread_mutex_unlock(&s->lock);
 	free(v);
 	return r;
 }
@@ -453,7 +459,9 @@ int store_secret_delete(struct store *s, const char *path, int64_t now)
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_tx_begin(s);
 	if (r < 0)
 		goto out;
@@ -464,7 +472,6 @@ int store_secret_delete(struct store *s, const char *path, int64_t now)
 		r = set_deleted(s, row.id, now > 0 ? now : 1);
 	r = store_tx_end(s, r);
 out:
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -475,7 +482,9 @@ int store_secret_recover(struct store *s, const char *path)
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_tx_begin(s);
 	if (r < 0)
 		goto out;
@@ -491,7 +500,6 @@ int store_secret_recover(struct store *s, const char *path)
 		r = set_deleted(s, row.id, 0);
 	r = store_tx_end(s, r);
 out:
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -520,7 +528,9 @@ int store_secret_purge(struct store *s, const char *path)
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_tx_begin(s);
 	if (r < 0)
 		goto out;
@@ -529,7 +539,6 @@ int store_secret_purge(struct store *s, const char *path)
 		r = store_purge_id(s, row.id);
 	r = store_tx_end(s, r);
 out:
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -541,7 +550,9 @@ int store_purge_expired(struct store *s, int64_t now, unsigned *ret_count)
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_tx_begin(s);
 	if (r < 0)
 		goto out;
@@ -573,7 +584,6 @@ end:
 	if (r >= 0 && ret_count)
 		*ret_count = (unsigned)n;
 out:
-	pthread_mutex_unlock(&s->lock);
 	free(ids);
 	return r < 0 ? r : 0;
 }

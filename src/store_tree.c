@@ -17,9 +17,10 @@ int store_folder_exists(struct store *s, const char *path)
 
 	if (path[0] && name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_folder_exists_locked(s, path);
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -48,11 +49,12 @@ int store_folder_create(struct store *s, const char *path, int64_t now)
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_tx_begin(s);
 	if (r >= 0)
 		r = store_tx_end(s, folder_create_locked(s, path, now));
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -92,11 +94,12 @@ int store_folder_remove(struct store *s, const char *path)
 		return -EBUSY;
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = store_tx_begin(s);
 	if (r >= 0)
 		r = store_tx_end(s, folder_remove_locked(s, path));
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
@@ -185,8 +188,9 @@ int store_list(struct store *s, const char *folder, unsigned flags, store_list_f
 
 	if (folder[0] && name_path_check(folder) < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	r = list_locked(s, folder, flags, fn, userdata);
-	pthread_mutex_unlock(&s->lock);
 	return r;
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The read benchmark of the mounted vault, against its floor, in one run: open + read +
+# close of small files on (1) vaultfs, (2) floorfs — a minimal FUSE filesystem with the
+# same options — and (3) tmpfs, with 1 and 2 threads. Prints the figures and the ratio of
+# vaultfs to the floor. Run as root, from a build: tests/bench/read.sh [BUILD] [SECONDS]
+set -euo pipefail
+build=${1:-build}
+seconds=${2:-5}
+files=100
+size=64
+vaultfs=$build/vaultfs
+bench=$build/tests/bench_read
+floorfs=$build/tests/floorfs
+
+T=$(mktemp -d /tmp/vaultfs-bench.XXXXXX)
+cleanup() {
+	for m in "$T/vmnt" "$T/fmnt" "$T/tmpfs"; do
+		mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount "$m"; }
+	done
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+mkdir "$T/vmnt" "$T/fmnt" "$T/tmpfs"
+
+"$vaultfs" init "$T/vault" >/dev/null
+value=$(head -c "$size" /dev/zero | tr '\0' 's')
+for i in $(seq 0 $((files - 1))); do
+	printf '%s' "$value" | "$vaultfs" secret set "$T/vault" "secret-$i"
+done
+"$vaultfs" mount "$T/vault" "$T/vmnt"
+"$floorfs" "$T/fmnt" "$files" "$size" 16 &
+mount -t tmpfs -o size=16m tmpfs "$T/tmpfs"
+for i in $(seq 0 $((files - 1))); do printf '%s' "$value" >"$T/tmpfs/secret-$i"; done
+for _ in $(seq 1 100); do mountpoint -q "$T/fmnt" && break; sleep 0.05; done
+
+echo "open+read+close of $size-byte files, $seconds s each ($(nproc) cores)"
+results=()
+for threads in 1 2; do
+	for target in floor vaultfs tmpfs; do
+		case $target in
+		floor) dir=$T/fmnt ;;
+		vaultfs) dir=$T/vmnt/secrets ;;
+		tmpfs) dir=$T/tmpfs ;;
+		esac
+		line=$("$bench" "$dir" "$files" "$threads" "$seconds" "$target")
+		echo "$line"
+		results+=("$threads $target $(echo "$line" | sed -n 's/.*ops\/s= *\([0-9]*\).*/\1/p')")
+	done
+done
+for threads in 1 2; do
+	floor=$(printf '%s\n' "${results[@]}" | awk -v t="$threads" '$1 == t && $2 == "floor" {print $3}')
+	vfs=$(printf '%s\n' "${results[@]}" | awk -v t="$threads" '$1 == t && $2 == "vaultfs" {print $3}')
+	awk -v t="$threads" -v f="$floor" -v v="$vfs" \
+		'BEGIN {printf "vaultfs / floor at %d thread(s): %.2fx\n", t, v / f}'
+done
