@@ -229,8 +229,10 @@ static int serve(const struct mount_opts *o)
 		log_error("out of memory");
 		goto out_unmount;
 	}
+	/* Workers are kept, not retired when idle: each holds its own database connection and
+	 * token session, which are dear to make again. */
 	fuse_loop_cfg_set_max_threads(loop, o->threads);
-	fuse_loop_cfg_set_idle_threads(loop, o->threads > 4 ? 4 : o->threads);
+	fuse_loop_cfg_set_idle_threads(loop, o->threads);
 	fuse_loop_cfg_set_clone_fd(loop, 0);
 	/* 0: unmounted from outside; > 0: the signal that stopped it; < 0: an error. */
 	r = fuse_session_loop_mt(se, loop);

@@ -308,6 +308,12 @@ static int resolve(struct vfs *v, const struct node *parent, const char *name,
 	}
 }
 
+static int is_fixed_kind(enum node_kind kind)
+{
+	return kind == NODE_SECRETS || kind == NODE_KEYS || kind == NODE_TRASH ||
+	       kind == NODE_TRASH_SECRETS;
+}
+
 void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum node_kind kind,
 		     const char *path, uint64_t version)
 {
@@ -329,8 +335,10 @@ void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum
 	}
 	e.ino = n->ino;
 	e.generation = 1;
+	/* The fixed folders are the same for every caller, always: the kernel may keep their
+	 * names. Everything below them, and every attribute, is asked for each time. */
 	e.attr_timeout = 0.0;
-	e.entry_timeout = 0.0;
+	e.entry_timeout = is_fixed_kind(kind) ? 3600.0 : 0.0;
 	if (fuse_reply_entry(req, &e) != 0)
 		nodes_forget(v->nodes, n->ino, 1);
 }
@@ -356,11 +364,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	/* A name the caller has no right on is not there, unless it may list the folder. */
+	/* A name the caller has no right on is not there, unless it may list the folder. The
+	 * fixed folders are there for everyone: what is in them is policy's to show. */
 	child.kind = kind;
 	child.path = path;
 	child.version = version;
-	rights = vfs_rights(v, &c, &child);
+	rights = is_fixed_kind(kind) ? 1 : vfs_rights(v, &c, &child);
 	if (!rights) {
 		fuse_reply_err(req,
 			       vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);

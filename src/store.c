@@ -55,8 +55,16 @@ static const char *const migrations[] = {
 };
 
 static const char *const query_sql[Q__MAX] = {
-	[Q_SECRET_BY_PATH] = "SELECT id, current, created, updated, deleted, enabled, not_before,"
-			     " expires, content_type FROM secrets WHERE path = ?1",
+	/* A secret's row and its current version's size (and, for a read, its value) in
+	 * one statement: each statement is a read transaction with its own file locks. */
+	[Q_SECRET_BY_PATH] = "SELECT s.id, s.current, s.created, s.updated, s.deleted, s.enabled,"
+			     " s.not_before, s.expires, s.content_type, v.size FROM secrets s"
+			     " LEFT JOIN versions v ON v.secret_id = s.id AND v.version = s.current"
+			     " WHERE s.path = ?1",
+	[Q_SECRET_CURRENT] = "SELECT s.id, s.current, s.created, s.updated, s.deleted, s.enabled,"
+			     " s.not_before, s.expires, s.content_type, v.size, v.key_id, v.sealed"
+			     " FROM secrets s JOIN versions v ON v.secret_id = s.id"
+			     " AND v.version = s.current WHERE s.path = ?1",
 	[Q_VERSION_GET] =
 		"SELECT key_id, sealed FROM versions WHERE secret_id = ?1 AND version = ?2",
 	[Q_VERSION_SIZE] = "SELECT size FROM versions WHERE secret_id = ?1 AND version = ?2",
@@ -237,6 +245,22 @@ void store_split_path(const char *path, char *folder, size_t folder_len, const c
 	*ret_name = slash + 1;
 }
 
+static void read_row(sqlite3_stmt *st, struct row *ret)
+{
+	const unsigned char *ct = sqlite3_column_text(st, 8);
+
+	ret->id = sqlite3_column_int64(st, 0);
+	ret->current = (uint64_t)sqlite3_column_int64(st, 1);
+	ret->created = sqlite3_column_int64(st, 2);
+	ret->updated = sqlite3_column_int64(st, 3);
+	ret->deleted = sqlite3_column_int64(st, 4);
+	ret->enabled = sqlite3_column_int(st, 5);
+	ret->not_before = sqlite3_column_int64(st, 6);
+	ret->expires = sqlite3_column_int64(st, 7);
+	snprintf(ret->content_type, sizeof(ret->content_type), "%s", ct ? (const char *)ct : "");
+	ret->size = (uint64_t)sqlite3_column_int64(st, 9);
+}
+
 int store_get_row(struct store *s, const char *path, struct row *ret)
 {
 	sqlite3_stmt *st = NULL;
@@ -248,23 +272,45 @@ int store_get_row(struct store *s, const char *path, struct row *ret)
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		const unsigned char *ct = sqlite3_column_text(st, 8);
-
-		ret->id = sqlite3_column_int64(st, 0);
-		ret->current = (uint64_t)sqlite3_column_int64(st, 1);
-		ret->created = sqlite3_column_int64(st, 2);
-		ret->updated = sqlite3_column_int64(st, 3);
-		ret->deleted = sqlite3_column_int64(st, 4);
-		ret->enabled = sqlite3_column_int(st, 5);
-		ret->not_before = sqlite3_column_int64(st, 6);
-		ret->expires = sqlite3_column_int64(st, 7);
-		snprintf(ret->content_type, sizeof(ret->content_type), "%s",
-			 ct ? (const char *)ct : "");
+		read_row(st, ret);
 		r = 0;
 	} else if (rc == SQLITE_DONE) {
 		r = -ENOENT;
 	} else {
 		r = store_sql_errno(s, rc, "secret lookup");
+	}
+	store_done(st);
+	return r;
+}
+
+int store_get_current(struct store *s, const char *path, struct row *ret_row,
+		      struct secbuf **ret_value)
+{
+	sqlite3_stmt *st = NULL;
+	struct row row;
+	int r, rc;
+
+	r = store_stmt(s, Q_SECRET_CURRENT, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_row(st, &row);
+		if (row.deleted)
+			r = -ENOENT;
+		else if (!row.enabled)
+			r = -EACCES;
+		else
+			r = store_open_sealed(s, path, sqlite3_column_int64(st, 10), row.current,
+					      sqlite3_column_blob(st, 11),
+					      (size_t)sqlite3_column_bytes(st, 11), ret_value);
+		if (r >= 0 || r == -EACCES)
+			*ret_row = row;
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = store_sql_errno(s, rc, "secret read");
 	}
 	store_done(st);
 	return r;
@@ -468,11 +514,9 @@ int store_value_aad(struct store *s, int64_t key_id, uint64_t version, const cha
 int store_version_open(struct store *s, const char *path, int64_t secret_id, uint64_t version,
 		       struct secbuf **ret)
 {
-	uint8_t aad[NAME_PATH_MAX + 64];
-	const struct secbuf *key;
 	sqlite3_stmt *st = NULL;
 	int64_t key_id;
-	int aad_len, r, rc;
+	int r, rc;
 
 	r = store_stmt(s, Q_VERSION_GET, &st);
 	if (r < 0)
@@ -485,19 +529,27 @@ int store_version_open(struct store *s, const char *path, int64_t secret_id, uin
 		goto out;
 	}
 	key_id = sqlite3_column_int64(st, 0);
-	r = store_datakey_get(s, key_id, &key);
-	if (r < 0)
-		goto out;
-	aad_len = store_value_aad(s, key_id, version, path, aad, sizeof(aad));
-	if (aad_len < 0) {
-		r = aad_len;
-		goto out;
-	}
-	r = crypto_open(key, aad, (size_t)aad_len, sqlite3_column_blob(st, 1),
-			(size_t)sqlite3_column_bytes(st, 1), ret);
+	r = store_open_sealed(s, path, key_id, version, sqlite3_column_blob(st, 1),
+			      (size_t)sqlite3_column_bytes(st, 1), ret);
 out:
 	store_done(st);
 	return r;
+}
+
+int store_open_sealed(struct store *s, const char *path, int64_t key_id, uint64_t version,
+		      const void *sealed, size_t sealed_len, struct secbuf **ret)
+{
+	uint8_t aad[NAME_PATH_MAX + 64];
+	const struct secbuf *key;
+	int aad_len, r;
+
+	r = store_datakey_get(s, key_id, &key);
+	if (r < 0)
+		return r;
+	aad_len = store_value_aad(s, key_id, version, path, aad, sizeof(aad));
+	if (aad_len < 0)
+		return aad_len;
+	return crypto_open(key, aad, (size_t)aad_len, sealed, sealed_len, ret);
 }
 
 int store_version_size(struct store *s, int64_t secret_id, uint64_t version, uint64_t *ret)

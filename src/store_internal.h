@@ -19,6 +19,7 @@
 
 enum query {
 	Q_SECRET_BY_PATH,
+	Q_SECRET_CURRENT,
 	Q_VERSION_GET,
 	Q_VERSION_SIZE,
 	Q_VERSION_META,
@@ -88,6 +89,7 @@ struct store {
 struct row {
 	int64_t id;
 	uint64_t current;
+	uint64_t size; /* of the current version */
 	int64_t created, updated, deleted, not_before, expires;
 	int enabled;
 	char content_type[STORE_CONTENT_TYPE_MAX + 1];
@@ -123,6 +125,12 @@ int store_value_aad(struct store *s, int64_t key_id, uint64_t version, const cha
 		    uint8_t *buf, size_t len);
 int store_version_open(struct store *s, const char *path, int64_t secret_id, uint64_t version,
 		       struct secbuf **ret);
+/* Opens a sealed value of @path's version @version under data key @key_id. */
+int store_open_sealed(struct store *s, const char *path, int64_t key_id, uint64_t version,
+		      const void *sealed, size_t sealed_len, struct secbuf **ret);
+/* The live secret's row and its current value, in one statement: the read path. */
+int store_get_current(struct store *s, const char *path, struct row *ret_row,
+		      struct secbuf **ret_value);
 int store_version_size(struct store *s, int64_t secret_id, uint64_t version, uint64_t *ret);
 int store_purge_id(struct store *s, int64_t id);
 int store_put_locked(struct store *s, const char *path, const struct secbuf *value, unsigned flags,

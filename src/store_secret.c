@@ -16,7 +16,6 @@ int store_secret_stat(struct store *s, const char *path, enum store_which which,
 		      struct store_stat *ret)
 {
 	struct row row;
-	uint64_t size;
 	int r;
 
 	if (name_path_check(path) < 0)
@@ -27,11 +26,8 @@ int store_secret_stat(struct store *s, const char *path, enum store_which which,
 	r = store_get_row_which(s, path, which, &row);
 	if (r < 0)
 		goto out;
-	r = store_version_size(s, row.id, row.current, &size);
-	if (r < 0)
-		goto out;
 	ret->version = row.current;
-	ret->size = size;
+	ret->size = row.size;
 	ret->created = row.created;
 	ret->updated = row.updated;
 	ret->deleted = row.deleted;
@@ -55,6 +51,25 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
 	r = store_enter(s);
 	if (r < 0)
 		return r;
+	if (version == 0) {
+		/* The common read: row, checks and value from one statement. */
+		struct secbuf *value = NULL;
+
+		r = store_get_current(s, path, &row, &value);
+		if (r == 0 && ((row.not_before && now < row.not_before) ||
+			       (row.expires && now >= row.expires))) {
+			secbuf_free(value);
+			r = -EKEYEXPIRED;
+		}
+		if (r == -ENOENT && store_folder_exists_locked(s, path) == 1)
+			r = -EISDIR;
+		if (r < 0)
+			return r;
+		*ret_value = value;
+		if (ret_version)
+			*ret_version = row.current;
+		return 0;
+	}
 	r = store_get_row_which(s, path, STORE_LIVE, &row);
 	if (r == -ENOENT && store_folder_exists_locked(s, path) == 1)
 		r = -EISDIR;

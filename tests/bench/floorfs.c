@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 		return 1;
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(loop, threads);
-	fuse_loop_cfg_set_idle_threads(loop, threads > 4 ? 4 : threads);
+	fuse_loop_cfg_set_idle_threads(loop, threads);
 	r = fuse_session_loop_mt(se, loop);
 	fuse_loop_cfg_destroy(loop);
 	fuse_session_unmount(se);

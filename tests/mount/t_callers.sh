@@ -26,7 +26,7 @@ same "uid 1001 cannot read" "open:ENOENT" "$(as_sys 1001 read "$S/db-conn")"
 same "uid 1001 cannot stat" "ENOENT" "$(as_sys 1001 stat "$S/db-conn")"
 as 1001 ls "$S" >/dev/null 2>&1 && fail "uid 1001 listed secrets/" || pass
 as 1001 cat "$S/db-conn" >/dev/null 2>&1 && fail "uid 1001 read" || pass
-same "uid 1001 cannot write" "open:ENOENT" "$(as_sys 1001 write "$S/db-conn" x)"
+same "uid 1001 cannot create" "open:EACCES" "$(as_sys 1001 write "$S/db-conn" x)"
 # An open file descriptor passed to another uid still reads only its own snapshot.
 same "root reads after the refusals" root-only-value "$(cat "$S/db-conn")"
 # A process with pid 0 cannot be made from userspace; the refusal above covers uid.

@@ -67,18 +67,20 @@ static void test_equal(void **state)
 static void test_not_dumped(void **state)
 {
 	struct secbuf *b = NULL;
-	char line[512], addr[32];
+	char line[512];
 	int in_block = 0, dd = 0;
+	unsigned long lo, hi, p;
 	FILE *f;
 
 	(void)state;
 	assert_int_equal(secbuf_from("x", 1, &b), 0);
-	snprintf(addr, sizeof(addr), "%lx-", (unsigned long)b->data);
+	p = (unsigned long)b->data;
 	f = fopen("/proc/self/smaps", "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, addr, strlen(addr)) == 0)
-			in_block = 1;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, ' ') &&
+		    strchr(line, '-') < strchr(line, ' '))
+			in_block = p >= lo && p < hi;
 		else if (in_block && strncmp(line, "VmFlags:", 8) == 0) {
 			dd = strstr(line, " dd") != NULL;
 			break;
