@@ -15,7 +15,8 @@
 #define FIXED_MAX NODE_TRASH_SECRETS
 
 struct nodes {
-	pthread_mutex_t lock;
+	/* Every request looks its inode up; lookups and forgets change the table. */
+	pthread_rwlock_t lock;
 	uint64_t next_ino; /* protected by lock */
 	struct node *by_ino[NODES_BUCKETS]; /* protected by lock */
 	struct node *by_key[NODES_BUCKETS]; /* protected by lock */
@@ -90,7 +91,7 @@ int nodes_new(struct nodes **ret)
 
 	if (!t)
 		return -ENOMEM;
-	pthread_mutex_init(&t->lock, NULL);
+	pthread_rwlock_init(&t->lock, NULL);
 	/* Fixed numbers: the root must be FUSE_ROOT_ID (1). */
 	if (!add(t, NODE_ROOT, "", 0, FUSE_ROOT_ID) || !add(t, NODE_SECRETS, "", 0, 2) ||
 	    !add(t, NODE_KEYS, "", 0, 3) || !add(t, NODE_TRASH, "", 0, 4) ||
@@ -118,7 +119,7 @@ void nodes_free(struct nodes *t)
 			n = next;
 		}
 	}
-	pthread_mutex_destroy(&t->lock);
+	pthread_rwlock_destroy(&t->lock);
 	free(t);
 }
 
@@ -126,11 +127,11 @@ struct node *nodes_get(struct nodes *t, uint64_t ino)
 {
 	struct node *n;
 
-	pthread_mutex_lock(&t->lock);
+	pthread_rwlock_rdlock(&t->lock);
 	for (n = t->by_ino[ino % NODES_BUCKETS]; n; n = n->next_ino)
 		if (n->ino == ino)
 			break;
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 	return n;
 }
 
@@ -140,7 +141,7 @@ int nodes_lookup(struct nodes *t, enum node_kind kind, const char *path, uint64_
 	struct node *n;
 	int r = 0;
 
-	pthread_mutex_lock(&t->lock);
+	pthread_rwlock_wrlock(&t->lock);
 	n = find_key(t, kind, path, version);
 	if (!n) {
 		n = add(t, kind, path, version, t->next_ino);
@@ -153,7 +154,7 @@ int nodes_lookup(struct nodes *t, enum node_kind kind, const char *path, uint64_
 		n->nlookup++;
 		*ret = n;
 	}
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 	return r;
 }
 
@@ -177,7 +178,7 @@ void nodes_forget(struct nodes *t, uint64_t ino, uint64_t count)
 {
 	struct node *n;
 
-	pthread_mutex_lock(&t->lock);
+	pthread_rwlock_wrlock(&t->lock);
 	for (n = t->by_ino[ino % NODES_BUCKETS]; n; n = n->next_ino)
 		if (n->ino == ino)
 			break;
@@ -189,5 +190,5 @@ void nodes_forget(struct nodes *t, uint64_t ino, uint64_t count)
 			free(n);
 		}
 	}
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 }

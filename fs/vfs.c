@@ -135,6 +135,12 @@ static void set_times(struct stat *st, int64_t us)
 
 int vfs_stat(struct vfs *v, const struct caller *c, const struct node *n, struct stat *st)
 {
+	return vfs_stat_known(v, c, n, NULL, st);
+}
+
+int vfs_stat_known(struct vfs *v, const struct caller *c, const struct node *n,
+		   const struct store_stat *known, struct stat *st)
+{
 	struct store_stat ss;
 	uint64_t size;
 	int64_t created;
@@ -162,7 +168,12 @@ int vfs_stat(struct vfs *v, const struct caller *c, const struct node *n, struct
 		set_times(st, v->started);
 		return 0;
 	case NODE_SECRET:
-		r = store_secret_stat(v->store, n->path, STORE_LIVE, &ss);
+		if (known) {
+			ss = *known;
+			r = 0;
+		} else {
+			r = store_secret_stat(v->store, n->path, STORE_LIVE, &ss);
+		}
 		if (r == -ENOENT && vfs_pending_size(v, n->path, &size) == 0) {
 			st->st_nlink = 1;
 			st->st_size = (off_t)size;
@@ -216,7 +227,8 @@ static int stop_at_first(const char *name, int is_folder, void *userdata)
 
 /* Which node @name under @parent is, without regard to the caller. */
 static int resolve(struct vfs *v, const struct node *parent, const char *name,
-		   enum node_kind *ret_kind, char *path, size_t len, uint64_t *ret_version)
+		   enum node_kind *ret_kind, char *path, size_t len, uint64_t *ret_version,
+		   struct store_stat *ret_known, int *ret_have_known)
 {
 	struct store_stat ss;
 	uint64_t version = 0, size;
@@ -268,6 +280,10 @@ static int resolve(struct vfs *v, const struct node *parent, const char *name,
 			return 0;
 		}
 		r = store_secret_stat(v->store, path, STORE_LIVE, &ss);
+		if (r == 0) {
+			*ret_known = ss;
+			*ret_have_known = 1;
+		}
 		if (r == 0 || (r == -ENOENT && vfs_pending_size(v, path, &size) == 0)) {
 			*ret_kind = NODE_SECRET;
 			return 0;
@@ -317,6 +333,13 @@ static int is_fixed_kind(enum node_kind kind)
 void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum node_kind kind,
 		     const char *path, uint64_t version)
 {
+	vfs_reply_entry_known(req, v, c, kind, path, version, NULL);
+}
+
+void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, const struct caller *c,
+			   enum node_kind kind, const char *path, uint64_t version,
+			   const struct store_stat *known)
+{
 	struct fuse_entry_param e;
 	struct node *n;
 	int r;
@@ -327,7 +350,7 @@ void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum
 		return;
 	}
 	memset(&e, 0, sizeof(e));
-	r = vfs_stat(v, c, n, &e.attr);
+	r = vfs_stat_known(v, c, n, known, &e.attr);
 	if (r < 0) {
 		nodes_forget(v->nodes, n->ino, 1);
 		fuse_reply_err(req, -r);
@@ -349,6 +372,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	char path[NAME_PATH_MAX + 1];
 	struct node *p = nodes_get(v->nodes, parent), child;
 	enum node_kind kind = NODE_ROOT;
+	struct store_stat known;
+	int have_known = 0;
 	uint64_t version;
 	struct caller c;
 	unsigned rights;
@@ -359,7 +384,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	vfs_caller(req, &c);
-	r = resolve(v, p, name, &kind, path, sizeof(path), &version);
+	r = resolve(v, p, name, &kind, path, sizeof(path), &version, &known, &have_known);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -375,7 +400,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			       vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
 		return;
 	}
-	vfs_reply_entry(req, v, &c, kind, path, version);
+	vfs_reply_entry_known(req, v, &c, kind, path, version, have_known ? &known : NULL);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

@@ -54,9 +54,15 @@ void vfs_policy_path(const struct node *n, char *buf, size_t len);
 unsigned vfs_rights(struct vfs *v, const struct caller *c, const struct node *n);
 int vfs_allowed(struct vfs *v, const struct caller *c, enum policy_op op, const char *path);
 int vfs_stat(struct vfs *v, const struct caller *c, const struct node *n, struct stat *st);
+/* As vfs_stat, with the store's answer for a secret already in hand (@known may be NULL). */
+int vfs_stat_known(struct vfs *v, const struct caller *c, const struct node *n,
+		   const struct store_stat *known, struct stat *st);
 int vfs_join(const struct node *parent, const char *name, char *buf, size_t len);
 void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum node_kind kind,
 		     const char *path, uint64_t version);
+void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, const struct caller *c,
+			   enum node_kind kind, const char *path, uint64_t version,
+			   const struct store_stat *known);
 
 /* files.c */
 /* Wipes and frees the handles the kernel never released (the session ended first). */

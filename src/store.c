@@ -409,11 +409,22 @@ static int datakey_get_locked(struct store *s, int64_t id, const struct secbuf *
 /* Data keys are unwrapped once and kept: every thread shares them. */
 int store_datakey_get(struct store *s, int64_t id, const struct secbuf **ret)
 {
-	int r;
+	int r = -ENOKEY;
 
-	pthread_mutex_lock(&s->keys_lock);
+	/* Readers share the lock; a key is unwrapped under the write lock, once. */
+	pthread_rwlock_rdlock(&s->keys_lock);
+	for (size_t i = 0; i < s->n_keys; i++)
+		if (s->keys[i].id == id) {
+			*ret = s->keys[i].key;
+			r = 0;
+			break;
+		}
+	pthread_rwlock_unlock(&s->keys_lock);
+	if (r == 0)
+		return 0;
+	pthread_rwlock_wrlock(&s->keys_lock);
 	r = datakey_get_locked(s, id, ret);
-	pthread_mutex_unlock(&s->keys_lock);
+	pthread_rwlock_unlock(&s->keys_lock);
 	return r;
 }
 
@@ -742,7 +753,7 @@ void store_free(struct store *s)
 	free(s->keys);
 	free(s->db_path);
 	pthread_mutex_destroy(&s->conns_lock);
-	pthread_mutex_destroy(&s->keys_lock);
+	pthread_rwlock_destroy(&s->keys_lock);
 	free(s);
 }
 
@@ -756,7 +767,7 @@ static int store_alloc(const char *db_path, struct hsm *hsm, const struct store_
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->conns_lock, NULL);
-	pthread_mutex_init(&s->keys_lock, NULL);
+	pthread_rwlock_init(&s->keys_lock, NULL);
 	s->hsm = hsm;
 	s->opt = *opt;
 	s->db_path = strdup(db_path);

@@ -76,7 +76,7 @@ struct store {
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;
 	struct conn *conns; /* protected by conns_lock: every thread's connection */
-	pthread_mutex_t keys_lock;
+	pthread_rwlock_t keys_lock;
 	struct datakey *keys; /* unwrapped data keys, protected by keys_lock */
 	size_t n_keys;
 	struct hsm *hsm;

@@ -34,23 +34,40 @@ mount -t tmpfs -o size=16m tmpfs "$T/tmpfs"
 for i in $(seq 0 $((files - 1))); do printf '%s' "$value" >"$T/tmpfs/secret-$i"; done
 for _ in $(seq 1 100); do mountpoint -q "$T/fmnt" && break; sleep 0.05; done
 
-echo "open+read+close of $size-byte files, $seconds s each ($(nproc) cores)"
-results=()
+rounds=${ROUNDS:-3}
+echo "open+read+close of $size-byte files, $seconds s per run, $rounds rounds, targets interleaved ($(nproc) cores)"
+: >"$T/results"
+for round in $(seq 1 "$rounds"); do
+	for threads in 1 2; do
+		for target in floor vaultfs tmpfs; do
+			case $target in
+			floor) dir=$T/fmnt ;;
+			vaultfs) dir=$T/vmnt/secrets ;;
+			tmpfs) dir=$T/tmpfs ;;
+			esac
+			line=$("$bench" "$dir" "$files" "$threads" "$seconds" "$target")
+			echo "round $round: $line"
+			echo "$threads $target $line" >>"$T/results"
+		done
+	done
+done
+# field NAME: the number after NAME= in each matching result line
+field() { sed -n "s|.*$1= *\([0-9.]*\).*|\1|p"; }
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+echo
+echo "medians:"
 for threads in 1 2; do
 	for target in floor vaultfs tmpfs; do
-		case $target in
-		floor) dir=$T/fmnt ;;
-		vaultfs) dir=$T/vmnt/secrets ;;
-		tmpfs) dir=$T/tmpfs ;;
-		esac
-		line=$("$bench" "$dir" "$files" "$threads" "$seconds" "$target")
-		echo "$line"
-		results+=("$threads $target $(echo "$line" | sed -n 's/.*ops\/s= *\([0-9]*\).*/\1/p')")
+		lines=$(awk -v t="$threads" -v g="$target" '$1 == t && $2 == g' "$T/results")
+		ops=$(echo "$lines" | field ops/s | median)
+		p50=$(echo "$lines" | field p50 | median)
+		p99=$(echo "$lines" | field p99 | median)
+		printf '%-8s threads=%d  ops/s=%9.0f  p50=%7.1f us  p99=%7.1f us\n' \
+			"$target" "$threads" "$ops" "$p50" "$p99"
+		echo "$threads $target $ops" >>"$T/medians"
 	done
 done
 for threads in 1 2; do
-	floor=$(printf '%s\n' "${results[@]}" | awk -v t="$threads" '$1 == t && $2 == "floor" {print $3}')
-	vfs=$(printf '%s\n' "${results[@]}" | awk -v t="$threads" '$1 == t && $2 == "vaultfs" {print $3}')
-	awk -v t="$threads" -v f="$floor" -v v="$vfs" \
-		'BEGIN {printf "vaultfs / floor at %d thread(s): %.2fx\n", t, v / f}'
+	awk -v t="$threads" '$1 == t {v[$2] = $3} END {
+		printf "vaultfs / floor at %d thread(s): %.2fx\n", t, v["vaultfs"] / v["floor"] }' "$T/medians"
 done
