@@ -154,6 +154,8 @@ static int reply_open(fuse_req_t req, struct vfs *v, struct handle *h,
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	/* A reader's close has nothing to commit: the kernel need not send FLUSH. */
+	fi->noflush = !h->writable;
 	track(v, h);
 	if (fuse_reply_open(req, fi) != 0) {
 		/* the caller went away (interrupted open): nothing will release this */

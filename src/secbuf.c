@@ -123,11 +123,16 @@ static int map_block(size_t cap, uint8_t **ret_data, size_t *ret_map_len)
 	return 0;
 }
 
+/*
+ * Wipes the whole block — whatever any writer put anywhere in it — and lets it go.
+ * explicit_bzero is glibc's vectorised memset that the compiler may not drop; it wipes a
+ * page in a fraction of the time of a byte loop.
+ */
 static void unmap_block(uint8_t *data, size_t map_len)
 {
 	if (!data)
 		return;
-	OPENSSL_cleanse(data, map_len);
+	explicit_bzero(data, map_len);
 	if (map_len <= POOL_MAX) {
 		pool_put(data, pool_class(map_len));
 		return;

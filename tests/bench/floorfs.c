@@ -1,7 +1,8 @@
 /*
  * floorfs: the floor for the read benchmark — the least a FUSE filesystem can do to serve
  * small files with vaultfs's options: the low-level API, entry and attribute timeouts 0,
- * direct_io without keep_cache, the same multithreaded loop. It serves N files named
+ * direct_io without keep_cache, noflush on files opened for reading, the same
+ * multithreaded loop. It serves N files named
  * secret-0 .. secret-(N-1), each holding the same bytes, from memory, and decides nothing.
  *
  * Usage: floorfs MOUNTPOINT FILES SIZE [THREADS]   (foreground; SIGTERM unmounts)
@@ -73,6 +74,7 @@ static void fl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	fi->noflush = 1; /* as vaultfs opens files for reading */
 	fuse_reply_open(req, fi);
 }
 
