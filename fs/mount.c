@@ -40,7 +40,7 @@ static const char mount_help[] =
 	"SIGTERM, or fusermount3 -u MOUNTPOINT, unmounts it.\n"
 	"\n"
 	"  -f, --foreground   stay in the foreground, logging to stderr\n"
-	"  -o OPTION,...      threads=N (worker threads, default 16), debug (log every\n"
+	"  -o OPTION,...      threads=N (worker threads, default twice the cores), debug (log every\n"
 	"                     request), or FUSE mount options passed on\n";
 
 struct mount_opts {
@@ -261,6 +261,21 @@ out:
 	return status;
 }
 
+/*
+ * Twice the cores, at least 4: each worker holds a database connection and its caches,
+ * and more workers than the cores can run only trade those caches back and forth.
+ */
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 2)
+		n = 2;
+	if (n > 32)
+		n = 32;
+	return (unsigned)n * 2;
+}
+
 int mount_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -268,7 +283,7 @@ int mount_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct mount_opts o = { .threads = 16 };
+	struct mount_opts o = { .threads = default_threads() };
 	char mp[PATH_MAX];
 	struct stat st;
 	int c, pipefd[2];

@@ -28,13 +28,16 @@ value=$(head -c "$size" /dev/zero | tr '\0' 's')
 for i in $(seq 0 $((files - 1))); do
 	printf '%s' "$value" | "$vaultfs" secret set "$T/vault" "secret-$i"
 done
-"$vaultfs" mount "$T/vault" "$T/vmnt"
-"$floorfs" "$T/fmnt" "$files" "$size" 16 &
+# Both filesystems get vaultfs's default number of workers: twice the cores.
+threads=$(($(nproc) * 2))
+"$vaultfs" mount "$T/vault" "$T/vmnt" -o threads=$threads
+"$floorfs" "$T/fmnt" "$files" "$size" "$threads" &
 mount -t tmpfs -o size=16m tmpfs "$T/tmpfs"
 for i in $(seq 0 $((files - 1))); do printf '%s' "$value" >"$T/tmpfs/secret-$i"; done
 for _ in $(seq 1 100); do mountpoint -q "$T/fmnt" && break; sleep 0.05; done
 
 rounds=${ROUNDS:-3}
+echo "$threads FUSE workers each"
 echo "open+read+close of $size-byte files, $seconds s per run, $rounds rounds, targets interleaved ($(nproc) cores)"
 : >"$T/results"
 for round in $(seq 1 "$rounds"); do
