@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds vaultfs, and makes a demo vault on the embedded
-# SoftHSM2 token in ./demo/vault, seeded with a few secrets. Run it again at any time:
-# an existing demo vault is kept.
+# Installs what is missing, builds vaultfs, makes a demo vault on the embedded SoftHSM2
+# token in ./demo/vault, seeds it with a few secrets, and mounts it on ./demo/mnt. Run it
+# again at any time: an existing demo vault is kept, and mounted if it is not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,17 +23,33 @@ if [ ! -f "$vault/vaultfs.conf" ]; then
 	"$vaultfs" secret delete "$vault" legacy/token
 fi
 
+mnt=$PWD/demo/mnt
+mkdir -p "$mnt"
+if ! mountpoint -q "$mnt"; then
+	"$vaultfs" mount "$vault" "$mnt"
+fi
+
 cat <<MSG
 
-The demo vault is in $vault (token PIN in $vault/pin, mode 0400).
-Try:
-  $vaultfs secret list $vault
-  $vaultfs secret get $vault db-conn; echo
-  $vaultfs secret versions $vault db-conn
-  $vaultfs secret get $vault db-conn@1; echo
-  $vaultfs secret attr $vault payments/api-key
-  echo -n new-value | $vaultfs secret set $vault db-conn
-  $vaultfs secret list $vault --deleted
-  $vaultfs secret recover $vault legacy/token
+The demo vault in $vault is mounted on $mnt
+(daemon log: $vault/vaultfs.log; token PIN in $vault/pin, mode 0400).
+Until a policy is written, root may do everything there and other users nothing.
+Try, as root:
+
+  ls -l $mnt/secrets $mnt/secrets/payments
+  cat $mnt/secrets/db-conn; echo
+  echo -n 'postgres://app:new-password@db.internal/app' > $mnt/secrets/db-conn
+  getfattr -n user.vault.versions $mnt/secrets/db-conn
+  cat $mnt/secrets/db-conn@1; echo                 # an older version, by name
+  getfattr -d $mnt/secrets/payments/api-key         # metadata and tags
+  setfattr -n user.vault.tag.env -v prod $mnt/secrets/db-conn
+  sed -i 's/new-password/newer-password/' $mnt/secrets/db-conn
+  rm $mnt/secrets/db-conn; ls $mnt/.deleted/secrets # soft delete
+  mv $mnt/.deleted/secrets/db-conn $mnt/secrets/    # recover, with every version
+  ls $mnt/.deleted/secrets                          # legacy/token was deleted by the seed
+  su nobody -s /bin/sh -c "cat $mnt/secrets/db-conn"   # denied
+  $vaultfs secret get $vault db-conn; echo          # the same vault from the command line
   sqlite3 $vault/vault.db 'SELECT hex(sealed) FROM versions LIMIT 1'   # only ciphertext
+
+Unmount with: fusermount3 -u $mnt
 MSG

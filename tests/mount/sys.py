@@ -4,6 +4,10 @@
                                    notrunc), write DATA, close: reports the first failure
                                    as "open:E", "write:E" or "close:E"
   sys.py writen PATH N             as write, with N bytes of 'x'
+  sys.py write_wait PATH DATA FLAG open O_WRONLY|O_CREAT|O_EXCL, write DATA, create FLAG.ready,
+                                   wait for FLAG to exist, then close: reports as write
+                                   does. (No fork while the file is open: a child's exec
+                                   would close it, and that close is a flush.)
   sys.py read PATH                 prints the content, or "open:E"/"read:E"
   sys.py rename A B                rename(2)
   sys.py stat PATH                 prints "mode uid gid size"
@@ -47,6 +51,27 @@ def main(argv):
             if result == "ok":
                 result = "close:" + name(e)
         return result
+    if op == "write_wait":
+        import time
+        try:
+            fd = os.open(argv[2], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as e:
+            return "open:" + name(e)
+        try:
+            os.write(fd, argv[3].encode())
+        except OSError as e:
+            os.close(fd)
+            return "write:" + name(e)
+        open(argv[4] + ".ready", "w").close()
+        for _ in range(600):
+            if os.path.exists(argv[4]):
+                break
+            time.sleep(0.05)
+        try:
+            os.close(fd)
+        except OSError as e:
+            return "close:" + name(e)
+        return "ok"
     if op == "read":
         try:
             fd = os.open(argv[2], os.O_RDONLY)

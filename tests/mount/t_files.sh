@@ -40,6 +40,18 @@ same "O_EXCL on new" ok "$(sys_ write "$S/excl-new" x excl)"
 touch "$S/empty"
 same "touch makes an empty secret" "0" "$(stat -c %s "$S/empty")"
 
+# close() returns the commit's error: a secret made meanwhile by someone else is not
+# overwritten by an O_EXCL create, and its value stays.
+sys_ write_wait "$S/raced" mine "$T/go" >"$T/raced.out" &
+holder=$!
+for _ in $(seq 1 200); do [ -e "$T/go.ready" ] && break; sleep 0.05; done
+printf theirs | "$VAULTFS" secret set "$V" raced
+touch "$T/go"
+wait "$holder"
+same "commit error at close" "close:EEXIST" "$(cat "$T/raced.out")"
+same "the other writer's value stays" theirs "$(cat "$S/raced")"
+rm "$S/raced" && rm "$M/.deleted/secrets/raced"
+
 # The size limit: EFBIG at write, nothing committed, the current version kept.
 same "over the limit" "write:EFBIG" "$(sys_ writen "$S/db-conn" 25601)"
 same "value kept" TWo-more "$(cat "$S/db-conn")"
