@@ -9,6 +9,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,49 @@ out:
 	return r;
 }
 
+/*
+ * Each thread keeps one decryption context and re-keys it per value: building a context
+ * from scratch (allocation, provider lookup) costs more than the decryption of a small
+ * value. The context holds the schedule of a data key that the process holds anyway; it
+ * is freed, and cleansed by OpenSSL, when the thread exits.
+ */
+static pthread_key_t open_ctx_key;
+static pthread_once_t open_ctx_once = PTHREAD_ONCE_INIT;
+
+static void open_ctx_free(void *p)
+{
+	EVP_CIPHER_CTX_free(p);
+}
+
+static void open_ctx_key_make(void)
+{
+	(void)pthread_key_create(&open_ctx_key, open_ctx_free);
+}
+
+/* The thread's context, keyed with @key and @iv. */
+static EVP_CIPHER_CTX *open_ctx(EVP_CIPHER *cipher, const uint8_t *key, const uint8_t *iv)
+{
+	EVP_CIPHER_CTX *ctx;
+
+	pthread_once(&open_ctx_once, open_ctx_key_make);
+	ctx = pthread_getspecific(open_ctx_key);
+	if (ctx && EVP_DecryptInit_ex2(ctx, NULL, key, iv, NULL) == 1)
+		return ctx;
+	if (ctx) { /* a context that cannot be re-keyed is not used again */
+		pthread_setspecific(open_ctx_key, NULL);
+		EVP_CIPHER_CTX_free(ctx);
+	}
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx)
+		return NULL;
+	if (EVP_DecryptInit_ex2(ctx, cipher, key, iv, NULL) != 1 ||
+	    pthread_setspecific(open_ctx_key, ctx) != 0) {
+		EVP_CIPHER_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len, const uint8_t *sealed,
 		size_t sealed_len, struct secbuf **ret_plain)
 {
@@ -144,14 +188,12 @@ int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len, co
 	r = secbuf_new(plen, &plain);
 	if (r < 0)
 		return r;
-	ctx = EVP_CIPHER_CTX_new();
+	ctx = open_ctx(cipher, key->data, sealed);
 	if (!ctx) {
-		r = -ENOMEM;
+		r = -EIO;
 		goto out;
 	}
 	r = -EIO;
-	if (EVP_DecryptInit_ex2(ctx, cipher, key->data, sealed, NULL) != 1)
-		goto out;
 	if (aad_len && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
 		goto out;
 	if (plen &&
@@ -169,7 +211,6 @@ int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len, co
 	plain = NULL;
 	r = 0;
 out:
-	EVP_CIPHER_CTX_free(ctx);
 	secbuf_free(plain);
 	return r;
 }
