@@ -148,8 +148,7 @@ static int commit(struct vfs *v, struct handle *h, int last)
 	return 0;
 }
 
-static int reply_open(fuse_req_t req, struct vfs *v, struct handle *h,
-		      struct fuse_file_info *fi)
+static int reply_open(fuse_req_t req, struct vfs *v, struct handle *h, struct fuse_file_info *fi)
 {
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
@@ -225,7 +224,7 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 {
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *p = nodes_get(v->nodes, parent), *n;
-	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	char path[NAME_PATH_MAX + 1];
 	struct fuse_entry_param e;
 	struct store_stat ss;
 	struct handle *h;
@@ -245,14 +244,9 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		return;
 	}
 	vfs_caller(req, &c);
-	if (name_segment_check(name, strlen(name)) < 0 ||
-	    vfs_join(p, name, path, sizeof(path)) < 0 || name_path_check(path) < 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
-	if (!vfs_allowed(v, &c, POLICY_WRITE, ppath)) {
-		fuse_reply_err(req, EACCES);
+	r = vfs_new_child(v, &c, p, name, path, sizeof(path));
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
 	if (store_secret_stat(v->store, path, STORE_LIVE, &ss) == 0 ||

@@ -40,7 +40,8 @@ static const char mount_help[] =
 	"SIGTERM, or fusermount3 -u MOUNTPOINT, unmounts it.\n"
 	"\n"
 	"  -f, --foreground   stay in the foreground, logging to stderr\n"
-	"  -o OPTION,...      threads=N (worker threads, default twice the cores), debug (log every\n"
+	"  -o OPTION,...      threads=N (worker threads, default twice the cores), debug (log "
+	"every\n"
 	"                     request), or FUSE mount options passed on\n";
 
 struct mount_opts {

@@ -68,7 +68,7 @@ void vfs_caller(fuse_req_t req, struct caller *c)
 static void concat(char *buf, size_t len, const char *a, const char *b, const char *c)
 {
 	size_t off = 0;
-	const char *parts[3] = {a, b, c};
+	const char *parts[3] = { a, b, c };
 
 	for (int i = 0; i < 3; i++) {
 		size_t l = parts[i] ? strlen(parts[i]) : 0;
@@ -235,6 +235,18 @@ int vfs_join(const struct node *parent, const char *name, char *buf, size_t len)
 	else
 		concat(buf, len, name, NULL, NULL);
 	return 0;
+}
+
+int vfs_new_child(struct vfs *v, const struct caller *c, const struct node *parent,
+		  const char *name, char *path, size_t len)
+{
+	char ppath[NAME_PATH_MAX + 16];
+
+	if (name_segment_check(name, strlen(name)) < 0 || vfs_join(parent, name, path, len) < 0 ||
+	    name_path_check(path) < 0)
+		return -EINVAL;
+	concat(ppath, sizeof(ppath), "secrets/", path, NULL);
+	return vfs_allowed(v, c, POLICY_WRITE, ppath) ? 0 : -EACCES;
 }
 
 static int stop_at_first(const char *name, int is_folder, void *userdata)
@@ -534,7 +546,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *p = nodes_get(v->nodes, parent);
-	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	char path[NAME_PATH_MAX + 1];
 	struct caller c;
 	int r;
 
@@ -548,14 +560,9 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	vfs_caller(req, &c);
-	if (name_segment_check(name, strlen(name)) < 0 ||
-	    vfs_join(p, name, path, sizeof(path)) < 0 || name_path_check(path) < 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
-	if (!vfs_allowed(v, &c, POLICY_WRITE, ppath)) {
-		fuse_reply_err(req, EACCES);
+	r = vfs_new_child(v, &c, p, name, path, sizeof(path));
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
 	r = store_folder_create(v->store, path, time_now_us());

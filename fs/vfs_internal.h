@@ -26,10 +26,10 @@ struct handle {
 	int excl; /* created with O_EXCL: commit only if still absent */
 	int pending; /* created here and not committed yet: listed in vfs->pending */
 	/* protected by lock: */
-	int dirty;     /* written (or ftruncated) since the last commit */
-	int touched;   /* opened with O_TRUNC or created: the value is new even if unwritten */
+	int dirty; /* written (or ftruncated) since the last commit */
+	int touched; /* opened with O_TRUNC or created: the value is new even if unwritten */
 	int committed; /* some commit from this handle succeeded */
-	int failed;    /* a write was refused (EFBIG): nothing from this handle is committed */
+	int failed; /* a write was refused (EFBIG): nothing from this handle is committed */
 	struct handle *next_pending; /* protected by vfs->lock */
 	struct handle *prev_open, *next_open; /* protected by vfs->lock */
 };
@@ -45,7 +45,7 @@ struct vfs {
 	int64_t started;
 	pthread_mutex_t lock;
 	struct handle *pending; /* protected by lock: created, not yet committed */
-	struct handle *open;	/* protected by lock: every open file */
+	struct handle *open; /* protected by lock: every open file */
 	struct listing *listings; /* protected by lock: every open directory */
 };
 
@@ -58,6 +58,10 @@ int vfs_stat(struct vfs *v, const struct caller *c, const struct node *n, struct
 int vfs_stat_known(struct vfs *v, const struct caller *c, const struct node *n,
 		   const struct store_stat *known, struct stat *st);
 int vfs_join(const struct node *parent, const char *name, char *buf, size_t len);
+/* The path of a new secret or folder @name under @parent that @c may write: -EINVAL for a
+ * bad name, -EACCES without the right. */
+int vfs_new_child(struct vfs *v, const struct caller *c, const struct node *parent,
+		  const char *name, char *path, size_t len);
 void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum node_kind kind,
 		     const char *path, uint64_t version);
 void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, const struct caller *c,

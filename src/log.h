@@ -1,7 +1,7 @@
 /*
  * log: the daemon's and the command line's one way to speak. Messages go to stderr — the
- * terminal, or DIR/vaultfs.log once the daemon has detached — and to syslog as well. Nothing logged may contain a secret value, a key
- * or a PIN; names that users chose are quoted by the caller.
+ * terminal, or DIR/vaultfs.log once the daemon has detached — and to syslog as well. Nothing logged
+ * may contain a secret value, a key or a PIN; names that users chose are quoted by the caller.
  */
 #ifndef VAULTFS_LOG_H
 #define VAULTFS_LOG_H

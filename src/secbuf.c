@@ -32,7 +32,7 @@ static size_t page_round(size_t n)
 	return (n + page - 1) / page * page;
 }
 
-#define POOL_CLASSES 5		      /* 4, 8, 16, 32 and 64 KiB */
+#define POOL_CLASSES 5 /* 4, 8, 16, 32 and 64 KiB */
 #define POOL_MIN 4096
 #define POOL_MAX (POOL_MIN << (POOL_CLASSES - 1))
 #define POOL_CHUNK (256 * 1024) /* mapped at once and cut into blocks of one class */

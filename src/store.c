@@ -643,8 +643,8 @@ static int meta_vault_id(struct store *s)
 	sqlite3_stmt *st = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(store_db(s), "SELECT value FROM meta WHERE name = 'vault_id'", -1, &st,
-				NULL);
+	rc = sqlite3_prepare_v2(store_db(s), "SELECT value FROM meta WHERE name = 'vault_id'", -1,
+				&st, NULL);
 	if (rc != SQLITE_OK)
 		return store_sql_errno(s, rc, "vault id");
 	rc = sqlite3_step(st);
@@ -732,6 +732,27 @@ int store_enter(struct store *s)
 	if (pthread_getspecific(s->conn_key))
 		return 0;
 	return conn_open(s, SQLITE_OPEN_READWRITE);
+}
+
+int store_enter_path(struct store *s, const char *path)
+{
+	if (name_path_check(path) < 0)
+		return -EINVAL;
+	return store_enter(s);
+}
+
+int store_enter_row(struct store *s, const char *path, enum store_which which, struct row *ret)
+{
+	int r = store_enter_path(s, path);
+
+	return r < 0 ? r : store_get_row_which(s, path, which, ret);
+}
+
+int store_enter_write(struct store *s, const char *path)
+{
+	int r = store_enter_path(s, path);
+
+	return r < 0 ? r : store_tx_begin(s);
 }
 
 sqlite3 *store_db(struct store *s)
@@ -826,8 +847,9 @@ int store_create(const char *db_path, struct hsm *hsm, const struct store_option
 	r = store_tx_begin(s);
 	if (r < 0)
 		goto out;
-	rc = sqlite3_prepare_v2(store_db(s), "INSERT INTO meta (name, value) VALUES ('vault_id', ?1)", -1,
-				&st, NULL);
+	rc = sqlite3_prepare_v2(store_db(s),
+				"INSERT INTO meta (name, value) VALUES ('vault_id', ?1)", -1, &st,
+				NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_blob(st, 1, id, sizeof(id), SQLITE_STATIC);
 		rc = sqlite3_step(st);

@@ -98,9 +98,7 @@ int store_attr_get(struct store *s, const char *path, enum store_which which, co
 {
 	int r;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
+	r = store_enter_path(s, path);
 	if (r < 0)
 		return r;
 	r = attr_get_locked(s, path, which, name, ret_value);
@@ -225,12 +223,7 @@ int store_attr_set(struct store *s, const char *path, const char *name, const ch
 {
 	int r;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_tx_begin(s);
+	r = store_enter_write(s, path);
 	if (r >= 0)
 		r = store_tx_end(s, attr_set_locked(s, path, name, value));
 	return r;
@@ -273,12 +266,7 @@ int store_attr_remove(struct store *s, const char *path, const char *name)
 {
 	int r;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_tx_begin(s);
+	r = store_enter_write(s, path);
 	if (r >= 0)
 		r = store_tx_end(s, attr_remove_locked(s, path, name));
 	return r;
@@ -313,12 +301,7 @@ int store_attr_list(struct store *s, const char *path, enum store_which which, c
 	struct row row;
 	int r, rc;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_get_row_which(s, path, which, &row);
+	r = store_enter_row(s, path, which, &row);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {

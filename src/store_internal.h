@@ -97,6 +97,12 @@ struct row {
 
 /* Makes sure the calling thread has its connection; every public function starts here. */
 int store_enter(struct store *s);
+/* store_enter for a function that takes a path: -EINVAL for a bad one. */
+int store_enter_path(struct store *s, const char *path);
+/* store_enter_path, then the path's row in state @which. */
+int store_enter_row(struct store *s, const char *path, enum store_which which, struct row *ret);
+/* store_enter_path, then BEGIN IMMEDIATE: end with store_tx_end. */
+int store_enter_write(struct store *s, const char *path);
 /* The calling thread's database handle (after store_enter). */
 sqlite3 *store_db(struct store *s);
 

@@ -18,12 +18,7 @@ int store_secret_stat(struct store *s, const char *path, enum store_which which,
 	struct row row;
 	int r;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_get_row_which(s, path, which, &row);
+	r = store_enter_row(s, path, which, &row);
 	if (r < 0)
 		goto out;
 	ret->version = row.current;
@@ -46,9 +41,7 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
 	struct row row;
 	int r;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
+	r = store_enter_path(s, path);
 	if (r < 0)
 		return r;
 	if (version == 0) {
@@ -271,12 +264,7 @@ int store_version_stat(struct store *s, const char *path, uint64_t version, uint
 	struct row row;
 	int r, rc;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_get_row_which(s, path, STORE_LIVE, &row);
+	r = store_enter_row(s, path, STORE_LIVE, &row);
 	if (r < 0)
 		goto out;
 	r = store_stmt(s, Q_VERSION_META, &st);
@@ -426,12 +414,7 @@ int store_secret_versions(struct store *s, const char *path, enum store_which wh
 	struct row row;
 	int r, rc;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_get_row_which(s, path, which, &row);
+	r = store_enter_row(s, path, which, &row);
 	if (r < 0)
 		goto out;
 	r = store_stmt(s, Q_VERSION_LIST, &st);
@@ -472,12 +455,7 @@ int store_secret_delete(struct store *s, const char *path, int64_t now)
 	struct row row;
 	int r;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_tx_begin(s);
+	r = store_enter_write(s, path);
 	if (r < 0)
 		goto out;
 	r = store_get_row_which(s, path, STORE_LIVE, &row);
@@ -495,12 +473,7 @@ int store_secret_recover(struct store *s, const char *path)
 	struct row row;
 	int r;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_tx_begin(s);
+	r = store_enter_write(s, path);
 	if (r < 0)
 		goto out;
 	r = store_get_row_which(s, path, STORE_DELETED, &row);
@@ -541,12 +514,7 @@ int store_secret_purge(struct store *s, const char *path)
 	struct row row;
 	int r;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_tx_begin(s);
+	r = store_enter_write(s, path);
 	if (r < 0)
 		goto out;
 	r = store_get_row_which(s, path, STORE_DELETED, &row);

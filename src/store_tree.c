@@ -47,12 +47,7 @@ int store_folder_create(struct store *s, const char *path, int64_t now)
 {
 	int r;
 
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_tx_begin(s);
+	r = store_enter_write(s, path);
 	if (r >= 0)
 		r = store_tx_end(s, folder_create_locked(s, path, now));
 	return r;
@@ -92,12 +87,7 @@ int store_folder_remove(struct store *s, const char *path)
 
 	if (path[0] == '\0')
 		return -EBUSY;
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_tx_begin(s);
+	r = store_enter_write(s, path);
 	if (r >= 0)
 		r = store_tx_end(s, folder_remove_locked(s, path));
 	return r;
