@@ -375,7 +375,7 @@ out:
 		fuse_reply_write(req, size);
 }
 
-int vfs_truncate(struct vfs *v, const struct caller *c, const struct node *n,
+int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n,
 		 struct fuse_file_info *fi, uint64_t size)
 {
 	struct handle *h = fi ? fh(fi) : NULL;

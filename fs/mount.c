@@ -29,6 +29,7 @@
 #include "policy.h"
 #include "vault.h"
 #include "vfs.h"
+#include "watch.h"
 
 static const char mount_help[] =
 	"Usage: vaultfs mount DIR MOUNTPOINT [-f] [-o OPTION,...]\n"
@@ -163,6 +164,30 @@ static void detach_stdio(const char *dir)
 	log_use_timestamps();
 }
 
+struct reload {
+	struct vfs *vfs;
+	char path[PATH_MAX];
+};
+
+/* The policy file changed: a good file takes over whole, a bad one changes nothing. */
+static void on_policy_change(void *userdata)
+{
+	struct reload *rl = userdata;
+	struct policy *p = NULL;
+	char err[512] = "";
+	int r;
+
+	r = policy_load(rl->path, VAULT_POLICY, &p, err, sizeof(err));
+	if (r == 0) {
+		log_info("policy reloaded: %zu rules", policy_rule_count(p));
+		vfs_set_policy(rl->vfs, p);
+	} else if (r == -ENOENT) {
+		log_error("policy: file removed; the last good policy stays in force");
+	} else {
+		log_error("%s; the last good policy stays in force", err);
+	}
+}
+
 static void on_fatal(int sig)
 {
 	/* Best effort on the way down: the message is what an operator looks for. */
@@ -177,6 +202,8 @@ static int serve(const struct mount_opts *o)
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
 	struct policy *policy = NULL;
+	struct policy_watch *watch = NULL;
+	struct reload reload;
 	struct vault *vault = NULL;
 	struct vfs *vfs = NULL;
 	char err[512] = "", opts[1400];
@@ -196,11 +223,22 @@ static int serve(const struct mount_opts *o)
 		log_debug("mlockall: %s (secret buffers are still locked one by one)",
 			  strerror(errno));
 #endif
-	r = policy_builtin(&policy);
-	if (r >= 0)
-		r = vfs_new(vault, policy, &vfs);
+	snprintf(reload.path, sizeof(reload.path), "%s/%s", vault->dir, VAULT_POLICY);
+	r = policy_load(reload.path, VAULT_POLICY, &policy, err, sizeof(err));
+	if (r < 0) {
+		fail("%s", err);
+		goto out;
+	}
+	r = vfs_new(vault, policy, &vfs);
 	if (r < 0) {
 		fail("%s", strerror(-r));
+		goto out;
+	}
+	policy = NULL; /* the vfs owns it */
+	reload.vfs = vfs;
+	r = policy_watch_start(vault->dir, VAULT_POLICY, on_policy_change, &reload, &watch);
+	if (r < 0) {
+		fail("cannot watch \"%s\": %s", reload.path, strerror(-r));
 		goto out;
 	}
 	snprintf(opts, sizeof(opts), "fsname=vaultfs:%s,subtype=vaultfs%s%s%s", vault->dir,
@@ -250,6 +288,7 @@ out_unmount:
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
+	policy_watch_stop(watch);
 	fuse_loop_cfg_destroy(loop);
 	if (se)
 		fuse_session_destroy(se);

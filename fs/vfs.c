@@ -34,6 +34,7 @@ int vfs_new(struct vault *vault, struct policy *policy, struct vfs **ret)
 		return r;
 	}
 	pthread_mutex_init(&v->lock, NULL);
+	pthread_rwlock_init(&v->policy_lock, NULL);
 	v->vault = vault;
 	v->store = vault->store;
 	v->policy = policy;
@@ -50,17 +51,28 @@ void vfs_free(struct vfs *v)
 	vfs_files_release_all(v);
 	vfs_dirs_release_all(v);
 	nodes_free(v->nodes);
+	policy_free(v->policy);
+	pthread_rwlock_destroy(&v->policy_lock);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
+}
+
+void vfs_set_policy(struct vfs *v, struct policy *policy)
+{
+	struct policy *old;
+
+	pthread_rwlock_wrlock(&v->policy_lock);
+	old = v->policy;
+	v->policy = policy;
+	pthread_rwlock_unlock(&v->policy_lock);
+	policy_free(old);
 }
 
 void vfs_caller(fuse_req_t req, struct caller *c)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
-	c->uid = ctx->uid;
-	c->gid = ctx->gid;
-	c->pid = ctx->pid;
+	caller_init(c, ctx->uid, ctx->gid, ctx->pid);
 }
 
 /* Joins up to three parts into @buf (of @len bytes), truncating; on the hot path, where
@@ -102,19 +114,25 @@ void vfs_policy_path(const struct node *n, char *buf, size_t len)
 	}
 }
 
-unsigned vfs_rights(struct vfs *v, const struct caller *c, const struct node *n)
+unsigned vfs_rights(struct vfs *v, struct caller *c, const struct node *n)
 {
 	char path[NAME_PATH_MAX + 16];
+	unsigned rights;
 
 	vfs_policy_path(n, path, sizeof(path));
-	return policy_rights(v->policy, c, path, node_is_dir(n->kind));
+	pthread_rwlock_rdlock(&v->policy_lock);
+	rights = policy_rights(v->policy, c, path, node_is_dir(n->kind));
+	pthread_rwlock_unlock(&v->policy_lock);
+	return rights;
 }
 
-int vfs_allowed(struct vfs *v, const struct caller *c, enum policy_op op, const char *path)
+int vfs_allowed(struct vfs *v, struct caller *c, enum policy_op op, const char *path)
 {
 	struct policy_decision d;
 
+	pthread_rwlock_rdlock(&v->policy_lock);
 	policy_decide(v->policy, c, op, path, &d);
+	pthread_rwlock_unlock(&v->policy_lock);
 	return d.allow;
 }
 
@@ -151,12 +169,12 @@ static void set_times(struct stat *st, int64_t us)
 	st->st_atim = st->st_mtim;
 }
 
-int vfs_stat(struct vfs *v, const struct caller *c, const struct node *n, struct stat *st)
+int vfs_stat(struct vfs *v, struct caller *c, const struct node *n, struct stat *st)
 {
 	return vfs_stat_known(v, c, n, NULL, st);
 }
 
-int vfs_stat_known(struct vfs *v, const struct caller *c, const struct node *n,
+int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
 		   const struct store_stat *known, struct stat *st)
 {
 	struct store_stat ss;
@@ -237,7 +255,7 @@ int vfs_join(const struct node *parent, const char *name, char *buf, size_t len)
 	return 0;
 }
 
-int vfs_new_child(struct vfs *v, const struct caller *c, const struct node *parent,
+int vfs_new_child(struct vfs *v, struct caller *c, const struct node *parent,
 		  const char *name, char *path, size_t len)
 {
 	char ppath[NAME_PATH_MAX + 16];
@@ -363,13 +381,13 @@ static int is_fixed_kind(enum node_kind kind)
 	       kind == NODE_TRASH_SECRETS;
 }
 
-void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum node_kind kind,
+void vfs_reply_entry(fuse_req_t req, struct vfs *v, struct caller *c, enum node_kind kind,
 		     const char *path, uint64_t version)
 {
 	vfs_reply_entry_known(req, v, c, kind, path, version, NULL);
 }
 
-void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, const struct caller *c,
+void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c,
 			   enum node_kind kind, const char *path, uint64_t version,
 			   const struct store_stat *known)
 {

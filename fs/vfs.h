@@ -19,9 +19,12 @@
 
 struct vfs;
 
-/* State for one mount of @vault under @policy; neither is owned. */
+/* State for one mount of @vault under @policy; the vault is not owned, the policy is. */
 int vfs_new(struct vault *vault, struct policy *policy, struct vfs **ret);
 void vfs_free(struct vfs *v);
+
+/* Puts @policy in force for every request from now on; the old one is freed. */
+void vfs_set_policy(struct vfs *v, struct policy *policy);
 
 /* The operations table; pass the vfs as userdata to fuse_session_new. */
 const struct fuse_lowlevel_ops *vfs_ops(void);

@@ -39,7 +39,8 @@ struct listing;
 struct vfs {
 	struct vault *vault;
 	struct store *store;
-	struct policy *policy;
+	pthread_rwlock_t policy_lock;
+	struct policy *policy; /* protected by policy_lock: swapped whole on reload */
 	struct nodes *nodes;
 	size_t max_size;
 	int64_t started;
@@ -51,20 +52,20 @@ struct vfs {
 
 void vfs_caller(fuse_req_t req, struct caller *c);
 void vfs_policy_path(const struct node *n, char *buf, size_t len);
-unsigned vfs_rights(struct vfs *v, const struct caller *c, const struct node *n);
-int vfs_allowed(struct vfs *v, const struct caller *c, enum policy_op op, const char *path);
-int vfs_stat(struct vfs *v, const struct caller *c, const struct node *n, struct stat *st);
+unsigned vfs_rights(struct vfs *v, struct caller *c, const struct node *n);
+int vfs_allowed(struct vfs *v, struct caller *c, enum policy_op op, const char *path);
+int vfs_stat(struct vfs *v, struct caller *c, const struct node *n, struct stat *st);
 /* As vfs_stat, with the store's answer for a secret already in hand (@known may be NULL). */
-int vfs_stat_known(struct vfs *v, const struct caller *c, const struct node *n,
+int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
 		   const struct store_stat *known, struct stat *st);
 int vfs_join(const struct node *parent, const char *name, char *buf, size_t len);
 /* The path of a new secret or folder @name under @parent that @c may write: -EINVAL for a
  * bad name, -EACCES without the right. */
-int vfs_new_child(struct vfs *v, const struct caller *c, const struct node *parent,
+int vfs_new_child(struct vfs *v, struct caller *c, const struct node *parent,
 		  const char *name, char *path, size_t len);
-void vfs_reply_entry(fuse_req_t req, struct vfs *v, const struct caller *c, enum node_kind kind,
+void vfs_reply_entry(fuse_req_t req, struct vfs *v, struct caller *c, enum node_kind kind,
 		     const char *path, uint64_t version);
-void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, const struct caller *c,
+void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c,
 			   enum node_kind kind, const char *path, uint64_t version,
 			   const struct store_stat *known);
 
@@ -72,7 +73,7 @@ void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, const struct caller *c
 /* Wipes and frees the handles the kernel never released (the session ended first). */
 void vfs_files_release_all(struct vfs *v);
 int vfs_pending_size(struct vfs *v, const char *path, uint64_t *ret_size);
-int vfs_truncate(struct vfs *v, const struct caller *c, const struct node *n,
+int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n,
 		 struct fuse_file_info *fi, uint64_t size);
 void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

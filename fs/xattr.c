@@ -119,7 +119,7 @@ void vfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 }
 
 /* Checks that @n's attributes may change and returns its store path. */
-static int writable(struct vfs *v, const struct caller *c, const struct node *n)
+static int writable(struct vfs *v, struct caller *c, const struct node *n)
 {
 	char ppath[NAME_PATH_MAX + 16];
 

@@ -1,17 +1,26 @@
 /*
  * policy: who may do what to which path of the mount. The FUSE layer asks one question —
- * policy_decide() — with the caller's identity and gets a decision and the rule behind it.
+ * policy_decide() — for the live caller, and gets a decision and the rule behind it.
  *
- * It knows nothing of FUSE or of the store: paths are plain strings relative to the mount
- * root ("secrets/db-conn", "keys/release"), and identity comes in a struct caller that
- * the caller fills. Until the rule language lands, one built-in rule holds: uid 0 with a
- * known process may do everything, everyone else nothing.
+ * The policy is a text file, one rule a line:
+ *     EFFECT  OPERATIONS  PATH  WHO
+ * EFFECT is allow or deny; OPERATIONS a comma-separated list of list read write delete
+ * recover purge sign encrypt decrypt wrap unwrap, or '*'; PATH a glob over the mount's
+ * paths (glob.h); WHO '*' or conditions that must all hold: uid=N user=NAME gid=N
+ * group=NAME cgroup=GLOB exe=GLOB. Deny wins over allow; nothing matching denies; uid 0
+ * has no rights but those given.
+ *
+ * A file with any error is refused whole, with "FILE:LINE: message". Names (user=,
+ * group=) are resolved through NSS when the file is loaded; an unknown one is an error.
+ * This module knows nothing of FUSE or of the store.
  */
 #ifndef VAULTFS_POLICY_H
 #define VAULTFS_POLICY_H
 
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "caller.h"
 
 enum policy_op {
 	POLICY_LIST,
@@ -28,39 +37,54 @@ enum policy_op {
 	POLICY_OP_COUNT,
 };
 
-/* The process behind a request. pid 0 means the kernel or another pid namespace: such a
- * caller gets nothing that depends on identity. */
-struct caller {
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
-};
+#define POLICY_BIT(op) (1u << (op))
+#define POLICY_ALL ((1u << POLICY_OP_COUNT) - 1)
+
+/* Longest line accepted; longer ones are an error, not truncated. */
+#define POLICY_LINE_MAX 4096
 
 struct policy_decision {
 	int allow;
-	char rule[64]; /* "file:line" of the deciding rule, or "builtin" / "default-deny" */
+	char rule[300]; /* "FILE:LINE" of the deciding rule, or "default-deny" */
 };
 
 struct policy;
 
-/* The built-in policy. Returns 0 or -ENOMEM. */
-int policy_builtin(struct policy **ret);
+/*
+ * Parses @len bytes of policy text; @name ("policy", or a path) prefixes error messages
+ * and rule references. Returns 0, or -EINVAL with "NAME:LINE: message" in @err.
+ */
+int policy_parse(const char *text, size_t len, const char *name, struct policy **ret, char *err,
+		 size_t errlen);
+
+/* Reads and parses the file @path; rules are named "NAME:LINE". -ENOENT if it is missing. */
+int policy_load(const char *path, const char *name, struct policy **ret, char *err,
+		size_t errlen);
+
+/* A policy with no rules: everything denied. */
+int policy_empty(struct policy **ret);
 
 void policy_free(struct policy *p);
 
+/* The number of rules. */
+size_t policy_rule_count(const struct policy *p);
+
+/* What a decision may need of the caller (CALLER_HAVE_*): nothing is read for rules that
+ * do not ask. */
+unsigned policy_needs(const struct policy *p);
+
 /* Decides @op on @path for @c. Never fails: what cannot be decided is denied. */
-void policy_decide(const struct policy *p, const struct caller *c, enum policy_op op,
-		   const char *path, struct policy_decision *ret);
+void policy_decide(const struct policy *p, struct caller *c, enum policy_op op, const char *path,
+		   struct policy_decision *ret);
 
 /*
- * The set of operations (bit 1 << op) that @c may do on @path; with @below, also those it
- * may do on anything beneath @path — what decides whether a folder is visible.
+ * The set of operations (bit 1 << op) that @c may do on @path; with @below, also those an
+ * allow rule gives it on anything beneath @path — what makes a folder visible.
  */
-unsigned policy_rights(const struct policy *p, const struct caller *c, const char *path, int below);
+unsigned policy_rights(const struct policy *p, struct caller *c, const char *path, int below);
 
-#define POLICY_BIT(op) (1u << (op))
-
-/* The operation's name as the policy language spells it ("read", "write", ...). */
+/* The operation's name as the policy language spells it, and back (-1 if unknown). */
 const char *policy_op_name(enum policy_op op);
+int policy_op_parse(const char *name);
 
 #endif

@@ -21,6 +21,11 @@ if [ ! -f "$vault/vaultfs.conf" ]; then
 	"$vaultfs" secret attr "$vault" payments/api-key tag.owner payments-team
 	printf 'old-token' | "$vaultfs" secret set "$vault" legacy/token
 	"$vaultfs" secret delete "$vault" legacy/token
+	cat >"$vault/policy" <<'POLICY'
+# The demo's policy: root may do everything; nobody else anything.
+# effect  operations  path  who
+allow     *           **    uid=0
+POLICY
 fi
 
 mnt=$PWD/demo/mnt
@@ -33,7 +38,8 @@ cat <<MSG
 
 The demo vault in $vault is mounted on $mnt
 (daemon log: $vault/vaultfs.log; token PIN in $vault/pin, mode 0400).
-Until a policy is written, root may do everything there and other users nothing.
+Its policy ($vault/policy) lets root do everything and nobody else anything;
+edit it and the mount follows within a second.
 Try, as root:
 
   ls -l $mnt/secrets $mnt/secrets/payments

@@ -16,8 +16,10 @@ ERR_EXPECTED=
 # Run COMMAND... as uid N (gid N, no supplementary groups).
 as() { local uid=$1; shift; setpriv --reuid "$uid" --regid "$uid" --clear-groups -- "$@"; }
 
+# new_vault [POLICY]: a vault whose policy is POLICY (default: root may do everything).
 new_vault() {
 	"$VAULTFS" init "$V" >/dev/null || { echo "init failed"; exit 1; }
+	printf '%s\n' "${1:-allow * ** uid=0}" >"$V/policy"
 	mkdir -p "$M"
 	chmod 755 "$T"
 }

@@ -1,0 +1,47 @@
+/*
+ * caller: who is behind a request. uid, gid and pid come with the request; supplementary
+ * groups, the cgroup v2 path and the executable are read from /proc only when a rule
+ * needs them, once per request, and only while the process is provably the one that made
+ * the request: the same process (start time read before and after) with the request's uid
+ * as its filesystem uid. Anything that cannot be read that way stays unknown, and a
+ * condition on something unknown does not hold.
+ */
+#ifndef VAULTFS_CALLER_H
+#define VAULTFS_CALLER_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define CALLER_GROUPS_MAX 256
+#define CALLER_CGROUP_MAX 1024
+
+/* what has been read (or set by a test or `policy explain`) */
+#define CALLER_HAVE_GROUPS 0x1
+#define CALLER_HAVE_CGROUP 0x2
+#define CALLER_HAVE_EXE 0x4
+
+struct caller {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid; /* 0: the kernel, or another pid namespace: nothing that needs identity */
+	unsigned have;  /* CALLER_HAVE_* read successfully */
+	unsigned tried; /* CALLER_HAVE_* attempted */
+	gid_t groups[CALLER_GROUPS_MAX];
+	size_t ngroups;
+	char cgroup[CALLER_CGROUP_MAX];
+	char exe[PATH_MAX];
+	const char *proc; /* NULL: "/proc" */
+};
+
+/* A caller with the request's identity; nothing read yet. */
+void caller_init(struct caller *c, uid_t uid, gid_t gid, pid_t pid);
+
+/* Reads what @need asks for (CALLER_HAVE_*) that was not tried yet. Never fails: what
+ * cannot be read stays out of c->have. */
+void caller_load(struct caller *c, unsigned need);
+
+/* Whether @gid is the caller's primary or one of its supplementary groups (loads them). */
+int caller_in_group(struct caller *c, gid_t gid);
+
+#endif
