@@ -29,6 +29,9 @@ static const char main_help[] =
 	"                     serve the vault as a filesystem\n"
 	"  secret set|get|list|versions|delete|recover|purge|attr DIR NAME ...\n"
 	"                     work on the vault's secrets directly\n"
+	"  policy check DIR   validate the vault's policy\n"
+	"  policy explain DIR --uid N [--gid N] [--cgroup PATH] [--exe PATH] OP PATH\n"
+	"                     the decision for a caller, and the rule behind it\n"
 	"\n"
 	"Run 'vaultfs COMMAND --help' for a command's options.\n"
 	"  -h, --help         show this help\n"
@@ -143,6 +146,8 @@ int main(int argc, char **argv)
 		return mount_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "secret") == 0)
 		return cli_secret(argc - 1, argv + 1);
+	if (strcmp(cmd, "policy") == 0)
+		return cli_policy(argc - 1, argv + 1);
 	fprintf(stderr, "vaultfs: unknown command \"%s\" (see 'vaultfs --help')\n", cmd);
 	return EXIT_USAGE;
 }
