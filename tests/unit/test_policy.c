@@ -1,0 +1,273 @@
+/*
+ * Unit tests for the policy language: the parser's exact errors on malformed input, the
+ * globs, and the evaluator's rules — deny wins, nothing matching denies, conditions AND-ed,
+ * no implicit rights for uid 0, fail closed when the caller's details are unknown.
+ * Callers are described directly (nothing is read from /proc).
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "glob.h"
+#include "policy.h"
+
+static struct policy *parse_ok(const char *text)
+{
+	struct policy *p = NULL;
+	char err[512] = "";
+
+	if (policy_parse(text, strlen(text), "policy", &p, err, sizeof(err)) != 0)
+		fail_msg("refused \"%s\": %s", text, err);
+	return p;
+}
+
+static void parse_bad(const char *text, size_t len, const char *message)
+{
+	struct policy *p = NULL;
+	char err[512] = "";
+
+	assert_int_equal(policy_parse(text, len, "policy", &p, err, sizeof(err)), -EINVAL);
+	assert_null(p);
+	if (!strstr(err, message))
+		fail_msg("expected \"%s\" in \"%s\"", message, err);
+}
+
+/* A caller whose groups, cgroup and executable are given (or unknown when NULL). */
+static void who(struct caller *c, uid_t uid, gid_t gid, const gid_t *groups, size_t n,
+		const char *cgroup, const char *exe)
+{
+	caller_init(c, uid, gid, 100);
+	c->tried = CALLER_HAVE_GROUPS | CALLER_HAVE_CGROUP | CALLER_HAVE_EXE;
+	c->have = CALLER_HAVE_GROUPS;
+	memcpy(c->groups, groups, n * sizeof(*groups));
+	c->ngroups = n;
+	if (cgroup) {
+		snprintf(c->cgroup, sizeof(c->cgroup), "%s", cgroup);
+		c->have |= CALLER_HAVE_CGROUP;
+	}
+	if (exe) {
+		snprintf(c->exe, sizeof(c->exe), "%s", exe);
+		c->have |= CALLER_HAVE_EXE;
+	}
+}
+
+static const char *decide(struct policy *p, struct caller *c, enum policy_op op, const char *path)
+{
+	static char out[400];
+	struct policy_decision d;
+
+	policy_decide(p, c, op, path, &d);
+	snprintf(out, sizeof(out), "%s %s", d.allow ? "allow" : "deny", d.rule);
+	return out;
+}
+
+static void test_globs(void **state)
+{
+	(void)state;
+	assert_true(glob_match("secrets/db-conn", "secrets/db-conn"));
+	assert_false(glob_match("secrets/db-conn", "secrets/db-conn2"));
+	assert_true(glob_match("secrets/*", "secrets/a"));
+	assert_false(glob_match("secrets/*", "secrets/a/b"));
+	assert_false(glob_match("secrets/*", "secrets"));
+	assert_true(glob_match("secrets/**", "secrets"));
+	assert_true(glob_match("secrets/**", "secrets/a/b/c"));
+	assert_false(glob_match("secrets/**", "keys/a"));
+	assert_true(glob_match("**", ""));
+	assert_true(glob_match("**", "keys/release"));
+	assert_true(glob_match("secrets/**/key", "secrets/key"));
+	assert_true(glob_match("secrets/**/key", "secrets/a/b/key"));
+	assert_true(glob_match("secrets/pay*/api-?ey", "secrets/payments/api-key"));
+	assert_true(glob_match("/system.slice/*.service", "/system.slice/payments.service"));
+	assert_false(glob_match("/system.slice/*.service", "/system.slice/a/b.service"));
+	assert_true(glob_match_below("secrets/payments/**", "secrets"));
+	assert_true(glob_match_below("secrets/payments/api-key", "secrets/payments"));
+	assert_false(glob_match_below("secrets/payments/api-key", "secrets/payments/api-key"));
+	assert_false(glob_match_below("secrets/other/x", "secrets/payments"));
+	assert_true(glob_match_below("**", "secrets"));
+	assert_int_equal(glob_check("secrets//x"), -EINVAL);
+	assert_int_equal(glob_check(""), -EINVAL);
+	assert_int_equal(glob_check("secrets/"), -EINVAL);
+	assert_int_equal(glob_check("secrets/a**"), -EINVAL);
+	assert_int_equal(glob_check("secrets/[ab"), -EINVAL);
+	assert_int_equal(glob_check("**/a/**/b/**/c/**/d/**"), -EINVAL);
+	assert_int_equal(glob_check("**/a/**/b/**/c/**"), 0);
+}
+
+static void test_parse_errors(void **state)
+{
+	char big[POLICY_LINE_MAX + 64];
+
+	(void)state;
+	parse_bad("permit read secrets/x *\n", 24, "policy:1: unknown effect \"permit\"");
+	parse_bad("\n\nallow reed secrets/x *\n", 24, "policy:3: bad operations \"reed\"");
+	parse_bad("allow read,,write secrets/x *\n", 30, "policy:1: bad operations");
+	parse_bad("allow read,write, secrets/x *\n", 30, "policy:1: bad operations");
+	parse_bad("allow read secrets/x\n", 21, "policy:1: expected EFFECT OPERATIONS PATH WHO");
+	parse_bad("allow read secrets//x *\n", 24, "policy:1: bad path glob \"secrets//x\"");
+	parse_bad("allow read secrets/x colour=blue\n", 33,
+		  "policy:1: unknown condition \"colour\"");
+	parse_bad("allow read secrets/x uid=12a\n", 29, "policy:1: bad uid \"12a\"");
+	parse_bad("allow read secrets/x uid=-1\n", 28, "policy:1: bad uid");
+	parse_bad("allow read secrets/x uid=1 uid=2\n", 33, "more than one uid=/user=");
+	parse_bad("allow read secrets/x user=no-such-user-here\n", 44,
+		  "policy:1: unknown user \"no-such-user-here\"");
+	parse_bad("allow read secrets/x group=no-such-group-here\n", 46,
+		  "policy:1: unknown group \"no-such-group-here\"");
+	parse_bad("allow read secrets/x cgroup=relative\n", 36, "bad cgroup glob \"relative\"");
+	parse_bad("allow read secrets/x exe=\n", 26, "bad condition \"exe=\"");
+	parse_bad("allow read secrets/x * uid=1\n", 29, "bad condition \"*\"");
+	parse_bad("allow read sec\0rets/x *\n", 24, "policy:1: NUL byte");
+	parse_bad("# ok\nallow read x *\n\0", 21, "policy:3: NUL byte");
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "allow read ", 11);
+	big[sizeof(big) - 1] = '\n';
+	parse_bad(big, sizeof(big), "policy:1: line longer than 4096 bytes");
+	{
+		/* one bad line refuses the whole file */
+		const char *text = "allow * ** uid=0\nallow read secrets/x uid=1001 bogus\n";
+
+		parse_bad(text, strlen(text), "policy:2:");
+	}
+}
+
+static void test_parse_ok(void **state)
+{
+	struct policy *p;
+
+	(void)state;
+	p = parse_ok("# comment only\n\n   \t\n");
+	assert_int_equal(policy_rule_count(p), 0);
+	policy_free(p);
+	p = parse_ok("allow read secrets/db-conn uid=1001 # trailing comment\n"
+		     "allow\tread,list\tsecrets/payments/**\tcgroup=/system.slice/payments.service\n"
+		     "allow write secrets/** group=root\n"
+		     "allow sign keys/release user=root exe=/usr/bin/release-tool\n"
+		     "deny * secrets/root/** *\r\n"
+		     "allow * ** gid=0");
+	assert_int_equal(policy_rule_count(p), 6);
+	assert_int_equal(policy_needs(p),
+			 CALLER_HAVE_GROUPS | CALLER_HAVE_CGROUP | CALLER_HAVE_EXE);
+	policy_free(p);
+	p = parse_ok("allow read secrets/x uid=5");
+	assert_int_equal(policy_needs(p), 0); /* nothing is read from /proc for uid rules */
+	policy_free(p);
+}
+
+static void test_decide(void **state)
+{
+	struct policy *p;
+	struct caller c;
+	gid_t none[1] = {0}, wheel[1] = {10};
+
+	(void)state;
+	p = parse_ok("allow read secrets/db-conn uid=1001\n"
+		     "allow read,list secrets/payments/** cgroup=/system.slice/payments.service\n"
+		     "allow write secrets/** gid=10\n"
+		     "allow sign keys/release uid=1002 exe=/usr/bin/release-tool\n"
+		     "deny * secrets/root/** *\n"
+		     "allow * secrets/root/** uid=0\n");
+	who(&c, 1001, 1001, none, 0, "/", "/usr/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/db-conn"), "allow policy:1");
+	assert_string_equal(decide(p, &c, POLICY_WRITE, "secrets/db-conn"), "deny default-deny");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/other"), "deny default-deny");
+	/* cgroup */
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/payments/api-key"),
+			    "deny default-deny");
+	who(&c, 1001, 1001, none, 0, "/system.slice/payments.service", "/usr/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/payments/api-key"),
+			    "allow policy:2");
+	assert_string_equal(decide(p, &c, POLICY_LIST, "secrets/payments"), "allow policy:2");
+	/* supplementary group */
+	who(&c, 1003, 1003, wheel, 1, "/", "/bin/sh");
+	assert_string_equal(decide(p, &c, POLICY_WRITE, "secrets/a/b"), "allow policy:3");
+	who(&c, 1003, 10, none, 0, "/", "/bin/sh"); /* primary */
+	assert_string_equal(decide(p, &c, POLICY_WRITE, "secrets/a/b"), "allow policy:3");
+	/* conditions are AND-ed: uid and exe */
+	who(&c, 1002, 1002, none, 0, "/", "/usr/bin/release-tool");
+	assert_string_equal(decide(p, &c, POLICY_SIGN, "keys/release"), "allow policy:4");
+	who(&c, 1002, 1002, none, 0, "/", "/usr/bin/other");
+	assert_string_equal(decide(p, &c, POLICY_SIGN, "keys/release"), "deny default-deny");
+	who(&c, 1001, 1001, none, 0, "/", "/usr/bin/release-tool");
+	assert_string_equal(decide(p, &c, POLICY_SIGN, "keys/release"), "deny default-deny");
+	/* deny wins over allow, whatever the order; root gets nothing implicit */
+	who(&c, 0, 0, none, 0, "/", "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/root/x"), "deny policy:5");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/db-conn"), "deny default-deny");
+	who(&c, 1003, 10, none, 0, "/", "/bin/sh");
+	assert_string_equal(decide(p, &c, POLICY_WRITE, "secrets/root/x"), "deny policy:5");
+	/* unknown details: an allow does not hold, a deny does */
+	who(&c, 1001, 1001, none, 0, NULL, NULL);
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/payments/api-key"),
+			    "deny default-deny");
+	policy_free(p);
+	p = parse_ok("allow * ** *\ndeny read secrets/x exe=/usr/bin/evil\n");
+	who(&c, 1001, 1001, none, 0, "/", NULL);
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:2");
+	assert_string_equal(decide(p, &c, POLICY_WRITE, "secrets/x"), "allow policy:1");
+	/* pid 0: nothing that needs identity */
+	caller_init(&c, 0, 0, 0);
+	policy_free(p);
+	p = parse_ok("allow read secrets/x uid=0\nallow list secrets *\n");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny default-deny");
+	assert_string_equal(decide(p, &c, POLICY_LIST, "secrets"), "allow policy:2");
+	policy_free(p);
+}
+
+static void test_rights(void **state)
+{
+	struct policy *p;
+	struct caller c;
+	gid_t none[1] = {0};
+
+	(void)state;
+	p = parse_ok("allow read secrets/payments/api-key uid=1001\n"
+		     "allow list secrets uid=1002\n");
+	who(&c, 1001, 1001, none, 0, "/", "/bin/cat");
+	assert_int_equal(policy_rights(p, &c, "secrets/payments/api-key", 0),
+			 POLICY_BIT(POLICY_READ));
+	/* the folders leading to it are visible to this caller, with no rights of their own */
+	assert_int_equal(policy_rights(p, &c, "secrets/payments", 0), 0);
+	assert_int_equal(policy_rights(p, &c, "secrets/payments", 1), POLICY_BIT(POLICY_READ));
+	assert_int_equal(policy_rights(p, &c, "secrets/other", 1), 0);
+	who(&c, 1002, 1002, none, 0, "/", "/bin/cat");
+	assert_int_equal(policy_rights(p, &c, "secrets", 0), POLICY_BIT(POLICY_LIST));
+	policy_free(p);
+}
+
+static void test_deep_and_wide(void **state)
+{
+	char text[8192], path[2048];
+	struct policy *p;
+	struct caller c;
+	gid_t none[1] = {0};
+	size_t off = 0;
+
+	(void)state;
+	/* many rules, deep paths: decided without trouble */
+	for (int i = 0; i < 100; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"allow read secrets/**/a%d/**/b uid=%d\n", i, i);
+	p = parse_ok(text);
+	off = 0;
+	off += (size_t)snprintf(path, sizeof(path), "secrets");
+	for (int i = 0; i < 16; i++)
+		off += (size_t)snprintf(path + off, sizeof(path) - off, "/a%d", i);
+	snprintf(path + off, sizeof(path) - off, "/b");
+	who(&c, 7, 7, none, 0, "/", "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, path), "allow policy:8");
+	who(&c, 70, 70, none, 0, "/", "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, path), "deny default-deny");
+	policy_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_globs),	  cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_ok),   cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_rights),	  cmocka_unit_test(test_deep_and_wide),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
