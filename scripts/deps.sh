@@ -12,6 +12,7 @@ packages=(
 	softhsm2 opensc             # the default token; pkcs11-tool inspects it in tests
 	libinih-dev                 # vaultfs.conf parsing
 	libcmocka-dev               # unit tests
+	clang libclang-rt-14-dev    # the policy parser's libFuzzer target
 	attr jq util-linux python3  # getfattr/setfattr, audit checks, setpriv, exact syscalls in tests
 )
 
