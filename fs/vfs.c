@@ -435,6 +435,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	vfs_caller(req, &c);
+	/* only what the caller sees is decided here: a recent read of it will do */
+	c.recent_ok = 1;
 	r = resolve(v, p, name, &kind, path, sizeof(path), &version, &known, &have_known);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -485,6 +487,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	vfs_caller(req, &c);
+	/* only what the caller sees is decided here: a recent read of it will do */
+	c.recent_ok = 1;
 	r = vfs_stat(v, &c, n, &st);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -552,6 +556,8 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 		return;
 	}
 	vfs_caller(req, &c);
+	/* only what the caller sees is decided here: a recent read of it will do */
+	c.recent_ok = 1;
 	m = mode_for(n->kind, vfs_rights(v, &c, n));
 	if (((mask & R_OK) && !(m & 0400)) || ((mask & W_OK) && !(m & 0200)) ||
 	    ((mask & X_OK) && !(m & 0100)) || (mask == F_OK && !(m & 0777)))

@@ -1,18 +1,110 @@
 /*
- * caller: identity from /proc, read through one directory descriptor of /proc/PID — which
- * keeps naming the same process even if the pid is reused — and accepted only if the
- * process's start time is the same before and after and its filesystem uid and gid are
- * the request's. The pid FUSE gives is the calling thread's, so what is read (groups, the
- * uid check) is that thread's own.
+ * caller: identity from /proc, read through one directory descriptor of /proc/PID. Once
+ * open, that descriptor names the same task for good: if the task exits, every read
+ * through it fails, and a new task that gets the pid is not reached through it. What is
+ * read is accepted only if the task's filesystem uid and gid are the request's, which a
+ * task that took over the pid before the descriptor was opened would have to share. The
+ * pid FUSE gives is the calling thread's, so what is read (groups, the uid check) is that
+ * thread's own. Each request reads at most: status, cgroup, and the exe link.
  */
 #include "caller.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/*
+ * What was read recently, per task: lookups and attribute requests (which decide what a
+ * caller sees, never what it may do) reuse it for a second instead of reading /proc again;
+ * an open, a listing, a write — anything that acts — always reads afresh.
+ */
+#define RECENT_SLOTS 256
+#define RECENT_US 1000000
+
+struct recent {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	unsigned have;
+	int64_t at;
+	size_t ngroups;
+	gid_t groups[CALLER_GROUPS_MAX];
+	char cgroup[CALLER_CGROUP_MAX];
+	char exe[PATH_MAX];
+};
+
+static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct recent *recent; /* protected by recent_lock */
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Fills @c from a recent read of the same task with the same ids covering @need. */
+static int recent_get(struct caller *c, unsigned need)
+{
+	struct recent *e;
+	int hit = 0;
+
+	pthread_mutex_lock(&recent_lock);
+	if (recent) {
+		e = &recent[(unsigned)c->pid % RECENT_SLOTS];
+		if (e->pid == c->pid && e->uid == c->uid && e->gid == c->gid &&
+		    (e->have & need) == need && now_us() - e->at < RECENT_US) {
+			if (need & CALLER_HAVE_GROUPS) {
+				memcpy(c->groups, e->groups, e->ngroups * sizeof(gid_t));
+				c->ngroups = e->ngroups;
+			}
+			if (need & CALLER_HAVE_CGROUP)
+				memcpy(c->cgroup, e->cgroup, sizeof(c->cgroup));
+			if (need & CALLER_HAVE_EXE)
+				memcpy(c->exe, e->exe, sizeof(c->exe));
+			c->have |= need;
+			hit = 1;
+		}
+	}
+	pthread_mutex_unlock(&recent_lock);
+	return hit;
+}
+
+static void recent_put(const struct caller *c, unsigned got)
+{
+	struct recent *e;
+
+	pthread_mutex_lock(&recent_lock);
+	if (!recent)
+		recent = calloc(RECENT_SLOTS, sizeof(*recent));
+	if (recent) {
+		e = &recent[(unsigned)c->pid % RECENT_SLOTS];
+		if (e->pid != c->pid || e->uid != c->uid || e->gid != c->gid)
+			e->have = 0;
+		e->pid = c->pid;
+		e->uid = c->uid;
+		e->gid = c->gid;
+		e->have |= got;
+		e->at = now_us();
+		if (got & CALLER_HAVE_GROUPS) {
+			memcpy(e->groups, c->groups, c->ngroups * sizeof(gid_t));
+			e->ngroups = c->ngroups;
+		}
+		if (got & CALLER_HAVE_CGROUP)
+			memcpy(e->cgroup, c->cgroup, sizeof(e->cgroup));
+		if (got & CALLER_HAVE_EXE)
+			memcpy(e->exe, c->exe, sizeof(e->exe));
+	}
+	pthread_mutex_unlock(&recent_lock);
+}
 
 void caller_init(struct caller *c, uid_t uid, gid_t gid, pid_t pid)
 {
@@ -25,6 +117,7 @@ void caller_init(struct caller *c, uid_t uid, gid_t gid, pid_t pid)
 	c->cgroup[0] = '\0';
 	c->exe[0] = '\0';
 	c->proc = NULL;
+	c->recent_ok = 0;
 }
 
 static ssize_t read_at(int dfd, const char *name, char *buf, size_t len)
@@ -45,25 +138,6 @@ static ssize_t read_at(int dfd, const char *name, char *buf, size_t len)
 	close(fd);
 	buf[total] = '\0';
 	return total;
-}
-
-/* Field 22 of /proc/PID/stat: the start time, which a reused pid does not share. */
-static int start_time(int dfd, unsigned long long *ret)
-{
-	char buf[1024];
-	const char *p;
-
-	if (read_at(dfd, "stat", buf, sizeof(buf)) <= 0)
-		return -1;
-	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-	if (!p)
-		return -1;
-	/* after ") " come fields 3.. ; the start time is field 22 */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-			  "%*d %*d %llu",
-		   ret) != 1)
-		return -1;
-	return 0;
 }
 
 /* Checks the fs uid and gid, and collects the supplementary groups if asked. */
@@ -144,9 +218,21 @@ static int read_exe(struct caller *c, int dfd)
 	return 0;
 }
 
+/*
+ * /proc/PID belongs to the task's effective uid and gid — unless the task is not dumpable,
+ * when it belongs to root. A match on both is the caller; anything else is settled by the
+ * status file.
+ */
+static int owned_by_caller(const struct caller *c, int dfd)
+{
+	struct stat st;
+
+	return fstat(dfd, &st) == 0 && st.st_uid == c->uid && st.st_gid == c->gid &&
+	       !(c->uid == 0 && c->gid == 0);
+}
+
 void caller_load(struct caller *c, unsigned need)
 {
-	unsigned long long t0, t1;
 	char dir[64];
 	unsigned got = 0;
 	int dfd;
@@ -155,22 +241,27 @@ void caller_load(struct caller *c, unsigned need)
 	c->tried |= need;
 	if (!need || c->pid <= 0)
 		return;
+	if (c->recent_ok && recent_get(c, need))
+		return;
 	snprintf(dir, sizeof(dir), "%s/%d", c->proc ? c->proc : "/proc", (int)c->pid);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return;
-	if (start_time(dfd, &t0) < 0 || read_status(c, dfd, need & CALLER_HAVE_GROUPS) < 0)
+	if (!(need & CALLER_HAVE_GROUPS) && owned_by_caller(c, dfd)) {
+		/* The directory's owner is the task's effective ids: enough to tell it is the
+		 * caller, without asking the kernel to render the whole status file. */
+	} else if (read_status(c, dfd, need & CALLER_HAVE_GROUPS) < 0) {
 		goto out;
+	}
 	if (need & CALLER_HAVE_GROUPS)
 		got |= CALLER_HAVE_GROUPS;
 	if ((need & CALLER_HAVE_CGROUP) && read_cgroup(c, dfd) == 0)
 		got |= CALLER_HAVE_CGROUP;
 	if ((need & CALLER_HAVE_EXE) && read_exe(c, dfd) == 0)
 		got |= CALLER_HAVE_EXE;
-	/* Still the same process, still with the request's ids: then what was read is its. */
-	if (start_time(dfd, &t1) < 0 || t1 != t0 || read_status(c, dfd, 0) < 0)
-		got = 0;
 	c->have |= got;
+	if (got)
+		recent_put(c, got);
 out:
 	close(dfd);
 }

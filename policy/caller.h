@@ -1,10 +1,9 @@
 /*
  * caller: who is behind a request. uid, gid and pid come with the request; supplementary
  * groups, the cgroup v2 path and the executable are read from /proc only when a rule
- * needs them, once per request, and only while the process is provably the one that made
- * the request: the same process (start time read before and after) with the request's uid
- * as its filesystem uid. Anything that cannot be read that way stays unknown, and a
- * condition on something unknown does not hold.
+ * needs them, once per request, through a descriptor that keeps naming the task that made
+ * the request, and only if that task's filesystem uid and gid are the request's. Anything
+ * that cannot be read that way stays unknown (and policy fails closed on it).
  */
 #ifndef VAULTFS_CALLER_H
 #define VAULTFS_CALLER_H
@@ -32,13 +31,16 @@ struct caller {
 	char cgroup[CALLER_CGROUP_MAX];
 	char exe[PATH_MAX];
 	const char *proc; /* NULL: "/proc" */
+	/* May be answered from what was read for the same task within the last second:
+	 * set only where a decision shows something (visibility, modes) and does nothing. */
+	int recent_ok;
 };
 
 /* A caller with the request's identity; nothing read yet. */
 void caller_init(struct caller *c, uid_t uid, gid_t gid, pid_t pid);
 
 /* Reads what @need asks for (CALLER_HAVE_*) that was not tried yet. Never fails: what
- * cannot be read stays out of c->have. */
+ * cannot be read stays out of c->have. Every read is remembered for c->recent_ok callers. */
 void caller_load(struct caller *c, unsigned need);
 
 /* Whether @gid is the caller's primary or one of its supplementary groups (loads them). */

@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 		free(w[i].lat);
 	}
 	qsort(all, total, sizeof(*all), cmp);
-	printf("%-8s threads=%u  ops/s=%9.0f  p50=%7.1f us  p99=%7.1f us  errors=%u\n", argv[5],
+	printf("%-10s threads=%u  ops/s=%9.0f  p50=%7.1f us  p99=%7.1f us  errors=%u\n", argv[5],
 	       threads, (double)total / seconds, total ? (double)all[total / 2] / 1000 : 0,
 	       total ? (double)all[total * 99 / 100] / 1000 : 0, errors);
 	free(all);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The read benchmark of the mounted vault, against its floor, in one run: open + read +
-# close of small files on (1) vaultfs, (2) floorfs — a minimal FUSE filesystem with the
-# same options — and (3) tmpfs, with 1 and 2 threads. Prints the figures and the ratio of
+# close of small files on (1) vaultfs under a uid rule, (2) vaultfs under a cgroup rule
+# (the caller's cgroup is read from /proc for every request), (3) floorfs — a minimal FUSE
+# filesystem with the same options — and (4) tmpfs, with 1 and 2 threads. Prints the figures and the ratio of
 # vaultfs to the floor. Run as root, from a build: tests/bench/read.sh [BUILD] [SECONDS]
 set -euo pipefail
 build=${1:-build}
@@ -14,41 +15,52 @@ floorfs=$build/tests/floorfs
 
 T=$(mktemp -d /tmp/vaultfs-bench.XXXXXX)
 cleanup() {
-	for m in "$T/vmnt" "$T/fmnt" "$T/tmpfs"; do
+	for m in "$T/vmnt" "$T/cmnt" "$T/fmnt" "$T/tmpfs"; do
 		mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount "$m"; }
 	done
 	wait 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
-mkdir "$T/vmnt" "$T/fmnt" "$T/tmpfs"
+mkdir "$T/vmnt" "$T/cmnt" "$T/fmnt" "$T/tmpfs"
 
 "$vaultfs" init "$T/vault" >/dev/null
 value=$(head -c "$size" /dev/zero | tr '\0' 's')
 for i in $(seq 0 $((files - 1))); do
 	printf '%s' "$value" | "$vaultfs" secret set "$T/vault" "secret-$i"
 done
+# The same secrets under a policy that asks for the caller's cgroup.
+cp -a "$T/vault" "$T/cvault"
+# The reader is an ordinary service account, as in production: uid 1001.
+reader=1001
+echo "allow read,list ** uid=$reader" >"$T/vault/policy"
+echo "allow read,list ** uid=$reader cgroup=/**" >"$T/cvault/policy"
 # Both filesystems get vaultfs's default number of workers: twice the cores.
 threads=$(($(nproc) * 2))
 "$vaultfs" mount "$T/vault" "$T/vmnt" -o threads=$threads
+"$vaultfs" mount "$T/cvault" "$T/cmnt" -o threads=$threads
 "$floorfs" "$T/fmnt" "$files" "$size" "$threads" &
 mount -t tmpfs -o size=16m tmpfs "$T/tmpfs"
 for i in $(seq 0 $((files - 1))); do printf '%s' "$value" >"$T/tmpfs/secret-$i"; done
+chmod 755 "$T" "$T/tmpfs"
+chmod 644 "$T/tmpfs"/*
 for _ in $(seq 1 100); do mountpoint -q "$T/fmnt" && break; sleep 0.05; done
 
 rounds=${ROUNDS:-3}
-echo "$threads FUSE workers each"
+echo "$threads FUSE workers each; the reader runs as uid $reader"
 echo "open+read+close of $size-byte files, $seconds s per run, $rounds rounds, targets interleaved ($(nproc) cores)"
 : >"$T/results"
 for round in $(seq 1 "$rounds"); do
 	for threads in 1 2; do
-		for target in floor vaultfs tmpfs; do
+		for target in floor vaultfs vaultfs-cg tmpfs; do
 			case $target in
 			floor) dir=$T/fmnt ;;
 			vaultfs) dir=$T/vmnt/secrets ;;
+			vaultfs-cg) dir=$T/cmnt/secrets ;;
 			tmpfs) dir=$T/tmpfs ;;
 			esac
-			line=$("$bench" "$dir" "$files" "$threads" "$seconds" "$target")
+			line=$(setpriv --reuid $reader --regid $reader --clear-groups \
+				"$bench" "$dir" "$files" "$threads" "$seconds" "$target")
 			echo "round $round: $line"
 			echo "$threads $target $line" >>"$T/results"
 		done
@@ -60,17 +72,18 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 echo
 echo "medians:"
 for threads in 1 2; do
-	for target in floor vaultfs tmpfs; do
+	for target in floor vaultfs vaultfs-cg tmpfs; do
 		lines=$(awk -v t="$threads" -v g="$target" '$1 == t && $2 == g' "$T/results")
 		ops=$(echo "$lines" | field ops/s | median)
 		p50=$(echo "$lines" | field p50 | median)
 		p99=$(echo "$lines" | field p99 | median)
-		printf '%-8s threads=%d  ops/s=%9.0f  p50=%7.1f us  p99=%7.1f us\n' \
+		printf '%-10s threads=%d  ops/s=%9.0f  p50=%7.1f us  p99=%7.1f us\n' \
 			"$target" "$threads" "$ops" "$p50" "$p99"
 		echo "$threads $target $ops" >>"$T/medians"
 	done
 done
 for threads in 1 2; do
 	awk -v t="$threads" '$1 == t {v[$2] = $3} END {
-		printf "vaultfs / floor at %d thread(s): %.2fx\n", t, v["vaultfs"] / v["floor"] }' "$T/medians"
+		printf "at %d thread(s): vaultfs / floor %.2fx, with the cgroup rule %.2fx\n", t,
+			v["vaultfs"] / v["floor"], v["vaultfs-cg"] / v["floor"] }' "$T/medians"
 done
