@@ -8,6 +8,8 @@
                                    wait for FLAG to exist, then close: reports as write
                                    does. (No fork while the file is open: a child's exec
                                    would close it, and that close is a flush.)
+  sys.py stat_wait_read PATH FLAG  stat PATH, create FLAG.ready, wait for FLAG, then read
+                                   PATH: one process (one pid) for both
   sys.py read PATH                 prints the content, or "open:E"/"read:E"
   sys.py rename A B                rename(2)
   sys.py stat PATH                 prints "mode uid gid size"
@@ -72,6 +74,19 @@ def main(argv):
         except OSError as e:
             return "close:" + name(e)
         return "ok"
+    if op == "stat_wait_read":
+        import time
+        try:
+            os.stat(argv[2])
+        except OSError as e:
+            return "stat:" + name(e)
+        open(argv[3] + ".ready", "w").close()
+        for _ in range(600):
+            if os.path.exists(argv[3]):
+                break
+            time.sleep(0.05)
+        argv = [argv[0], "read", argv[2]]
+        op = "read"
     if op == "read":
         try:
             fd = os.open(argv[2], os.O_RDONLY)

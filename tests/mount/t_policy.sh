@@ -61,6 +61,17 @@ mkdir "$CG_ROOT/$CG" "$CG_ROOT/$CG-ctr"
 same "1006 outside the cgroup" "open:ENOENT" "$(as_sys 1006 read "$S/cg/x")"
 same "1006 inside the cgroup" value-of-cg/x "$(sh -c "echo \$\$ >$CG_ROOT/$CG/cgroup.procs && exec setpriv --reuid 1006 --regid 1006 --clear-groups cat $S/cg/x")"
 
+# What a lookup saw is never what an open decides on: a process moved out of the cgroup
+# between the two is refused, though its lookup a moment before was allowed.
+mkdir -p "$T/mv" && chmod 777 "$T/mv"
+sh -c "echo \$\$ >$CG_ROOT/$CG/cgroup.procs && exec setpriv --reuid 1006 --regid 1006 --clear-groups $SYS_PY stat_wait_read $S/cg/x $T/mv/go" >"$T/mv/out" &
+mover=$!
+for _ in $(seq 1 100); do [ -e "$T/mv/go.ready" ] && break; sleep 0.05; done
+echo "$mover" >"$CG_ROOT/cgroup.procs"
+touch "$T/mv/go"
+wait "$mover"
+same "moved out between lookup and open: refused" "open:EACCES" "$(cat "$T/mv/out")"
+
 # A container stand-in: own mount namespace and cgroup, the vault folder bind-mounted in.
 mkdir -p "$T/ctr"
 ctr() {
