@@ -36,7 +36,7 @@ reader=1001
 echo "allow read,list ** uid=$reader" >"$T/vault/policy"
 echo "allow read,list ** uid=$reader cgroup=/**" >"$T/cvault/policy"
 # Both filesystems get vaultfs's default number of workers: twice the cores.
-threads=$(($(nproc) * 2))
+threads=${THREADS:-$(($(nproc) * 2))}
 "$vaultfs" mount "$T/vault" "$T/vmnt" -o threads=$threads
 "$vaultfs" mount "$T/cvault" "$T/cmnt" -o threads=$threads
 "$floorfs" "$T/fmnt" "$files" "$size" "$threads" &

@@ -11,7 +11,10 @@
   sys.py stat_wait_read PATH FLAG  stat PATH, create FLAG.ready, wait for FLAG, then read
                                    PATH: one process (one pid) for both
   sys.py read PATH                 prints the content, or "open:E"/"read:E"
-  sys.py rename A B                rename(2)
+  sys.py rename A B [noreplace]    rename(2), or renameat2 with RENAME_NOREPLACE
+  sys.py mkdir PATH / rmdir PATH / unlink PATH
+  sys.py setxattr PATH NAME VALUE [create|replace] / removexattr PATH NAME
+  sys.py getxattr PATH NAME [SIZE] prints the value, or the errno name
   sys.py stat PATH                 prints "mode uid gid size"
   sys.py chmod PATH MODE           chmod(2), MODE in octal
   sys.py access PATH MODE          access(2), MODE of r, w, x
@@ -106,8 +109,28 @@ def main(argv):
         finally:
             os.close(fd)
     try:
-        if op == "rename":
+        if op == "rename" and len(argv) > 4:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.renameat2(-100, argv[2].encode(), -100, argv[3].encode(), 1) != 0:
+                raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        elif op == "rename":
             os.rename(argv[2], argv[3])
+        elif op == "mkdir":
+            os.mkdir(argv[2])
+        elif op == "rmdir":
+            os.rmdir(argv[2])
+        elif op == "unlink":
+            os.unlink(argv[2])
+        elif op == "setxattr":
+            flags = {"create": os.XATTR_CREATE, "replace": os.XATTR_REPLACE}.get(
+                argv[5] if len(argv) > 5 else "", 0)
+            os.setxattr(argv[2], argv[3], argv[4].encode(), flags)
+        elif op == "removexattr":
+            os.removexattr(argv[2], argv[3])
+        elif op == "getxattr":
+            v = os.getxattr(argv[2], argv[3])
+            return v.decode()
         elif op == "stat":
             st = os.stat(argv[2])
             return "%o %d %d %d" % (st.st_mode & 0o7777, st.st_uid, st.st_gid, st.st_size)
