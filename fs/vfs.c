@@ -171,11 +171,11 @@ static void set_times(struct stat *st, int64_t us)
 
 int vfs_stat(struct vfs *v, struct caller *c, const struct node *n, struct stat *st)
 {
-	return vfs_stat_known(v, c, n, NULL, st);
+	return vfs_stat_known(v, c, n, NULL, -1, st);
 }
 
 int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
-		   const struct store_stat *known, struct stat *st)
+		   const struct store_stat *known, int rights, struct stat *st)
 {
 	struct store_stat ss;
 	uint64_t size;
@@ -187,7 +187,7 @@ int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
 	st->st_uid = c->uid;
 	st->st_gid = c->gid;
 	st->st_blksize = 4096;
-	st->st_mode = mode_for(n->kind, vfs_rights(v, c, n));
+	st->st_mode = mode_for(n->kind, rights >= 0 ? (unsigned)rights : vfs_rights(v, c, n));
 	switch (n->kind) {
 	case NODE_FOLDER:
 		r = store_folder_exists(v->store, n->path);
@@ -384,12 +384,12 @@ static int is_fixed_kind(enum node_kind kind)
 void vfs_reply_entry(fuse_req_t req, struct vfs *v, struct caller *c, enum node_kind kind,
 		     const char *path, uint64_t version)
 {
-	vfs_reply_entry_known(req, v, c, kind, path, version, NULL);
+	vfs_reply_entry_known(req, v, c, kind, path, version, NULL, -1);
 }
 
 void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c,
 			   enum node_kind kind, const char *path, uint64_t version,
-			   const struct store_stat *known)
+			   const struct store_stat *known, int rights)
 {
 	struct fuse_entry_param e;
 	struct node *n;
@@ -401,7 +401,7 @@ void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c,
 		return;
 	}
 	memset(&e, 0, sizeof(e));
-	r = vfs_stat_known(v, c, n, known, &e.attr);
+	r = vfs_stat_known(v, c, n, known, rights, &e.attr);
 	if (r < 0) {
 		nodes_forget(v->nodes, n->ino, 1);
 		fuse_reply_err(req, -r);
@@ -447,13 +447,18 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	child.kind = kind;
 	child.path = path;
 	child.version = version;
-	rights = is_fixed_kind(kind) ? 1 : vfs_rights(v, &c, &child);
+	if (is_fixed_kind(kind)) {
+		vfs_reply_entry_known(req, v, &c, kind, path, version, NULL, -1);
+		return;
+	}
+	rights = vfs_rights(v, &c, &child);
 	if (!rights) {
 		fuse_reply_err(req,
 			       vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
 		return;
 	}
-	vfs_reply_entry_known(req, v, &c, kind, path, version, have_known ? &known : NULL);
+	vfs_reply_entry_known(req, v, &c, kind, path, version, have_known ? &known : NULL,
+			      (int)rights);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

@@ -55,9 +55,10 @@ void vfs_policy_path(const struct node *n, char *buf, size_t len);
 unsigned vfs_rights(struct vfs *v, struct caller *c, const struct node *n);
 int vfs_allowed(struct vfs *v, struct caller *c, enum policy_op op, const char *path);
 int vfs_stat(struct vfs *v, struct caller *c, const struct node *n, struct stat *st);
-/* As vfs_stat, with the store's answer for a secret already in hand (@known may be NULL). */
+/* As vfs_stat, with the store's answer for a secret (@known) and the caller's rights on it
+ * (@rights) already in hand; NULL and -1 when not. */
 int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
-		   const struct store_stat *known, struct stat *st);
+		   const struct store_stat *known, int rights, struct stat *st);
 int vfs_join(const struct node *parent, const char *name, char *buf, size_t len);
 /* The path of a new secret or folder @name under @parent that @c may write: -EINVAL for a
  * bad name, -EACCES without the right. */
@@ -67,7 +68,7 @@ void vfs_reply_entry(fuse_req_t req, struct vfs *v, struct caller *c, enum node_
 		     const char *path, uint64_t version);
 void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c,
 			   enum node_kind kind, const char *path, uint64_t version,
-			   const struct store_stat *known);
+			   const struct store_stat *known, int rights);
 
 /* files.c */
 /* Wipes and frees the handles the kernel never released (the session ended first). */

@@ -428,37 +428,41 @@ void policy_decide(const struct policy *p, struct caller *c, enum policy_op op, 
 
 		if (!(r->ops & POLICY_BIT(op)) || !glob_match(r->path, path))
 			continue;
-		if (c->pid <= 0 && !r->any) {
-			if (r->deny) { /* an unknown caller might be the one this denies */
-				snprintf(ret->rule, sizeof(ret->rule), "%s", r->ref);
-				return;
-			}
-			continue;
-		}
-		holds = who_holds(r, c);
+		holds = c->pid <= 0 && !r->any ? -1 : who_holds(r, c);
 		if (r->deny && holds != 0) {
-			snprintf(ret->rule, sizeof(ret->rule), "%s", r->ref);
-			return; /* deny wins, and an unknown counts against the caller */
+			/* deny wins, and an unknown caller might be the one it denies */
+			memcpy(ret->rule, r->ref, strlen(r->ref) + 1);
+			return;
 		}
 		if (!r->deny && holds == 1 && !allow)
 			allow = r;
 	}
 	if (allow) {
 		ret->allow = 1;
-		snprintf(ret->rule, sizeof(ret->rule), "%s", allow->ref);
+		memcpy(ret->rule, allow->ref, strlen(allow->ref) + 1);
 	}
 }
 
 unsigned policy_rights(const struct policy *p, struct caller *c, const char *path, int below)
 {
-	struct policy_decision d;
-	unsigned mask = 0;
+	unsigned allowed = 0, denied = 0, mask;
 
-	for (int op = 0; op < POLICY_OP_COUNT; op++) {
-		policy_decide(p, c, (enum policy_op)op, path, &d);
-		if (d.allow)
-			mask |= POLICY_BIT(op);
+	/* policy_decide for every operation at once: one pass over the rules. */
+	for (size_t i = 0; i < p->count; i++) {
+		const struct rule *r = &p->rules[i];
+		int holds;
+
+		if ((r->deny ? denied | r->ops : allowed | r->ops) ==
+			    (r->deny ? denied : allowed) ||
+		    !glob_match(r->path, path))
+			continue;
+		holds = c->pid <= 0 && !r->any ? -1 : who_holds(r, c);
+		if (r->deny && holds != 0)
+			denied |= r->ops;
+		else if (!r->deny && holds == 1)
+			allowed |= r->ops;
 	}
+	mask = allowed & ~denied;
 	if (!below)
 		return mask;
 	for (size_t i = 0; i < p->count; i++) {
