@@ -293,10 +293,27 @@ int store_get_row(struct store *s, const char *path, struct row *ret)
 int store_get_current(struct store *s, const char *path, struct row *ret_row,
 		      struct secbuf **ret_value)
 {
+	uint8_t stamp[STORE_STAMP_LEN], *sealed = NULL;
 	sqlite3_stmt *st = NULL;
+	size_t sealed_len;
+	int64_t key_id;
 	struct row row;
-	int r, rc;
+	int r, rc, stamped;
 
+	if (store_cache_get(s->cache, path, &row, &key_id, &sealed, &sealed_len) == 0) {
+		if (row.deleted)
+			r = -ENOENT;
+		else if (!row.enabled)
+			r = -EACCES;
+		else
+			r = store_open_sealed(s, path, key_id, row.current, sealed, sealed_len,
+					      ret_value);
+		free(sealed);
+		if (r >= 0 || r == -EACCES)
+			*ret_row = row;
+		return r;
+	}
+	stamped = store_cache_stamp(s->cache, stamp) == 0;
 	r = store_stmt(s, Q_SECRET_CURRENT, &st);
 	if (r < 0)
 		return r;
@@ -304,6 +321,10 @@ int store_get_current(struct store *s, const char *path, struct row *ret_row,
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		read_row(st, &row);
+		if (stamped)
+			store_cache_put(s->cache, stamp, path, &row, sqlite3_column_int64(st, 10),
+					sqlite3_column_blob(st, 11),
+					(size_t)sqlite3_column_bytes(st, 11));
 		if (row.deleted)
 			r = -ENOENT;
 		else if (!row.enabled)
@@ -776,6 +797,7 @@ void store_free(struct store *s)
 		conn_close(s->conns);
 		s->conns = next;
 	}
+	store_cache_free(s->cache);
 	for (size_t i = 0; i < s->n_keys; i++)
 		secbuf_free(s->keys[i].key);
 	free(s->keys);
@@ -911,6 +933,9 @@ int store_open(const char *db_path, struct hsm *hsm, const struct store_options 
 		if (r < 0)
 			goto fail;
 	}
+	r = store_cache_new(db_path, &s->cache);
+	if (r < 0)
+		log_debug("no read cache for \"%s\": %s", db_path, strerror(-r));
 	*ret = s;
 	return 0;
 fail:

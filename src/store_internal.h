@@ -71,8 +71,11 @@ struct conn {
 	struct conn *next; /* protected by s->conns_lock */
 };
 
+struct store_cache;
+
 struct store {
 	char *db_path;
+	struct store_cache *cache; /* NULL: every read goes to SQLite */
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;
 	struct conn *conns; /* protected by conns_lock: every thread's connection */
@@ -141,5 +144,20 @@ int store_version_size(struct store *s, int64_t secret_id, uint64_t version, uin
 int store_purge_id(struct store *s, int64_t id);
 int store_put_locked(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
 		     int64_t now, uint64_t *ret_version);
+
+/* store_cache.c: rows and sealed values, valid while the WAL-index header is unchanged. */
+#define STORE_STAMP_LEN 48
+int store_cache_new(const char *db_path, struct store_cache **ret);
+void store_cache_free(struct store_cache *c);
+/* The header now (before a query whose result will be put): 0, or -1 when unusable. */
+int store_cache_stamp(struct store_cache *c, uint8_t out[STORE_STAMP_LEN]);
+/* A hit (0) only while nothing has committed since the entry was read; with @ret_sealed,
+ * only for an entry holding the current value (a malloc'ed copy). */
+int store_cache_get(struct store_cache *c, const char *path, struct row *ret_row,
+		    int64_t *ret_key_id, uint8_t **ret_sealed, size_t *ret_sealed_len);
+/* Keeps what a query read, if the header is still @before. */
+void store_cache_put(struct store_cache *c, const uint8_t before[STORE_STAMP_LEN],
+		     const char *path, const struct row *row, int64_t key_id, const void *sealed,
+		     size_t sealed_len);
 
 #endif

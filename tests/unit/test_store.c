@@ -479,6 +479,44 @@ static void test_locked(void **state)
 	put(f->s, "l", "after", 1, 2);
 }
 
+/* Reads never serve what another connection (another process) has changed since. */
+static void test_no_stale_reads(void **state)
+{
+	struct fixture *f = *state;
+	struct store *other = NULL;
+	struct store_stat st;
+	struct secbuf *b = NULL;
+	char value[32];
+
+	put(f->s, "c", "first", 1, 1);
+	check_value(f->s, "c", 0, "first");
+	check_value(f->s, "c", 0, "first"); /* from the cache now */
+	assert_int_equal(store_open(f->db, f->tok.hsm, &f->opt, &other), 0);
+	for (int i = 2; i < 40; i++) {
+		snprintf(value, sizeof(value), "value-%d", i);
+		put(other, "c", value, 1, (uint64_t)i);
+		check_value(f->s, "c", 0, value);
+		assert_int_equal(store_secret_stat(f->s, "c", STORE_LIVE, &st), 0);
+		assert_int_equal(st.version, (uint64_t)i);
+		assert_int_equal(st.size, strlen(value));
+	}
+	/* a change made with plain SQL, as any other program could */
+	sql(f->db, "UPDATE secrets SET enabled = 0 WHERE path = 'c'");
+	assert_int_equal(store_secret_get(f->s, "c", 0, time_now_us(), &b, NULL), -EACCES);
+	sql(f->db, "UPDATE secrets SET enabled = 1 WHERE path = 'c'");
+	check_value(f->s, "c", 0, "value-39");
+	assert_int_equal(store_secret_delete(other, "c", time_now_us()), 0);
+	assert_int_equal(store_secret_get(f->s, "c", 0, time_now_us(), &b, NULL), -ENOENT);
+	assert_int_equal(store_secret_stat(f->s, "c", STORE_LIVE, &st), -ENOENT);
+	assert_int_equal(store_secret_stat(f->s, "c", STORE_DELETED, &st), 0);
+	/* a checkpoint that restarts the WAL changes nothing that is read */
+	sql(f->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	assert_int_equal(store_secret_recover(other, "c"), 0);
+	check_value(f->s, "c", 0, "value-39");
+	store_free(other);
+	assert_null(b);
+}
+
 /* The read path is answered through indexes, also with many secrets. */
 static void test_plans(void **state)
 {
@@ -506,6 +544,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_moved_ciphertext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_stale_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
