@@ -933,7 +933,7 @@ int store_open(const char *db_path, struct hsm *hsm, const struct store_options 
 		if (r < 0)
 			goto fail;
 	}
-	r = store_cache_new(db_path, &s->cache);
+	r = opt->no_read_cache ? 0 : store_cache_new(db_path, &s->cache);
 	if (r < 0)
 		log_debug("no read cache for \"%s\": %s", db_path, strerror(-r));
 	*ret = s;

@@ -30,6 +30,7 @@ struct store_options {
 	size_t max_secret_size;
 	unsigned retention_days;
 	unsigned busy_timeout_ms;
+	int no_read_cache; /* every read from SQLite (for measuring the cache's worth) */
 };
 
 /* Which record of a path: the live secret, or its soft-deleted copy under .deleted/. */

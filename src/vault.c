@@ -319,7 +319,7 @@ static const char *store_reason(int r)
 
 int vault_init(const char *dir, const struct vault_init_options *o, char *err, size_t errlen)
 {
-	struct store_options sopt;
+	struct store_options sopt = { 0 };
 	struct vault_config *cfg = NULL;
 	struct secbuf *pin = NULL;
 	struct hsm *hsm = NULL;
@@ -442,7 +442,7 @@ out:
 
 int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 {
-	struct store_options sopt;
+	struct store_options sopt = { 0 };
 	struct secbuf *pin = NULL;
 	struct vault *v;
 	char path[PATH_MAX], absdir[PATH_MAX], cerr[256] = "";
