@@ -378,7 +378,7 @@ int store_folder_exists_locked(struct store *s, const char *path)
 	return store_sql_errno(s, rc, "folder lookup");
 }
 
-int store_folder_insert(struct store *s, const char *path, int64_t now)
+int store_insert_named(struct store *s, enum query q, const char *path, int64_t now)
 {
 	char parent[NAME_PATH_MAX];
 	const char *name;
@@ -386,7 +386,7 @@ int store_folder_insert(struct store *s, const char *path, int64_t now)
 	int r;
 
 	store_split_path(path, parent, sizeof(parent), &name);
-	r = store_stmt(s, Q_FOLDER_INSERT, &st);
+	r = store_stmt(s, q, &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
@@ -394,6 +394,11 @@ int store_folder_insert(struct store *s, const char *path, int64_t now)
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now);
 	return store_step_done(s, st);
+}
+
+int store_folder_insert(struct store *s, const char *path, int64_t now)
+{
+	return store_insert_named(s, Q_FOLDER_INSERT, path, now);
 }
 
 /*

@@ -127,6 +127,8 @@ int store_get_row_which(struct store *s, const char *path, enum store_which whic
 /* 1 if the folder exists ("" always does), 0 if not, or -errno. */
 int store_folder_exists_locked(struct store *s, const char *path);
 int store_folder_insert(struct store *s, const char *path, int64_t now);
+/* Runs @q, an INSERT taking (path, parent folder, last segment, time). */
+int store_insert_named(struct store *s, enum query q, const char *path, int64_t now);
 int store_ensure_parents(struct store *s, const char *path, int mkdirs, int64_t now);
 int store_datakey_get(struct store *s, int64_t id, const struct secbuf **ret);
 int store_datakey_current(struct store *s, int64_t *ret);

@@ -156,20 +156,8 @@ out:
 
 static int secret_insert(struct store *s, const char *path, int64_t now, int64_t *ret_id)
 {
-	char folder[NAME_PATH_MAX];
-	const char *name;
-	sqlite3_stmt *st = NULL;
-	int r;
+	int r = store_insert_named(s, Q_SECRET_INSERT, path, now);
 
-	store_split_path(path, folder, sizeof(folder), &name);
-	r = store_stmt(s, Q_SECRET_INSERT, &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, folder, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	r = store_step_done(s, st);
 	if (r < 0)
 		return r;
 	*ret_id = sqlite3_last_insert_rowid(store_db(s));
