@@ -375,8 +375,8 @@ out:
 		fuse_reply_write(req, size);
 }
 
-int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n,
-		 struct fuse_file_info *fi, uint64_t size)
+int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct fuse_file_info *fi,
+		 uint64_t size)
 {
 	struct handle *h = fi ? fh(fi) : NULL;
 	char ppath[NAME_PATH_MAX + 16];

@@ -255,8 +255,8 @@ int vfs_join(const struct node *parent, const char *name, char *buf, size_t len)
 	return 0;
 }
 
-int vfs_new_child(struct vfs *v, struct caller *c, const struct node *parent,
-		  const char *name, char *path, size_t len)
+int vfs_new_child(struct vfs *v, struct caller *c, const struct node *parent, const char *name,
+		  char *path, size_t len)
 {
 	char ppath[NAME_PATH_MAX + 16];
 
@@ -387,9 +387,9 @@ void vfs_reply_entry(fuse_req_t req, struct vfs *v, struct caller *c, enum node_
 	vfs_reply_entry_known(req, v, c, kind, path, version, NULL, -1);
 }
 
-void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c,
-			   enum node_kind kind, const char *path, uint64_t version,
-			   const struct store_stat *known, int rights)
+void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c, enum node_kind kind,
+			   const char *path, uint64_t version, const struct store_stat *known,
+			   int rights)
 {
 	struct fuse_entry_param e;
 	struct node *n;

@@ -62,20 +62,20 @@ int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
 int vfs_join(const struct node *parent, const char *name, char *buf, size_t len);
 /* The path of a new secret or folder @name under @parent that @c may write: -EINVAL for a
  * bad name, -EACCES without the right. */
-int vfs_new_child(struct vfs *v, struct caller *c, const struct node *parent,
-		  const char *name, char *path, size_t len);
+int vfs_new_child(struct vfs *v, struct caller *c, const struct node *parent, const char *name,
+		  char *path, size_t len);
 void vfs_reply_entry(fuse_req_t req, struct vfs *v, struct caller *c, enum node_kind kind,
 		     const char *path, uint64_t version);
-void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c,
-			   enum node_kind kind, const char *path, uint64_t version,
-			   const struct store_stat *known, int rights);
+void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c, enum node_kind kind,
+			   const char *path, uint64_t version, const struct store_stat *known,
+			   int rights);
 
 /* files.c */
 /* Wipes and frees the handles the kernel never released (the session ended first). */
 void vfs_files_release_all(struct vfs *v);
 int vfs_pending_size(struct vfs *v, const char *path, uint64_t *ret_size);
-int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n,
-		 struct fuse_file_info *fi, uint64_t size);
+int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct fuse_file_info *fi,
+		 uint64_t size);
 void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   struct fuse_file_info *fi);

@@ -24,7 +24,7 @@ struct caller {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid; /* 0: the kernel, or another pid namespace: nothing that needs identity */
-	unsigned have;  /* CALLER_HAVE_* read successfully */
+	unsigned have; /* CALLER_HAVE_* read successfully */
 	unsigned tried; /* CALLER_HAVE_* attempted */
 	gid_t groups[CALLER_GROUPS_MAX];
 	size_t ngroups;

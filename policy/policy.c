@@ -44,10 +44,10 @@ struct policy {
 };
 
 static const char *const op_names[POLICY_OP_COUNT] = {
-	[POLICY_LIST] = "list",	      [POLICY_READ] = "read",	    [POLICY_WRITE] = "write",
-	[POLICY_DELETE] = "delete",   [POLICY_RECOVER] = "recover", [POLICY_PURGE] = "purge",
-	[POLICY_SIGN] = "sign",	      [POLICY_ENCRYPT] = "encrypt", [POLICY_DECRYPT] = "decrypt",
-	[POLICY_WRAP] = "wrap",	      [POLICY_UNWRAP] = "unwrap",
+	[POLICY_LIST] = "list",	    [POLICY_READ] = "read",	  [POLICY_WRITE] = "write",
+	[POLICY_DELETE] = "delete", [POLICY_RECOVER] = "recover", [POLICY_PURGE] = "purge",
+	[POLICY_SIGN] = "sign",	    [POLICY_ENCRYPT] = "encrypt", [POLICY_DECRYPT] = "decrypt",
+	[POLICY_WRAP] = "wrap",	    [POLICY_UNWRAP] = "unwrap",
 };
 
 const char *policy_op_name(enum policy_op op)
@@ -263,15 +263,16 @@ static int parse_line(struct rule *r, char *line, const char *name, unsigned lin
 						   "more than one %s= condition", key);
 			if (val[0] != '/' || (strcmp(val, "/") != 0 && glob_check(val) < 0))
 				return parse_error(err, errlen, name, lineno,
-						   "bad %s glob \"%s\" (an absolute path)", key, val);
+						   "bad %s glob \"%s\" (an absolute path)", key,
+						   val);
 			*field = strdup(val);
 			if (!*field)
 				return -ENOMEM;
 			*needs |= key[0] == 'c' ? CALLER_HAVE_CGROUP : CALLER_HAVE_EXE;
 		} else {
-			return parse_error(err, errlen, name, lineno,
-					   "unknown condition \"%s\" (uid user gid group cgroup exe)",
-					   key);
+			return parse_error(
+				err, errlen, name, lineno,
+				"unknown condition \"%s\" (uid user gid group cgroup exe)", key);
 		}
 	}
 	return 0;
@@ -342,8 +343,7 @@ out:
 	return r;
 }
 
-int policy_load(const char *path, const char *name, struct policy **ret, char *err,
-		size_t errlen)
+int policy_load(const char *path, const char *name, struct policy **ret, char *err, size_t errlen)
 {
 	struct stat st;
 	char *text = NULL;

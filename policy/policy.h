@@ -58,8 +58,7 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 		 size_t errlen);
 
 /* Reads and parses the file @path; rules are named "NAME:LINE". -ENOENT if it is missing. */
-int policy_load(const char *path, const char *name, struct policy **ret, char *err,
-		size_t errlen);
+int policy_load(const char *path, const char *name, struct policy **ret, char *err, size_t errlen);
 
 /* A policy with no rules: everything denied. */
 int policy_empty(struct policy **ret);

@@ -46,7 +46,8 @@ static int drain(struct policy_watch *w)
 static void *run(void *arg)
 {
 	struct policy_watch *w = arg;
-	struct pollfd fds[2] = {{.fd = w->ino_fd, .events = POLLIN}, {.fd = w->stop_fd, .events = POLLIN}};
+	struct pollfd fds[2] = { { .fd = w->ino_fd, .events = POLLIN },
+				 { .fd = w->stop_fd, .events = POLLIN } };
 	int pending = 0;
 
 	for (;;) {

@@ -23,7 +23,8 @@ static const char policy_help[] =
 	"check     validates DIR/policy: prints the number of rules, or the first error as\n"
 	"          policy:LINE: message (exit 1)\n"
 	"explain   prints the decision for a caller and the rule behind it: \"allow policy:LINE\"\n"
-	"          (exit 0) or \"deny policy:LINE\" / \"deny default-deny\" (exit 3). OP is one of\n"
+	"          (exit 0) or \"deny policy:LINE\" / \"deny default-deny\" (exit 3). OP is one "
+	"of\n"
 	"          list read write delete recover purge sign encrypt decrypt wrap unwrap; PATH\n"
 	"          is relative to the mount, such as secrets/db-conn. --gid defaults to the\n"
 	"          user's primary group; supplementary groups are the user's, from NSS. A\n"
@@ -58,9 +59,9 @@ static int parse_id(const char *s, unsigned long *ret)
 static int explain(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"uid", required_argument, NULL, 'u'},	 {"gid", required_argument, NULL, 'g'},
-		{"cgroup", required_argument, NULL, 'c'}, {"exe", required_argument, NULL, 'e'},
-		{"help", no_argument, NULL, 'h'},	 {0},
+		{ "uid", required_argument, NULL, 'u' },    { "gid", required_argument, NULL, 'g' },
+		{ "cgroup", required_argument, NULL, 'c' }, { "exe", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },	    { 0 },
 	};
 	const char *cgroup = NULL, *exe = NULL;
 	unsigned long uid = 0, gid = 0;

@@ -2,7 +2,7 @@
  * store: secrets, versions and metadata in SQLite, values sealed under HSM-wrapped data
  * keys.
  *
- * One connection, guarded by store->lock, with every statement prepared once. Writes run
+ * One connection per thread (store_conn.c), with every statement prepared once. Writes run
  * in BEGIN IMMEDIATE transactions, so a version is either wholly there or not at all, and
  * the WAL is synced at each commit (synchronous=FULL). Plaintext exists only in secbufs
  * for the length of one call; it never reaches SQLite, a log or an error message.
@@ -125,7 +125,7 @@ static const enum query read_path[] = {
 	Q_LIST_LIVE_BELOW, Q_EXPIRED,
 };
 
-static int rc_errno(int rc)
+int store_rc_errno(int rc)
 {
 	int r;
 
@@ -168,7 +168,7 @@ int store_sql_errno(struct store *s, int rc, const char *what)
 {
 	log_debug("sqlite: %s: %s (%d)", what,
 		  s && store_db(s) ? sqlite3_errmsg(store_db(s)) : sqlite3_errstr(rc), rc);
-	return rc_errno(rc);
+	return store_rc_errno(rc);
 }
 
 int store_stmt(struct store *s, enum query q, sqlite3_stmt **ret)
@@ -692,102 +692,6 @@ static void kek_label_for(const uint8_t id[CRYPTO_VAULT_ID_LEN], char *buf)
 		 id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]);
 }
 
-static void conn_close(struct conn *c)
-{
-	for (int i = 0; i < Q__MAX; i++)
-		sqlite3_finalize(c->stmts[i]);
-	sqlite3_close_v2(c->db);
-	free(c);
-}
-
-/* A thread that exits closes its connection. */
-static void conn_destroy(void *p)
-{
-	struct conn *c = p;
-	struct store *s = c->s;
-
-	pthread_mutex_lock(&s->conns_lock);
-	for (struct conn **pp = &s->conns; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	pthread_mutex_unlock(&s->conns_lock);
-	conn_close(c);
-}
-
-static int conn_open(struct store *s, int flags)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-	int rc, r;
-
-	if (!c)
-		return -ENOMEM;
-	c->s = s;
-	rc = sqlite3_open_v2(s->db_path, &c->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		r = rc_errno(rc);
-		log_debug("sqlite: open \"%s\": %s", s->db_path,
-			  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-		sqlite3_close_v2(c->db);
-		free(c);
-		return r;
-	}
-	sqlite3_extended_result_codes(c->db, 1);
-	sqlite3_busy_timeout(c->db, (int)s->opt.busy_timeout_ms);
-	/* secure_delete: purged pages are zeroed, not left in free space. */
-	rc = sqlite3_exec(c->db,
-			  "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;"
-			  " PRAGMA synchronous = FULL",
-			  NULL, NULL, NULL);
-	if (rc != SQLITE_OK || pthread_setspecific(s->conn_key, c) != 0) {
-		log_debug("sqlite: settings: %s", sqlite3_errmsg(c->db));
-		conn_close(c);
-		return rc == SQLITE_OK ? -ENOMEM : rc_errno(rc);
-	}
-	pthread_mutex_lock(&s->conns_lock);
-	c->next = s->conns;
-	s->conns = c;
-	pthread_mutex_unlock(&s->conns_lock);
-	return 0;
-}
-
-int store_enter(struct store *s)
-{
-	if (pthread_getspecific(s->conn_key))
-		return 0;
-	return conn_open(s, SQLITE_OPEN_READWRITE);
-}
-
-int store_enter_path(struct store *s, const char *path)
-{
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	return store_enter(s);
-}
-
-int store_enter_row(struct store *s, const char *path, enum store_which which, struct row *ret)
-{
-	int r = store_enter_path(s, path);
-
-	return r < 0 ? r : store_get_row_which(s, path, which, ret);
-}
-
-int store_enter_write(struct store *s, const char *path)
-{
-	int r = store_enter_path(s, path);
-
-	return r < 0 ? r : store_tx_begin(s);
-}
-
-sqlite3 *store_db(struct store *s)
-{
-	struct conn *c = pthread_getspecific(s->conn_key);
-
-	return c ? c->db : NULL;
-}
-
 void store_free(struct store *s)
 {
 	if (!s)
@@ -799,7 +703,7 @@ void store_free(struct store *s)
 	while (s->conns) {
 		struct conn *next = s->conns->next;
 
-		conn_close(s->conns);
+		store_conn_close(s->conns);
 		s->conns = next;
 	}
 	store_cache_free(s->cache);
@@ -829,13 +733,13 @@ static int store_alloc(const char *db_path, struct hsm *hsm, const struct store_
 	s->hsm = hsm;
 	s->opt = *opt;
 	s->db_path = strdup(db_path);
-	if (!s->db_path || pthread_key_create(&s->conn_key, conn_destroy) != 0) {
+	if (!s->db_path || pthread_key_create(&s->conn_key, store_conn_destroy) != 0) {
 		free(s->db_path);
 		s->db_path = NULL;
 		store_free(s);
 		return -ENOMEM;
 	}
-	r = conn_open(s, flags);
+	r = store_conn_open(s, flags);
 	if (r < 0) {
 		store_free(s);
 		return r;

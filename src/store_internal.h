@@ -109,6 +109,13 @@ int store_enter_write(struct store *s, const char *path);
 /* The calling thread's database handle (after store_enter). */
 sqlite3 *store_db(struct store *s);
 
+/* store_conn.c: connections. */
+int store_conn_open(struct store *s, int flags);
+void store_conn_close(struct conn *c);
+void store_conn_destroy(void *p); /* the thread-exit destructor */
+/* SQLite result code to -errno, without logging. */
+int store_rc_errno(int rc);
+
 /* SQLite result code to -errno; the native message goes to the debug log. */
 int store_sql_errno(struct store *s, int rc, const char *what);
 /* The prepared statement for @q (prepared on first use). */
@@ -158,8 +165,7 @@ int store_cache_stamp(struct store_cache *c, uint8_t out[STORE_STAMP_LEN]);
 int store_cache_get(struct store_cache *c, const char *path, struct row *ret_row,
 		    int64_t *ret_key_id, uint8_t **ret_sealed, size_t *ret_sealed_len);
 /* Keeps what a query read, if the header is still @before. */
-void store_cache_put(struct store_cache *c, const uint8_t before[STORE_STAMP_LEN],
-		     const char *path, const struct row *row, int64_t key_id, const void *sealed,
-		     size_t sealed_len);
+void store_cache_put(struct store_cache *c, const uint8_t before[STORE_STAMP_LEN], const char *path,
+		     const struct row *row, int64_t key_id, const void *sealed, size_t sealed_len);
 
 #endif

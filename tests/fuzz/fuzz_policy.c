@@ -16,7 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const paths[] = {
-		"", "secrets", "secrets/db-conn", "secrets/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p",
+		"",
+		"secrets",
+		"secrets/db-conn",
+		"secrets/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p",
 		"keys/release",
 	};
 	struct policy *p = NULL;

@@ -140,12 +140,13 @@ static void test_parse_ok(void **state)
 	p = parse_ok("# comment only\n\n   \t\n");
 	assert_int_equal(policy_rule_count(p), 0);
 	policy_free(p);
-	p = parse_ok("allow read secrets/db-conn uid=1001 # trailing comment\n"
-		     "allow\tread,list\tsecrets/payments/**\tcgroup=/system.slice/payments.service\n"
-		     "allow write secrets/** group=root\n"
-		     "allow sign keys/release user=root exe=/usr/bin/release-tool\n"
-		     "deny * secrets/root/** *\r\n"
-		     "allow * ** gid=0");
+	p = parse_ok(
+		"allow read secrets/db-conn uid=1001 # trailing comment\n"
+		"allow\tread,list\tsecrets/payments/**\tcgroup=/system.slice/payments.service\n"
+		"allow write secrets/** group=root\n"
+		"allow sign keys/release user=root exe=/usr/bin/release-tool\n"
+		"deny * secrets/root/** *\r\n"
+		"allow * ** gid=0");
 	assert_int_equal(policy_rule_count(p), 6);
 	assert_int_equal(policy_needs(p),
 			 CALLER_HAVE_GROUPS | CALLER_HAVE_CGROUP | CALLER_HAVE_EXE);
@@ -159,7 +160,7 @@ static void test_decide(void **state)
 {
 	struct policy *p;
 	struct caller c;
-	gid_t none[1] = {0}, wheel[1] = {10};
+	gid_t none[1] = { 0 }, wheel[1] = { 10 };
 
 	(void)state;
 	p = parse_ok("allow read secrets/db-conn uid=1001\n"
@@ -219,7 +220,7 @@ static void test_rights(void **state)
 {
 	struct policy *p;
 	struct caller c;
-	gid_t none[1] = {0};
+	gid_t none[1] = { 0 };
 
 	(void)state;
 	p = parse_ok("allow read secrets/payments/api-key uid=1001\n"
@@ -241,7 +242,7 @@ static void test_deep_and_wide(void **state)
 	char text[8192], path[2048];
 	struct policy *p;
 	struct caller c;
-	gid_t none[1] = {0};
+	gid_t none[1] = { 0 };
 	size_t off = 0;
 
 	(void)state;
@@ -265,9 +266,9 @@ static void test_deep_and_wide(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_globs),	  cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_parse_ok),   cmocka_unit_test(test_decide),
-		cmocka_unit_test(test_rights),	  cmocka_unit_test(test_deep_and_wide),
+		cmocka_unit_test(test_globs),	 cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_ok), cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_rights),	 cmocka_unit_test(test_deep_and_wide),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
