@@ -8,7 +8,8 @@
  * retention, recover, purge.
  *
  * Paths are relative to secrets/ ("db-conn", "payments/api-key") and checked with
- * name_path_check(); a bad one gives -EINVAL. A store may be used from several threads.
+ * name_path_check(); a bad one gives -EINVAL. A store may be used from several threads:
+ * each gets its own connection.
  */
 #ifndef VAULTFS_STORE_H
 #define VAULTFS_STORE_H

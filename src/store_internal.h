@@ -1,7 +1,7 @@
 /*
  * store_internal: what the store's files share and nothing outside src/store*.c may use —
- * the store's state, its prepared statements, and helpers that run with store->lock held
- * (inside the caller's transaction where they write).
+ * the store's state, its prepared statements, and helpers that run on the calling thread's
+ * connection (inside the caller's transaction where they write).
  */
 #ifndef VAULTFS_STORE_INTERNAL_H
 #define VAULTFS_STORE_INTERNAL_H

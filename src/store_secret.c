@@ -1,7 +1,7 @@
 /*
  * store_secret: secrets and their versions — read, write, rename, soft delete, recover,
- * purge. Each public function takes store->lock and, where it writes, runs one
- * transaction; plaintext lives only in secbufs.
+ * purge. Each public function enters the calling thread's connection and, where it writes,
+ * runs one transaction; plaintext lives only in secbufs.
  */
 #include <errno.h>
 #include <inttypes.h>

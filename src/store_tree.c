@@ -1,6 +1,7 @@
 /*
- * store_tree: folders and listings, live and soft-deleted. Listing runs with the lock held
- * and hands each name to a callback, which must not call back into the store.
+ * store_tree: folders and listings, live and soft-deleted. Listing runs a statement on the
+ * calling thread's connection and hands each name to a callback, which must not call back
+ * into the store.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -108,8 +109,8 @@ static void bind_below(sqlite3_stmt *st, const char *folder, char *lo, char *hi,
 }
 
 /*
- * The walk copies each name before calling back: @fn runs with the lock held, so it must
- * not call back into the store.
+ * @fn runs while the listing's statement is active on this thread's connection, so it
+ * must not call back into the store.
  */
 static int list_locked(struct store *s, const char *folder, unsigned flags, store_list_fn fn,
 		       void *userdata)
