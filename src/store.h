@@ -161,7 +161,7 @@ int store_list(struct store *s, const char *folder, unsigned flags, store_list_f
 /*
  * Checks that every statement on the read path is answered through an index: runs
  * EXPLAIN QUERY PLAN on each and returns -EXDEV with the statement in @err if any scans
- * a whole table. For tests and `vaultfs doctor`-style checks.
+ * a whole table. For tests.
  */
 int store_check_plans(struct store *s, char *err, size_t errlen);
 #endif
