@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define HDR_LEN STORE_STAMP_LEN /* one copy of the WAL-index header; two follow each other */
@@ -40,6 +41,9 @@ struct cache_entry {
 
 struct store_cache {
 	pthread_rwlock_t lock;
+	/* Kept open for the cache's life: closing any descriptor of a file drops every POSIX
+	 * lock this process holds on it, SQLite's own locks on the -shm file included. */
+	int fd;
 	const volatile uint8_t *shm; /* the -shm file's first page */
 	size_t map_len;
 	uint8_t stamp[HDR_LEN]; /* protected by lock: the header the entries were read under */
@@ -53,6 +57,8 @@ static int header(const struct store_cache *c, uint8_t out[HDR_LEN])
 {
 	uint8_t other[HDR_LEN];
 
+	if (!c->shm)
+		return -1;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	for (size_t i = 0; i < HDR_LEN; i++)
 		out[i] = c->shm[i];
@@ -97,26 +103,33 @@ int store_cache_new(const char *db_path, struct store_cache **ret)
 {
 	struct store_cache *c;
 	char path[PATH_MAX];
+	struct stat st;
 	void *p;
 	int fd;
 
 	if (snprintf(path, sizeof(path), "%s-shm", db_path) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		return -errno;
 	c = calloc(1, sizeof(*c));
-	if (!c) {
-		munmap(p, 4096);
+	if (!c)
 		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		free(c);
+		return -errno;
 	}
+	/* From here the descriptor stays open until store_cache_free, even if the cache cannot
+	 * be used: closing it now would drop SQLite's locks on the file. */
 	pthread_rwlock_init(&c->lock, NULL);
-	c->shm = p;
-	c->map_len = 4096;
+	c->fd = fd;
+	/* Mapped past the file's end, a read would be SIGBUS: SQLite makes the file 32 KiB
+	 * once it is in use, and never shrinks it while this process holds its locks. */
+	if (fstat(fd, &st) == 0 && st.st_size >= 4096) {
+		p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			c->shm = p;
+			c->map_len = 4096;
+		}
+	}
 	*ret = c;
 	return 0;
 }
@@ -126,7 +139,9 @@ void store_cache_free(struct store_cache *c)
 	if (!c)
 		return;
 	clear_locked(c);
-	munmap((void *)c->shm, c->map_len);
+	if (c->shm)
+		munmap((void *)c->shm, c->map_len);
+	close(c->fd); /* after the store's connections: see struct store_cache */
 	pthread_rwlock_destroy(&c->lock);
 	free(c);
 }
