@@ -216,6 +216,8 @@ int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
 			set_times(st, time_now_us());
 			return 0;
 		}
+		if (r == -ENOENT) /* committed between the two looks */
+			r = store_secret_stat(v->store, n->path, STORE_LIVE, &ss);
 		if (r < 0)
 			return r;
 		st->st_size = (off_t)ss.size;
@@ -331,11 +333,17 @@ static int resolve(struct vfs *v, const struct node *parent, const char *name,
 			return 0;
 		}
 		r = store_secret_stat(v->store, path, STORE_LIVE, &ss);
+		/* A file made here and not yet committed is pending; its commit may land between
+		 * the two looks, so the store is asked once more after the pending list. */
+		if (r == -ENOENT && vfs_pending_size(v, path, &size) < 0)
+			r = store_secret_stat(v->store, path, STORE_LIVE, &ss);
+		else if (r == -ENOENT) {
+			*ret_kind = NODE_SECRET;
+			return 0;
+		}
 		if (r == 0) {
 			*ret_known = ss;
 			*ret_have_known = 1;
-		}
-		if (r == 0 || (r == -ENOENT && vfs_pending_size(v, path, &size) == 0)) {
 			*ret_kind = NODE_SECRET;
 			return 0;
 		}
