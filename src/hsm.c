@@ -1,34 +1,47 @@
 /*
- * hsm: PKCS#11 through the module's function list, loaded with dlopen.
+ * hsm: PKCS#11 through a module loaded with dlopen; no other file speaks it.
  *
- * The module is initialised with CKF_OS_LOCKING_OK (without it SoftHSM2 turns its own
- * locking off), one "anchor" session stays open for the handle's life (closing the last
- * session would log the token out), and each thread gets its own session on first use.
- * CK_RV codes become errno here and go to the debug log; PINs and key bytes go nowhere
- * but the module and secbufs.
+ * The module is initialised with CKF_OS_LOCKING_OK (SoftHSM2 does no locking of its own
+ * without it). C_Initialize and C_Finalize are process-wide, so every handle on one module
+ * shares a reference, and the last one to go finalises — and only if we initialised it.
+ * An "anchor" session holds the user login for a handle's life (closing a token's last
+ * session logs it out), and each thread works in a session of its own.
+ *
+ * This file must never log or copy a PIN or a key byte: PINs go from their secbuf to the
+ * module, key values from the module straight into a secbuf. Every CK_RV that is not CKR_OK
+ * goes to the debug log once, with the function's name, and leaves as an errno.
  */
 #include "hsm.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
 #include "log.h"
 
-struct hsm {
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define KEY_LEN 32 /* AES-256, for the KEK and for data keys */
+#define KEK_ID_LEN 16
+
+/* One per module loaded in this process, shared by all its handles. */
+struct module {
+	CK_FUNCTION_LIST *p11;
+	unsigned users;
+	int finalize; /* our C_Initialize succeeded: the last user calls C_Finalize */
+	struct module *next;
+};
+
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct module *modules; /* protected by modules_lock */
+
+/* What a handle holds of a loaded module. */
+struct lib {
 	void *dl;
 	CK_FUNCTION_LIST *p11;
-	int finalize; /* we initialised the module, so we finalise it */
-	CK_SLOT_ID slot;
-	CK_SESSION_HANDLE anchor;
-	pthread_key_t key;
-	int key_made;
-	pthread_mutex_t lock;
-	struct thread_session *sessions; /* protected by lock: every per-thread session */
+	struct module *mod;
 };
 
 struct thread_session {
@@ -37,12 +50,26 @@ struct thread_session {
 	struct thread_session *next; /* protected by h->lock */
 };
 
-static int check(CK_RV rv, const char *fn)
+struct hsm {
+	struct lib lib;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE anchor; /* never used for work: it only keeps the login */
+	pthread_key_t key; /* the calling thread's struct thread_session */
+	int key_made;
+	pthread_mutex_t lock;
+	struct thread_session *sessions; /* protected by lock: every live thread's session */
+};
+
+static CK_RV logged(CK_RV rv, const char *fn)
 {
-	if (rv == CKR_OK)
-		return 0;
-	log_debug("pkcs11: %s: CKR 0x%08lx", fn, (unsigned long)rv);
-	return hsm_errno(rv);
+	if (rv != CKR_OK)
+		log_debug("PKCS#11 %s: CKR 0x%08lx", fn, (unsigned long)rv);
+	return rv;
+}
+
+static int ck(CK_RV rv, const char *fn)
+{
+	return hsm_errno(logged(rv, fn));
 }
 
 int hsm_errno(CK_RV rv)
@@ -51,11 +78,16 @@ int hsm_errno(CK_RV rv)
 	case CKR_OK:
 		return 0;
 	case CKR_PIN_INCORRECT:
-	case CKR_PIN_LEN_RANGE:
 	case CKR_PIN_INVALID:
+	case CKR_PIN_LEN_RANGE:
+	case CKR_USER_NOT_LOGGED_IN:
 		return -EACCES;
 	case CKR_PIN_LOCKED:
 	case CKR_PIN_EXPIRED:
+	case CKR_ATTRIBUTE_SENSITIVE:
+	case CKR_KEY_FUNCTION_NOT_PERMITTED:
+	case CKR_KEY_NOT_WRAPPABLE:
+	case CKR_KEY_UNEXTRACTABLE:
 		return -EPERM;
 	case CKR_TOKEN_NOT_PRESENT:
 	case CKR_TOKEN_NOT_RECOGNIZED:
@@ -78,94 +110,209 @@ int hsm_errno(CK_RV rv)
 	case CKR_WRAPPED_KEY_LEN_RANGE:
 	case CKR_ENCRYPTED_DATA_INVALID:
 	case CKR_ENCRYPTED_DATA_LEN_RANGE:
-	case CKR_SIGNATURE_INVALID:
-	case CKR_SIGNATURE_LEN_RANGE:
 		return -EBADMSG;
-	case CKR_KEY_FUNCTION_NOT_PERMITTED:
-	case CKR_KEY_NOT_WRAPPABLE:
-	case CKR_KEY_UNEXTRACTABLE:
-	case CKR_ATTRIBUTE_SENSITIVE:
-		return -EPERM;
-	case CKR_USER_NOT_LOGGED_IN:
-		return -EACCES;
+	case CKR_ARGUMENTS_BAD:
+		return -EINVAL;
 	default:
 		return -EIO;
 	}
 }
 
-static int load(const char *module, struct hsm *h)
+/* Takes a reference on @p11's process-wide initialisation, initialising it if we are first. */
+static int module_get(CK_FUNCTION_LIST *p11, struct module **ret)
 {
-	CK_C_GetFunctionList get_list;
-	CK_C_INITIALIZE_ARGS init;
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
+	struct module *m;
 	CK_RV rv;
+	int r;
 
-	h->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
-	if (!h->dl) {
-		log_debug("pkcs11: dlopen \"%s\": %s", module, dlerror());
+	pthread_mutex_lock(&modules_lock);
+	for (m = modules; m; m = m->next)
+		if (m->p11 == p11)
+			break;
+	if (m) {
+		m->users++;
+		*ret = m;
+		r = 0;
+		goto out;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		r = -ENOMEM;
+		goto out;
+	}
+	rv = logged(p11->C_Initialize(&args), "C_Initialize");
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		/* a module that cannot start is as good as one that did not load */
+		free(m);
+		r = rv == CKR_HOST_MEMORY ? -ENOMEM : -ELIBACC;
+		goto out;
+	}
+	/* Someone else in the process initialised it: theirs to finalise, not ours. */
+	m->finalize = rv == CKR_OK;
+	m->p11 = p11;
+	m->users = 1;
+	m->next = modules;
+	modules = m;
+	*ret = m;
+	r = 0;
+out:
+	pthread_mutex_unlock(&modules_lock);
+	return r;
+}
+
+static void module_put(struct module *m)
+{
+	struct module **pp;
+
+	pthread_mutex_lock(&modules_lock);
+	if (--m->users == 0) {
+		for (pp = &modules; *pp != m; pp = &(*pp)->next)
+			if (!*pp)
+				abort();
+		*pp = m->next;
+		if (m->finalize)
+			(void)ck(m->p11->C_Finalize(NULL), "C_Finalize");
+		free(m);
+	}
+	pthread_mutex_unlock(&modules_lock);
+}
+
+static int lib_load(const char *path, struct lib *ret)
+{
+	struct lib l = { 0 };
+	CK_C_GetFunctionList get_list;
+	CK_RV rv;
+	int r;
+
+	l.dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!l.dl) {
+		log_debug("PKCS#11 module \"%s\": %s", path, dlerror());
 		return -ELIBACC;
 	}
-	get_list = (CK_C_GetFunctionList)dlsym(h->dl, "C_GetFunctionList");
-	if (!get_list || get_list(&h->p11) != CKR_OK || !h->p11)
-		return -ELIBACC;
-	memset(&init, 0, sizeof(init));
-	init.flags = CKF_OS_LOCKING_OK;
-	rv = h->p11->C_Initialize(&init);
-	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
-		return 0;
-	if (rv != CKR_OK)
-		return check(rv, "C_Initialize") == -EIO ? -ELIBACC : hsm_errno(rv);
-	h->finalize = 1;
-	return 0;
+	get_list = (CK_C_GetFunctionList)dlsym(l.dl, "C_GetFunctionList");
+	if (!get_list) {
+		log_debug("PKCS#11 module \"%s\" has no C_GetFunctionList", path);
+		r = -ELIBACC;
+		goto out;
+	}
+	rv = logged(get_list(&l.p11), "C_GetFunctionList");
+	if (rv != CKR_OK || !l.p11 || !l.p11->C_Initialize) {
+		r = rv == CKR_HOST_MEMORY ? -ENOMEM : -ELIBACC;
+		goto out;
+	}
+	r = module_get(l.p11, &l.mod);
+	if (r < 0)
+		goto out;
+	*ret = l;
+	l.dl = NULL;
+	r = 0;
+out:
+	if (l.dl)
+		dlclose(l.dl);
+	return r;
 }
 
-static void unload(struct hsm *h)
+static void lib_unload(struct lib *l)
 {
-	if (h->p11 && h->finalize)
-		h->p11->C_Finalize(NULL);
-	if (h->dl)
-		dlclose(h->dl);
-	h->p11 = NULL;
-	h->dl = NULL;
+	if (l->mod)
+		module_put(l->mod);
+	if (l->dl)
+		dlclose(l->dl);
+	memset(l, 0, sizeof(*l));
 }
 
-static void pad_label(const char *label, CK_UTF8CHAR out[32])
+/* @label must be at most HSM_TOKEN_LABEL_MAX bytes. */
+static void pad_label(const char *label, CK_UTF8CHAR out[HSM_TOKEN_LABEL_MAX])
 {
-	size_t len = strlen(label);
-
-	memset(out, ' ', 32);
-	memcpy(out, label, len > 32 ? 32 : len);
+	memset(out, ' ', HSM_TOKEN_LABEL_MAX);
+	memcpy(out, label, strlen(label));
 }
 
-/* The slot whose token is labelled @label. */
-static int find_slot(struct hsm *h, const char *label, CK_SLOT_ID *ret)
+/* The slots (with a token present, if @present), calloc'ed. */
+static int slot_list(CK_FUNCTION_LIST *p11, CK_BBOOL present, CK_SLOT_ID **ret, CK_ULONG *ret_n)
 {
-	CK_UTF8CHAR want[32];
+	CK_SLOT_ID *slots = NULL, *grown;
+	CK_ULONG n = 0;
+	CK_RV rv;
+	int r;
+
+	r = ck(p11->C_GetSlotList(present, NULL, &n), "C_GetSlotList");
+	if (r < 0)
+		return r;
+	/* a slot may appear between the two calls: ask again with the new count */
+	do {
+		grown = realloc(slots, (n ? n : 1) * sizeof(*slots));
+		if (!grown) {
+			r = -ENOMEM;
+			goto out;
+		}
+		slots = grown;
+		rv = p11->C_GetSlotList(present, slots, &n);
+	} while (rv == CKR_BUFFER_TOO_SMALL);
+	r = ck(rv, "C_GetSlotList");
+	if (r < 0)
+		goto out;
+	*ret = slots;
+	*ret_n = n;
+	slots = NULL;
+	r = 0;
+out:
+	free(slots);
+	return r;
+}
+
+/* The slot of the initialised token whose padded label is @padded: -ENODEV if none. */
+static int find_token(CK_FUNCTION_LIST *p11, const CK_UTF8CHAR padded[HSM_TOKEN_LABEL_MAX],
+		      CK_SLOT_ID *ret)
+{
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n = 0;
 	int r;
 
-	pad_label(label, want);
-	r = check(h->p11->C_GetSlotList(CK_TRUE, NULL, &n), "C_GetSlotList");
+	r = slot_list(p11, CK_TRUE, &slots, &n);
 	if (r < 0)
 		return r;
-	slots = calloc(n ? n : 1, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	r = check(h->p11->C_GetSlotList(CK_TRUE, slots, &n), "C_GetSlotList");
-	if (r < 0)
-		goto out;
-	r = -ENODEV;
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO info;
 
-		if (h->p11->C_GetTokenInfo(slots[i], &info) != CKR_OK)
+		if (logged(p11->C_GetTokenInfo(slots[i], &info), "C_GetTokenInfo") != CKR_OK)
 			continue;
-		if ((info.flags & CKF_TOKEN_INITIALIZED) && memcmp(info.label, want, 32) == 0) {
+		if ((info.flags & CKF_TOKEN_INITIALIZED) &&
+		    memcmp(info.label, padded, HSM_TOKEN_LABEL_MAX) == 0) {
 			*ret = slots[i];
 			r = 0;
-			break;
+			goto out;
 		}
 	}
+	r = -ENODEV;
+out:
+	free(slots);
+	return r;
+}
+
+/* The first slot whose token is not initialised: -ENODEV if none. */
+static int find_free_slot(CK_FUNCTION_LIST *p11, CK_SLOT_ID *ret)
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG n = 0;
+	int r;
+
+	r = slot_list(p11, CK_FALSE, &slots, &n);
+	if (r < 0)
+		return r;
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO info;
+
+		if (logged(p11->C_GetTokenInfo(slots[i], &info), "C_GetTokenInfo") != CKR_OK)
+			continue;
+		if (!(info.flags & CKF_TOKEN_INITIALIZED)) {
+			*ret = slots[i];
+			r = 0;
+			goto out;
+		}
+	}
+	r = -ENODEV;
 out:
 	free(slots);
 	return r;
@@ -174,158 +321,155 @@ out:
 int hsm_token_create(const char *module, const char *label, const struct secbuf *so_pin,
 		     const struct secbuf *user_pin)
 {
-	struct hsm h = { 0 };
-	CK_SLOT_ID *slots = NULL, slot = 0;
+	CK_UTF8CHAR padded[HSM_TOKEN_LABEL_MAX];
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-	CK_UTF8CHAR padded[32];
-	CK_ULONG n = 0;
-	int r, found = 0;
+	struct lib l = { 0 };
+	CK_SLOT_ID slot;
+	int r;
 
-	if (!*label || strlen(label) > HSM_TOKEN_LABEL_MAX)
+	if (!label || !*label || strlen(label) > HSM_TOKEN_LABEL_MAX)
 		return -EINVAL;
-	r = load(module, &h);
-	if (r < 0)
-		goto out;
-	r = check(h.p11->C_GetSlotList(CK_FALSE, NULL, &n), "C_GetSlotList");
-	if (r < 0)
-		goto out;
-	slots = calloc(n ? n : 1, sizeof(*slots));
-	if (!slots) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = check(h.p11->C_GetSlotList(CK_FALSE, slots, &n), "C_GetSlotList");
-	if (r < 0)
-		goto out;
-	for (CK_ULONG i = 0; i < n && !found; i++) {
-		CK_TOKEN_INFO info;
-
-		if (h.p11->C_GetTokenInfo(slots[i], &info) == CKR_OK &&
-		    !(info.flags & CKF_TOKEN_INITIALIZED)) {
-			slot = slots[i];
-			found = 1;
-		}
-	}
-	if (!found) {
-		r = -ENODEV;
-		goto out;
-	}
 	pad_label(label, padded);
-	r = check(h.p11->C_InitToken(slot, so_pin->data, so_pin->len, padded), "C_InitToken");
+	r = lib_load(module, &l);
+	if (r < 0)
+		return r;
+	/* Two tokens with one label would leave hsm_open to pick one of them. */
+	r = find_token(l.p11, padded, &slot);
+	if (r == 0) {
+		r = -EEXIST;
+		goto out;
+	}
+	if (r != -ENODEV)
+		goto out;
+	r = find_free_slot(l.p11, &slot);
 	if (r < 0)
 		goto out;
-	/* SoftHSM2 gives an initialised token a new slot id: find it again by label. */
-	r = find_slot(&h, label, &slot);
+	r = ck(l.p11->C_InitToken(slot, so_pin->data, so_pin->len, padded), "C_InitToken");
+	if (r < 0) {
+		/* the token refused the PIN we offered it: a bad argument, not a wrong PIN */
+		r = r == -EACCES ? -EINVAL : r;
+		goto out;
+	}
+	/* SoftHSM2 moves an initialised token to a new slot id: find it again by label. */
+	r = find_token(l.p11, padded, &slot);
+	if (r < 0) {
+		r = r == -ENODEV ? -EIO : r;
+		goto out;
+	}
+	r = ck(l.p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
+	       "C_OpenSession");
 	if (r < 0)
 		goto out;
-	r = check(h.p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
-		  "C_OpenSession");
+	r = ck(l.p11->C_Login(s, CKU_SO, so_pin->data, so_pin->len), "C_Login");
 	if (r < 0)
 		goto out;
-	r = check(h.p11->C_Login(s, CKU_SO, so_pin->data, so_pin->len), "C_Login(SO)");
-	if (r < 0)
+	r = ck(l.p11->C_InitPIN(s, user_pin->data, user_pin->len), "C_InitPIN");
+	(void)ck(l.p11->C_Logout(s), "C_Logout");
+	if (r < 0) {
+		r = r == -EACCES ? -EINVAL : r;
 		goto out;
-	r = check(h.p11->C_InitPIN(s, user_pin->data, user_pin->len), "C_InitPIN");
-	h.p11->C_Logout(s);
-	if (r < 0)
-		goto out;
+	}
 	r = 0;
 out:
 	if (s != CK_INVALID_HANDLE)
-		h.p11->C_CloseSession(s);
-	free(slots);
-	unload(&h);
+		(void)ck(l.p11->C_CloseSession(s), "C_CloseSession");
+	lib_unload(&l);
 	return r;
 }
 
-static void close_thread_session(void *p)
+/* A thread's exit: its session goes with it. */
+static void thread_session_close(void *p)
 {
 	struct thread_session *ts = p;
 	struct hsm *h = ts->h;
+	struct thread_session **pp;
 
 	pthread_mutex_lock(&h->lock);
-	for (struct thread_session **pp = &h->sessions; *pp; pp = &(*pp)->next)
-		if (*pp == ts) {
-			*pp = ts->next;
-			break;
-		}
+	for (pp = &h->sessions; *pp != ts; pp = &(*pp)->next)
+		if (!*pp)
+			abort();
+	*pp = ts->next;
+	(void)ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
 	pthread_mutex_unlock(&h->lock);
-	h->p11->C_CloseSession(ts->session);
 	free(ts);
 }
 
 int hsm_open(const char *module, const char *label, const struct secbuf *pin, struct hsm **ret)
 {
+	CK_UTF8CHAR padded[HSM_TOKEN_LABEL_MAX];
 	struct hsm *h;
 	CK_RV rv;
 	int r;
 
+	if (strlen(label) > HSM_TOKEN_LABEL_MAX)
+		return -ENODEV; /* no token can carry it */
+	pad_label(label, padded);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->anchor = CK_INVALID_HANDLE;
 	pthread_mutex_init(&h->lock, NULL);
-	r = load(module, h);
+	h->anchor = CK_INVALID_HANDLE;
+	r = lib_load(module, &h->lib);
 	if (r < 0)
-		goto fail;
-	r = find_slot(h, label, &h->slot);
+		goto out;
+	r = find_token(h->lib.p11, padded, &h->slot);
 	if (r < 0)
-		goto fail;
-	r = check(h->p11->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-					&h->anchor),
-		  "C_OpenSession");
+		goto out;
+	r = ck(h->lib.p11->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+					 &h->anchor),
+	       "C_OpenSession");
 	if (r < 0)
-		goto fail;
-	rv = h->p11->C_Login(h->anchor, CKU_USER, pin->data, pin->len);
+		goto out;
+	/* Login state is per token and process: another handle may have logged in already
+	 * (SoftHSM2 then answers CKR_USER_ALREADY_LOGGED_IN without looking at the PIN). */
+	rv = logged(h->lib.p11->C_Login(h->anchor, CKU_USER, pin->data, pin->len), "C_Login");
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-		r = check(rv, "C_Login");
-		goto fail;
+		r = hsm_errno(rv);
+		goto out;
 	}
-	if (pthread_key_create(&h->key, close_thread_session) != 0) {
-		r = -ENOMEM;
-		goto fail;
-	}
+	r = -pthread_key_create(&h->key, thread_session_close);
+	if (r < 0)
+		goto out;
 	h->key_made = 1;
 	*ret = h;
-	return 0;
-fail:
+	h = NULL;
+	r = 0;
+out:
 	hsm_free(h);
 	return r;
 }
 
+/*
+ * Threads that still hold a session (the caller's, or ones not yet exited) have it closed
+ * here. A thread must not be exiting, or using @h, while it is freed.
+ */
 void hsm_free(struct hsm *h)
 {
+	struct thread_session *ts;
+
 	if (!h)
 		return;
-	if (h->key_made) {
-		/* Threads still alive keep no session past this: close them all here. */
-		struct thread_session *ts = pthread_getspecific(h->key);
-
-		pthread_setspecific(h->key, NULL);
-		(void)ts;
+	if (h->key_made)
 		pthread_key_delete(h->key);
-		pthread_mutex_lock(&h->lock);
-		while (h->sessions) {
-			struct thread_session *next = h->sessions->next;
-
-			h->p11->C_CloseSession(h->sessions->session);
-			free(h->sessions);
-			h->sessions = next;
-		}
-		pthread_mutex_unlock(&h->lock);
+	pthread_mutex_lock(&h->lock);
+	while ((ts = h->sessions)) {
+		h->sessions = ts->next;
+		(void)ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
+		free(ts);
 	}
-	if (h->p11 && h->anchor != CK_INVALID_HANDLE) {
-		h->p11->C_Logout(h->anchor);
-		h->p11->C_CloseSession(h->anchor);
-	}
-	unload(h);
+	pthread_mutex_unlock(&h->lock);
+	/* Closing the token's last session logs it out; a session of another handle on the
+	 * same token keeps the login that handle relies on. */
+	if (h->anchor != CK_INVALID_HANDLE)
+		(void)ck(h->lib.p11->C_CloseSession(h->anchor), "C_CloseSession");
+	lib_unload(&h->lib);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 
 CK_FUNCTION_LIST *hsm_functions(struct hsm *h)
 {
-	return h->p11;
+	return h->lib.p11;
 }
 
 int hsm_session(struct hsm *h, CK_SESSION_HANDLE *ret)
@@ -341,24 +485,27 @@ int hsm_session(struct hsm *h, CK_SESSION_HANDLE *ret)
 	if (!ts)
 		return -ENOMEM;
 	ts->h = h;
-	r = check(h->p11->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-					&ts->session),
-		  "C_OpenSession");
-	if (r < 0) {
-		free(ts);
-		return r;
-	}
-	if (pthread_setspecific(h->key, ts) != 0) {
-		h->p11->C_CloseSession(ts->session);
-		free(ts);
-		return -ENOMEM;
-	}
+	ts->session = CK_INVALID_HANDLE;
+	r = ck(h->lib.p11->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+					 &ts->session),
+	       "C_OpenSession");
+	if (r < 0)
+		goto out;
+	r = -pthread_setspecific(h->key, ts);
+	if (r < 0)
+		goto out;
 	pthread_mutex_lock(&h->lock);
 	ts->next = h->sessions;
 	h->sessions = ts;
 	pthread_mutex_unlock(&h->lock);
 	*ret = ts->session;
-	return 0;
+	ts = NULL;
+	r = 0;
+out:
+	if (ts && ts->session != CK_INVALID_HANDLE)
+		(void)ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
+	free(ts);
+	return r;
 }
 
 int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
@@ -371,18 +518,21 @@ int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 	CK_OBJECT_HANDLE found[2];
 	CK_SESSION_HANDLE s;
 	CK_ULONG n = 0;
-	int r;
+	int r, r_final;
 
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
-	r = check(h->p11->C_FindObjectsInit(s, tmpl, 2), "C_FindObjectsInit");
+	r = ck(h->lib.p11->C_FindObjectsInit(s, tmpl, ARRAY_SIZE(tmpl)), "C_FindObjectsInit");
 	if (r < 0)
 		return r;
-	r = check(h->p11->C_FindObjects(s, found, 2, &n), "C_FindObjects");
-	h->p11->C_FindObjectsFinal(s);
+	r = ck(h->lib.p11->C_FindObjects(s, found, ARRAY_SIZE(found), &n), "C_FindObjects");
+	/* always ended: a search left active would fail the session's next one */
+	r_final = ck(h->lib.p11->C_FindObjectsFinal(s), "C_FindObjectsFinal");
 	if (r < 0)
 		return r;
+	if (r_final < 0)
+		return r_final;
 	if (n == 0)
 		return -ENOKEY;
 	if (n > 1)
@@ -395,18 +545,20 @@ int hsm_kek_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 {
 	CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ULONG len = 32;
-	CK_OBJECT_HANDLE key, existing;
-	uint8_t id[16];
+	CK_ULONG len = KEY_LEN;
+	CK_BYTE id[KEK_ID_LEN];
+	/* Wrap and unwrap only, and CKA_MODIFIABLE false keeps it so. */
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &yes, sizeof(yes) },   { CKA_SENSITIVE, &yes, sizeof(yes) },
-		{ CKA_EXTRACTABLE, &no, sizeof(no) }, { CKA_WRAP, &yes, sizeof(yes) },
-		{ CKA_UNWRAP, &yes, sizeof(yes) },    { CKA_ENCRYPT, &no, sizeof(no) },
-		{ CKA_DECRYPT, &no, sizeof(no) },     { CKA_SIGN, &no, sizeof(no) },
-		{ CKA_VERIFY, &no, sizeof(no) },      { CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) }, { CKA_MODIFIABLE, &no, sizeof(no) },
+		{ CKA_WRAP, &yes, sizeof(yes) },      { CKA_UNWRAP, &yes, sizeof(yes) },
+		{ CKA_ENCRYPT, &no, sizeof(no) },     { CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_SIGN, &no, sizeof(no) },	      { CKA_VERIFY, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },      { CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_ID, id, sizeof(id) },
 	};
+	CK_OBJECT_HANDLE key, existing;
 	CK_SESSION_HANDLE s;
 	int r;
 
@@ -415,44 +567,47 @@ int hsm_kek_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 		return -EEXIST;
 	if (r != -ENOKEY)
 		return r;
-	r = crypto_random(id, sizeof(id));
-	if (r < 0)
-		return r;
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
-	r = check(h->p11->C_GenerateKey(s, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &key),
-		  "C_GenerateKey(KEK)");
+	r = ck(h->lib.p11->C_GenerateRandom(s, id, sizeof(id)), "C_GenerateRandom");
+	if (r < 0)
+		return r;
+	r = ck(h->lib.p11->C_GenerateKey(s, &mech, tmpl, ARRAY_SIZE(tmpl), &key), "C_GenerateKey");
 	if (r < 0)
 		return r;
 	*ret = key;
 	return 0;
 }
 
-/* Reads a session key's CKA_VALUE straight into a new secbuf. */
-static int read_value(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, struct secbuf **ret)
+/* Reads a session key's value straight into a new secbuf: -EBADMSG unless it is KEY_LEN. */
+static int read_value(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
+		      struct secbuf **ret)
 {
 	CK_ATTRIBUTE a = { CKA_VALUE, NULL, 0 };
 	struct secbuf *b = NULL;
 	int r;
 
-	r = check(h->p11->C_GetAttributeValue(s, key, &a, 1), "C_GetAttributeValue");
-	if (r < 0)
-		return r;
-	if (a.ulValueLen != CRYPTO_KEY_LEN)
-		return -EBADMSG;
-	r = secbuf_new(a.ulValueLen, &b);
+	r = secbuf_new(KEY_LEN, &b);
 	if (r < 0)
 		return r;
 	a.pValue = b->data;
-	r = check(h->p11->C_GetAttributeValue(s, key, &a, 1), "C_GetAttributeValue");
-	if (r < 0) {
-		secbuf_free(b);
-		return r;
+	a.ulValueLen = b->cap;
+	r = ck(p11->C_GetAttributeValue(s, key, &a, 1), "C_GetAttributeValue");
+	if (r < 0)
+		goto out;
+	if (a.ulValueLen != KEY_LEN) {
+		r = -EBADMSG;
+		goto out;
 	}
-	b->len = a.ulValueLen;
+	b->len = KEY_LEN;
+	secbuf_check(b);
 	*ret = b;
-	return 0;
+	b = NULL;
+	r = 0;
+out:
+	secbuf_free(b);
+	return r;
 }
 
 int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key,
@@ -461,13 +616,14 @@ int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key
 	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
 	CK_MECHANISM wrap = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ULONG len = CRYPTO_KEY_LEN, wlen = 0;
+	CK_ULONG len = KEY_LEN, wlen = 0;
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_VALUE_LEN, &len, sizeof(len) },
 		{ CKA_TOKEN, &no, sizeof(no) },
 		{ CKA_SENSITIVE, &no, sizeof(no) },
 		{ CKA_EXTRACTABLE, &yes, sizeof(yes) },
 	};
+	CK_FUNCTION_LIST *p11 = h->lib.p11;
 	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
 	struct secbuf *value = NULL;
 	uint8_t *wrapped = NULL;
@@ -477,22 +633,23 @@ int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
-	r = check(h->p11->C_GenerateKey(s, &gen, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &key),
-		  "C_GenerateKey(data key)");
-	if (r < 0)
-		return r;
-	r = read_value(h, s, key, &value);
+	r = ck(p11->C_GenerateKey(s, &gen, tmpl, ARRAY_SIZE(tmpl), &key), "C_GenerateKey");
 	if (r < 0)
 		goto out;
-	r = check(h->p11->C_WrapKey(s, &wrap, kek, key, NULL, &wlen), "C_WrapKey");
+	r = read_value(p11, s, key, &value);
+	if (r < 0) {
+		r = r == -EBADMSG ? -EIO : r; /* the token made a key of the wrong size */
+		goto out;
+	}
+	r = ck(p11->C_WrapKey(s, &wrap, kek, key, NULL, &wlen), "C_WrapKey");
 	if (r < 0)
 		goto out;
-	wrapped = malloc(wlen);
+	wrapped = malloc(wlen ? wlen : 1);
 	if (!wrapped) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = check(h->p11->C_WrapKey(s, &wrap, kek, key, wrapped, &wlen), "C_WrapKey");
+	r = ck(p11->C_WrapKey(s, &wrap, kek, key, wrapped, &wlen), "C_WrapKey");
 	if (r < 0)
 		goto out;
 	*ret_key = value;
@@ -502,10 +659,30 @@ int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key
 	wrapped = NULL;
 	r = 0;
 out:
-	h->p11->C_DestroyObject(s, key);
+	if (key != CK_INVALID_HANDLE)
+		(void)ck(p11->C_DestroyObject(s, key), "C_DestroyObject");
 	secbuf_free(value);
 	free(wrapped);
 	return r;
+}
+
+/*
+ * C_UnwrapKey's answer to a blob that is not intact or not ours. SoftHSM2 2.6 reports a
+ * failed RFC 5649 integrity check (a flipped bit, a blob cut to a multiple of 8 bytes, the
+ * wrong KEK) as CKR_GENERAL_ERROR, and a length that cannot be a blob as
+ * CKR_WRAPPED_KEY_LEN_RANGE. It takes a value of any length as CKK_AES, which is why the
+ * length is checked afterwards; other modules refuse it through the template.
+ */
+static int unwrap_errno(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_GENERAL_ERROR:
+	case CKR_ATTRIBUTE_VALUE_INVALID:
+	case CKR_TEMPLATE_INCONSISTENT:
+		return -EBADMSG;
+	default:
+		return hsm_errno(rv);
+	}
 }
 
 int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapped,
@@ -520,6 +697,7 @@ int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapp
 		{ CKA_TOKEN, &no, sizeof(no) },		{ CKA_SENSITIVE, &no, sizeof(no) },
 		{ CKA_EXTRACTABLE, &yes, sizeof(yes) },
 	};
+	CK_FUNCTION_LIST *p11 = h->lib.p11;
 	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
 	CK_SESSION_HANDLE s;
 	CK_RV rv;
@@ -528,15 +706,19 @@ int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapp
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
-	rv = h->p11->C_UnwrapKey(s, &mech, kek, (CK_BYTE_PTR)wrapped, wrapped_len, tmpl,
-				 sizeof(tmpl) / sizeof(tmpl[0]), &key);
+	rv = logged(p11->C_UnwrapKey(s, &mech, kek, (CK_BYTE_PTR)wrapped, wrapped_len, tmpl,
+				     ARRAY_SIZE(tmpl), &key),
+		    "C_UnwrapKey");
 	if (rv != CKR_OK) {
-		r = check(rv, "C_UnwrapKey");
-		/* A blob that fails RFC 5649's integrity check is a damaged blob, whatever
-		 * code the module gives it. */
-		return r == -EIO || r == -EINVAL ? -EBADMSG : r;
+		r = unwrap_errno(rv);
+		goto out;
 	}
-	r = read_value(h, s, key, ret_key);
-	h->p11->C_DestroyObject(s, key);
+	r = read_value(p11, s, key, ret_key);
+	if (r < 0)
+		goto out;
+	r = 0;
+out:
+	if (key != CK_INVALID_HANDLE)
+		(void)ck(p11->C_DestroyObject(s, key), "C_DestroyObject");
 	return r;
 }

@@ -28,7 +28,9 @@ struct hsm;
 /*
  * Initialises a fresh token in the first uninitialised slot of @module (SoftHSM2 keeps one
  * free slot) with label @label, security-officer PIN @so_pin and user PIN @user_pin.
- * Returns 0, -ENODEV when no free slot exists, -EINVAL for a bad label, or -EIO.
+ * Returns 0, -ENODEV when no free slot exists, -EEXIST when a token already has that
+ * label, -EINVAL for a bad label or a PIN the token refuses, -ELIBACC when the module
+ * cannot be loaded, -ENOMEM, or -EIO.
  */
 int hsm_token_create(const char *module, const char *label, const struct secbuf *so_pin,
 		     const struct secbuf *user_pin);
@@ -37,13 +39,14 @@ int hsm_token_create(const char *module, const char *label, const struct secbuf 
  * Loads @module, initialises it, finds the token labelled @label and logs in as user with
  * @pin. Returns 0 and the handle in *ret, or:
  *   -ELIBACC  the module cannot be loaded or is not a PKCS#11 module
- *   -ENODEV   no token with that label
+ *   -ENODEV   no token with that label (or a label longer than 32 bytes)
  *   -EACCES   wrong PIN;  -EPERM  PIN locked
  *   -EIO      any other token failure
  */
 int hsm_open(const char *module, const char *label, const struct secbuf *pin, struct hsm **ret);
 
-/* Logs out, closes sessions and finalises the module. Accepts NULL. */
+/* Closes this handle's sessions (the last one logs the token out) and finalises the module
+ * when no other handle uses it. No other thread may be using the handle. Accepts NULL. */
 void hsm_free(struct hsm *h);
 
 /* The calling thread's session, opened on first use and closed when the thread exits. */
