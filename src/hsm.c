@@ -262,24 +262,28 @@ out:
 	return r;
 }
 
-/* The slot of the initialised token whose padded label is @padded: -ENODEV if none. */
-static int find_token(CK_FUNCTION_LIST *p11, const CK_UTF8CHAR padded[HSM_TOKEN_LABEL_MAX],
-		      CK_SLOT_ID *ret)
+/*
+ * With @padded, the slot of the initialised token with that padded label; without, the
+ * first slot whose token is not initialised. -ENODEV if there is none.
+ */
+static int find_slot(CK_FUNCTION_LIST *p11, const CK_UTF8CHAR *padded, CK_SLOT_ID *ret)
 {
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n = 0;
 	int r;
 
-	r = slot_list(p11, CK_TRUE, &slots, &n);
+	r = slot_list(p11, padded ? CK_TRUE : CK_FALSE, &slots, &n);
 	if (r < 0)
 		return r;
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO info;
+		int initialised;
 
 		if (logged(p11->C_GetTokenInfo(slots[i], &info), "C_GetTokenInfo") != CKR_OK)
 			continue;
-		if ((info.flags & CKF_TOKEN_INITIALIZED) &&
-		    memcmp(info.label, padded, HSM_TOKEN_LABEL_MAX) == 0) {
+		initialised = (info.flags & CKF_TOKEN_INITIALIZED) != 0;
+		if (padded ? initialised && memcmp(info.label, padded, HSM_TOKEN_LABEL_MAX) == 0
+			   : !initialised) {
 			*ret = slots[i];
 			r = 0;
 			goto out;
@@ -291,31 +295,15 @@ out:
 	return r;
 }
 
-/* The first slot whose token is not initialised: -ENODEV if none. */
+static int find_token(CK_FUNCTION_LIST *p11, const CK_UTF8CHAR padded[HSM_TOKEN_LABEL_MAX],
+		      CK_SLOT_ID *ret)
+{
+	return find_slot(p11, padded, ret);
+}
+
 static int find_free_slot(CK_FUNCTION_LIST *p11, CK_SLOT_ID *ret)
 {
-	CK_SLOT_ID *slots = NULL;
-	CK_ULONG n = 0;
-	int r;
-
-	r = slot_list(p11, CK_FALSE, &slots, &n);
-	if (r < 0)
-		return r;
-	for (CK_ULONG i = 0; i < n; i++) {
-		CK_TOKEN_INFO info;
-
-		if (logged(p11->C_GetTokenInfo(slots[i], &info), "C_GetTokenInfo") != CKR_OK)
-			continue;
-		if (!(info.flags & CKF_TOKEN_INITIALIZED)) {
-			*ret = slots[i];
-			r = 0;
-			goto out;
-		}
-	}
-	r = -ENODEV;
-out:
-	free(slots);
-	return r;
+	return find_slot(p11, NULL, ret);
 }
 
 int hsm_token_create(const char *module, const char *label, const struct secbuf *so_pin,
