@@ -11,6 +11,8 @@ packages=(
 	libp11-kit-dev              # the PKCS#11 header
 	softhsm2 opensc             # the default token; pkcs11-tool inspects it in tests
 	libinih-dev                 # vaultfs.conf parsing
+	libjson-c-dev               # reading audit records back (audit tail)
+	e2fsprogs                   # chattr +i in the audit fail-closed tests
 	libcmocka-dev               # unit tests
 	clang libclang-rt-14-dev    # the policy parser's libFuzzer target
 	attr jq util-linux python3  # getfattr/setfattr, audit checks, setpriv, exact syscalls in tests

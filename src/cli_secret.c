@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,17 @@ struct args {
 	uint64_t version;
 	int deleted;
 	int create;
+	struct audit_event *ev; /* this command's audit record */
 };
+
+#define AUDIT_FAILED "cannot write the audit trail: nothing done"
+
+/* Records a command that changes nothing, before its output; -EIO if it cannot. */
+static int record(struct vault *v, const struct args *a, int r)
+{
+	a->ev->result = r < 0 ? -r : 0;
+	return vault_record(v, a->ev) < 0 ? -EIO : r;
+}
 
 static const char *reason(const char *sub, int r, const struct vault *v)
 {
@@ -119,6 +130,7 @@ static int write_all(int fd, const void *buf, size_t len)
 static int do_set(struct vault *v, const struct args *a)
 {
 	struct secbuf *value = NULL;
+	struct vault_change c;
 	uint64_t version;
 	int fd = STDIN_FILENO, r;
 
@@ -130,12 +142,20 @@ static int do_set(struct vault *v, const struct args *a)
 	r = secbuf_read_fd(fd, v->cfg->max_secret_size, &value);
 	if (fd != STDIN_FILENO)
 		close(fd);
-	if (r < 0)
+	if (r < 0) {
+		a->ev->result = -r;
+		if (vault_record(v, a->ev) < 0)
+			return cli_error("secret set", a->name, AUDIT_FAILED);
 		return cli_error("secret set", a->name, "%s", reason("set", r, v));
+	}
+	vault_change_begin(v, &c, a->ev);
 	r = store_secret_put(v->store, a->name, value,
 			     STORE_PUT_MKDIRS | (a->create ? STORE_PUT_EXCL : 0), time_now_us(),
 			     &version);
+	r = vault_change_end(&c, r);
 	secbuf_free(value);
+	if (c.record_failed || (r == -EIO && !c.recorded))
+		return cli_error("secret set", a->name, AUDIT_FAILED);
 	if (r < 0)
 		return cli_error("secret set", a->name, "%s", reason("set", r, v));
 	return 0;
@@ -146,7 +166,15 @@ static int do_get(struct vault *v, const struct args *a)
 	struct secbuf *value = NULL;
 	int r;
 
-	r = store_secret_get(v->store, a->name, a->version, time_now_us(), &value, NULL);
+	uint64_t version = 0;
+
+	r = store_secret_get(v->store, a->name, a->version, time_now_us(), &value, &version);
+	a->ev->version = version ? version : a->version;
+	r = record(v, a, r);
+	if (r == -EIO && value) {
+		secbuf_free(value);
+		return cli_error("secret get", a->name, AUDIT_FAILED);
+	}
 	if (r < 0)
 		return cli_error("secret get", a->name, "%s", reason("get", r, v));
 	r = write_all(STDOUT_FILENO, value->data, value->len);
@@ -154,6 +182,14 @@ static int do_get(struct vault *v, const struct args *a)
 	if (r < 0)
 		return cli_error("secret get", a->name, "cannot write: %s", strerror(-r));
 	return 0;
+}
+
+static int stop_at_first(const char *name, int is_folder, void *userdata)
+{
+	(void)name;
+	(void)is_folder;
+	(void)userdata;
+	return 1;
 }
 
 static int print_name(const char *name, int is_folder, void *userdata)
@@ -174,7 +210,17 @@ static int do_list(struct vault *v, const struct args *a)
 	unsigned flags = STORE_LIST_RECURSIVE | (a->deleted ? STORE_LIST_DELETED : 0);
 	int r;
 
-	r = store_list(v->store, folder, flags, print_name, (void *)"");
+	/* checked and recorded before anything is printed */
+	r = store_list(v->store, folder, flags, stop_at_first, NULL);
+	if (r == 1)
+		r = 0;
+	if (r >= 0 || r == -ENOENT) {
+		r = record(v, a, r);
+		if (r == -EIO)
+			return cli_error("secret list", folder, AUDIT_FAILED);
+	}
+	if (r >= 0)
+		r = store_list(v->store, folder, flags, print_name, (void *)"");
 	if (r == -ENOENT)
 		return cli_error("secret list", folder, "no such folder");
 	if (r < 0)
@@ -190,6 +236,10 @@ static int do_versions(struct vault *v, const struct args *a)
 
 	r = store_secret_versions(v->store, a->name, a->deleted ? STORE_DELETED : STORE_LIVE, &list,
 				  &n);
+	if (record(v, a, r) == -EIO) {
+		free(list);
+		return cli_error("secret versions", a->name, AUDIT_FAILED);
+	}
 	if (r < 0)
 		return cli_error("secret versions", a->name, "%s", reason("versions", r, v));
 	for (size_t i = 0; i < n; i++)
@@ -200,16 +250,21 @@ static int do_versions(struct vault *v, const struct args *a)
 
 static int do_lifecycle(struct vault *v, const struct args *a)
 {
+	struct vault_change c;
 	char cmd[32];
 	int r;
 
+	vault_change_begin(v, &c, a->ev);
 	if (strcmp(a->sub, "delete") == 0)
 		r = store_secret_delete(v->store, a->name, time_now_us());
 	else if (strcmp(a->sub, "recover") == 0)
 		r = store_secret_recover(v->store, a->name);
 	else
 		r = store_secret_purge(v->store, a->name);
+	r = vault_change_end(&c, r);
 	snprintf(cmd, sizeof(cmd), "secret %s", a->sub);
+	if (c.record_failed || (r == -EIO && !c.recorded))
+		return cli_error(cmd, a->name, AUDIT_FAILED);
 	if (r == -ENOENT && strcmp(a->sub, "delete") != 0)
 		return cli_error(cmd, a->name, "no such deleted secret");
 	if (r < 0)
@@ -222,10 +277,20 @@ static int do_attr(struct vault *v, const struct args *a)
 	enum store_which which = a->deleted ? STORE_DELETED : STORE_LIVE;
 	char *names = NULL, *value = NULL;
 	size_t len = 0;
-	int r;
+	int r = 0;
 
+	if (a->remove || (a->attr && a->value && !a->deleted)) {
+		struct vault_change c;
+
+		a->ev->detail = a->remove ? a->remove : a->attr;
+		vault_change_begin(v, &c, a->ev);
+		r = a->remove ? store_attr_remove(v->store, a->name, a->remove)
+			      : store_attr_set(v->store, a->name, a->attr, a->value);
+		r = vault_change_end(&c, r);
+		if (c.record_failed || (r == -EIO && !c.recorded))
+			return cli_error("secret attr", a->name, AUDIT_FAILED);
+	}
 	if (a->remove) {
-		r = store_attr_remove(v->store, a->name, a->remove);
 		if (r < 0)
 			return cli_error("secret attr", a->name, "%s: %s", a->remove,
 					 reason("attr", r, v));
@@ -235,14 +300,18 @@ static int do_attr(struct vault *v, const struct args *a)
 		if (a->deleted)
 			return cli_usage("secret attr",
 					 "a deleted secret's attributes are read-only");
-		r = store_attr_set(v->store, a->name, a->attr, a->value);
 		if (r < 0)
 			return cli_error("secret attr", a->name, "%s: %s", a->attr,
 					 reason("attr", r, v));
 		return 0;
 	}
 	if (a->attr) {
+		a->ev->detail = a->attr;
 		r = store_attr_get(v->store, a->name, which, a->attr, &value);
+		if (record(v, a, r) == -EIO) {
+			free(value);
+			return cli_error("secret attr", a->name, AUDIT_FAILED);
+		}
 		if (r < 0)
 			return cli_error("secret attr", a->name, "%s: %s", a->attr,
 					 reason("attr", r, v));
@@ -251,6 +320,10 @@ static int do_attr(struct vault *v, const struct args *a)
 		return 0;
 	}
 	r = store_attr_list(v->store, a->name, which, &names, &len);
+	if (record(v, a, r) == -EIO) {
+		free(names);
+		return cli_error("secret attr", a->name, AUDIT_FAILED);
+	}
 	if (r < 0)
 		return cli_error("secret attr", a->name, "%s", reason("attr", r, v));
 	for (size_t off = 0; off < len; off += strlen(names + off) + 1) {
@@ -295,7 +368,9 @@ int cli_secret(int argc, char **argv)
 		{ "delete", do_lifecycle, 2, 2 }, { "recover", do_lifecycle, 2, 2 },
 		{ "purge", do_lifecycle, 2, 2 },  { "attr", do_attr, 2, 4 },
 	};
-	char cmd[32], err[512] = "", name[NAME_PATH_MAX + 32];
+	char cmd[32], err[512] = "", name[NAME_PATH_MAX + 32], path[NAME_PATH_MAX + 16];
+	char op[32], exe[PATH_MAX], cgroup[PATH_MAX];
+	struct audit_event ev;
 	struct args a = { 0 };
 	struct vault *v = NULL;
 	size_t i, npos;
@@ -371,6 +446,14 @@ int cli_secret(int argc, char **argv)
 	r = vault_open(a.dir, &v, err, sizeof(err));
 	if (r < 0)
 		return cli_error(cmd, NULL, "%s", err[0] ? err : strerror(-r));
+	snprintf(op, sizeof(op), "secret-%s", a.sub);
+	vault_admin_event(&ev, op, exe, sizeof(exe), cgroup, sizeof(cgroup));
+	snprintf(path, sizeof(path), "secrets%s%s", a.name ? "/" : "", a.name ? a.name : "");
+	ev.path = path;
+	ev.version = a.version;
+	if (a.deleted)
+		ev.detail = "deleted";
+	a.ev = &ev;
 	r = subs[i].fn(v, &a);
 	vault_free(v);
 	return r;

@@ -40,6 +40,7 @@ int config_new(struct vault_config **ret)
 	c->max_secret_size = CONFIG_SECRET_SIZE_DEFAULT;
 	c->retention_days = 90;
 	c->busy_timeout_ms = 5000;
+	c->audit_rotate_size = CONFIG_ROTATE_SIZE_DEFAULT;
 	*ret = c;
 	return 0;
 }
@@ -105,6 +106,16 @@ static int on_value(void *user, const char *section, const char *name, const cha
 			if (parse_uint(value, 0, 600000, &n) < 0)
 				return fail(s, "out of range (0 to 600000):", name, value);
 			c->busy_timeout_ms = (unsigned)n;
+		} else {
+			return fail(s, "unknown setting", name, NULL);
+		}
+	} else if (strcmp(section, "audit") == 0) {
+		if (strcmp(name, "rotate_size") == 0) {
+			if (parse_uint(value, 0, CONFIG_ROTATE_SIZE_LIMIT, &n) < 0 ||
+			    (n > 0 && n < CONFIG_ROTATE_SIZE_MIN))
+				return fail(s, "out of range (0, or 65536 to 1099511627776):", name,
+					    value);
+			c->audit_rotate_size = n;
 		} else {
 			return fail(s, "unknown setting", name, NULL);
 		}
@@ -201,6 +212,11 @@ int config_write(const char *path, const struct vault_config *c)
 		"# How long to wait for another process's lock on vault.db, in milliseconds.\n"
 		"busy_timeout_ms = %u\n"
 		"\n"
+		"[audit]\n"
+		"# audit.log is moved to audit.log-SEQ once it reaches this many bytes (0: never;\n"
+		"# then rotate with logrotate and SIGHUP). Rotated files are never deleted.\n"
+		"rotate_size = %llu\n"
+		"\n"
 		"[hsm]\n"
 		"# The PKCS#11 module and token that hold the vault's key-encryption key.\n"
 		"module = %s\n"
@@ -209,7 +225,8 @@ int config_write(const char *path, const struct vault_config *c)
 		"pin_file = %s\n"
 		"# SoftHSM2 configuration of the embedded token; empty for any other token.\n"
 		"softhsm2_conf = %s\n",
-		c->max_secret_size, c->retention_days, c->busy_timeout_ms, c->hsm_module,
+		c->max_secret_size, c->retention_days, c->busy_timeout_ms,
+		(unsigned long long)c->audit_rotate_size, c->hsm_module,
 		c->token_label, c->pin_file, c->softhsm2_conf ? c->softhsm2_conf : "");
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		r = -errno;

@@ -12,11 +12,15 @@
 #define CONFIG_FILE "vaultfs.conf"
 #define CONFIG_SECRET_SIZE_DEFAULT 25600
 #define CONFIG_SECRET_SIZE_LIMIT (1024 * 1024)
+#define CONFIG_ROTATE_SIZE_DEFAULT (64ULL << 20)
+#define CONFIG_ROTATE_SIZE_MIN 65536ULL
+#define CONFIG_ROTATE_SIZE_LIMIT (1ULL << 40)
 
 struct vault_config {
 	size_t max_secret_size; /* bytes, 1 .. CONFIG_SECRET_SIZE_LIMIT */
 	unsigned retention_days; /* 1 .. 36500 */
 	unsigned busy_timeout_ms; /* how long to wait for the database lock */
+	unsigned long long audit_rotate_size; /* bytes; 0: audit.log is never rotated here */
 	char *hsm_module; /* path of the PKCS#11 module */
 	char *token_label;
 	char *pin_file; /* absolute, or relative to the vault directory */

@@ -529,21 +529,35 @@ int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 	return 0;
 }
 
-int hsm_kek_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
+/*
+ * Generates a token-resident secret key of KEY_LEN bytes labelled @label that is good for
+ * one pair of uses only (@wrap: wrap and unwrap; else sign and verify). CKA_MODIFIABLE
+ * false keeps it so; it is sensitive and never extractable.
+ */
+static int secret_key_create(struct hsm *h, const char *label, int wrap, CK_OBJECT_HANDLE *ret)
 {
-	CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
+	CK_MECHANISM mech = { wrap ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN, NULL, 0 };
+	CK_KEY_TYPE type = wrap ? CKK_AES : CKK_GENERIC_SECRET;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_BBOOL for_wrap = wrap ? CK_TRUE : CK_FALSE, for_mac = wrap ? CK_FALSE : CK_TRUE;
 	CK_ULONG len = KEY_LEN;
 	CK_BYTE id[KEK_ID_LEN];
-	/* Wrap and unwrap only, and CKA_MODIFIABLE false keeps it so. */
 	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_PRIVATE, &yes, sizeof(yes) },   { CKA_SENSITIVE, &yes, sizeof(yes) },
-		{ CKA_EXTRACTABLE, &no, sizeof(no) }, { CKA_MODIFIABLE, &no, sizeof(no) },
-		{ CKA_WRAP, &yes, sizeof(yes) },      { CKA_UNWRAP, &yes, sizeof(yes) },
-		{ CKA_ENCRYPT, &no, sizeof(no) },     { CKA_DECRYPT, &no, sizeof(no) },
-		{ CKA_SIGN, &no, sizeof(no) },	      { CKA_VERIFY, &no, sizeof(no) },
-		{ CKA_DERIVE, &no, sizeof(no) },      { CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_VALUE_LEN, &len, sizeof(len) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_MODIFIABLE, &no, sizeof(no) },
+		{ CKA_WRAP, &for_wrap, sizeof(for_wrap) },
+		{ CKA_UNWRAP, &for_wrap, sizeof(for_wrap) },
+		{ CKA_ENCRYPT, &no, sizeof(no) },
+		{ CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_SIGN, &for_mac, sizeof(for_mac) },
+		{ CKA_VERIFY, &for_mac, sizeof(for_mac) },
+		{ CKA_DERIVE, &no, sizeof(no) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_ID, id, sizeof(id) },
 	};
 	CK_OBJECT_HANDLE key, existing;
@@ -565,6 +579,40 @@ int hsm_kek_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 	if (r < 0)
 		return r;
 	*ret = key;
+	return 0;
+}
+
+int hsm_kek_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
+{
+	return secret_key_create(h, label, 1, ret);
+}
+
+int hsm_mac_key_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
+{
+	return secret_key_create(h, label, 0, ret);
+}
+
+int hsm_mac(struct hsm *h, CK_OBJECT_HANDLE key, const void *data, size_t len,
+	    uint8_t out[HSM_MAC_LEN])
+{
+	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
+	CK_ULONG out_len = HSM_MAC_LEN;
+	CK_SESSION_HANDLE s;
+	int r;
+
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	r = ck(h->lib.p11->C_SignInit(s, &mech, key), "C_SignInit");
+	if (r < 0)
+		return r;
+	/* C_Sign ends the operation whatever it returns, except for a short buffer, which
+	 * HSM_MAC_LEN never is. */
+	r = ck(h->lib.p11->C_Sign(s, (CK_BYTE_PTR)data, len, out, &out_len), "C_Sign");
+	if (r < 0)
+		return r;
+	if (out_len != HSM_MAC_LEN)
+		return -EIO;
 	return 0;
 }
 

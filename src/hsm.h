@@ -1,7 +1,7 @@
 /*
  * hsm: the only module that speaks PKCS#11. It loads a token's module, logs in, and does
  * the few things the vault asks of a token: make a key-encryption key that never leaves
- * it, and wrap and unwrap data keys with that key.
+ * it, wrap and unwrap data keys with that key, and keep the audit trail's HMAC key.
  *
  * Every CK_RV becomes an errno here; the native code goes to the debug log. It never logs
  * a PIN or key material, and never forks. Sessions are per thread (one session may not be
@@ -61,6 +61,20 @@ CK_FUNCTION_LIST *hsm_functions(struct hsm *h);
  * Returns -EEXIST if a secret key with that label already exists.
  */
 int hsm_kek_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret);
+
+/* Length of an hsm_mac result: HMAC-SHA-256. */
+#define HSM_MAC_LEN 32
+
+/*
+ * Generates a token-resident 32-byte generic secret labelled @label that may only sign
+ * and verify (HMAC): sensitive, never extractable, not modifiable. -EEXIST if a secret key
+ * with that label already exists.
+ */
+int hsm_mac_key_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret);
+
+/* HMAC-SHA-256 of @len bytes at @data under @key, computed inside the token. */
+int hsm_mac(struct hsm *h, CK_OBJECT_HANDLE key, const void *data, size_t len,
+	    uint8_t out[HSM_MAC_LEN]);
 
 /* Finds the one secret-key object labelled @label: -ENOKEY if none, -ENOTUNIQ if several. */
 int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret);

@@ -52,6 +52,10 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (secret_id, version)) WITHOUT ROWID;"
 	"CREATE TABLE tags (secret_id INTEGER NOT NULL REFERENCES secrets (id),"
 	"  name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (secret_id, name)) WITHOUT ROWID;",
+	/* 1 -> 2: the audit trail's head, kept where the trail's writer alone cannot undo it */
+	"CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  seq INTEGER NOT NULL, mac BLOB NOT NULL);"
+	"INSERT INTO audit_anchor VALUES (1, 0, zeroblob(32));",
 };
 
 static const char *const query_sql[Q__MAX] = {
@@ -115,6 +119,8 @@ static const char *const query_sql[Q__MAX] = {
 	[Q_SET_ENABLED] = "UPDATE secrets SET enabled = ?2 WHERE id = ?1",
 	[Q_SET_NOT_BEFORE] = "UPDATE secrets SET not_before = ?2 WHERE id = ?1",
 	[Q_SET_EXPIRES] = "UPDATE secrets SET expires = ?2 WHERE id = ?1",
+	[Q_ANCHOR_GET] = "SELECT seq, mac FROM audit_anchor WHERE id = 1",
+	[Q_ANCHOR_SET] = "UPDATE audit_anchor SET seq = ?1, mac = ?2 WHERE id = 1 AND seq < ?1",
 };
 
 /* The statements a read through the mount runs; store_check_plans holds them to indexes. */
@@ -215,18 +221,57 @@ int store_tx_begin(struct store *s)
 	return store_exec(s, "BEGIN IMMEDIATE");
 }
 
+void store_tx_made_version(struct store *s, uint64_t version)
+{
+	struct conn *c = pthread_getspecific(s->conn_key);
+
+	if (c)
+		c->tx_version = version;
+}
+
+/* Moves the anchor forward (never back) inside the caller's transaction. */
+static int anchor_write(struct store *s, uint64_t seq, const uint8_t mac[STORE_ANCHOR_MAC_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = store_stmt(s, Q_ANCHOR_SET, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_blob(st, 2, mac, STORE_ANCHOR_MAC_LEN, SQLITE_STATIC);
+	return store_step_done(s, st);
+}
+
 int store_tx_end(struct store *s, int r)
 {
+	struct conn *c = pthread_getspecific(s->conn_key);
+	store_commit_fn fn = c ? c->on_commit : NULL;
+
+	if (c) {
+		c->on_commit = NULL;
+		if (r >= 0 && fn) {
+			uint64_t seq = 0;
+			uint8_t mac[STORE_ANCHOR_MAC_LEN];
+			int h = fn(c->on_commit_data, c->tx_version, &seq, mac);
+
+			if (h >= 0 && seq)
+				h = anchor_write(s, seq, mac);
+			if (h < 0)
+				r = h;
+		}
+		c->tx_version = 0;
+	}
 	if (r < 0) {
 		(void)store_exec(s, "ROLLBACK");
 		return r;
 	}
 	{
-		int c = store_exec(s, "COMMIT");
+		int rc = store_exec(s, "COMMIT");
 
-		if (c < 0) {
+		if (rc < 0) {
 			(void)store_exec(s, "ROLLBACK");
-			return c;
+			return rc;
 		}
 	}
 	return r;
@@ -850,6 +895,60 @@ int store_open(const char *db_path, struct hsm *hsm, const struct store_options 
 fail:
 	store_free(s);
 	return r;
+}
+
+const uint8_t *store_vault_id(const struct store *s)
+{
+	return s->vault_id;
+}
+
+void store_on_commit(struct store *s, store_commit_fn fn, void *userdata)
+{
+	struct conn *c;
+
+	if (store_enter(s) < 0)
+		return; /* the store call that follows fails the same way, before any commit */
+	c = pthread_getspecific(s->conn_key);
+	c->on_commit = fn;
+	c->on_commit_data = userdata;
+	c->tx_version = 0;
+}
+
+int store_anchor_get(struct store *s, uint64_t *ret_seq, uint8_t ret_mac[STORE_ANCHOR_MAC_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = store_enter(s);
+	if (r < 0)
+		return r;
+	r = store_stmt(s, Q_ANCHOR_GET, &st);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == STORE_ANCHOR_MAC_LEN) {
+		*ret_seq = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(ret_mac, sqlite3_column_blob(st, 1), STORE_ANCHOR_MAC_LEN);
+		r = 0;
+	} else {
+		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? -EUCLEAN
+							  : store_sql_errno(s, rc, "audit anchor");
+	}
+	store_done(st);
+	return r;
+}
+
+int store_anchor_set(struct store *s, uint64_t seq, const uint8_t mac[STORE_ANCHOR_MAC_LEN])
+{
+	int r;
+
+	r = store_enter(s);
+	if (r < 0)
+		return r;
+	r = store_tx_begin(s);
+	if (r < 0)
+		return r;
+	return store_tx_end(s, anchor_write(s, seq, mac));
 }
 
 int store_check_plans(struct store *s, char *err, size_t errlen)

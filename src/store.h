@@ -20,7 +20,7 @@
 #include "hsm.h"
 #include "secbuf.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_TAGS_MAX 15
 #define STORE_TAG_VALUE_MAX 256
 #define STORE_CONTENT_TYPE_MAX 255
@@ -157,6 +157,34 @@ int store_folder_exists(struct store *s, const char *path);
  * @fn returned. */
 int store_list(struct store *s, const char *folder, unsigned flags, store_list_fn fn,
 	       void *userdata);
+
+#define STORE_ANCHOR_MAC_LEN 32
+
+/*
+ * Called inside a write transaction once its changes are made and before it commits,
+ * with the version it made (0 if none). Returns 0 and, when *ret_seq is set non-zero, a
+ * new anchor to store in the same transaction; or -errno, and the transaction rolls back
+ * and the store call returns that error. What the audit trail needs: the record of a
+ * change is written before the change commits, and a change whose record cannot be
+ * written does not happen.
+ */
+typedef int (*store_commit_fn)(void *userdata, uint64_t version, uint64_t *ret_seq,
+			       uint8_t ret_mac[STORE_ANCHOR_MAC_LEN]);
+
+/*
+ * Sets @fn for the calling thread's next write transaction only. A store call that fails
+ * before it writes does not call it; set it again (or to NULL) before the next call.
+ */
+void store_on_commit(struct store *s, store_commit_fn fn, void *userdata);
+
+/* The audit trail's head as the vault last recorded it (seq 0: none yet). */
+int store_anchor_get(struct store *s, uint64_t *ret_seq, uint8_t ret_mac[STORE_ANCHOR_MAC_LEN]);
+
+/* Records a newer head; one older than the stored one changes nothing. */
+int store_anchor_set(struct store *s, uint64_t seq, const uint8_t mac[STORE_ANCHOR_MAC_LEN]);
+
+/* The vault's id (CRYPTO_VAULT_ID_LEN bytes), which names its keys in the token. */
+const uint8_t *store_vault_id(const struct store *s);
 
 /*
  * Checks that every statement on the read path is answered through an index: runs

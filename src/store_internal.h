@@ -54,6 +54,8 @@ enum query {
 	Q_SET_ENABLED,
 	Q_SET_NOT_BEFORE,
 	Q_SET_EXPIRES,
+	Q_ANCHOR_GET,
+	Q_ANCHOR_SET,
 	Q__MAX,
 };
 
@@ -68,6 +70,9 @@ struct conn {
 	struct store *s;
 	sqlite3 *db;
 	sqlite3_stmt *stmts[Q__MAX];
+	store_commit_fn on_commit; /* for this thread's next write transaction */
+	void *on_commit_data;
+	uint64_t tx_version; /* the version the open write transaction made, 0: none */
 	struct conn *next; /* protected by s->conns_lock */
 };
 
@@ -126,7 +131,10 @@ void store_done(sqlite3_stmt *st);
 int store_step_done(struct store *s, sqlite3_stmt *st);
 int store_exec(struct store *s, const char *sql);
 int store_tx_begin(struct store *s);
-/* Commits if @r >= 0, else rolls back; returns @r or the commit's error. */
+/* Tells the open write transaction's commit hook which version it made. */
+void store_tx_made_version(struct store *s, uint64_t version);
+/* Runs the commit hook (store_on_commit), then commits if @r >= 0, else rolls back;
+ * returns @r or the hook's or the commit's error. */
 int store_tx_end(struct store *s, int r);
 void store_split_path(const char *path, char *folder, size_t folder_len, const char **ret_name);
 int store_get_row(struct store *s, const char *path, struct row *ret);

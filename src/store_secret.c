@@ -149,6 +149,8 @@ static int version_add(struct store *s, const char *path, int64_t id, uint64_t v
 	sqlite3_bind_int64(st, 2, (int64_t)version);
 	sqlite3_bind_int64(st, 3, now);
 	r = store_step_done(s, st);
+	if (r >= 0)
+		store_tx_made_version(s, version);
 out:
 	free(sealed);
 	return r;
@@ -564,6 +566,8 @@ int store_purge_expired(struct store *s, int64_t now, unsigned *ret_count)
 	r = rc == SQLITE_DONE ? 0 : store_sql_errno(s, rc, "expired list");
 	for (size_t i = 0; i < n && r >= 0; i++)
 		r = store_purge_id(s, ids[i]);
+	if (n == 0)
+		store_on_commit(s, NULL, NULL); /* nothing changed: nothing to record */
 end:
 	r = store_tx_end(s, r);
 	if (r >= 0 && ret_count)

@@ -317,6 +317,25 @@ static const char *store_reason(int r)
 	}
 }
 
+/* The trail's first record, which also makes the vault's audit key in the token. */
+static int record_init(const char *dir, char *err, size_t errlen)
+{
+	char exe[PATH_MAX], cgroup[PATH_MAX];
+	struct audit_event ev;
+	struct vault *v = NULL;
+	int r;
+
+	r = vault_open(dir, &v, err, errlen);
+	if (r < 0)
+		return r;
+	vault_admin_event(&ev, "init", exe, sizeof(exe), cgroup, sizeof(cgroup));
+	r = vault_record(v, &ev);
+	if (r < 0)
+		snprintf(err, errlen, "cannot write the audit trail in \"%s\"", dir);
+	vault_free(v);
+	return r;
+}
+
 int vault_init(const char *dir, const struct vault_init_options *o, char *err, size_t errlen)
 {
 	struct store_options sopt = { 0 };
@@ -423,6 +442,9 @@ int vault_init(const char *dir, const struct vault_init_options *o, char *err, s
 		snprintf(err, errlen, "cannot write \"%s\": %s", path, strerror(-r));
 		goto fail;
 	}
+	r = record_init(absdir, err, errlen);
+	if (r < 0)
+		goto fail;
 	r = 0;
 	goto out;
 fail:
@@ -438,6 +460,164 @@ out:
 	if (dfd >= 0)
 		close(dfd);
 	return r;
+}
+
+/* The trail's key (made here for a vault from before the trail had one) and its file. */
+static int open_audit(struct vault *v, char *err, size_t errlen)
+{
+	struct audit_options aopt = { .rotate_size = v->cfg->audit_rotate_size, .sync_each = 1 };
+	char label[HSM_TOKEN_LABEL_MAX + 1], path[PATH_MAX];
+	int r;
+
+	audit_key_label(store_vault_id(v->store), label, sizeof(label));
+	r = hsm_key_find(v->hsm, label, &v->audit_key);
+	if (r == -ENOKEY) {
+		r = hsm_mac_key_create(v->hsm, label, &v->audit_key);
+		if (r == 0)
+			log_debug("Made the audit key \"%s\" in the token", label);
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "the token's audit key \"%s\": %s", label, strerror(-r));
+		return r;
+	}
+	r = join(path, v->dir, VAULT_AUDIT);
+	if (r >= 0)
+		r = audit_open(path, v->hsm, v->audit_key, &aopt, &v->audit);
+	if (r < 0)
+		snprintf(err, errlen, "cannot open the audit trail \"%s\": %s", path, strerror(-r));
+	return r;
+}
+
+static int change_hook(void *userdata, uint64_t version, uint64_t *ret_seq,
+		       uint8_t ret_mac[STORE_ANCHOR_MAC_LEN])
+{
+	struct vault_change *c = userdata;
+	struct audit_head head, synced;
+	int r;
+
+	if (version)
+		c->ev.version = version;
+	r = audit_append(c->v->audit, &c->ev, &head);
+	if (r >= 0)
+		r = audit_sync(c->v->audit, &synced); /* with every new version, on disk */
+	if (r < 0) {
+		c->record_failed = 1;
+		return -EIO;
+	}
+	c->recorded = 1;
+	*ret_seq = head.seq;
+	memcpy(ret_mac, head.mac, STORE_ANCHOR_MAC_LEN);
+	return 0;
+}
+
+void vault_change_begin(struct vault *v, struct vault_change *c, const struct audit_event *ev)
+{
+	c->v = v;
+	c->ev = *ev;
+	c->recorded = 0;
+	c->record_failed = 0;
+	store_on_commit(v->store, change_hook, c);
+}
+
+int vault_change_end(struct vault_change *c, int r)
+{
+	store_on_commit(c->v->store, NULL, NULL);
+	if (c->record_failed)
+		return -EIO;
+	if (r >= 0)
+		return r;
+	/* Failed before its commit (nothing recorded yet), or its commit failed after the
+	 * record: either way the trail gets the failure. */
+	c->ev.result = -r;
+	if (vault_record(c->v, &c->ev) < 0)
+		return -EIO;
+	return r;
+}
+
+int vault_record(struct vault *v, const struct audit_event *ev)
+{
+	struct audit_head head;
+	int r;
+
+	r = audit_append(v->audit, ev, &head);
+	if (r < 0)
+		return -EIO;
+	/* An admin command's records are on disk already (sync_each): the head follows at
+	 * once. The daemon moves it forward every second instead (vault_audit_flush). */
+	if (!v->daemon) {
+		r = store_anchor_set(v->store, head.seq, head.mac);
+		if (r < 0)
+			log_warn("Failed to record the audit trail's head: %s", strerror(-r));
+	}
+	return 0;
+}
+
+void vault_daemon_mode(struct vault *v)
+{
+	v->daemon = 1;
+	audit_set_sync_each(v->audit, 0);
+}
+
+int vault_audit_flush(struct vault *v)
+{
+	struct audit_head head;
+	int r;
+
+	r = audit_sync(v->audit, &head);
+	if (r <= 0)
+		return r;
+	return store_anchor_set(v->store, head.seq, head.mac);
+}
+
+void vault_admin_event(struct audit_event *ev, const char *op, char *exe, size_t exe_len,
+		       char *cgroup, size_t cgroup_len)
+{
+	ssize_t n;
+	FILE *f;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->uid = getuid();
+	ev->gid = getgid();
+	ev->pid = getpid();
+	ev->op = op;
+	ev->allow = 1;
+	ev->rule = "admin";
+	n = readlink("/proc/self/exe", exe, exe_len - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		ev->exe = exe;
+	}
+	f = fopen("/proc/self/cgroup", "re");
+	if (f) {
+		char line[PATH_MAX + 8];
+
+		while (fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "0::", 3) == 0) {
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(cgroup, cgroup_len, "%s", line + 3);
+				ev->cgroup = cgroup;
+			}
+		}
+		fclose(f);
+	}
+}
+
+/* Retention is enforced whenever the vault is opened; a busy database defers it. */
+static void purge_expired(struct vault *v)
+{
+	char exe[PATH_MAX], cgroup[PATH_MAX];
+	struct audit_event ev;
+	struct vault_change c;
+	unsigned n = 0;
+	int r;
+
+	vault_admin_event(&ev, "purge-expired", exe, sizeof(exe), cgroup, sizeof(cgroup));
+	ev.rule = "retention";
+	vault_change_begin(v, &c, &ev);
+	r = store_purge_expired(v->store, time_now_us(), &n);
+	store_on_commit(v->store, NULL, NULL);
+	if (r < 0)
+		log_debug("purge of expired deleted secrets deferred: %s", strerror(-r));
 }
 
 int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
@@ -508,10 +688,10 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 		snprintf(err, errlen, "\"%s\": %s", path, store_reason(r));
 		goto fail;
 	}
-	/* Retention is enforced whenever the vault is opened; a busy database defers it. */
-	r = store_purge_expired(v->store, time_now_us(), NULL);
+	r = open_audit(v, err, errlen);
 	if (r < 0)
-		log_debug("purge of expired deleted secrets deferred: %s", strerror(-r));
+		goto fail;
+	purge_expired(v);
 	*ret = v;
 	return 0;
 fail:
@@ -523,6 +703,7 @@ void vault_free(struct vault *v)
 {
 	if (!v)
 		return;
+	audit_free(v->audit);
 	store_free(v->store);
 	hsm_free(v->hsm);
 	config_free(v->cfg);

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "audit.h"
 #include "config.h"
 #include "hsm.h"
 #include "store.h"
@@ -27,6 +28,17 @@ struct vault {
 	struct vault_config *cfg;
 	struct hsm *hsm;
 	struct store *store;
+	struct audit *audit;
+	CK_OBJECT_HANDLE audit_key;
+	int daemon; /* vault_daemon_mode */
+};
+
+/* A change to the store and its audit record, made together (vault_change_begin). */
+struct vault_change {
+	struct vault *v;
+	struct audit_event ev;
+	int recorded; /* the record was written (inside the transaction) */
+	int record_failed; /* it could not be: the change was rolled back */
 };
 
 struct vault_init_options {
@@ -44,6 +56,37 @@ int vault_init(const char *dir, const struct vault_init_options *o, char *err, s
 int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen);
 
 void vault_free(struct vault *v);
+
+/* Appends @ev to the trail. Returns 0, or -EIO when it could not be written. */
+int vault_record(struct vault *v, const struct audit_event *ev);
+
+/*
+ * Arms the calling thread's next store change with its record: @ev (copied; its strings
+ * must live until vault_change_end) is written inside the change's transaction with the
+ * version it made, and flushed to disk, before the change commits; the trail's head is
+ * stored with it. If the record cannot be written, the change does not happen.
+ */
+void vault_change_begin(struct vault *v, struct vault_change *c, const struct audit_event *ev);
+
+/*
+ * After the store call that returned @r: disarms, and records a change that failed before
+ * it could commit (with its error as result) or whose commit failed after its record.
+ * Returns @r, or -EIO when the change failed for want of its record or its failure could
+ * not be recorded.
+ */
+int vault_change_end(struct vault_change *c, int r);
+
+/* For the mount daemon: records are flushed to disk by vault_audit_flush (every second)
+ * and with every change, not one by one as for an admin command. */
+void vault_daemon_mode(struct vault *v);
+
+/* Flushes the trail to disk and moves the vault's record of its head forward. Returns 1
+ * if anything was flushed, 0 if nothing was new, or -errno. */
+int vault_audit_flush(struct vault *v);
+
+/* The identity of this process, for the records of admin commands. */
+void vault_admin_event(struct audit_event *ev, const char *op, char *exe, size_t exe_len,
+		       char *cgroup, size_t cgroup_len);
 
 /*
  * Reads a PIN file into a secbuf, dropping one trailing newline. Refuses (-EPERM) a file

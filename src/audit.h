@@ -1,0 +1,117 @@
+/*
+ * audit: the vault's tamper-evident trail, DIR/audit.log — one JSON object a line, each
+ * written before the result it records reaches anyone.
+ *
+ * Every record carries a MAC over the previous record's MAC and its own bytes, so a
+ * record changed, removed, inserted or moved breaks the chain at that seq. The MAC key is
+ * derived inside the token: the trail's HMAC key is a non-extractable token object, and
+ * each writer derives from it, for a random 8-byte epoch named in every record's "key"
+ * field, the key it MACs with (HMAC-SHA-256 computed by the token over the epoch). A
+ * writer moves to a new epoch every second that it writes and wipes the old key, so what
+ * a reader of its memory learns cannot forge what was already written. Verifying derives
+ * each epoch's key through the token again: forging a record needs the token.
+ *
+ * Several processes may append (the daemon and admin commands): each append holds an
+ * flock on the file and picks the chain up from the file's last record when another
+ * process wrote after it. The chain's head (last seq and MAC) is also kept in vault.db by
+ * the caller (audit_head), where an attacker with the log alone cannot roll it back, so a
+ * cut tail is found.
+ *
+ * Secret values never reach this module: records hold names, numbers and identities.
+ */
+#ifndef VAULTFS_AUDIT_H
+#define VAULTFS_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hsm.h"
+
+#define AUDIT_MAC_LEN HSM_MAC_LEN
+/* Prefix of the label of a vault's audit HMAC key; the vault id follows it. */
+#define AUDIT_KEY_LABEL "vaultfs-audit"
+/* The longest record line; longer fields are cut (and marked) to stay under it. */
+#define AUDIT_LINE_MAX 16384
+
+/* What one record says. NULL strings and a zero version are written as null. */
+struct audit_event {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	const char *exe;
+	const char *cgroup;
+	const char *op; /* "read", "write", "list", "delete", ... or "secret-set", ... */
+	const char *path; /* as policy names it: "secrets/db-conn" */
+	uint64_t version;
+	int allow; /* the decision */
+	const char *rule; /* "policy:3", "default-deny", "admin", or NULL */
+	int result; /* 0, or a positive errno: written as its name ("EACCES") */
+	const char *detail; /* an optional "detail" field (a policy error, a rename's target) */
+};
+
+/* Where the chain stands: the last record's seq and MAC (seq 0: no record yet). */
+struct audit_head {
+	uint64_t seq;
+	uint8_t mac[AUDIT_MAC_LEN];
+};
+
+struct audit;
+
+struct audit_options {
+	uint64_t rotate_size; /* bytes: the file is rotated once it reaches this; 0 never */
+	int sync_each; /* fdatasync after every record (one-shot admin commands) */
+};
+
+/*
+ * Opens @path (DIR/audit.log; made 0600 if missing) for appending with MAC key @key of
+ * @hsm. A torn last line — a record whose write never finished, so whose result was never
+ * returned — is cut off. Returns 0, or -errno.
+ */
+int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
+	       const struct audit_options *opt, struct audit **ret);
+
+void audit_free(struct audit *a);
+
+/*
+ * Appends one record. Returns 0 and, with @ret_head, the chain's head after it; or -EIO
+ * when the record could not be written in whole (immutable or full file, a token failure).
+ * A failed write leaves the file as it was. Thread-safe.
+ */
+int audit_append(struct audit *a, const struct audit_event *ev, struct audit_head *ret_head);
+
+/*
+ * Flushes what was written to disk (fdatasync) and returns the head that is now durable
+ * in *ret (seq 0 if nothing was ever written by anyone). Returns 1 if records were flushed
+ * since the last call, 0 if there was nothing new, or -errno.
+ */
+int audit_sync(struct audit *a, struct audit_head *ret);
+
+/* Turns fdatasync after every record on or off. */
+void audit_set_sync_each(struct audit *a, int on);
+
+/* The next append starts a new file if DIR/audit.log was moved away (SIGHUP, logrotate). */
+void audit_reopen(struct audit *a);
+
+/* The label of a vault's audit key, for @vault_id (CRYPTO_VAULT_ID_LEN bytes). */
+void audit_key_label(const uint8_t *vault_id, char *buf, size_t len);
+
+/* The result of audit_verify. */
+struct audit_report {
+	uint64_t records; /* records checked */
+	uint64_t first_seq, last_seq; /* the range found (first > 1: older files are gone) */
+	uint64_t bad_seq; /* 0 when intact; else the first seq that is wrong or missing */
+	char reason[256]; /* why, when bad_seq != 0 */
+	char file[256]; /* the file where it was found */
+};
+
+/*
+ * Verifies the trail in directory @dir — audit.log and its rotated files (audit.log-*),
+ * ordered by their first seq — against @hsm's key @key, and checks that it reaches the
+ * head @anchor that the vault keeps. Returns 0 with the report filled (bad_seq says if it
+ * is intact), or -errno when the files cannot be read or the token fails.
+ */
+int audit_verify(const char *dir, struct hsm *hsm, CK_OBJECT_HANDLE key,
+		 const struct audit_head *anchor, struct audit_report *ret);
+
+#endif

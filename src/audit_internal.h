@@ -1,0 +1,60 @@
+/*
+ * audit_internal: what the trail's writer (audit.c), reader (audit_verify.c) and the
+ * command line share — the line format and the epoch keys. Nothing else may depend on it.
+ *
+ * A record line is, in this order and with nothing else between:
+ *   {"seq":N,"time":"…","uid":N,"gid":N,"pid":N,"exe":S,"cgroup":S,"op":"…","path":S,
+ *    "version":N|null,"decision":"allow"|"deny","rule":S,"result":0|"EXXX"
+ *    [,"detail":S][,"prev":"HEX64"],"key":"HEX16","mac":"HEX64"}\n
+ * mac = HMAC-SHA-256(epoch key, previous record's mac ‖ every byte before ,"mac":).
+ * The first record of the chain has 32 zero bytes before it; the first record of a file
+ * that continues a chain ("op":"audit-rotate") names that MAC in "prev".
+ */
+#ifndef VAULTFS_AUDIT_INTERNAL_H
+#define VAULTFS_AUDIT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "secbuf.h"
+
+#define AUDIT_NONCE_LEN 8
+#define AUDIT_ROTATE_OP "audit-rotate"
+
+/* One parsed line: only what the chain needs; the rest is trusted once the MAC holds. */
+struct audit_line {
+	uint64_t seq;
+	size_t body_len; /* bytes covered by the MAC */
+	uint8_t nonce[AUDIT_NONCE_LEN];
+	uint8_t mac[AUDIT_MAC_LEN];
+	int has_prev;
+	uint8_t prev[AUDIT_MAC_LEN];
+};
+
+/* Parses a line of @len bytes (without its newline). -EBADMSG if it is not a record. */
+int audit_line_parse(const char *line, size_t len, struct audit_line *ret);
+
+/* The key of epoch @nonce: HMAC-SHA-256 inside the token under the trail's key. */
+int audit_epoch_key(struct hsm *hsm, CK_OBJECT_HANDLE key, const uint8_t nonce[AUDIT_NONCE_LEN],
+		    struct secbuf **ret);
+
+/* A reusable HMAC-SHA-256 context (OpenSSL's EVP_MAC). */
+struct audit_hmac;
+int audit_hmac_new(struct audit_hmac **ret);
+void audit_hmac_free(struct audit_hmac *h);
+/* HMAC(@key, @prev ‖ @body). Returns 0 or -EIO. */
+int audit_hmac(struct audit_hmac *h, const struct secbuf *key, const uint8_t prev[AUDIT_MAC_LEN],
+	       const char *body, size_t len, uint8_t out[AUDIT_MAC_LEN]);
+
+/*
+ * Reads the last complete line of the open file @fd of @size bytes into @buf (of @buflen)
+ * and returns its length, 0 if the file holds no complete line, or -errno. In
+ * *ret_complete_end, the offset just past the last newline (where a torn line starts).
+ */
+ssize_t audit_last_line(int fd, off_t size, char *buf, size_t buflen, off_t *ret_complete_end);
+
+/* 1 if @name is a trail file of the directory (audit.log, audit.log-*, audit.log.N). */
+int audit_is_trail_file(const char *name);
+
+#endif

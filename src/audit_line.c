@@ -1,0 +1,209 @@
+/*
+ * audit_line: the trail's line format and keys, shared by its writer and its verifier.
+ *
+ * Parsing here happens before a line's MAC is checked, so it trusts nothing: fixed
+ * prefixes and suffixes, bounded lengths, hex only where hex belongs. It must never let a
+ * malformed line be treated as anything but bad.
+ */
+#include "audit_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "log.h"
+
+#define EPOCH_LABEL "vaultfs audit epoch v1"
+
+static int unhex(const char *s, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		int v = 0;
+
+		for (int j = 0; j < 2; j++) {
+			char c = s[2 * i + j];
+
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= c - '0';
+			else if (c >= 'a' && c <= 'f')
+				v |= c - 'a' + 10;
+			else
+				return -EBADMSG;
+		}
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+int audit_line_parse(const char *line, size_t len, struct audit_line *ret)
+{
+	static const char head[] = "{\"seq\":";
+	static const char key[] = ",\"key\":\"";
+	static const char mac[] = "\",\"mac\":\"";
+	static const char prev[] = ",\"prev\":\"";
+	/* ,"key":"HEX16","mac":"HEX64"} */
+	const size_t tail = sizeof(key) - 1 + 2 * AUDIT_NONCE_LEN + sizeof(mac) - 1 +
+			    2 * AUDIT_MAC_LEN + 2;
+	struct audit_line l = { 0 };
+	const char *p, *t;
+	size_t i;
+
+	if (len < sizeof(head) - 1 + 1 + tail || memcmp(line, head, sizeof(head) - 1) != 0)
+		return -EBADMSG;
+	p = line + sizeof(head) - 1;
+	for (i = 0; i < 20 && p[i] >= '0' && p[i] <= '9'; i++) {
+		if (l.seq > (UINT64_MAX - 9) / 10)
+			return -EBADMSG;
+		l.seq = l.seq * 10 + (uint64_t)(p[i] - '0');
+	}
+	if (i == 0 || p[i] != ',' || (i > 1 && p[0] == '0') || l.seq == 0)
+		return -EBADMSG;
+	t = line + len - tail;
+	if (memcmp(t, key, sizeof(key) - 1) != 0)
+		return -EBADMSG;
+	t += sizeof(key) - 1;
+	if (unhex(t, AUDIT_NONCE_LEN, l.nonce) < 0)
+		return -EBADMSG;
+	t += 2 * AUDIT_NONCE_LEN;
+	if (memcmp(t, mac, sizeof(mac) - 1) != 0)
+		return -EBADMSG;
+	l.body_len = (size_t)(t + 1 - line); /* through the key's closing quote */
+	t += sizeof(mac) - 1;
+	if (unhex(t, AUDIT_MAC_LEN, l.mac) < 0 || t[2 * AUDIT_MAC_LEN] != '"' ||
+	    t[2 * AUDIT_MAC_LEN + 1] != '}')
+		return -EBADMSG;
+	/* "prev" sits right before "key" when present */
+	t = line + len - tail - (sizeof(prev) - 1 + 2 * AUDIT_MAC_LEN + 1);
+	if (t > line && memcmp(t, prev, sizeof(prev) - 1) == 0 &&
+	    t[sizeof(prev) - 1 + 2 * AUDIT_MAC_LEN] == '"') {
+		if (unhex(t + sizeof(prev) - 1, AUDIT_MAC_LEN, l.prev) < 0)
+			return -EBADMSG;
+		l.has_prev = 1;
+	}
+	*ret = l;
+	return 0;
+}
+
+int audit_epoch_key(struct hsm *hsm, CK_OBJECT_HANDLE key, const uint8_t nonce[AUDIT_NONCE_LEN],
+		    struct secbuf **ret)
+{
+	uint8_t in[sizeof(EPOCH_LABEL) + AUDIT_NONCE_LEN];
+	struct secbuf *k = NULL;
+	int r;
+
+	memcpy(in, EPOCH_LABEL, sizeof(EPOCH_LABEL)); /* with its NUL: a separator */
+	memcpy(in + sizeof(EPOCH_LABEL), nonce, AUDIT_NONCE_LEN);
+	r = secbuf_new(AUDIT_MAC_LEN, &k);
+	if (r < 0)
+		return r;
+	r = hsm_mac(hsm, key, in, sizeof(in), k->data);
+	if (r < 0) {
+		secbuf_free(k);
+		return r;
+	}
+	k->len = AUDIT_MAC_LEN;
+	*ret = k;
+	return 0;
+}
+
+struct audit_hmac {
+	EVP_MAC *mac;
+	EVP_MAC_CTX *ctx;
+};
+
+void audit_hmac_free(struct audit_hmac *h)
+{
+	if (!h)
+		return;
+	EVP_MAC_CTX_free(h->ctx);
+	EVP_MAC_free(h->mac);
+	free(h);
+}
+
+int audit_hmac_new(struct audit_hmac **ret)
+{
+	struct audit_hmac *h = calloc(1, sizeof(*h));
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (!h)
+		return -ENOMEM;
+	h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	h->ctx = h->mac ? EVP_MAC_CTX_new(h->mac) : NULL;
+	if (!h->ctx || EVP_MAC_CTX_set_params(h->ctx, params) != 1) {
+		audit_hmac_free(h);
+		return -EIO;
+	}
+	*ret = h;
+	return 0;
+}
+
+int audit_hmac(struct audit_hmac *h, const struct secbuf *key, const uint8_t prev[AUDIT_MAC_LEN],
+	       const char *body, size_t len, uint8_t out[AUDIT_MAC_LEN])
+{
+	size_t out_len = 0;
+
+	if (EVP_MAC_init(h->ctx, key->data, key->len, NULL) != 1 ||
+	    EVP_MAC_update(h->ctx, prev, AUDIT_MAC_LEN) != 1 ||
+	    EVP_MAC_update(h->ctx, (const unsigned char *)body, len) != 1 ||
+	    EVP_MAC_final(h->ctx, out, &out_len, AUDIT_MAC_LEN) != 1 || out_len != AUDIT_MAC_LEN)
+		return -EIO;
+	return 0;
+}
+
+ssize_t audit_last_line(int fd, off_t size, char *buf, size_t buflen, off_t *ret_complete_end)
+{
+	off_t start = size > (off_t)buflen ? size - (off_t)buflen : 0;
+	size_t n = (size_t)(size - start), got = 0;
+	char *nl, *prev_nl;
+
+	while (got < n) {
+		ssize_t k = pread(fd, buf + got, n - got, start + (off_t)got);
+
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EIO; /* shrank while we read: the caller holds the lock, so no */
+		got += (size_t)k;
+	}
+	nl = n ? memrchr(buf, '\n', n) : NULL;
+	if (!nl) {
+		if (start > 0)
+			return -EBADMSG; /* a "line" longer than any record */
+		*ret_complete_end = 0;
+		return 0;
+	}
+	*ret_complete_end = start + (nl + 1 - buf);
+	prev_nl = memrchr(buf, '\n', (size_t)(nl - buf));
+	if (!prev_nl && start > 0)
+		return -EBADMSG;
+	prev_nl = prev_nl ? prev_nl + 1 : buf;
+	memmove(buf, prev_nl, (size_t)(nl - prev_nl));
+	return nl - prev_nl;
+}
+
+int audit_is_trail_file(const char *name)
+{
+	const char *base = "audit.log";
+	size_t l = strlen(base);
+
+	if (strncmp(name, base, l) != 0)
+		return 0;
+	if (name[l] == '\0')
+		return 1;
+	if (name[l] != '-' && name[l] != '.')
+		return 0;
+	/* compressed rotations cannot be read in place */
+	for (const char *p = name + l + 1; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+			return 0;
+	return name[l + 1] != '\0';
+}

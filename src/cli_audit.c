@@ -1,0 +1,262 @@
+/*
+ * cli_audit: `vaultfs audit verify DIR` checks the trail's chain with the vault's token and
+ * against the head the vault recorded; `vaultfs audit tail DIR [-n N] [-f] [--json]`
+ * prints records for people (or as they are, for jq and log shippers).
+ *
+ * tail reads the file as any reader may and trusts nothing in it: a line that is not a
+ * record is shown as such, never interpreted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "cli.h"
+#include "vault.h"
+
+#define TAIL_POLL_NS (250 * 1000 * 1000)
+
+static const char audit_help[] =
+	"Usage: vaultfs audit verify DIR\n"
+	"       vaultfs audit tail DIR [-n N] [-f] [--json]\n"
+	"\n"
+	"verify   checks every record of DIR/audit.log and its rotated files (audit.log-*)\n"
+	"         with the vault's token, and that the trail reaches the last record the\n"
+	"         vault knows of. Prints \"N records intact (seq A..B)\" and exits 0, or names\n"
+	"         the first bad seq and exits 1.\n"
+	"tail     prints the last N records (default 10) of DIR/audit.log for people; -f keeps\n"
+	"         following it across rotations, as tail -F does; --json prints the lines as\n"
+	"         they are.\n";
+
+static int verify(const char *dir)
+{
+	char err[512] = "", exe[PATH_MAX], cgroup[PATH_MAX];
+	struct audit_report rep;
+	struct audit_head anchor;
+	struct audit_event ev;
+	struct vault *v = NULL;
+	int r;
+
+	r = vault_open(dir, &v, err, sizeof(err));
+	if (r < 0)
+		return cli_error("audit verify", NULL, "%s", err[0] ? err : strerror(-r));
+	r = store_anchor_get(v->store, &anchor.seq, anchor.mac);
+	if (r < 0) {
+		r = cli_error("audit verify", dir, "cannot read the vault's audit head: %s",
+			      strerror(-r));
+		goto out;
+	}
+	r = audit_verify(v->dir, v->hsm, v->audit_key, &anchor, &rep);
+	if (r < 0) {
+		r = cli_error("audit verify", dir, "%s", strerror(-r));
+		goto out;
+	}
+	vault_admin_event(&ev, "audit-verify", exe, sizeof(exe), cgroup, sizeof(cgroup));
+	ev.result = rep.bad_seq ? EBADMSG : 0;
+	if (vault_record(v, &ev) < 0) {
+		r = cli_error("audit verify", dir, "cannot write the audit trail");
+		goto out;
+	}
+	if (rep.bad_seq) {
+		r = cli_error("audit verify", rep.file, "seq %llu: %s",
+			      (unsigned long long)rep.bad_seq, rep.reason);
+		goto out;
+	}
+	if (rep.records == 0)
+		printf("0 records\n");
+	else
+		printf("%llu records intact (seq %llu..%llu)\n", (unsigned long long)rep.records,
+		       (unsigned long long)rep.first_seq, (unsigned long long)rep.last_seq);
+	r = fflush(stdout) == 0 ? 0 : 1;
+out:
+	vault_free(v);
+	return r;
+}
+
+static const char *str(json_object *o, const char *key)
+{
+	json_object *f;
+
+	if (!json_object_object_get_ex(o, key, &f) || json_object_is_type(f, json_type_null))
+		return NULL;
+	return json_object_get_string(f);
+}
+
+/* One line for people: time, seq, decision, op, path[@version], who, rule, result. */
+static void print_record(const char *line, size_t len, int raw)
+{
+	json_tokener *tok;
+	json_object *o;
+	const char *path, *version, *detail;
+
+	if (raw) {
+		fwrite(line, 1, len, stdout);
+		putchar('\n');
+		return;
+	}
+	tok = json_tokener_new();
+	o = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		printf("(not a record: %zu bytes)\n", len);
+		goto out;
+	}
+	path = str(o, "path");
+	version = str(o, "version");
+	detail = str(o, "detail");
+	printf("%s #%s %-5s %-14s %s%s%s uid=%s gid=%s pid=%s exe=%s cgroup=%s rule=%s result=%s%s%s\n",
+	       str(o, "time") ?: "?", str(o, "seq") ?: "?", str(o, "decision") ?: "?",
+	       str(o, "op") ?: "?", path ?: "-", version ? "@" : "", version ?: "",
+	       str(o, "uid") ?: "?", str(o, "gid") ?: "?", str(o, "pid") ?: "?",
+	       str(o, "exe") ?: "-", str(o, "cgroup") ?: "-", str(o, "rule") ?: "-",
+	       str(o, "result") ?: "?", detail ? " detail=" : "", detail ?: "");
+out:
+	json_object_put(o);
+	if (tok)
+		json_tokener_free(tok);
+}
+
+/* Prints the complete lines in @buf[0..*len) and keeps a trailing partial one. */
+static void print_lines(char *buf, size_t *len, int raw)
+{
+	char *p = buf, *nl;
+
+	while ((nl = memchr(p, '\n', *len - (size_t)(p - buf)))) {
+		print_record(p, (size_t)(nl - p), raw);
+		p = nl + 1;
+	}
+	*len -= (size_t)(p - buf);
+	memmove(buf, p, *len);
+}
+
+static int tail(const char *dir, unsigned long n, int follow, int raw)
+{
+	char path[PATH_MAX];
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	off_t start, off;
+	int fd, r = 0;
+
+	if (snprintf(path, sizeof(path), "%s/audit.log", dir) >= (int)sizeof(path))
+		return cli_error("audit tail", dir, "path too long");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return cli_error("audit tail", path, "%s", strerror(errno));
+	buf = malloc(AUDIT_LINE_MAX * 2);
+	if (!buf) {
+		close(fd);
+		return cli_error("audit tail", NULL, "%s", strerror(ENOMEM));
+	}
+	/* Back from the end to the start of the n-th last line. */
+	start = st.st_size;
+	for (unsigned long lines = 0; start > 0 && lines <= n;) {
+		char c;
+
+		if (pread(fd, &c, 1, start - 1) != 1)
+			break;
+		if (c == '\n' && start != st.st_size && ++lines > n)
+			break;
+		start--;
+	}
+	off = start;
+	for (;;) {
+		ssize_t k = pread(fd, buf + len, AUDIT_LINE_MAX * 2 - len, off);
+
+		if (k < 0) {
+			r = cli_error("audit tail", path, "%s", strerror(errno));
+			break;
+		}
+		if (k > 0) {
+			off += k;
+			len += (size_t)k;
+			print_lines(buf, &len, raw);
+			if (len >= AUDIT_LINE_MAX)
+				len = 0; /* a line longer than any record: skip it */
+			continue;
+		}
+		if (fflush(stdout) != 0 || !follow)
+			break;
+		nanosleep(&(struct timespec){ 0, TAIL_POLL_NS }, NULL);
+		/* rotated (moved away or truncated): start again on the new file */
+		if (stat(path, &st) == 0) {
+			struct stat cur;
+
+			if (fstat(fd, &cur) == 0 && (cur.st_ino != st.st_ino || st.st_size < off)) {
+				int nfd = open(path, O_RDONLY | O_CLOEXEC);
+
+				if (nfd >= 0) {
+					/* what the old file got last, then the new one */
+					close(fd);
+					fd = nfd;
+					off = 0;
+					len = 0;
+				}
+			}
+		}
+	}
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int cli_audit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "lines", required_argument, NULL, 'n' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	unsigned long n = 10;
+	int follow = 0, raw = 0, c;
+	const char *sub;
+	char *end;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(audit_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	sub = argv[1];
+	if (strcmp(sub, "verify") != 0 && strcmp(sub, "tail") != 0)
+		return cli_usage("audit", "unknown subcommand \"%s\"", sub);
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "+n:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] == '-' || optarg[0] == '\0')
+				return cli_usage("audit tail", "-n takes a number");
+			break;
+		case 'f':
+			follow = 1;
+			break;
+		case 'j':
+			raw = 1;
+			break;
+		case 'h':
+			fputs(audit_help, stdout);
+			return 0;
+		default:
+			return cli_usage("audit", "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage("audit", "expects one DIR");
+	if (strcmp(sub, "verify") == 0) {
+		if (follow || raw || n != 10)
+			return cli_usage("audit verify", "takes no options");
+		return verify(argv[optind]);
+	}
+	return tail(argv[optind], n, follow, raw);
+}
