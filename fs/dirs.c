@@ -6,6 +6,7 @@
 #include "vfs_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,8 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *n = nodes_get(v->nodes, ino);
+	char ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
 	struct listing *l;
 	struct caller c;
 	unsigned rights;
@@ -109,10 +112,18 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	vfs_caller(req, &c);
 	rights = vfs_rights(v, &c, n);
+	vfs_policy_path(n, ppath, sizeof(ppath));
+	vfs_decide(v, &c, POLICY_LIST, ppath, &d);
 	/* The fixed folders name no secret: anyone with a right below may list them. */
-	if (n->kind == NODE_ROOT || n->kind == NODE_TRASH ? !rights
-							  : !(rights & POLICY_BIT(POLICY_LIST))) {
-		fuse_reply_err(req, EACCES);
+	if (n->kind == NODE_ROOT || n->kind == NODE_TRASH) {
+		d.allow = rights != 0;
+		if (d.allow)
+			snprintf(d.rule, sizeof(d.rule), "%s", "visible");
+	} else {
+		d.allow = (rights & POLICY_BIT(POLICY_LIST)) != 0;
+	}
+	if (!d.allow) {
+		fuse_reply_err(req, -vfs_deny(v, &c, "readdir", ppath, &d, EACCES));
 		return;
 	}
 	l = calloc(1, sizeof(*l));
@@ -151,6 +162,8 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	default:
 		break;
 	}
+	if (vfs_record(v, &c, "readdir", ppath, 0, &d, r < 0 ? -r : 0) < 0)
+		r = -EIO;
 	if (r < 0) {
 		listing_free(l);
 		fuse_reply_err(req, -r);

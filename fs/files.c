@@ -35,10 +35,24 @@ static struct handle *handle_new(enum node_kind kind, const char *path)
 	return h;
 }
 
+/* Keeps who opened @h for writing, and under which rule, for the records of its commits. */
+static int opener_set(struct handle *h, const struct caller *c, const struct policy_decision *d)
+{
+	h->opener = malloc(sizeof(*h->opener));
+	if (!h->opener)
+		return -ENOMEM;
+	h->opener->c = *c;
+	h->opener->d = *d;
+	/* read now: by the time of a commit the opener may be gone */
+	caller_load(&h->opener->c, CALLER_HAVE_EXE | CALLER_HAVE_CGROUP);
+	return 0;
+}
+
 static void handle_free(struct handle *h)
 {
 	if (!h)
 		return;
+	free(h->opener);
 	secbuf_free(h->value);
 	free(h->path);
 	pthread_mutex_destroy(&h->lock);
@@ -132,12 +146,20 @@ static int commit(struct vfs *v, struct handle *h, int last)
 {
 	int r;
 
+	struct vault_change ch;
+	struct audit_event ev;
+	char ppath[NAME_PATH_MAX + 16];
+
 	if (h->failed)
 		return -EFBIG;
 	if (!h->dirty && !(last && h->touched && !h->committed))
 		return 0;
+	snprintf(ppath, sizeof(ppath), "secrets/%s", h->path);
+	vfs_event(&h->opener->c, "write", ppath, 0, &h->opener->d, 0, &ev);
+	vault_change_begin(v->vault, &ch, &ev);
 	r = store_secret_put(v->store, h->path, h->value, h->excl ? STORE_PUT_EXCL : 0,
 			     time_now_us(), NULL);
+	r = vault_change_end(&ch, r);
 	if (r < 0)
 		return r;
 	h->dirty = 0;
@@ -171,7 +193,10 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node *n = nodes_get(v->nodes, ino);
 	int acc = fi->flags & O_ACCMODE;
 	char ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
 	struct handle *h = NULL;
+	struct audit_event ev;
+	uint64_t version = 0;
 	struct caller c;
 	int r;
 
@@ -190,9 +215,11 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	if ((acc != O_WRONLY && !vfs_allowed(v, &c, POLICY_READ, ppath)) ||
-	    (acc != O_RDONLY && !vfs_allowed(v, &c, POLICY_WRITE, ppath))) {
-		fuse_reply_err(req, EACCES);
+	r = acc != O_WRONLY ? vfs_check(v, &c, "open", POLICY_READ, ppath, &d) : 0;
+	if (r == 0 && acc != O_RDONLY)
+		r = vfs_check(v, &c, "open", POLICY_WRITE, ppath, &d);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
 	h = handle_new(n->kind, n->path);
@@ -209,8 +236,15 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		h->touched = 1;
 	} else {
 		r = store_secret_get(v->store, n->path, n->kind == NODE_VERSION ? n->version : 0,
-				     time_now_us(), &h->value, NULL);
+				     time_now_us(), &h->value, &version);
 	}
+	if (r >= 0 && h->writable)
+		r = opener_set(h, &c, &d);
+	/* Recorded, with what it gives, before anything is served. */
+	vfs_event(&c, "open", ppath, version, &d, r < 0 ? -r : 0, &ev);
+	ev.detail = acc == O_RDONLY ? "read" : acc == O_WRONLY ? "write" : "read-write";
+	if (vault_record(v->vault, &ev) < 0)
+		r = -EIO;
 	if (r < 0) {
 		handle_free(h);
 		fuse_reply_err(req, -r);
@@ -224,7 +258,8 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 {
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *p = nodes_get(v->nodes, parent), *n;
-	char path[NAME_PATH_MAX + 1];
+	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
 	struct fuse_entry_param e;
 	struct store_stat ss;
 	struct handle *h;
@@ -244,25 +279,28 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		return;
 	}
 	vfs_caller(req, &c);
-	r = vfs_new_child(v, &c, p, name, path, sizeof(path));
+	r = vfs_new_child(v, &c, p, name, "create", path, sizeof(path), &d);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
+	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
 	if (store_secret_stat(v->store, path, STORE_LIVE, &ss) == 0 ||
-	    ((fi->flags & O_EXCL) && vfs_pending_size(v, path, &size) == 0)) {
-		fuse_reply_err(req, EEXIST);
-		return;
+	    ((fi->flags & O_EXCL) && vfs_pending_size(v, path, &size) == 0))
+		r = -EEXIST;
+	if (r == 0) {
+		r = store_folder_exists(v->store, path);
+		if (r > 0)
+			r = -EISDIR;
 	}
-	r = store_folder_exists(v->store, path);
-	if (r != 0) {
-		fuse_reply_err(req, r < 0 ? -r : EISDIR);
-		return;
-	}
-	h = handle_new(NODE_SECRET, path);
-	if (!h || secbuf_new(0, &h->value) < 0) {
+	h = r == 0 ? handle_new(NODE_SECRET, path) : NULL;
+	if (r == 0 && (!h || secbuf_new(0, &h->value) < 0 || opener_set(h, &c, &d) < 0))
+		r = -ENOMEM;
+	if (vfs_record(v, &c, "create", ppath, 0, &d, r < 0 ? -r : 0) < 0)
+		r = -EIO;
+	if (r < 0) {
 		handle_free(h);
-		fuse_reply_err(req, ENOMEM);
+		fuse_reply_err(req, -r);
 		return;
 	}
 	h->writable = 1;
@@ -381,6 +419,9 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 	struct handle *h = fi ? fh(fi) : NULL;
 	char ppath[NAME_PATH_MAX + 16];
 	struct secbuf *value = NULL;
+	struct policy_decision d;
+	struct vault_change ch;
+	struct audit_event ev;
 	int r;
 
 	if (node_is_dir(n->kind))
@@ -397,13 +438,18 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 	}
 	/* truncate(2) on a path: a new version, as open, ftruncate and close would make */
 	vfs_policy_path(n, ppath, sizeof(ppath));
-	if (!vfs_allowed(v, c, POLICY_WRITE, ppath))
-		return -EACCES;
-	if (size > v->max_size)
-		return -EFBIG;
-	r = store_secret_get(v->store, n->path, 0, time_now_us(), &value, NULL);
+	r = vfs_check(v, c, "truncate", POLICY_WRITE, ppath, &d);
 	if (r < 0)
 		return r;
+	vfs_event(c, "truncate", ppath, 0, &d, 0, &ev);
+	vault_change_begin(v->vault, &ch, &ev);
+	if (size > v->max_size) {
+		r = -EFBIG;
+		goto out;
+	}
+	r = store_secret_get(v->store, n->path, 0, time_now_us(), &value, NULL);
+	if (r < 0)
+		goto out;
 	if (size <= value->len) {
 		secbuf_truncate(value, (size_t)size);
 	} else {
@@ -415,6 +461,7 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 	}
 	r = store_secret_put(v->store, n->path, value, 0, time_now_us(), NULL);
 out:
+	r = vault_change_end(&ch, r);
 	secbuf_free(value);
 	return r < 0 ? r : 0;
 }

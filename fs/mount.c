@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -166,26 +168,121 @@ static void detach_stdio(const char *dir)
 
 struct reload {
 	struct vfs *vfs;
+	struct vault *vault;
 	char path[PATH_MAX];
 };
+
+/* A record of the daemon's own doing: mount, unmount, policy reloads. */
+static void record(struct vault *vault, const char *op, int result, const char *detail)
+{
+	char exe[PATH_MAX], cgroup[PATH_MAX];
+	struct audit_event ev;
+
+	vault_admin_event(&ev, op, exe, sizeof(exe), cgroup, sizeof(cgroup));
+	ev.rule = NULL;
+	ev.result = result;
+	ev.detail = detail;
+	if (vault_record(vault, &ev) < 0)
+		log_error("Failed to record \"%s\" in the audit trail", op);
+}
 
 /* The policy file changed: a good file takes over whole, a bad one changes nothing. */
 static void on_policy_change(void *userdata)
 {
 	struct reload *rl = userdata;
 	struct policy *p = NULL;
-	char err[512] = "";
+	char err[512] = "", msg[600];
 	int r;
 
 	r = policy_load(rl->path, VAULT_POLICY, &p, err, sizeof(err));
 	if (r == 0) {
 		log_info("policy reloaded: %zu rules", policy_rule_count(p));
+		snprintf(msg, sizeof(msg), "%zu rules", policy_rule_count(p));
 		vfs_set_policy(rl->vfs, p);
 	} else if (r == -ENOENT) {
-		log_error("policy: file removed; the last good policy stays in force");
+		snprintf(msg, sizeof(msg), "policy: file removed; the last good policy stays in force");
+		log_error("%s", msg);
 	} else {
-		log_error("%s; the last good policy stays in force", err);
+		snprintf(msg, sizeof(msg), "%s; the last good policy stays in force", err);
+		log_error("%s", msg);
 	}
+	record(rl->vault, "policy-reload", -r, msg);
+}
+
+/* Flushes the trail every second and moves the vault's record of its head along. */
+struct flusher {
+	struct vault *vault;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stop; /* protected by lock */
+};
+
+static volatile sig_atomic_t reopen_requested;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reopen_requested = 1; /* logrotate moved audit.log: the flusher reopens it */
+}
+
+static void *flusher_main(void *arg)
+{
+	struct flusher *f = arg;
+	struct timespec t;
+	int r;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_sec += 1;
+		pthread_cond_timedwait(&f->cond, &f->lock, &t);
+		pthread_mutex_unlock(&f->lock);
+		if (reopen_requested) {
+			reopen_requested = 0;
+			audit_reopen(f->vault->audit);
+			log_info("Reopening the audit trail");
+		}
+		r = vault_audit_flush(f->vault);
+		if (r < 0)
+			log_error("Failed to flush the audit trail: %s", strerror(-r));
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+static int flusher_start(struct flusher *f, struct vault *vault)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	f->vault = vault;
+	f->stop = 0;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	r = -pthread_create(&f->thread, NULL, flusher_main, f);
+	if (r < 0) {
+		pthread_cond_destroy(&f->cond);
+		pthread_mutex_destroy(&f->lock);
+	}
+	return r;
+}
+
+static void flusher_stop(struct flusher *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->stop = 1;
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->lock);
+	if (vault_audit_flush(f->vault) < 0)
+		log_error("Failed to flush the audit trail at exit");
 }
 
 static void on_fatal(int sig)
@@ -204,6 +301,8 @@ static int serve(const struct mount_opts *o)
 	struct policy *policy = NULL;
 	struct policy_watch *watch = NULL;
 	struct reload reload;
+	struct flusher flusher;
+	int flushing = 0;
 	struct vault *vault = NULL;
 	struct vfs *vfs = NULL;
 	char err[512] = "", opts[1400];
@@ -223,9 +322,17 @@ static int serve(const struct mount_opts *o)
 		log_debug("mlockall: %s (secret buffers are still locked one by one)",
 			  strerror(errno));
 #endif
+	vault_daemon_mode(vault);
+	r = flusher_start(&flusher, vault);
+	if (r < 0) {
+		fail("cannot start a thread: %s", strerror(-r));
+		goto out;
+	}
+	flushing = 1;
 	snprintf(reload.path, sizeof(reload.path), "%s/%s", vault->dir, VAULT_POLICY);
 	r = policy_load(reload.path, VAULT_POLICY, &policy, err, sizeof(err));
 	if (r < 0) {
+		record(vault, "mount", -r, err);
 		fail("%s", err);
 		goto out;
 	}
@@ -236,6 +343,7 @@ static int serve(const struct mount_opts *o)
 	}
 	policy = NULL; /* the vfs owns it */
 	reload.vfs = vfs;
+	reload.vault = vault;
 	r = policy_watch_start(vault->dir, VAULT_POLICY, on_policy_change, &reload, &watch);
 	if (r < 0) {
 		fail("cannot watch \"%s\": %s", reload.path, strerror(-r));
@@ -257,11 +365,19 @@ static int serve(const struct mount_opts *o)
 		fail("cannot set signal handlers");
 		goto out;
 	}
+	/* SIGHUP reopens the audit trail, as logrotate expects, rather than unmounting. */
+	{
+		struct sigaction sa = { .sa_handler = on_hup };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	if (fuse_session_mount(se, o->mountpoint) < 0) {
 		fail("cannot mount on \"%s\"", o->mountpoint);
 		goto out_signals;
 	}
 	log_info("vault \"%s\" mounted on \"%s\"", vault->dir, o->mountpoint);
+	record(vault, "mount", 0, o->mountpoint);
 	report("");
 	loop = fuse_loop_cfg_create();
 	if (!loop) {
@@ -283,12 +399,15 @@ static int serve(const struct mount_opts *o)
 		status = 0;
 	}
 	log_info("vault \"%s\" unmounted from \"%s\"", vault->dir, o->mountpoint);
+	record(vault, "unmount", 0, o->mountpoint);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
 	policy_watch_stop(watch);
+	if (flushing)
+		flusher_stop(&flusher);
 	fuse_loop_cfg_destroy(loop);
 	if (se)
 		fuse_session_destroy(se);
@@ -324,7 +443,7 @@ int mount_main(int argc, char **argv)
 		{ 0 },
 	};
 	struct mount_opts o = { .threads = default_threads() };
-	char mp[PATH_MAX];
+	char mp[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
 	int c, pipefd[2];
 	pid_t pid;
@@ -355,7 +474,10 @@ int mount_main(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage("mount", "expects DIR and MOUNTPOINT");
-	o.dir = argv[optind];
+	/* absolute before the daemon leaves the working directory */
+	if (!realpath(argv[optind], dir))
+		return cli_error("mount", argv[optind], "%s", strerror(errno));
+	o.dir = dir;
 	if (!realpath(argv[optind + 1], mp) || stat(mp, &st) < 0)
 		return cli_error("mount", argv[optind + 1], "%s", strerror(errno));
 	if (!S_ISDIR(st.st_mode))

@@ -126,15 +126,56 @@ unsigned vfs_rights(struct vfs *v, struct caller *c, const struct node *n)
 	return rights;
 }
 
-int vfs_allowed(struct vfs *v, struct caller *c, enum policy_op op, const char *path)
+int vfs_decide(struct vfs *v, struct caller *c, enum policy_op op, const char *path,
+	       struct policy_decision *ret)
 {
-	struct policy_decision d;
-
 	pthread_rwlock_rdlock(&v->policy_lock);
-	policy_decide(v->policy, c, op, path, &d);
+	policy_decide(v->policy, c, op, path, ret);
 	pthread_rwlock_unlock(&v->policy_lock);
-	return d.allow;
+	return ret->allow;
 }
+
+void vfs_event(struct caller *c, const char *what, const char *path, uint64_t version,
+	       const struct policy_decision *d, int result, struct audit_event *ev)
+{
+	caller_load(c, CALLER_HAVE_EXE | CALLER_HAVE_CGROUP);
+	memset(ev, 0, sizeof(*ev));
+	ev->uid = c->uid;
+	ev->gid = c->gid;
+	ev->pid = c->pid;
+	ev->exe = (c->have & CALLER_HAVE_EXE) ? c->exe : NULL;
+	ev->cgroup = (c->have & CALLER_HAVE_CGROUP) ? c->cgroup : NULL;
+	ev->op = what;
+	ev->path = path;
+	ev->version = version;
+	ev->allow = d ? d->allow : 1;
+	ev->rule = d ? d->rule : NULL;
+	ev->result = result;
+}
+
+int vfs_record(struct vfs *v, struct caller *c, const char *what, const char *path,
+	       uint64_t version, const struct policy_decision *d, int result)
+{
+	struct audit_event ev;
+
+	vfs_event(c, what, path, version, d, result, &ev);
+	return vault_record(v->vault, &ev);
+}
+
+int vfs_deny(struct vfs *v, struct caller *c, const char *what, const char *path,
+	     const struct policy_decision *d, int err)
+{
+	return vfs_record(v, c, what, path, 0, d, err) < 0 ? -EIO : -err;
+}
+
+int vfs_check(struct vfs *v, struct caller *c, const char *what, enum policy_op op,
+	      const char *path, struct policy_decision *ret)
+{
+	if (vfs_decide(v, c, op, path, ret))
+		return 0;
+	return vfs_deny(v, c, what, path, ret, EACCES);
+}
+
 
 static mode_t mode_for(enum node_kind kind, unsigned rights)
 {
@@ -258,7 +299,7 @@ int vfs_join(const struct node *parent, const char *name, char *buf, size_t len)
 }
 
 int vfs_new_child(struct vfs *v, struct caller *c, const struct node *parent, const char *name,
-		  char *path, size_t len)
+		  const char *what, char *path, size_t len, struct policy_decision *ret)
 {
 	char ppath[NAME_PATH_MAX + 16];
 
@@ -266,7 +307,7 @@ int vfs_new_child(struct vfs *v, struct caller *c, const struct node *parent, co
 	    name_path_check(path) < 0)
 		return -EINVAL;
 	concat(ppath, sizeof(ppath), "secrets/", path, NULL);
-	return vfs_allowed(v, c, POLICY_WRITE, ppath) ? 0 : -EACCES;
+	return vfs_check(v, c, what, POLICY_WRITE, ppath, ret);
 }
 
 static int stop_at_first(const char *name, int is_folder, void *userdata)
@@ -275,6 +316,13 @@ static int stop_at_first(const char *name, int is_folder, void *userdata)
 	(void)is_folder;
 	(void)userdata;
 	return 1;
+}
+
+/* What a caller is told of a name it has no right on under @parent: that it is not there,
+ * unless it may list the folder and so knows it is. */
+static int hidden_errno(struct vfs *v, struct caller *c, const struct node *parent)
+{
+	return vfs_rights(v, c, parent) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT;
 }
 
 /* Which node @name under @parent is, without regard to the caller. */
@@ -461,8 +509,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rights = vfs_rights(v, &c, &child);
 	if (!rights) {
-		fuse_reply_err(req,
-			       vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
+		struct policy_decision d;
+		char ppath[NAME_PATH_MAX + 16];
+
+		vfs_policy_path(&child, ppath, sizeof(ppath));
+		vfs_decide(v, &c, POLICY_READ, ppath, &d);
+		fuse_reply_err(req, -vfs_deny(v, &c, "lookup", ppath, &d, hidden_errno(v, &c, p)));
 		return;
 	}
 	vfs_reply_entry_known(req, v, &c, kind, path, version, have_known ? &known : NULL,
@@ -583,7 +635,10 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *p = nodes_get(v->nodes, parent);
-	char path[NAME_PATH_MAX + 1];
+	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
+	struct vault_change ch;
+	struct audit_event ev;
 	struct caller c;
 	int r;
 
@@ -597,12 +652,15 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	vfs_caller(req, &c);
-	r = vfs_new_child(v, &c, p, name, path, sizeof(path));
+	r = vfs_new_child(v, &c, p, name, "mkdir", path, sizeof(path), &d);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	r = store_folder_create(v->store, path, time_now_us());
+	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
+	vfs_event(&c, "mkdir", ppath, 0, &d, 0, &ev);
+	vault_change_begin(v->vault, &ch, &ev);
+	r = vault_change_end(&ch, store_folder_create(v->store, path, time_now_us()));
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -615,6 +673,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *p = nodes_get(v->nodes, parent);
 	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
+	struct vault_change ch;
+	struct audit_event ev;
 	struct caller c;
 	int r;
 
@@ -632,12 +693,13 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
-	if (!vfs_allowed(v, &c, POLICY_DELETE, ppath)) {
-		fuse_reply_err(req,
-			       vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
+	if (!vfs_decide(v, &c, POLICY_DELETE, ppath, &d)) {
+		fuse_reply_err(req, -vfs_deny(v, &c, "rmdir", ppath, &d, hidden_errno(v, &c, p)));
 		return;
 	}
-	r = store_folder_remove(v->store, path);
+	vfs_event(&c, "rmdir", ppath, 0, &d, 0, &ev);
+	vault_change_begin(v->vault, &ch, &ev);
+	r = vault_change_end(&ch, store_folder_remove(v->store, path));
 	fuse_reply_err(req, -r);
 }
 
@@ -646,6 +708,10 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *p = nodes_get(v->nodes, parent);
 	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
+	struct vault_change ch;
+	struct audit_event ev;
+	const char *what;
 	enum policy_op op;
 	size_t name_len;
 	uint64_t version;
@@ -678,15 +744,18 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
-	if (!vfs_allowed(v, &c, op, ppath)) {
-		fuse_reply_err(req,
-			       vfs_rights(v, &c, p) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT);
+	what = op == POLICY_PURGE ? "purge" : "delete";
+	if (!vfs_decide(v, &c, op, ppath, &d)) {
+		fuse_reply_err(req, -vfs_deny(v, &c, what, ppath, &d, hidden_errno(v, &c, p)));
 		return;
 	}
+	vfs_event(&c, what, ppath, 0, &d, 0, &ev);
+	vault_change_begin(v->vault, &ch, &ev);
 	if (op == POLICY_PURGE)
 		r = store_secret_purge(v->store, path);
 	else
 		r = store_secret_delete(v->store, path, time_now_us());
+	r = vault_change_end(&ch, r);
 	fuse_reply_err(req, -r);
 }
 
@@ -704,7 +773,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	char from[NAME_PATH_MAX + 1], to[NAME_PATH_MAX + 1];
 	char pfrom[NAME_PATH_MAX + 16], pto[NAME_PATH_MAX + 16];
 	int src_live, dst_live, r;
+	struct policy_decision d;
+	struct vault_change ch;
 	struct store_stat ss;
+	struct audit_event ev;
 	struct caller c;
 
 	if (!p || !np) {
@@ -738,33 +810,46 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 			fuse_reply_err(req, EXDEV); /* recovered under its own name only */
 			return;
 		}
-		if (!vfs_allowed(v, &c, POLICY_RECOVER, pfrom)) {
-			fuse_reply_err(req, EACCES);
+		r = vfs_check(v, &c, "recover", POLICY_RECOVER, pfrom, &d);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
 			return;
 		}
-		r = store_secret_recover(v->store, from);
+		vfs_event(&c, "recover", pfrom, 0, &d, 0, &ev);
+		vault_change_begin(v->vault, &ch, &ev);
+		r = vault_change_end(&ch, store_secret_recover(v->store, from));
 	} else if (src_live && !dst_live) {
 		if (strcmp(from, to) != 0) {
 			fuse_reply_err(req, EXDEV);
 			return;
 		}
-		if (!vfs_allowed(v, &c, POLICY_DELETE, pfrom)) {
-			fuse_reply_err(req, EACCES);
+		r = vfs_check(v, &c, "delete", POLICY_DELETE, pfrom, &d);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
 			return;
 		}
-		r = store_secret_delete(v->store, from, time_now_us());
+		vfs_event(&c, "delete", pfrom, 0, &d, 0, &ev);
+		vault_change_begin(v->vault, &ch, &ev);
+		r = vault_change_end(&ch, store_secret_delete(v->store, from, time_now_us()));
 	} else if (src_live) {
-		if (!vfs_allowed(v, &c, POLICY_WRITE, pfrom) ||
-		    !vfs_allowed(v, &c, POLICY_WRITE, pto)) {
-			fuse_reply_err(req, EACCES);
+		r = vfs_check(v, &c, "rename", POLICY_WRITE, pfrom, &d);
+		if (r == 0)
+			r = vfs_check(v, &c, "rename", POLICY_WRITE, pto, &d);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
 			return;
 		}
+		vfs_event(&c, "rename", pfrom, 0, &d, 0, &ev);
+		ev.detail = pto;
 		if ((flags & RENAME_NOREPLACE) &&
 		    store_secret_stat(v->store, to, STORE_LIVE, &ss) == 0) {
-			fuse_reply_err(req, EEXIST);
+			ev.result = EEXIST;
+			fuse_reply_err(req, vault_record(v->vault, &ev) < 0 ? EIO : EEXIST);
 			return;
 		}
+		vault_change_begin(v->vault, &ch, &ev);
 		r = store_secret_rename(v->store, from, to, time_now_us());
+		r = vault_change_end(&ch, r);
 		/* a folder moves by copy and delete, which mv does on EXDEV */
 		if (r == -EISDIR && store_folder_exists(v->store, from) == 1)
 			r = -EXDEV;

@@ -13,7 +13,14 @@
 #include "policy.h"
 #include "secbuf.h"
 #include "store.h"
+#include "vault.h"
 #include "vfs.h"
+
+/* Who opened a file for writing, and the rule that let them: its commits are theirs. */
+struct opener {
+	struct caller c;
+	struct policy_decision d;
+};
 
 /* An open secret or version. */
 struct handle {
@@ -25,6 +32,7 @@ struct handle {
 	int append;
 	int excl; /* created with O_EXCL: commit only if still absent */
 	int pending; /* created here and not committed yet: listed in vfs->pending */
+	struct opener *opener; /* writable handles */
 	/* protected by lock: */
 	int dirty; /* written (or ftruncated) since the last commit */
 	int touched; /* opened with O_TRUNC or created: the value is new even if unwritten */
@@ -53,7 +61,25 @@ struct vfs {
 void vfs_caller(fuse_req_t req, struct caller *c);
 void vfs_policy_path(const struct node *n, char *buf, size_t len);
 unsigned vfs_rights(struct vfs *v, struct caller *c, const struct node *n);
-int vfs_allowed(struct vfs *v, struct caller *c, enum policy_op op, const char *path);
+/* Decides @op on @path for @c into @ret; returns ret->allow. Records nothing. */
+int vfs_decide(struct vfs *v, struct caller *c, enum policy_op op, const char *path,
+	       struct policy_decision *ret);
+/*
+ * vfs_decide, and a denial is recorded in the audit trail as @what with result EACCES.
+ * Returns 0 if allowed, -EACCES if denied, -EIO if the denial could not be recorded.
+ */
+int vfs_check(struct vfs *v, struct caller *c, const char *what, enum policy_op op,
+	      const char *path, struct policy_decision *ret);
+/* Records the denial @d of @what on @path, which the caller is told as @err: returns -@err,
+ * or -EIO if it could not be recorded. */
+int vfs_deny(struct vfs *v, struct caller *c, const char *what, const char *path,
+	     const struct policy_decision *d, int err);
+/* Fills @ev for @c (reading its exe and cgroup) doing @what on @path under @d. */
+void vfs_event(struct caller *c, const char *what, const char *path, uint64_t version,
+	       const struct policy_decision *d, int result, struct audit_event *ev);
+/* Appends that record: 0, or -EIO. */
+int vfs_record(struct vfs *v, struct caller *c, const char *what, const char *path,
+	       uint64_t version, const struct policy_decision *d, int result);
 int vfs_stat(struct vfs *v, struct caller *c, const struct node *n, struct stat *st);
 /* As vfs_stat, with the store's answer for a secret (@known) and the caller's rights on it
  * (@rights) already in hand; NULL and -1 when not. */
@@ -63,7 +89,7 @@ int vfs_join(const struct node *parent, const char *name, char *buf, size_t len)
 /* The path of a new secret or folder @name under @parent that @c may write: -EINVAL for a
  * bad name, -EACCES without the right. */
 int vfs_new_child(struct vfs *v, struct caller *c, const struct node *parent, const char *name,
-		  char *path, size_t len);
+		  const char *what, char *path, size_t len, struct policy_decision *ret);
 void vfs_reply_entry(fuse_req_t req, struct vfs *v, struct caller *c, enum node_kind kind,
 		     const char *path, uint64_t version);
 void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c, enum node_kind kind,

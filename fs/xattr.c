@@ -118,17 +118,26 @@ void vfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	free(names);
 }
 
-/* Checks that @n's attributes may change and returns its store path. */
-static int writable(struct vfs *v, struct caller *c, const struct node *n)
+/* Checks that @n's attributes may change for @c (recording a denial) and arms the change's
+ * record: @ev and @ppath (NAME_PATH_MAX + 16 bytes) must live until vault_change_end. */
+static int writable(struct vfs *v, struct caller *c, const struct node *n, const char *what,
+		    const char *name, char *ppath, struct audit_event *ev, struct vault_change *ch)
 {
-	char ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
+	int r;
 
 	if (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET)
 		return -EPERM;
 	if (n->kind != NODE_SECRET)
 		return -ENOTSUP;
-	vfs_policy_path(n, ppath, sizeof(ppath));
-	return vfs_allowed(v, c, POLICY_WRITE, ppath) ? 0 : -EACCES;
+	vfs_policy_path(n, ppath, NAME_PATH_MAX + 16);
+	r = vfs_check(v, c, what, POLICY_WRITE, ppath, &d);
+	if (r < 0)
+		return r;
+	vfs_event(c, what, ppath, 0, &d, 0, ev);
+	ev->detail = name;
+	vault_change_begin(v->vault, ch, ev);
+	return 0;
 }
 
 void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -136,7 +145,9 @@ void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 {
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *n = nodes_get(v->nodes, ino);
-	char *copy = NULL, *old = NULL;
+	char *copy = NULL, *old = NULL, ppath[NAME_PATH_MAX + 16];
+	struct vault_change ch;
+	struct audit_event ev;
 	struct caller c;
 	int r;
 
@@ -145,8 +156,12 @@ void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 		return;
 	}
 	vfs_caller(req, &c);
-	r = writable(v, &c, n);
-	if (r >= 0 && strncmp(name, PREFIX, PREFIX_LEN) != 0)
+	r = writable(v, &c, n, "setxattr", name, ppath, &ev, &ch);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
 		r = -ENOTSUP;
 	if (r >= 0 && memchr(value, '\0', size))
 		r = -EINVAL;
@@ -166,13 +181,16 @@ void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	}
 	if (r == -EOPNOTSUPP)
 		r = -ENOTSUP;
-	fuse_reply_err(req, -r);
+	fuse_reply_err(req, -vault_change_end(&ch, r));
 }
 
 void vfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *n = nodes_get(v->nodes, ino);
+	char ppath[NAME_PATH_MAX + 16];
+	struct vault_change ch;
+	struct audit_event ev;
 	struct caller c;
 	int r;
 
@@ -181,12 +199,16 @@ void vfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	vfs_caller(req, &c);
-	r = writable(v, &c, n);
-	if (r >= 0 && strncmp(name, PREFIX, PREFIX_LEN) != 0)
+	r = writable(v, &c, n, "removexattr", name, ppath, &ev, &ch);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
 		r = -ENODATA;
 	if (r >= 0)
 		r = store_attr_remove(v->store, n->path, name + PREFIX_LEN);
 	if (r == -EOPNOTSUPP)
 		r = -ENODATA;
-	fuse_reply_err(req, -r);
+	fuse_reply_err(req, -vault_change_end(&ch, r));
 }

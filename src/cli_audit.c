@@ -230,7 +230,7 @@ int cli_audit(int argc, char **argv)
 	if (strcmp(sub, "verify") != 0 && strcmp(sub, "tail") != 0)
 		return cli_usage("audit", "unknown subcommand \"%s\"", sub);
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "+n:fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			errno = 0;
