@@ -39,8 +39,9 @@ same() {
 	if [ "$2" = "$3" ]; then pass; else fail "$1: expected \"$2\", got \"$3\""; fi
 }
 
-# The logical content of a vault database, to show that a failed command changed nothing.
-db_dump() { sqlite3 "$1/vault.db" .dump | sha256sum; }
+# The logical content of a vault database, to show that a failed command changed nothing:
+# all but audit_anchor, the trail's head, which every command's record moves on.
+db_dump() { sqlite3 "$1/vault.db" .dump | grep -v 'audit_anchor' | sha256sum; }
 
 finish() {
 	echo "$passed passed, $failed failed"

@@ -13,6 +13,9 @@
 #include <sqlite3.h>
 
 #include "store.h"
+
+#define STR_(x) #x
+#define TOSTR(x) STR_(x)
 #include "timeutil.h"
 
 struct fixture {
@@ -441,7 +444,7 @@ static void test_open_errors(void **state)
 	f->s = NULL;
 	sql(f->db, "UPDATE schema_version SET version = 99");
 	assert_int_equal(store_open(f->db, f->tok.hsm, &f->opt, &s2), -EPROTO);
-	sql(f->db, "UPDATE schema_version SET version = 1");
+	sql(f->db, "UPDATE schema_version SET version = " TOSTR(STORE_SCHEMA_VERSION));
 	/* the token lost the vault's key-encryption key */
 	{
 		CK_FUNCTION_LIST *p11 = hsm_functions(f->tok.hsm);
