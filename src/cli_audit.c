@@ -158,12 +158,14 @@ static int tail(const char *dir, unsigned long n, int follow, int raw)
 	}
 	/* Back from the end to the start of the n-th last line. */
 	start = st.st_size;
-	for (unsigned long lines = 0; start > 0 && lines <= n;) {
+	for (unsigned long lines = 0; start > 0 && n > 0;) {
 		char c;
 
 		if (pread(fd, &c, 1, start - 1) != 1)
 			break;
-		if (c == '\n' && start != st.st_size && ++lines > n)
+		/* the newline that ends the file ends the last line; the n-th before it ends
+		 * the line before the first one printed */
+		if (c == '\n' && start != st.st_size && ++lines == n)
 			break;
 		start--;
 	}
