@@ -130,6 +130,10 @@ int vfs_decide(struct vfs *v, struct caller *c, enum policy_op op, const char *p
 	       struct policy_decision *ret)
 {
 	pthread_rwlock_rdlock(&v->policy_lock);
+	/* A decision to act is recorded with the caller's exe and cgroup: read them with
+	 * what the policy needs, through one look at /proc. */
+	if (!c->recent_ok)
+		caller_load(c, policy_needs(v->policy) | CALLER_HAVE_EXE | CALLER_HAVE_CGROUP);
 	policy_decide(v->policy, c, op, path, ret);
 	pthread_rwlock_unlock(&v->policy_lock);
 	return ret->allow;
