@@ -1,0 +1,389 @@
+/*
+ * Unit tests of the audit trail on a real SoftHSM2 token: the key's attributes, the line
+ * format under hostile field values (every line is JSON that json-c reads back to the
+ * same strings), the chain and every kind of tampering, the vault's anchor, epochs,
+ * torn records, two writers on one file, a write cut short (RLIMIT_FSIZE) that leaves no
+ * partial record, and rotation.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "testutil.h"
+
+struct fixture {
+	struct test_token tok;
+	char dir[PATH_MAX];
+	char path[PATH_MAX + 16];
+	CK_OBJECT_HANDLE key;
+	struct audit *a;
+};
+
+static const struct audit_event plain = {
+	.uid = 1001,
+	.gid = 1001,
+	.pid = 77,
+	.exe = "/usr/bin/cat",
+	.cgroup = "/system.slice/app.service",
+	.op = "open",
+	.path = "secrets/db-conn",
+	.version = 2,
+	.allow = 1,
+	.rule = "policy:3",
+	.detail = "read",
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct audit_options o = { 0 };
+
+	assert_non_null(f);
+	test_token_setup(&f->tok);
+	test_tmpdir(f->dir);
+	snprintf(f->path, sizeof(f->path), "%s/audit.log", f->dir);
+	assert_int_equal(hsm_mac_key_create(f->tok.hsm, "vaultfs-audit-test", &f->key), 0);
+	assert_int_equal(audit_open(f->path, f->tok.hsm, f->key, &o, &f->a), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	audit_free(f->a);
+	test_rmtree(f->dir);
+	test_token_teardown(&f->tok);
+	free(f);
+	return 0;
+}
+
+static void append_n(struct fixture *f, int n, struct audit_head *ret)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(audit_append(f->a, &plain, ret), 0);
+}
+
+static struct audit_report verify(struct fixture *f, const struct audit_head *anchor)
+{
+	struct audit_head none = { 0 };
+	struct audit_report rep;
+
+	assert_int_equal(audit_verify(f->dir, f->tok.hsm, f->key, anchor ? anchor : &none, &rep), 0);
+	return rep;
+}
+
+/* Runs a shell command on the trail (sed, head...) in the test's directory. */
+static void edit(struct fixture *f, const char *cmd)
+{
+	char buf[PATH_MAX + 512];
+
+	snprintf(buf, sizeof(buf), "cd '%s' && %s", f->dir, cmd);
+	assert_int_equal(system(buf), 0);
+}
+
+static off_t size_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+static void test_key_attributes(void **state)
+{
+	struct fixture *f = *state;
+	CK_FUNCTION_LIST *p11 = hsm_functions(f->tok.hsm);
+	CK_BBOOL sensitive = 0, extractable = 1, sign = 0, wrap = 1, encrypt = 1;
+	CK_ATTRIBUTE a[] = {
+		{ CKA_SENSITIVE, &sensitive, sizeof(sensitive) },
+		{ CKA_EXTRACTABLE, &extractable, sizeof(extractable) },
+		{ CKA_SIGN, &sign, sizeof(sign) },
+		{ CKA_WRAP, &wrap, sizeof(wrap) },
+		{ CKA_ENCRYPT, &encrypt, sizeof(encrypt) },
+	};
+	uint8_t value[64];
+	CK_ATTRIBUTE v = { CKA_VALUE, value, sizeof(value) };
+	CK_OBJECT_HANDLE again;
+	CK_SESSION_HANDLE s;
+
+	assert_int_equal(hsm_session(f->tok.hsm, &s), 0);
+	assert_int_equal(p11->C_GetAttributeValue(s, f->key, a, 5), CKR_OK);
+	assert_true(sensitive);
+	assert_false(extractable);
+	assert_true(sign);
+	assert_false(wrap);
+	assert_false(encrypt);
+	assert_int_equal(p11->C_GetAttributeValue(s, f->key, &v, 1), CKR_ATTRIBUTE_SENSITIVE);
+	assert_int_equal(hsm_mac_key_create(f->tok.hsm, "vaultfs-audit-test", &again), -EEXIST);
+}
+
+/* Hostile values make valid JSON that reads back as what was given (or its marked cut). */
+static void test_format(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_event ev = plain;
+	char exe[] = "/tmp/a\"b\\c\nd\x01\x7f\xff\xc3\xa9-\xe2\x82\xac";
+	char *cgroup = malloc(6001);
+	char line[AUDIT_LINE_MAX + 2];
+	json_object *o, *fv;
+	FILE *fp;
+
+	assert_non_null(cgroup);
+	memset(cgroup, 'c', 6000);
+	cgroup[6000] = '\0';
+	ev.exe = exe;
+	ev.cgroup = cgroup;
+	ev.version = 0;
+	ev.rule = NULL;
+	ev.result = EACCES;
+	ev.allow = 0;
+	assert_int_equal(audit_append(f->a, &ev, NULL), 0);
+	free(cgroup);
+	fp = fopen(f->path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	assert_true(strlen(line) < AUDIT_LINE_MAX);
+	o = json_tokener_parse(line);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "exe", &fv));
+	/* the invalid byte \xff is written as the text \xff; valid UTF-8 stays as it is */
+	assert_string_equal(json_object_get_string(fv),
+			    "/tmp/a\"b\\c\nd\x01\x7f\\xff\xc3\xa9-\xe2\x82\xac");
+	assert_true(json_object_object_get_ex(o, "cgroup", &fv));
+	assert_true(strlen(json_object_get_string(fv)) < 4200);
+	assert_non_null(strstr(json_object_get_string(fv), "..."));
+	assert_true(json_object_object_get_ex(o, "version", &fv));
+	assert_null(fv);
+	assert_true(json_object_object_get_ex(o, "rule", &fv));
+	assert_null(fv);
+	assert_true(json_object_object_get_ex(o, "result", &fv));
+	assert_string_equal(json_object_get_string(fv), "EACCES");
+	assert_true(json_object_object_get_ex(o, "decision", &fv));
+	assert_string_equal(json_object_get_string(fv), "deny");
+	assert_true(json_object_object_get_ex(o, "seq", &fv));
+	assert_int_equal(json_object_get_int64(fv), 1);
+	json_object_put(o);
+	assert_int_equal(verify(f, NULL).bad_seq, 0);
+}
+
+static void test_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_head head;
+	struct audit_report rep;
+
+	append_n(f, 50, &head);
+	assert_int_equal(head.seq, 50);
+	rep = verify(f, &head);
+	assert_int_equal(rep.bad_seq, 0);
+	assert_int_equal(rep.records, 50);
+	assert_int_equal(rep.first_seq, 1);
+	assert_int_equal(rep.last_seq, 50);
+}
+
+static void test_tampering(void **state)
+{
+	static const struct {
+		const char *cmd;
+		uint64_t bad;
+	} cases[] = {
+		{ "sed -i '7s/\"uid\":1001/\"uid\":0/' audit.log", 7 },
+		{ "sed -i '7s/\"decision\":\"allow\"/\"decision\":\"deny\"/' audit.log", 7 },
+		{ "sed -i 7d audit.log", 7 },
+		{ "sed -i 7p audit.log", 8 },
+		{ "sed -i -n '7{h;n;p;x};p' audit.log", 7 },
+		{ "head -n 18 audit.log > x && cat x > audit.log && rm x", 19 },
+		{ "sed -i 1d audit.log", 1 },
+		{ "printf 'junk\\n' >> audit.log", 21 },
+		{ "truncate -s -5 audit.log", 20 },
+	};
+	struct fixture *f = *state;
+	struct audit_head head;
+	char saved[PATH_MAX + 32];
+
+	append_n(f, 20, &head);
+	snprintf(saved, sizeof(saved), "%s.saved", f->path);
+	edit(f, "cp audit.log audit.saved");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct audit_report rep;
+
+		edit(f, "cp audit.saved audit.log");
+		edit(f, cases[i].cmd);
+		rep = verify(f, &head);
+		if (rep.bad_seq != cases[i].bad)
+			fail_msg("\"%s\": bad seq %llu (%s), expected %llu", cases[i].cmd,
+				 (unsigned long long)rep.bad_seq, rep.reason,
+				 (unsigned long long)cases[i].bad);
+	}
+	edit(f, "cp audit.saved audit.log && rm audit.saved");
+	assert_int_equal(verify(f, &head).bad_seq, 0);
+}
+
+/* The anchor is what a cut tail cannot hide from, and what a rewritten one contradicts. */
+static void test_anchor(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_head head, ahead;
+
+	append_n(f, 5, &head);
+	ahead = head;
+	ahead.seq = 9;
+	assert_int_equal(verify(f, &ahead).bad_seq, 6);
+	ahead = head;
+	ahead.mac[0] ^= 1;
+	assert_int_equal(verify(f, &ahead).bad_seq, 5);
+}
+
+/* Another token's key (an attacker's own token) makes no record that verifies. */
+static void test_other_key(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_head none = { 0 };
+	struct audit_report rep;
+	CK_OBJECT_HANDLE other;
+
+	append_n(f, 3, NULL);
+	assert_int_equal(hsm_mac_key_create(f->tok.hsm, "vaultfs-audit-other", &other), 0);
+	assert_int_equal(audit_verify(f->dir, f->tok.hsm, other, &none, &rep), 0);
+	assert_int_equal(rep.bad_seq, 1);
+}
+
+/* A new epoch key every second: records under several keys still verify as one chain. */
+static void test_epochs(void **state)
+{
+	struct fixture *f = *state;
+	char k1[17] = "", k2[17] = "";
+	char line[AUDIT_LINE_MAX];
+	FILE *fp;
+
+	append_n(f, 2, NULL);
+	usleep(1100 * 1000);
+	append_n(f, 2, NULL);
+	fp = fopen(f->path, "r");
+	assert_non_null(fp);
+	for (int i = 0; fgets(line, sizeof(line), fp); i++) {
+		char *k = strstr(line, "\"key\":\"");
+
+		assert_non_null(k);
+		memcpy(i == 0 ? k1 : k2, k + 7, 16);
+	}
+	fclose(fp);
+	assert_string_not_equal(k1, k2);
+	assert_int_equal(verify(f, NULL).bad_seq, 0);
+}
+
+/* A writer killed inside a record leaves a torn line: the next writer cuts it off. */
+static void test_torn_tail(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_options o = { 0 };
+
+	append_n(f, 3, NULL);
+	edit(f, "printf '{\"seq\":4,\"time\":\"2026' >> audit.log");
+	assert_int_not_equal(verify(f, NULL).bad_seq, 0);
+	audit_free(f->a);
+	assert_int_equal(audit_open(f->path, f->tok.hsm, f->key, &o, &f->a), 0);
+	append_n(f, 1, NULL);
+	assert_int_equal(verify(f, NULL).records, 4);
+	assert_int_equal(verify(f, NULL).bad_seq, 0);
+}
+
+/* Two writers on one file (the daemon and an admin command) keep one chain. */
+static void test_two_writers(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_options o = { .sync_each = 1 };
+	struct audit *b;
+	struct audit_head head;
+
+	assert_int_equal(audit_open(f->path, f->tok.hsm, f->key, &o, &b), 0);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(audit_append(i % 3 ? f->a : b, &plain, &head), 0);
+		assert_int_equal(head.seq, (uint64_t)i + 1);
+	}
+	audit_free(b);
+	assert_int_equal(verify(f, &head).records, 10);
+	assert_int_equal(verify(f, &head).bad_seq, 0);
+}
+
+/* A write cut short (here by RLIMIT_FSIZE, as a full disk would) fails with -EIO and
+ * leaves the file as it was; once there is room, appends go on and the chain holds. */
+static void test_short_write(void **state)
+{
+	struct fixture *f = *state;
+	struct rlimit old, lim;
+	off_t before;
+
+	append_n(f, 3, NULL);
+	before = size_of(f->path);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)before + 100; /* room for part of a record only */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(audit_append(f->a, &plain, NULL), -EIO);
+	assert_int_equal(audit_append(f->a, &plain, NULL), -EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(size_of(f->path), before);
+	append_n(f, 1, NULL);
+	assert_int_equal(verify(f, NULL).records, 4);
+	assert_int_equal(verify(f, NULL).bad_seq, 0);
+}
+
+/* Rotation by size: verify reads the files in seq order; with the oldest gone it starts
+ * from the next file's rotation record; with a middle one gone it names the gap. */
+static void test_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_options o = { .rotate_size = 65536 };
+	struct audit_head head;
+	struct audit_report rep;
+
+	audit_free(f->a);
+	assert_int_equal(audit_open(f->path, f->tok.hsm, f->key, &o, &f->a), 0);
+	append_n(f, 600, &head);
+	rep = verify(f, &head);
+	assert_int_equal(rep.bad_seq, 0);
+	assert_true(rep.records > 600); /* the rotation records too */
+	assert_int_equal(rep.first_seq, 1);
+	edit(f, "test $(ls audit.log-* | wc -l) -ge 2");
+	edit(f, "rm $(ls audit.log-* | sort | head -n 1)");
+	rep = verify(f, &head);
+	assert_int_equal(rep.bad_seq, 0);
+	assert_true(rep.first_seq > 1);
+	edit(f, "rm $(ls audit.log-* | sort | tail -n 1)");
+	rep = verify(f, &head);
+	assert_true(rep.bad_seq > 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_key_attributes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tampering, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_epochs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
