@@ -119,11 +119,12 @@ void vfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 }
 
 /* Checks that @n's attributes may change for @c (recording a denial) and arms the change's
- * record: @ev and @ppath (NAME_PATH_MAX + 16 bytes) must live until vault_change_end. */
+ * record: @ppath (NAME_PATH_MAX + 16 bytes), @d and @ev must live until vault_change_end,
+ * for the record points into them. */
 static int writable(struct vfs *v, struct caller *c, const struct node *n, const char *what,
-		    const char *name, char *ppath, struct audit_event *ev, struct vault_change *ch)
+		    const char *name, char *ppath, struct policy_decision *d,
+		    struct audit_event *ev, struct vault_change *ch)
 {
-	struct policy_decision d;
 	int r;
 
 	if (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET)
@@ -131,10 +132,10 @@ static int writable(struct vfs *v, struct caller *c, const struct node *n, const
 	if (n->kind != NODE_SECRET)
 		return -ENOTSUP;
 	vfs_policy_path(n, ppath, NAME_PATH_MAX + 16);
-	r = vfs_check(v, c, what, POLICY_WRITE, ppath, &d);
+	r = vfs_check(v, c, what, POLICY_WRITE, ppath, d);
 	if (r < 0)
 		return r;
-	vfs_event(c, what, ppath, 0, &d, 0, ev);
+	vfs_event(c, what, ppath, 0, d, 0, ev);
 	ev->detail = name;
 	vault_change_begin(v->vault, ch, ev);
 	return 0;
@@ -146,6 +147,7 @@ void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *n = nodes_get(v->nodes, ino);
 	char *copy = NULL, *old = NULL, ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
 	struct vault_change ch;
 	struct audit_event ev;
 	struct caller c;
@@ -156,7 +158,7 @@ void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 		return;
 	}
 	vfs_caller(req, &c);
-	r = writable(v, &c, n, "setxattr", name, ppath, &ev, &ch);
+	r = writable(v, &c, n, "setxattr", name, ppath, &d, &ev, &ch);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -189,6 +191,7 @@ void vfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *n = nodes_get(v->nodes, ino);
 	char ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
 	struct vault_change ch;
 	struct audit_event ev;
 	struct caller c;
@@ -199,7 +202,7 @@ void vfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	vfs_caller(req, &c);
-	r = writable(v, &c, n, "removexattr", name, ppath, &ev, &ch);
+	r = writable(v, &c, n, "removexattr", name, ppath, &d, &ev, &ch);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;

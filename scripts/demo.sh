@@ -56,6 +56,9 @@ Try, as root:
   su nobody -s /bin/sh -c "cat $mnt/secrets/db-conn"   # denied
   $vaultfs secret get $vault db-conn; echo          # the same vault from the command line
   sqlite3 $vault/vault.db 'SELECT hex(sealed) FROM versions LIMIT 1'   # only ciphertext
+  $vaultfs audit tail $vault -n 15                  # every access above, allowed or denied
+  $vaultfs audit verify $vault                      # the chain checked with the token
+  jq -c 'select(.decision == "deny")' $vault/audit.log
 
 Unmount with: fusermount3 -u $mnt
 MSG

@@ -272,7 +272,8 @@ static int list_files(DIR *d, struct trail_file **ret, size_t *ret_n)
 		files[n].first_seq = seq;
 		n++;
 	}
-	qsort(files, n, sizeof(*files), by_seq);
+	if (n > 1)
+		qsort(files, n, sizeof(*files), by_seq);
 	*ret = files;
 	*ret_n = n;
 	return 0;
