@@ -79,8 +79,9 @@ int audit_line_parse(const char *line, size_t len, struct audit_line *ret)
 	    t[2 * AUDIT_MAC_LEN + 1] != '}')
 		return -EBADMSG;
 	/* "prev" sits right before "key" when present */
-	t = line + len - tail - (sizeof(prev) - 1 + 2 * AUDIT_MAC_LEN + 1);
-	if (t > line && memcmp(t, prev, sizeof(prev) - 1) == 0 &&
+	i = sizeof(prev) - 1 + 2 * AUDIT_MAC_LEN + 1;
+	t = len > tail + i ? line + len - tail - i : NULL;
+	if (t && memcmp(t, prev, sizeof(prev) - 1) == 0 &&
 	    t[sizeof(prev) - 1 + 2 * AUDIT_MAC_LEN] == '"') {
 		if (unhex(t + sizeof(prev) - 1, AUDIT_MAC_LEN, l.prev) < 0)
 			return -EBADMSG;
