@@ -56,6 +56,12 @@ static const char *const migrations[] = {
 	"CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  seq INTEGER NOT NULL, mac BLOB NOT NULL);"
 	"INSERT INTO audit_anchor VALUES (1, 0, zeroblob(32));",
+	/* 2 -> 3: keys held in the token, by name and version */
+	"CREATE TABLE hsm_keys (name TEXT PRIMARY KEY, type TEXT NOT NULL, alg TEXT NOT NULL,"
+	"  ops INTEGER NOT NULL, current INTEGER NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE hsm_key_versions (name TEXT NOT NULL REFERENCES hsm_keys (name),"
+	"  version INTEGER NOT NULL, token_id BLOB NOT NULL, public_der BLOB,"
+	"  created INTEGER NOT NULL, PRIMARY KEY (name, version)) WITHOUT ROWID;",
 };
 
 static const char *const query_sql[Q__MAX] = {
@@ -120,6 +126,19 @@ static const char *const query_sql[Q__MAX] = {
 	[Q_SET_NOT_BEFORE] = "UPDATE secrets SET not_before = ?2 WHERE id = ?1",
 	[Q_SET_EXPIRES] = "UPDATE secrets SET expires = ?2 WHERE id = ?1",
 	[Q_ANCHOR_GET] = "SELECT seq, mac FROM audit_anchor WHERE id = 1",
+	[Q_HKEY_GET] = "SELECT type, alg, ops, current, created FROM hsm_keys WHERE name = ?1",
+	[Q_HKEY_VERSION_GET] = "SELECT version, token_id, public_der, created FROM hsm_key_versions"
+			       " WHERE name = ?1 AND version = ?2",
+	[Q_HKEY_INSERT] = "INSERT INTO hsm_keys (name, type, alg, ops, current, created)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_HKEY_VERSION_INSERT] = "INSERT INTO hsm_key_versions (name, version, token_id,"
+				  " public_der, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_HKEY_SET_CURRENT] = "UPDATE hsm_keys SET current = ?2 WHERE name = ?1",
+	[Q_HKEY_LIST] = "SELECT name FROM hsm_keys ORDER BY name",
+	[Q_HKEY_VERSION_LIST] = "SELECT version, token_id FROM hsm_key_versions WHERE name = ?1"
+				" ORDER BY version",
+	[Q_HKEY_DELETE_VERSIONS] = "DELETE FROM hsm_key_versions WHERE name = ?1",
+	[Q_HKEY_DELETE] = "DELETE FROM hsm_keys WHERE name = ?1",
 	[Q_ANCHOR_SET] = "UPDATE audit_anchor SET seq = ?1, mac = ?2 WHERE id = 1 AND seq < ?1",
 };
 
@@ -128,7 +147,8 @@ static const enum query read_path[] = {
 	Q_SECRET_BY_PATH,  Q_VERSION_GET, Q_VERSION_SIZE, Q_VERSION_LIST,
 	Q_VERSION_META,	   Q_FOLDER_GET,  Q_KEY_GET,	  Q_LIST_LIVE,
 	Q_LIST_DELETED,	   Q_TAG_GET,	  Q_TAG_LIST,	  Q_FOLDER_HAS_CHILDREN,
-	Q_LIST_LIVE_BELOW, Q_EXPIRED,
+	Q_LIST_LIVE_BELOW, Q_EXPIRED,	  Q_HKEY_GET,	  Q_HKEY_VERSION_GET,
+	Q_HKEY_VERSION_LIST, /* not Q_HKEY_LIST: it reads every key, in key order */
 };
 
 int store_rc_errno(int rc)

@@ -20,7 +20,7 @@
 #include "hsm.h"
 #include "secbuf.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_TAGS_MAX 15
 #define STORE_TAG_VALUE_MAX 256
 #define STORE_CONTENT_TYPE_MAX 255
@@ -157,6 +157,48 @@ int store_folder_exists(struct store *s, const char *path);
  * @fn returned. */
 int store_list(struct store *s, const char *folder, unsigned flags, store_list_fn fn,
 	       void *userdata);
+
+/* A key held in the token: what the vault records of it. The store keeps the names and
+ * numbers; what they mean (types, operations) is keys.h's. */
+#define STORE_KEY_ID_LEN 16
+#define STORE_KEY_WORD_MAX 15
+
+struct store_key {
+	char type[STORE_KEY_WORD_MAX + 1];
+	char alg[STORE_KEY_WORD_MAX + 1];
+	unsigned ops;
+	uint64_t current;
+	int64_t created;
+};
+
+struct store_key_version {
+	uint64_t version;
+	uint8_t token_id[STORE_KEY_ID_LEN]; /* CKA_ID of its objects in the token */
+	uint8_t *public_der; /* SubjectPublicKeyInfo, malloc'ed; NULL for a secret key */
+	size_t public_len;
+	int64_t created;
+};
+
+/* -ENOENT if there is no key of that name. */
+int store_key_get(struct store *s, const char *name, struct store_key *ret);
+/* Version @version (0: the current one) of key @name: -ENOENT if none. Free with
+ * store_key_version_clear. */
+int store_key_version_get(struct store *s, const char *name, uint64_t version,
+			  struct store_key_version *ret);
+void store_key_version_clear(struct store_key_version *v);
+/* Records a new key @name at version 1 (@v->version is ignored): -EEXIST if it exists. */
+int store_key_add(struct store *s, const char *name, const struct store_key *k,
+		  const struct store_key_version *v, int64_t now);
+/* Records version current + 1 of @name and makes it current; *ret_version is its number. */
+int store_key_add_version(struct store *s, const char *name, const struct store_key_version *v,
+			  int64_t now, uint64_t *ret_version);
+/* Every key name, in order (is_folder 1). Non-zero from @fn stops and is returned. */
+int store_key_list(struct store *s, store_list_fn fn, void *userdata);
+/* The token ids of every version of @name, ascending by version, malloc'ed. */
+int store_key_token_ids(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+			size_t *ret_count);
+/* Forgets key @name and all its versions. */
+int store_key_delete(struct store *s, const char *name);
 
 #define STORE_ANCHOR_MAC_LEN 32
 

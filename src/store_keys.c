@@ -1,0 +1,330 @@
+/*
+ * store_keys: the vault's record of the keys its token holds — names, types, the
+ * operations each allows, versions and the token ids of their objects, and their public
+ * halves. Never a private or secret key byte: those stay in the token.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+static int key_name_check(const char *name)
+{
+	return name_segment_check(name, strlen(name)) < 0 || strchr(name, '@') ? -EINVAL : 0;
+}
+
+static void copy_word(char *dst, const unsigned char *src)
+{
+	snprintf(dst, STORE_KEY_WORD_MAX + 1, "%s", src ? (const char *)src : "");
+}
+
+int store_key_get(struct store *s, const char *name, struct store_key *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if (key_name_check(name) < 0)
+		return -EINVAL;
+	r = store_enter(s);
+	if (r < 0)
+		return r;
+	r = store_stmt(s, Q_HKEY_GET, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_word(ret->type, sqlite3_column_text(st, 0));
+		copy_word(ret->alg, sqlite3_column_text(st, 1));
+		ret->ops = (unsigned)sqlite3_column_int64(st, 2);
+		ret->current = (uint64_t)sqlite3_column_int64(st, 3);
+		ret->created = sqlite3_column_int64(st, 4);
+		r = 0;
+	} else {
+		r = rc == SQLITE_DONE ? -ENOENT : store_sql_errno(s, rc, "key");
+	}
+	store_done(st);
+	return r;
+}
+
+void store_key_version_clear(struct store_key_version *v)
+{
+	free(v->public_der);
+	v->public_der = NULL;
+	v->public_len = 0;
+}
+
+static int version_get_locked(struct store *s, const char *name, uint64_t version,
+			      struct store_key_version *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = store_stmt(s, Q_HKEY_VERSION_GET, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)version);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == STORE_KEY_ID_LEN) {
+		int n = sqlite3_column_bytes(st, 2);
+
+		memset(ret, 0, sizeof(*ret));
+		ret->version = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(ret->token_id, sqlite3_column_blob(st, 1), STORE_KEY_ID_LEN);
+		ret->created = sqlite3_column_int64(st, 3);
+		r = 0;
+		if (n > 0) {
+			ret->public_der = malloc((size_t)n);
+			if (ret->public_der) {
+				memcpy(ret->public_der, sqlite3_column_blob(st, 2), (size_t)n);
+				ret->public_len = (size_t)n;
+			} else {
+				r = -ENOMEM;
+			}
+		}
+	} else if (rc == SQLITE_ROW) {
+		r = -EUCLEAN;
+	} else {
+		r = rc == SQLITE_DONE ? -ENOENT : store_sql_errno(s, rc, "key version");
+	}
+	store_done(st);
+	return r;
+}
+
+int store_key_version_get(struct store *s, const char *name, uint64_t version,
+			  struct store_key_version *ret)
+{
+	struct store_key k;
+	int r;
+
+	if (version == 0) {
+		r = store_key_get(s, name, &k);
+		if (r < 0)
+			return r;
+		version = k.current;
+	} else {
+		if (key_name_check(name) < 0)
+			return -EINVAL;
+		r = store_enter(s);
+		if (r < 0)
+			return r;
+	}
+	return version_get_locked(s, name, version, ret);
+}
+
+static int version_insert(struct store *s, const char *name, uint64_t version,
+			  const struct store_key_version *v, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = store_stmt(s, Q_HKEY_VERSION_INSERT, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)version);
+	sqlite3_bind_blob(st, 3, v->token_id, STORE_KEY_ID_LEN, SQLITE_STATIC);
+	if (v->public_der)
+		sqlite3_bind_blob(st, 4, v->public_der, (int)v->public_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, now);
+	return store_step_done(s, st);
+}
+
+static int key_add_locked(struct store *s, const char *name, const struct store_key *k,
+			  const struct store_key_version *v, int64_t now)
+{
+	struct store_key existing;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = store_key_get(s, name, &existing);
+	if (r == 0)
+		return -EEXIST;
+	if (r != -ENOENT)
+		return r;
+	r = store_stmt(s, Q_HKEY_INSERT, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, k->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, k->alg, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, k->ops);
+	sqlite3_bind_int64(st, 5, 1);
+	sqlite3_bind_int64(st, 6, now);
+	r = store_step_done(s, st);
+	if (r >= 0)
+		r = version_insert(s, name, 1, v, now);
+	if (r >= 0)
+		store_tx_made_version(s, 1);
+	return r;
+}
+
+int store_key_add(struct store *s, const char *name, const struct store_key *k,
+		  const struct store_key_version *v, int64_t now)
+{
+	int r;
+
+	if (key_name_check(name) < 0)
+		return -EINVAL;
+	r = store_enter(s);
+	if (r >= 0)
+		r = store_tx_begin(s);
+	if (r >= 0)
+		r = store_tx_end(s, key_add_locked(s, name, k, v, now));
+	return r;
+}
+
+static int add_version_locked(struct store *s, const char *name, const struct store_key_version *v,
+			      int64_t now, uint64_t *ret_version)
+{
+	struct store_key k;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = store_key_get(s, name, &k);
+	if (r < 0)
+		return r;
+	r = version_insert(s, name, k.current + 1, v, now);
+	if (r < 0)
+		return r;
+	r = store_stmt(s, Q_HKEY_SET_CURRENT, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)(k.current + 1));
+	r = store_step_done(s, st);
+	if (r < 0)
+		return r;
+	*ret_version = k.current + 1;
+	store_tx_made_version(s, k.current + 1);
+	return 0;
+}
+
+int store_key_add_version(struct store *s, const char *name, const struct store_key_version *v,
+			  int64_t now, uint64_t *ret_version)
+{
+	uint64_t version = 0;
+	int r;
+
+	if (key_name_check(name) < 0)
+		return -EINVAL;
+	r = store_enter(s);
+	if (r >= 0)
+		r = store_tx_begin(s);
+	if (r >= 0)
+		r = store_tx_end(s, add_version_locked(s, name, v, now, &version));
+	if (r >= 0)
+		*ret_version = version;
+	return r;
+}
+
+int store_key_list(struct store *s, store_list_fn fn, void *userdata)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = store_enter(s);
+	if (r < 0)
+		return r;
+	r = store_stmt(s, Q_HKEY_LIST, &st);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = fn((const char *)sqlite3_column_text(st, 0), 1, userdata);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_sql_errno(s, rc, "key list");
+	store_done(st);
+	return r;
+}
+
+int store_key_token_ids(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+			size_t *ret_count)
+{
+	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0, cap = 0;
+	int r, rc;
+
+	if (key_name_check(name) < 0)
+		return -EINVAL;
+	r = store_enter(s);
+	if (r < 0)
+		return r;
+	r = store_stmt(s, Q_HKEY_VERSION_LIST, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 1) != STORE_KEY_ID_LEN) {
+			r = -EUCLEAN;
+			break;
+		}
+		if (n == cap) {
+			void *t;
+
+			cap = cap ? 2 * cap : 8;
+			t = realloc(ids, cap * sizeof(*ids));
+			if (!t) {
+				r = -ENOMEM;
+				break;
+			}
+			ids = t;
+		}
+		memcpy(ids[n++], sqlite3_column_blob(st, 1), STORE_KEY_ID_LEN);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_sql_errno(s, rc, "key versions");
+	store_done(st);
+	if (r < 0) {
+		free(ids);
+		return r;
+	}
+	*ret = ids;
+	*ret_count = n;
+	return 0;
+}
+
+static int delete_locked(struct store *s, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_key k;
+	int r;
+
+	r = store_key_get(s, name, &k);
+	if (r < 0)
+		return r;
+	r = store_stmt(s, Q_HKEY_DELETE_VERSIONS, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	r = store_step_done(s, st);
+	if (r < 0)
+		return r;
+	r = store_stmt(s, Q_HKEY_DELETE, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	return store_step_done(s, st);
+}
+
+int store_key_delete(struct store *s, const char *name)
+{
+	int r;
+
+	if (key_name_check(name) < 0)
+		return -EINVAL;
+	r = store_enter(s);
+	if (r >= 0)
+		r = store_tx_begin(s);
+	if (r >= 0)
+		r = store_tx_end(s, delete_locked(s, name));
+	return r;
+}
