@@ -1,0 +1,597 @@
+/*
+ * hsm_keys: users' keys in the token (hsm_keys.h says what they are and how they are
+ * kept). Templates are built here and nowhere else, so that no path makes a key that is
+ * not sensitive or that may be extracted.
+ */
+#include "hsm_keys.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* DER OBJECT IDENTIFIERs of the curves, as CKA_EC_PARAMS wants them. */
+static const uint8_t p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const uint8_t p384_oid[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+
+static int ck(CK_RV rv, const char *fn)
+{
+	if (rv != CKR_OK)
+		log_debug("PKCS#11 %s: CKR 0x%08lx", fn, (unsigned long)rv);
+	return hsm_errno(rv);
+}
+
+void hsm_public_clear(struct hsm_public *p)
+{
+	free(p->a);
+	free(p->b);
+	memset(p, 0, sizeof(*p));
+}
+
+static int curve(unsigned bits, const uint8_t **ret, size_t *ret_len)
+{
+	if (bits == 256) {
+		*ret = p256_oid;
+		*ret_len = sizeof(p256_oid);
+	} else if (bits == 384) {
+		*ret = p384_oid;
+		*ret_len = sizeof(p384_oid);
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Reads one attribute into a new malloc'ed buffer. */
+static int attr_read(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+		     CK_ATTRIBUTE_TYPE type, uint8_t **ret, size_t *ret_len)
+{
+	CK_ATTRIBUTE a = { type, NULL, 0 };
+	int r;
+
+	r = ck(p11->C_GetAttributeValue(s, o, &a, 1), "C_GetAttributeValue");
+	if (r < 0)
+		return r;
+	a.pValue = malloc(a.ulValueLen ? a.ulValueLen : 1);
+	if (!a.pValue)
+		return -ENOMEM;
+	r = ck(p11->C_GetAttributeValue(s, o, &a, 1), "C_GetAttributeValue");
+	if (r < 0) {
+		free(a.pValue);
+		return r;
+	}
+	*ret = a.pValue;
+	*ret_len = a.ulValueLen;
+	return 0;
+}
+
+/* The public half of a session public-key object. CKA_EC_POINT is a DER OCTET STRING
+ * around the point; the point is what leaves. */
+static int public_read(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+		       enum hsm_key_kind kind, struct hsm_public *ret)
+{
+	struct hsm_public p = { 0 };
+	size_t hdr;
+	int r;
+
+	if (kind == HSM_KEY_RSA) {
+		r = attr_read(p11, s, o, CKA_MODULUS, &p.a, &p.a_len);
+		if (r >= 0)
+			r = attr_read(p11, s, o, CKA_PUBLIC_EXPONENT, &p.b, &p.b_len);
+		if (r < 0)
+			goto fail;
+		*ret = p;
+		return 0;
+	}
+	r = attr_read(p11, s, o, CKA_EC_POINT, &p.a, &p.a_len);
+	if (r < 0)
+		goto fail;
+	if (p.a_len < 2 || p.a[0] != 0x04) {
+		r = -EIO;
+		goto fail;
+	}
+	hdr = p.a[1] < 0x80 ? 2 : 2 + (p.a[1] & 0x7f);
+	if (hdr >= p.a_len) {
+		r = -EIO;
+		goto fail;
+	}
+	memmove(p.a, p.a + hdr, p.a_len - hdr);
+	p.a_len -= hdr;
+	*ret = p;
+	return 0;
+fail:
+	hsm_public_clear(&p);
+	return r;
+}
+
+#define BOOL_ATTR(t, v) { (t), &(v), sizeof(CK_BBOOL) }
+
+int hsm_key_generate(struct hsm *h, const struct hsm_key_spec *spec, struct hsm_public *ret_pub)
+{
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_BBOOL sign = spec->usage & HSM_USE_SIGN ? CK_TRUE : CK_FALSE;
+	CK_BBOOL dec = spec->usage & HSM_USE_DECRYPT ? CK_TRUE : CK_FALSE;
+	CK_BBOOL enc = spec->usage & HSM_USE_ENCRYPT ? CK_TRUE : CK_FALSE;
+	CK_BBOOL wrap = spec->usage & HSM_USE_WRAP ? CK_TRUE : CK_FALSE;
+	CK_BBOOL unwrap = spec->usage & HSM_USE_UNWRAP ? CK_TRUE : CK_FALSE;
+	CK_ULONG bits = spec->bits, len = spec->bits / 8;
+	CK_BYTE exponent[] = { 0x01, 0x00, 0x01 };
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
+	CK_SESSION_HANDLE s;
+	const uint8_t *oid = NULL;
+	size_t oid_len = 0;
+	int r;
+
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	if (spec->kind == HSM_KEY_AES) {
+		CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
+		CK_ATTRIBUTE tmpl[] = {
+			{ CKA_VALUE_LEN, &len, sizeof(len) },
+			BOOL_ATTR(CKA_TOKEN, yes),
+			BOOL_ATTR(CKA_PRIVATE, yes),
+			BOOL_ATTR(CKA_SENSITIVE, yes),
+			BOOL_ATTR(CKA_EXTRACTABLE, no),
+			BOOL_ATTR(CKA_ENCRYPT, enc),
+			BOOL_ATTR(CKA_DECRYPT, dec),
+			BOOL_ATTR(CKA_WRAP, wrap),
+			BOOL_ATTR(CKA_UNWRAP, unwrap),
+			BOOL_ATTR(CKA_SIGN, no),
+			BOOL_ATTR(CKA_VERIFY, no),
+			BOOL_ATTR(CKA_DERIVE, no),
+			{ CKA_LABEL, (void *)spec->label, strlen(spec->label) },
+			{ CKA_ID, (void *)spec->id, HSM_KEY_ID_LEN },
+		};
+
+		if (spec->bits != 256)
+			return -EINVAL;
+		return ck(p11->C_GenerateKey(s, &mech, tmpl, ARRAY_SIZE(tmpl), &priv),
+			  "C_GenerateKey");
+	}
+	if (spec->kind == HSM_KEY_EC && curve(spec->bits, &oid, &oid_len) < 0)
+		return -EINVAL;
+	{
+		CK_MECHANISM mech = { spec->kind == HSM_KEY_EC ? CKM_EC_KEY_PAIR_GEN
+							       : CKM_RSA_PKCS_KEY_PAIR_GEN,
+				      NULL, 0 };
+		/* The public half only has to live until it is read. */
+		CK_ATTRIBUTE pub_ec[] = {
+			BOOL_ATTR(CKA_TOKEN, no),
+			{ CKA_EC_PARAMS, (void *)oid, oid_len },
+		};
+		CK_ATTRIBUTE pub_rsa[] = {
+			BOOL_ATTR(CKA_TOKEN, no),
+			{ CKA_MODULUS_BITS, &bits, sizeof(bits) },
+			{ CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent) },
+		};
+		CK_ATTRIBUTE priv_tmpl[] = {
+			BOOL_ATTR(CKA_TOKEN, yes),
+			BOOL_ATTR(CKA_PRIVATE, yes),
+			BOOL_ATTR(CKA_SENSITIVE, yes),
+			BOOL_ATTR(CKA_EXTRACTABLE, no),
+			BOOL_ATTR(CKA_SIGN, sign),
+			BOOL_ATTR(CKA_DECRYPT, dec),
+			BOOL_ATTR(CKA_UNWRAP, no),
+			BOOL_ATTR(CKA_DERIVE, no),
+			{ CKA_LABEL, (void *)spec->label, strlen(spec->label) },
+			{ CKA_ID, (void *)spec->id, HSM_KEY_ID_LEN },
+		};
+		int is_ec = spec->kind == HSM_KEY_EC;
+
+		r = ck(p11->C_GenerateKeyPair(s, &mech, is_ec ? pub_ec : pub_rsa,
+					      is_ec ? ARRAY_SIZE(pub_ec) : ARRAY_SIZE(pub_rsa),
+					      priv_tmpl, ARRAY_SIZE(priv_tmpl), &pub, &priv),
+		       "C_GenerateKeyPair");
+	}
+	if (r < 0)
+		return r;
+	r = public_read(p11, s, pub, spec->kind, ret_pub);
+	(void)ck(p11->C_DestroyObject(s, pub), "C_DestroyObject");
+	if (r < 0)
+		(void)ck(p11->C_DestroyObject(s, priv), "C_DestroyObject");
+	return r;
+}
+
+static CK_ATTRIBUTE secret_attr(CK_ATTRIBUTE_TYPE type, const struct secbuf *b)
+{
+	CK_ATTRIBUTE a = { type, b->data, b->len };
+
+	return a;
+}
+
+int hsm_key_import_rsa(struct hsm *h, const struct hsm_key_spec *spec,
+		       const struct hsm_rsa_parts *k)
+{
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE type = CKK_RSA;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_BBOOL sign = spec->usage & HSM_USE_SIGN ? CK_TRUE : CK_FALSE;
+	CK_BBOOL dec = spec->usage & HSM_USE_DECRYPT ? CK_TRUE : CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		BOOL_ATTR(CKA_TOKEN, yes),
+		BOOL_ATTR(CKA_PRIVATE, yes),
+		BOOL_ATTR(CKA_SENSITIVE, yes),
+		BOOL_ATTR(CKA_EXTRACTABLE, no),
+		BOOL_ATTR(CKA_SIGN, sign),
+		BOOL_ATTR(CKA_DECRYPT, dec),
+		BOOL_ATTR(CKA_UNWRAP, no),
+		BOOL_ATTR(CKA_DERIVE, no),
+		{ CKA_LABEL, (void *)spec->label, strlen(spec->label) },
+		{ CKA_ID, (void *)spec->id, HSM_KEY_ID_LEN },
+		secret_attr(CKA_MODULUS, k->n),
+		secret_attr(CKA_PUBLIC_EXPONENT, k->e),
+		secret_attr(CKA_PRIVATE_EXPONENT, k->d),
+		secret_attr(CKA_PRIME_1, k->p),
+		secret_attr(CKA_PRIME_2, k->q),
+		secret_attr(CKA_EXPONENT_1, k->dp),
+		secret_attr(CKA_EXPONENT_2, k->dq),
+		secret_attr(CKA_COEFFICIENT, k->qinv),
+	};
+	CK_OBJECT_HANDLE o;
+	CK_SESSION_HANDLE s;
+	int r;
+
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	return ck(p11->C_CreateObject(s, tmpl, ARRAY_SIZE(tmpl), &o), "C_CreateObject");
+}
+
+int hsm_key_import_ec(struct hsm *h, const struct hsm_key_spec *spec,
+		      const struct secbuf *private_value)
+{
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE type = CKK_EC;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	const uint8_t *oid;
+	size_t oid_len;
+	CK_OBJECT_HANDLE o;
+	CK_SESSION_HANDLE s;
+	int r;
+
+	if (curve(spec->bits, &oid, &oid_len) < 0)
+		return -EINVAL;
+	{
+		CK_ATTRIBUTE tmpl[] = {
+			{ CKA_CLASS, &cls, sizeof(cls) },
+			{ CKA_KEY_TYPE, &type, sizeof(type) },
+			BOOL_ATTR(CKA_TOKEN, yes),
+			BOOL_ATTR(CKA_PRIVATE, yes),
+			BOOL_ATTR(CKA_SENSITIVE, yes),
+			BOOL_ATTR(CKA_EXTRACTABLE, no),
+			BOOL_ATTR(CKA_SIGN, yes),
+			BOOL_ATTR(CKA_DECRYPT, no),
+			BOOL_ATTR(CKA_UNWRAP, no),
+			BOOL_ATTR(CKA_DERIVE, no),
+			{ CKA_LABEL, (void *)spec->label, strlen(spec->label) },
+			{ CKA_ID, (void *)spec->id, HSM_KEY_ID_LEN },
+			{ CKA_EC_PARAMS, (void *)oid, oid_len },
+			secret_attr(CKA_VALUE, private_value),
+		};
+
+		r = hsm_session(h, &s);
+		if (r < 0)
+			return r;
+		return ck(p11->C_CreateObject(s, tmpl, ARRAY_SIZE(tmpl), &o), "C_CreateObject");
+	}
+}
+
+/* The objects with CKA_ID @id (and class @cls, unless 0): up to @max in @found. */
+static int find_by_id(struct hsm *h, CK_OBJECT_CLASS cls, const uint8_t id[HSM_KEY_ID_LEN],
+		      CK_OBJECT_HANDLE *found, CK_ULONG max, CK_ULONG *ret_n)
+{
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_ID, (void *)id, HSM_KEY_ID_LEN },
+		{ CKA_CLASS, &cls, sizeof(cls) },
+	};
+	CK_SESSION_HANDLE s;
+	int r, r_final;
+
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	r = ck(p11->C_FindObjectsInit(s, tmpl, cls ? 2 : 1), "C_FindObjectsInit");
+	if (r < 0)
+		return r;
+	r = ck(p11->C_FindObjects(s, found, max, ret_n), "C_FindObjects");
+	r_final = ck(p11->C_FindObjectsFinal(s), "C_FindObjectsFinal");
+	return r < 0 ? r : r_final;
+}
+
+int hsm_key_object(struct hsm *h, enum hsm_key_kind kind, const uint8_t id[HSM_KEY_ID_LEN],
+		   CK_OBJECT_HANDLE *ret)
+{
+	CK_OBJECT_HANDLE found[2];
+	CK_ULONG n = 0;
+	int r;
+
+	r = find_by_id(h, kind == HSM_KEY_AES ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, id, found, 2, &n);
+	if (r < 0)
+		return r;
+	if (n != 1)
+		return n == 0 ? -ENOKEY : -ENOTUNIQ;
+	*ret = found[0];
+	return 0;
+}
+
+int hsm_key_destroy(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN])
+{
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
+	CK_OBJECT_HANDLE found[8];
+	CK_SESSION_HANDLE s;
+	CK_ULONG n = 0;
+	int r, count = 0;
+
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	do {
+		r = find_by_id(h, 0, id, found, ARRAY_SIZE(found), &n);
+		if (r < 0)
+			return r;
+		for (CK_ULONG i = 0; i < n; i++) {
+			r = ck(p11->C_DestroyObject(s, found[i]), "C_DestroyObject");
+			if (r < 0)
+				return r;
+			count++;
+		}
+	} while (n == ARRAY_SIZE(found));
+	return count;
+}
+
+int hsm_key_sign(struct hsm *h, CK_OBJECT_HANDLE key, enum hsm_sign_mech mech, const uint8_t *in,
+		 size_t len, uint8_t *out, size_t *out_len)
+{
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
+	CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
+	CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
+	CK_ULONG olen = *out_len;
+	CK_SESSION_HANDLE s;
+	int r;
+
+	if (mech == HSM_SIGN_RSA_PKCS1) {
+		m.mechanism = CKM_RSA_PKCS;
+	} else if (mech == HSM_SIGN_RSA_PSS_SHA256) {
+		m.mechanism = CKM_RSA_PKCS_PSS;
+		m.pParameter = &pss;
+		m.ulParameterLen = sizeof(pss);
+	}
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	r = ck(p11->C_SignInit(s, &m, key), "C_SignInit");
+	if (r < 0)
+		return r;
+	r = ck(p11->C_Sign(s, (CK_BYTE_PTR)in, len, out, &olen), "C_Sign");
+	if (r < 0)
+		return r;
+	*out_len = olen;
+	return 0;
+}
+
+/* C_Decrypt of @in into a new secbuf, sized by a first call. */
+static int decrypt_into(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, const uint8_t *in, size_t len,
+			struct secbuf **ret)
+{
+	struct secbuf *b = NULL;
+	CK_ULONG olen = 0;
+	CK_RV rv;
+	int r;
+
+	rv = p11->C_Decrypt(s, (CK_BYTE_PTR)in, len, NULL, &olen);
+	if (rv != CKR_OK)
+		goto bad;
+	r = secbuf_new(olen ? olen : 1, &b);
+	if (r < 0) {
+		/* ends the operation, as a failed C_Decrypt would */
+		(void)p11->C_DecryptInit(s, NULL, CK_INVALID_HANDLE);
+		return r;
+	}
+	rv = p11->C_Decrypt(s, (CK_BYTE_PTR)in, len, b->data, &olen);
+	if (rv != CKR_OK) {
+		secbuf_free(b);
+		goto bad;
+	}
+	b->len = olen;
+	*ret = b;
+	return 0;
+bad:
+	switch (rv) {
+	case CKR_ENCRYPTED_DATA_INVALID:
+	case CKR_ENCRYPTED_DATA_LEN_RANGE:
+	case CKR_DATA_LEN_RANGE:
+	case CKR_DATA_INVALID:
+	case CKR_GENERAL_ERROR: /* SoftHSM2's answer to a failed GCM tag */
+		(void)ck(rv, "C_Decrypt");
+		return -EBADMSG;
+	default:
+		return ck(rv, "C_Decrypt");
+	}
+}
+
+int hsm_key_rsa_decrypt(struct hsm *h, CK_OBJECT_HANDLE key, int oaep, const uint8_t *in,
+			size_t len, struct secbuf **ret)
+{
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
+	CK_RSA_PKCS_OAEP_PARAMS params = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL,
+					   0 };
+	CK_MECHANISM m = { oaep ? CKM_RSA_PKCS_OAEP : CKM_RSA_X_509, oaep ? &params : NULL,
+			   oaep ? sizeof(params) : 0 };
+	CK_SESSION_HANDLE s;
+	CK_RV rv;
+	int r;
+
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	rv = p11->C_DecryptInit(s, &m, key);
+	if (oaep && (rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID ||
+		     rv == CKR_MECHANISM_INVALID)) {
+		(void)ck(rv, "C_DecryptInit");
+		return -EOPNOTSUPP;
+	}
+	r = ck(rv, "C_DecryptInit");
+	if (r < 0)
+		return r;
+	return decrypt_into(p11, s, in, len, ret);
+}
+
+int hsm_key_aes_gcm(struct hsm *h, CK_OBJECT_HANDLE key, int encrypt, const uint8_t nonce[12],
+		    const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
+		    struct secbuf **ret)
+{
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
+	CK_GCM_PARAMS params = { (CK_BYTE_PTR)nonce, 12, 96, (CK_BYTE_PTR)aad, aad_len, 128 };
+	CK_MECHANISM m = { CKM_AES_GCM, &params, sizeof(params) };
+	struct secbuf *b = NULL;
+	CK_SESSION_HANDLE s;
+	CK_ULONG olen;
+	int r;
+
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	if (!encrypt) {
+		r = ck(p11->C_DecryptInit(s, &m, key), "C_DecryptInit");
+		return r < 0 ? r : decrypt_into(p11, s, in, len, ret);
+	}
+	r = ck(p11->C_EncryptInit(s, &m, key), "C_EncryptInit");
+	if (r < 0)
+		return r;
+	olen = len + 16;
+	r = secbuf_new(olen, &b);
+	if (r < 0) {
+		(void)p11->C_EncryptInit(s, NULL, CK_INVALID_HANDLE);
+		return r;
+	}
+	r = ck(p11->C_Encrypt(s, (CK_BYTE_PTR)in, len, b->data, &olen), "C_Encrypt");
+	if (r < 0) {
+		secbuf_free(b);
+		return r;
+	}
+	b->len = olen;
+	*ret = b;
+	return 0;
+}
+
+/* A session object holding @material, for the token to wrap. */
+static int material_object(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s,
+			   const struct secbuf *material, CK_OBJECT_HANDLE *ret)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		BOOL_ATTR(CKA_TOKEN, no),
+		BOOL_ATTR(CKA_PRIVATE, yes),
+		BOOL_ATTR(CKA_SENSITIVE, no),
+		BOOL_ATTR(CKA_EXTRACTABLE, yes),
+		secret_attr(CKA_VALUE, material),
+	};
+
+	return ck(p11->C_CreateObject(s, tmpl, ARRAY_SIZE(tmpl), ret), "C_CreateObject");
+}
+
+int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *material,
+		     uint8_t **ret, size_t *ret_len)
+{
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
+	CK_MECHANISM m = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
+	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
+	CK_SESSION_HANDLE s;
+	CK_ULONG olen = 0;
+	uint8_t *out = NULL;
+	int r;
+
+	if (material->len == 0)
+		return -EINVAL;
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	r = material_object(p11, s, material, &o);
+	if (r < 0)
+		return r == -EINVAL ? -EINVAL : r;
+	r = ck(p11->C_WrapKey(s, &m, key, o, NULL, &olen), "C_WrapKey");
+	if (r < 0)
+		goto out;
+	out = malloc(olen ? olen : 1);
+	if (!out) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = ck(p11->C_WrapKey(s, &m, key, o, out, &olen), "C_WrapKey");
+	if (r < 0)
+		goto out;
+	*ret = out;
+	*ret_len = olen;
+	out = NULL;
+	r = 0;
+out:
+	free(out);
+	(void)ck(p11->C_DestroyObject(s, o), "C_DestroyObject");
+	return r;
+}
+
+int hsm_key_aes_unwrap(struct hsm *h, CK_OBJECT_HANDLE key, const uint8_t *in, size_t len,
+		       struct secbuf **ret)
+{
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
+	CK_MECHANISM m = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		BOOL_ATTR(CKA_TOKEN, no),
+		BOOL_ATTR(CKA_PRIVATE, yes),
+		BOOL_ATTR(CKA_SENSITIVE, no),
+		BOOL_ATTR(CKA_EXTRACTABLE, yes),
+	};
+	CK_ATTRIBUTE value = { CKA_VALUE, NULL, 0 };
+	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
+	struct secbuf *b = NULL;
+	CK_SESSION_HANDLE s;
+	CK_RV rv;
+	int r;
+
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	rv = p11->C_UnwrapKey(s, &m, key, (CK_BYTE_PTR)in, len, tmpl, ARRAY_SIZE(tmpl), &o);
+	if (rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE ||
+	    rv == CKR_GENERAL_ERROR || rv == CKR_ENCRYPTED_DATA_INVALID) {
+		(void)ck(rv, "C_UnwrapKey");
+		return -EBADMSG;
+	}
+	r = ck(rv, "C_UnwrapKey");
+	if (r < 0)
+		return r;
+	r = ck(p11->C_GetAttributeValue(s, o, &value, 1), "C_GetAttributeValue");
+	if (r >= 0)
+		r = secbuf_new(value.ulValueLen ? value.ulValueLen : 1, &b);
+	if (r >= 0) {
+		value.pValue = b->data;
+		r = ck(p11->C_GetAttributeValue(s, o, &value, 1), "C_GetAttributeValue");
+	}
+	(void)ck(p11->C_DestroyObject(s, o), "C_DestroyObject");
+	if (r < 0) {
+		secbuf_free(b);
+		return r;
+	}
+	b->len = value.ulValueLen;
+	*ret = b;
+	return 0;
+}
