@@ -1,0 +1,101 @@
+/*
+ * keys: the vault's keys as users see them — a name, a type, the operations it allows,
+ * versions — made or imported into the token, rotated, deleted, and used: sign, encrypt,
+ * decrypt, wrap, unwrap. The token holds every private and secret key; this module holds
+ * only public halves and the work around the token's: hashing, DER, PEM, OAEP padding,
+ * the AES-GCM header.
+ *
+ * Formats users see:
+ *   sign     EC: DER ECDSA-Sig-Value over SHA-256 (P-256) or SHA-384 (P-384) of the message;
+ *            RSA: PKCS#1 v1.5 with SHA-256, or PSS (SHA-256, MGF1-SHA-256, 32-byte salt)
+ *   encrypt  RSA: OAEP with SHA-256 and MGF1-SHA-256; AES: the header below
+ *   wrap     AES: RFC 5649; RSA: OAEP as encrypt
+ * The AES-256-GCM output is "VKA1" (4 bytes), the key version (4 bytes, big-endian), a
+ * 12-byte nonce, the ciphertext and the 16-byte tag; the associated data is the first 8
+ * bytes and the key's name, so a ciphertext opens only under the key and version it names.
+ */
+#ifndef VAULTFS_KEYS_H
+#define VAULTFS_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsm.h"
+#include "secbuf.h"
+#include "store.h"
+
+enum key_op {
+	KEY_SIGN,
+	KEY_ENCRYPT,
+	KEY_DECRYPT,
+	KEY_WRAP,
+	KEY_UNWRAP,
+	KEY_OP_COUNT,
+};
+
+#define KEY_BIT(op) (1u << (op))
+
+/* The largest input an operation takes (sign takes any size: it is hashed as it comes). */
+#define KEYS_INPUT_MAX (1024 * 1024)
+
+struct keys_type {
+	const char *name; /* "ec-p256", ... */
+	unsigned ops; /* the operations the type can do */
+};
+
+/* The type named @name, or NULL. */
+const struct keys_type *keys_type_find(const char *name);
+/* Parses "sign,decrypt" (or "*"); -EINVAL on an unknown word. */
+int keys_ops_parse(const char *list, unsigned *ret);
+const char *keys_op_name(enum key_op op);
+/* The file name of an operation ("sign", ...), and back (-1 if it is none). */
+int keys_op_from_name(const char *name);
+
+struct keys_options {
+	const char *type; /* keys_type_find name */
+	int pss; /* RSA: sign with PSS */
+	unsigned ops; /* 0: all the type can do */
+};
+
+/* Makes key @name in the token (version 1). -EEXIST, -EINVAL (bad name, type, ops). */
+int keys_create(struct store *s, struct hsm *h, const char *name, const struct keys_options *o,
+		int64_t now);
+
+/*
+ * Imports the private key in the PEM file @pem (PKCS#8, or traditional RSA/EC) as key
+ * @name; @passphrase for an encrypted one (NULL: refused). The type comes from the key.
+ * Fills @err with what is wrong: a public key, encrypted without a passphrase, a wrong
+ * passphrase, an unsupported key, not PEM.
+ */
+int keys_import(struct store *s, struct hsm *h, const char *name, const char *pem,
+		const struct secbuf *passphrase, const struct keys_options *o, int64_t now,
+		char *err, size_t errlen);
+
+/* A new version of @name, of the same type (a new key for imported ones too). */
+int keys_rotate(struct store *s, struct hsm *h, const char *name, int64_t now,
+		uint64_t *ret_version);
+
+/* Removes @name: its record, then every version's objects in the token. */
+int keys_delete(struct store *s, struct hsm *h, const char *name);
+
+/* The PEM SubjectPublicKeyInfo of version @version (0: current), malloc'ed. -ENODATA for
+ * an AES key. */
+int keys_public_pem(struct store *s, const char *name, uint64_t version, char **ret,
+		    size_t *ret_len);
+
+/* One operation in progress: the input as it arrives. */
+struct keys_input;
+
+/* Starts @op on version @version (0: current) of @name: -ENOENT, -EOPNOTSUPP (the key does
+ * not allow @op). */
+int keys_input_new(struct store *s, const char *name, uint64_t version, enum key_op op,
+		   struct keys_input **ret);
+/* Appends input: -EFBIG past KEYS_INPUT_MAX (sign has no limit). */
+int keys_input_add(struct keys_input *in, const void *data, size_t len);
+/* Runs the operation in the token: the result in *ret, and the version used (for
+ * decrypt, the one the input names). -EBADMSG for bad or tampered input. */
+int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret,
+		   uint64_t *ret_version);
+void keys_input_free(struct keys_input *in);
+
+#endif

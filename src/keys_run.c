@@ -1,0 +1,385 @@
+/*
+ * keys_run: one key operation — the input as it arrives, then the token's work and the
+ * encoding around it (keys.h gives the formats). Sign input is hashed as it comes, so a
+ * message may be of any size; every other input is held in a secbuf up to its limit.
+ *
+ * Every failure of a ciphertext, a tag or a padding is -EBADMSG and nothing else, so that
+ * the answer tells an attacker nothing about where it failed.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "crypto.h"
+#include "keys_internal.h"
+#include "log.h"
+#include "names.h"
+#include "oaep.h"
+
+#define AES_MAGIC "VKA1"
+#define AES_HEADER (4 + 4 + 12)
+#define AES_TAG 16
+#define WRAP_MAX 4096 /* key material: far above any key */
+
+/* SoftHSM2 2.6 refuses OAEP with SHA-256: once the token has, go to raw RSA directly. */
+static atomic_int token_lacks_oaep256;
+
+struct keys_input {
+	struct store *s;
+	char name[NAME_SEGMENT_MAX + 1];
+	const struct keys_type_info *t;
+	struct store_key key;
+	struct store_key_version v; /* the version asked for (or current) */
+	int version_fixed; /* NAME@N: decrypt takes no other version */
+	enum key_op op;
+	EVP_MD_CTX *md; /* sign */
+	struct secbuf *buf; /* the rest */
+	size_t limit;
+};
+
+void keys_input_free(struct keys_input *in)
+{
+	if (!in)
+		return;
+	EVP_MD_CTX_free(in->md);
+	secbuf_free(in->buf);
+	store_key_version_clear(&in->v);
+	free(in);
+}
+
+/* The size of an RSA key's modulus, in bytes. */
+static size_t rsa_bytes(const struct keys_type_info *t)
+{
+	return t->bits / 8;
+}
+
+int keys_input_new(struct store *s, const char *name, uint64_t version, enum key_op op,
+		   struct keys_input **ret)
+{
+	struct keys_input *in = calloc(1, sizeof(*in));
+	int r;
+
+	if (!in)
+		return -ENOMEM;
+	in->s = s;
+	in->op = op;
+	snprintf(in->name, sizeof(in->name), "%s", name);
+	r = store_key_get(s, name, &in->key);
+	if (r < 0)
+		goto fail;
+	in->t = keys_type_info(in->key.type);
+	if (!in->t) {
+		r = -EUCLEAN;
+		goto fail;
+	}
+	if (op >= KEY_OP_COUNT || !(in->key.ops & KEY_BIT(op))) {
+		r = -EOPNOTSUPP;
+		goto fail;
+	}
+	in->version_fixed = version != 0;
+	r = store_key_version_get(s, name, version, &in->v);
+	if (r < 0)
+		goto fail;
+	if (op == KEY_SIGN) {
+		const EVP_MD *md = in->t->kind == HSM_KEY_EC && in->t->bits == 384 ? EVP_sha384()
+										   : EVP_sha256();
+
+		in->md = EVP_MD_CTX_new();
+		if (!in->md || EVP_DigestInit_ex(in->md, md, NULL) != 1) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	} else {
+		if (in->t->kind == HSM_KEY_RSA)
+			in->limit = op == KEY_DECRYPT || op == KEY_UNWRAP ? rsa_bytes(in->t)
+									  : rsa_bytes(in->t) - 66;
+		else if (op == KEY_WRAP)
+			in->limit = WRAP_MAX;
+		else if (op == KEY_UNWRAP)
+			in->limit = WRAP_MAX + 16;
+		else
+			in->limit = KEYS_INPUT_MAX + (op == KEY_DECRYPT ? AES_HEADER + AES_TAG : 0);
+		r = secbuf_new(0, &in->buf);
+		if (r < 0)
+			goto fail;
+	}
+	*ret = in;
+	return 0;
+fail:
+	keys_input_free(in);
+	return r;
+}
+
+int keys_input_add(struct keys_input *in, const void *data, size_t len)
+{
+	if (in->md)
+		return EVP_DigestUpdate(in->md, data, len) == 1 ? 0 : -EIO;
+	if (len > in->limit || in->buf->len > in->limit - len)
+		return -EFBIG;
+	return secbuf_append(in->buf, data, len);
+}
+
+static int key_object(struct hsm *h, const struct keys_input *in, const struct store_key_version *v,
+		      CK_OBJECT_HANDLE *ret)
+{
+	int r = hsm_key_object(h, in->t->kind, v->token_id, ret);
+
+	/* the vault names a key the token does not hold: the vault is damaged, not the input */
+	return r == -ENOKEY ? -EUCLEAN : r;
+}
+
+/* DER ECDSA-Sig-Value from the token's r || s. */
+static int ecdsa_der(const uint8_t *rs, size_t len, struct secbuf **ret)
+{
+	ECDSA_SIG *sig = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(rs, (int)(len / 2), NULL);
+	BIGNUM *s = BN_bin2bn(rs + len / 2, (int)(len / 2), NULL);
+	unsigned char *der = NULL;
+	int n, rc = -EIO;
+
+	if (!sig || !r || !s || ECDSA_SIG_set0(sig, r, s) != 1)
+		goto out;
+	r = s = NULL; /* the signature owns them */
+	n = i2d_ECDSA_SIG(sig, &der);
+	if (n > 0)
+		rc = secbuf_from(der, (size_t)n, ret);
+	OPENSSL_free(der);
+out:
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(sig);
+	return rc;
+}
+
+static int run_sign(struct keys_input *in, struct hsm *h, struct secbuf **ret)
+{
+	/* DigestInfo of SHA-256 (RFC 8017 9.2, note 1) */
+	static const uint8_t sha256_info[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+					       0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+					       0x01, 0x05, 0x00, 0x04, 0x20 };
+	uint8_t digest[EVP_MAX_MD_SIZE], in_buf[sizeof(sha256_info) + EVP_MAX_MD_SIZE];
+	uint8_t sig[1024];
+	size_t sig_len = sizeof(sig), in_len;
+	unsigned dlen = 0;
+	CK_OBJECT_HANDLE key;
+	enum hsm_sign_mech mech;
+	int r;
+
+	if (EVP_DigestFinal_ex(in->md, digest, &dlen) != 1)
+		return -EIO;
+	r = key_object(h, in, &in->v, &key);
+	if (r < 0)
+		return r;
+	if (in->t->kind == HSM_KEY_EC) {
+		mech = HSM_SIGN_ECDSA;
+		memcpy(in_buf, digest, dlen);
+		in_len = dlen;
+	} else if (strcmp(in->key.alg, "pss") == 0) {
+		mech = HSM_SIGN_RSA_PSS_SHA256;
+		memcpy(in_buf, digest, dlen);
+		in_len = dlen;
+	} else {
+		mech = HSM_SIGN_RSA_PKCS1;
+		memcpy(in_buf, sha256_info, sizeof(sha256_info));
+		memcpy(in_buf + sizeof(sha256_info), digest, dlen);
+		in_len = sizeof(sha256_info) + dlen;
+	}
+	r = hsm_key_sign(h, key, mech, in_buf, in_len, sig, &sig_len);
+	if (r < 0)
+		return r;
+	if (in->t->kind == HSM_KEY_EC)
+		return ecdsa_der(sig, sig_len, ret);
+	return secbuf_from(sig, sig_len, ret);
+}
+
+/* RSA-OAEP (SHA-256) with the public key: what openssl pkeyutl -decrypt with the private
+ * key undoes. */
+static int rsa_encrypt(struct keys_input *in, struct secbuf **ret)
+{
+	const unsigned char *p = in->v.public_der;
+	EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)in->v.public_len);
+	EVP_PKEY_CTX *ctx = pkey ? EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL) : NULL;
+	struct secbuf *out = NULL;
+	size_t olen = 0;
+	int r = -EIO;
+
+	if (!ctx || EVP_PKEY_encrypt_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1 ||
+	    EVP_PKEY_encrypt(ctx, NULL, &olen, in->buf->data, in->buf->len) != 1)
+		goto out;
+	r = secbuf_new(olen, &out);
+	if (r < 0)
+		goto out;
+	r = -EIO;
+	if (EVP_PKEY_encrypt(ctx, out->data, &olen, in->buf->data, in->buf->len) != 1)
+		goto out;
+	out->len = olen;
+	*ret = out;
+	out = NULL;
+	r = 0;
+out:
+	secbuf_free(out);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+	return r;
+}
+
+static int rsa_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret)
+{
+	struct secbuf *em = NULL;
+	CK_OBJECT_HANDLE key;
+	int r;
+
+	if (in->buf->len != rsa_bytes(in->t))
+		return -EBADMSG;
+	r = key_object(h, in, &in->v, &key);
+	if (r < 0)
+		return r;
+	if (!atomic_load(&token_lacks_oaep256)) {
+		r = hsm_key_rsa_decrypt(h, key, 1, in->buf->data, in->buf->len, ret);
+		if (r != -EOPNOTSUPP)
+			return r;
+		atomic_store(&token_lacks_oaep256, 1);
+		log_debug("the token has no OAEP with SHA-256: raw RSA, padding removed here");
+	}
+	r = hsm_key_rsa_decrypt(h, key, 0, in->buf->data, in->buf->len, &em);
+	if (r < 0)
+		return r;
+	r = oaep_sha256_decode(em, rsa_bytes(in->t), ret);
+	secbuf_free(em);
+	return r;
+}
+
+/* The associated data of an AES ciphertext: its first 8 bytes and the key's name. */
+static size_t aes_aad(const struct keys_input *in, const uint8_t *head, uint8_t *aad)
+{
+	size_t n = strlen(in->name);
+
+	memcpy(aad, head, 8);
+	memcpy(aad + 8, in->name, n);
+	return 8 + n;
+}
+
+static int aes_encrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret)
+{
+	uint8_t head[AES_HEADER], aad[8 + NAME_SEGMENT_MAX];
+	struct secbuf *ct = NULL, *out = NULL;
+	uint64_t v = in->v.version;
+	CK_OBJECT_HANDLE key;
+	int r;
+
+	memcpy(head, AES_MAGIC, 4);
+	head[4] = (uint8_t)(v >> 24);
+	head[5] = (uint8_t)(v >> 16);
+	head[6] = (uint8_t)(v >> 8);
+	head[7] = (uint8_t)v;
+	r = crypto_random(head + 8, 12);
+	if (r < 0)
+		return r;
+	r = key_object(h, in, &in->v, &key);
+	if (r < 0)
+		return r;
+	r = hsm_key_aes_gcm(h, key, 1, head + 8, aad, aes_aad(in, head, aad), in->buf->data,
+			    in->buf->len, &ct);
+	if (r < 0)
+		return r;
+	r = secbuf_new(AES_HEADER + ct->len, &out);
+	if (r == 0) {
+		memcpy(out->data, head, AES_HEADER);
+		memcpy(out->data + AES_HEADER, ct->data, ct->len);
+		out->len = AES_HEADER + ct->len;
+		*ret = out;
+	}
+	secbuf_free(ct);
+	return r;
+}
+
+static int aes_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret,
+		       uint64_t *ret_version)
+{
+	const uint8_t *c = in->buf->data;
+	uint8_t aad[8 + NAME_SEGMENT_MAX];
+	struct store_key_version other = { 0 };
+	const struct store_key_version *v = &in->v;
+	CK_OBJECT_HANDLE key;
+	uint64_t version;
+	int r;
+
+	if (in->buf->len < AES_HEADER + AES_TAG || memcmp(c, AES_MAGIC, 4) != 0)
+		return -EBADMSG;
+	version = (uint64_t)c[4] << 24 | (uint64_t)c[5] << 16 | (uint64_t)c[6] << 8 | c[7];
+	if (version != in->v.version) {
+		if (in->version_fixed)
+			return -EBADMSG;
+		r = store_key_version_get(in->s, in->name, version, &other);
+		if (r < 0)
+			return r == -ENOENT ? -EBADMSG : r;
+		v = &other;
+	}
+	r = key_object(h, in, v, &key);
+	if (r >= 0)
+		r = hsm_key_aes_gcm(h, key, 0, c + 8, aad, aes_aad(in, c, aad), c + AES_HEADER,
+				    in->buf->len - AES_HEADER, ret);
+	if (r >= 0)
+		*ret_version = version;
+	store_key_version_clear(&other);
+	return r;
+}
+
+int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret,
+		   uint64_t *ret_version)
+{
+	CK_OBJECT_HANDLE key;
+	int r;
+
+	*ret_version = in->v.version;
+	switch (in->op) {
+	case KEY_SIGN:
+		return run_sign(in, h, ret);
+	case KEY_ENCRYPT:
+	case KEY_WRAP:
+		if (in->op == KEY_WRAP && in->buf->len == 0)
+			return -EINVAL;
+		if (in->t->kind == HSM_KEY_RSA)
+			return rsa_encrypt(in, ret);
+		if (in->op == KEY_ENCRYPT)
+			return aes_encrypt(in, h, ret);
+		r = key_object(h, in, &in->v, &key);
+		if (r < 0)
+			return r;
+		{
+			uint8_t *w = NULL;
+			size_t wlen = 0;
+
+			r = hsm_key_aes_wrap(h, key, in->buf, &w, &wlen);
+			if (r < 0)
+				return r;
+			r = secbuf_from(w, wlen, ret);
+			free(w);
+			return r;
+		}
+	case KEY_DECRYPT:
+	case KEY_UNWRAP:
+		if (in->t->kind == HSM_KEY_RSA)
+			return rsa_decrypt(in, h, ret);
+		if (in->op == KEY_DECRYPT)
+			return aes_decrypt(in, h, ret, ret_version);
+		r = key_object(h, in, &in->v, &key);
+		if (r < 0)
+			return r;
+		return hsm_key_aes_unwrap(h, key, in->buf->data, in->buf->len, ret);
+	default:
+		return -EINVAL;
+	}
+}
