@@ -12,6 +12,7 @@ int cli_init(int argc, char **argv);
 int cli_secret(int argc, char **argv);
 int cli_policy(int argc, char **argv);
 int cli_audit(int argc, char **argv);
+int cli_key(int argc, char **argv);
 
 /* Prints "vaultfs: CMD: "NAME": MESSAGE" (NAME omitted when NULL) and returns 1. */
 int cli_error(const char *cmd, const char *name, const char *fmt, ...)

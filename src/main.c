@@ -32,6 +32,8 @@ static const char main_help[] =
 	"  policy check DIR   validate the vault's policy\n"
 	"  policy explain DIR --uid N [--gid N] [--cgroup PATH] [--exe PATH] OP PATH\n"
 	"                     the decision for a caller, and the rule behind it\n"
+	"  key create|import|rotate|list|delete DIR ...\n"
+	"                     keys held in the vault's token\n"
 	"  audit verify DIR   check the audit trail's chain with the token\n"
 	"  audit tail DIR [-n N] [-f] [--json]\n"
 	"                     print audit records\n"
@@ -153,6 +155,8 @@ int main(int argc, char **argv)
 		return cli_policy(argc - 1, argv + 1);
 	if (strcmp(cmd, "audit") == 0)
 		return cli_audit(argc - 1, argv + 1);
+	if (strcmp(cmd, "key") == 0)
+		return cli_key(argc - 1, argv + 1);
 	fprintf(stderr, "vaultfs: unknown command \"%s\" (see 'vaultfs --help')\n", cmd);
 	return EXIT_USAGE;
 }
