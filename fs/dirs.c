@@ -115,7 +115,7 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	vfs_policy_path(n, ppath, sizeof(ppath));
 	vfs_decide(v, &c, POLICY_LIST, ppath, &d);
 	/* The fixed folders name no secret: anyone with a right below may list them. */
-	if (n->kind == NODE_ROOT || n->kind == NODE_TRASH) {
+	if (n->kind == NODE_ROOT || n->kind == NODE_TRASH || n->kind == NODE_KEY) {
 		d.allow = rights != 0;
 		if (d.allow)
 			snprintf(d.rule, sizeof(d.rule), "%s", "visible");
@@ -151,6 +151,11 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	case NODE_FOLDER:
 		if (r >= 0)
 			r = store_list(v->store, n->path, 0, add_cb, l);
+		break;
+	case NODE_KEYS:
+	case NODE_KEY:
+		if (r >= 0)
+			r = vfs_keys_list(v, n, add_cb, l);
 		break;
 	case NODE_TRASH_SECRETS:
 	case NODE_TRASH_FOLDER:

@@ -52,6 +52,7 @@ static void handle_free(struct handle *h)
 {
 	if (!h)
 		return;
+	vfs_keyfile_free(h);
 	free(h->opener);
 	secbuf_free(h->value);
 	free(h->path);
@@ -209,6 +210,18 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	vfs_caller(req, &c);
+	if (n->kind == NODE_KEY_FILE) {
+		h = handle_new(n->kind, n->path);
+		r = h ? vfs_keyfile_open(v, &c, n, h) : -ENOMEM;
+		if (r < 0) {
+			handle_free(h);
+			fuse_reply_err(req, -r);
+			return;
+		}
+		h->writable = acc != O_RDONLY;
+		reply_open(req, v, h, fi);
+		return;
+	}
 	vfs_policy_path(n, ppath, sizeof(ppath));
 	/* History and deleted secrets are read-only, and a deleted value is not served. */
 	if (n->kind == NODE_TRASH_SECRET || (n->kind == NODE_VERSION && acc != O_RDONLY)) {
@@ -344,7 +357,16 @@ void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
 
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
-	if (off < 0 || (uint64_t)off >= h->value->len)
+	if (h->kind == NODE_KEY_FILE) {
+		const void *out = NULL;
+		size_t len = 0;
+		int r = vfs_keyfile_read(fuse_req_userdata(req), h, size, off, &out, &len);
+
+		if (r < 0)
+			fuse_reply_err(req, -r);
+		else
+			fuse_reply_buf(req, out, len);
+	} else if (off < 0 || (uint64_t)off >= h->value->len)
 		fuse_reply_buf(req, NULL, 0);
 	else
 		fuse_reply_buf(req, (const char *)h->value->data + off,
@@ -389,6 +411,10 @@ void vfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 		r = -EBADF;
 		goto out;
 	}
+	if (h->kind == NODE_KEY_FILE) {
+		r = vfs_keyfile_write(h, buf, size, off);
+		goto out;
+	}
 	/* O_APPEND: the kernel's idea of the size may be stale (no attribute cache). */
 	start = h->append ? h->value->len : (uint64_t)off;
 	end = start + size;
@@ -426,6 +452,8 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 
 	if (node_is_dir(n->kind))
 		return -EISDIR;
+	if (n->kind == NODE_KEY_FILE)
+		return size == 0 ? 0 : -EINVAL; /* a shell's "> keys/k/sign": input starts empty */
 	if (n->kind != NODE_SECRET)
 		return -EACCES;
 	if (h) {
@@ -474,7 +502,7 @@ void vfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
-	r = h->writable ? commit(v, h, 0) : 0;
+	r = h->writable && h->kind != NODE_KEY_FILE ? commit(v, h, 0) : 0;
 	pthread_mutex_unlock(&h->lock);
 	fuse_reply_err(req, -r);
 }
@@ -494,7 +522,7 @@ void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
 	/* Normally flush committed already; a writer that died without one still commits. */
-	r = h->writable && !h->failed ? commit(v, h, 1) : 0;
+	r = h->writable && !h->failed && h->kind != NODE_KEY_FILE ? commit(v, h, 1) : 0;
 	pthread_mutex_unlock(&h->lock);
 	if (r < 0)
 		log_debug("commit at release of \"%s\" failed: %s", h->path, strerror(-r));

@@ -28,6 +28,7 @@ int node_is_dir(enum node_kind kind)
 	case NODE_SECRET:
 	case NODE_VERSION:
 	case NODE_TRASH_SECRET:
+	case NODE_KEY_FILE:
 		return 0;
 	default:
 		return 1;

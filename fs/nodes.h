@@ -23,12 +23,14 @@ enum node_kind {
 	NODE_TRASH_SECRETS, /* .deleted/secrets/ */
 	NODE_TRASH_FOLDER, /* .deleted/secrets/PATH/ */
 	NODE_TRASH_SECRET, /* .deleted/secrets/PATH */
+	NODE_KEY, /* keys/NAME (version 0) or keys/NAME@N; path NAME */
+	NODE_KEY_FILE, /* a file in it; path NAME/FILE, version as its folder's */
 };
 
 struct node {
 	uint64_t ino;
 	enum node_kind kind;
-	uint64_t version; /* NODE_VERSION only */
+	uint64_t version; /* NODE_VERSION, NODE_KEY, NODE_KEY_FILE */
 	char *path; /* below secrets/ ("" for the top folders) */
 	uint64_t nlookup; /* protected by nodes->lock */
 	struct node *next_ino, *next_key;

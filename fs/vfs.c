@@ -103,6 +103,10 @@ void vfs_policy_path(const struct node *n, char *buf, size_t len)
 	case NODE_KEYS:
 		concat(buf, len, "keys", NULL, NULL);
 		break;
+	case NODE_KEY:
+	case NODE_KEY_FILE:
+		vfs_key_policy_path(n, buf, len);
+		break;
 	case NODE_SECRETS:
 	case NODE_TRASH:
 	case NODE_TRASH_SECRETS:
@@ -232,6 +236,8 @@ int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
 	st->st_uid = c->uid;
 	st->st_gid = c->gid;
 	st->st_blksize = 4096;
+	if (n->kind == NODE_KEY || n->kind == NODE_KEY_FILE)
+		return vfs_keys_stat(v, n, rights >= 0 ? (unsigned)rights : vfs_rights(v, c, n), st);
 	st->st_mode = mode_for(n->kind, rights >= 0 ? (unsigned)rights : vfs_rights(v, c, n));
 	switch (n->kind) {
 	case NODE_FOLDER:
@@ -275,6 +281,9 @@ int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
 		st->st_size = (off_t)size;
 		set_times(st, created);
 		break;
+	case NODE_KEY:
+	case NODE_KEY_FILE:
+		return -EINVAL; /* vfs_keys_stat's */
 	case NODE_TRASH_SECRET:
 		r = store_secret_stat(v->store, n->path, STORE_DELETED, &ss);
 		if (r < 0)
@@ -408,6 +417,9 @@ static int resolve(struct vfs *v, const struct node *parent, const char *name,
 			return -ENOENT;
 		*ret_kind = NODE_FOLDER;
 		return 0;
+	case NODE_KEYS:
+	case NODE_KEY:
+		return vfs_keys_resolve(v, parent, name, ret_kind, path, len, ret_version);
 	case NODE_TRASH_SECRETS:
 	case NODE_TRASH_FOLDER:
 		if (name_segment_check(name, strlen(name)) < 0)

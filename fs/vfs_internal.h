@@ -32,7 +32,8 @@ struct handle {
 	int append;
 	int excl; /* created with O_EXCL: commit only if still absent */
 	int pending; /* created here and not committed yet: listed in vfs->pending */
-	struct opener *opener; /* writable handles */
+	struct opener *opener; /* writable handles and key operations */
+	struct keyop *keyop; /* an operation file under keys/ */
 	/* protected by lock: */
 	int dirty; /* written (or ftruncated) since the last commit */
 	int touched; /* opened with O_TRUNC or created: the value is new even if unwritten */
@@ -118,6 +119,23 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void vfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi);
 void vfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* keyfiles.c: keys/ */
+void vfs_key_policy_path(const struct node *n, char *buf, size_t len);
+/* The node @name under keys/ or keys/NAME[@N]/. */
+int vfs_keys_resolve(struct vfs *v, const struct node *parent, const char *name,
+		     enum node_kind *ret_kind, char *path, size_t len, uint64_t *ret_version);
+/* The names in keys/ or keys/NAME[@N]/, through @add. */
+int vfs_keys_list(struct vfs *v, const struct node *n, int (*add)(const char *, int, void *),
+		  void *l);
+/* Mode, size and times of a key node for a caller with @rights on it. */
+int vfs_keys_stat(struct vfs *v, const struct node *n, unsigned rights, struct stat *st);
+/* Opens key file @n for @c into @h (recorded); -EACCES without the operation's right. */
+int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, struct handle *h);
+int vfs_keyfile_write(struct handle *h, const char *buf, size_t size, off_t off);
+int vfs_keyfile_read(struct vfs *v, struct handle *h, size_t size, off_t off, const void **ret,
+		     size_t *ret_len);
+void vfs_keyfile_free(struct handle *h);
 
 /* xattr.c */
 void vfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);

@@ -1,0 +1,319 @@
+/*
+ * keyfiles: keys/ of the mount. keys/NAME/ holds public.pem and one file per operation the
+ * key allows; keys/NAME@N/ serves an older version for decrypt and unwrap (and its
+ * public.pem). An operation file works per open: what is written is the input, the first
+ * read runs the operation in the token and returns the result from its start, later reads
+ * go on through it; one operation per open.
+ *
+ * Policy speaks of keys/NAME for the folder and every file in it. Opening an operation
+ * file needs that operation (EACCES otherwise, at open); the run is recorded in the audit
+ * trail with the key's name and the version that did the work, before any byte of the
+ * result is returned.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "log.h"
+#include "names.h"
+#include "vfs_internal.h"
+
+#define PUBLIC_PEM "public.pem"
+
+static const enum policy_op policy_of[KEY_OP_COUNT] = {
+	[KEY_SIGN] = POLICY_SIGN,	[KEY_ENCRYPT] = POLICY_ENCRYPT,
+	[KEY_DECRYPT] = POLICY_DECRYPT, [KEY_WRAP] = POLICY_WRAP,
+	[KEY_UNWRAP] = POLICY_UNWRAP,
+};
+
+/* The operations a version's folder offers: all the key allows for the current one,
+ * decrypt and unwrap for an older one. */
+static unsigned folder_ops(const struct store_key *k, uint64_t version)
+{
+	if (version == 0 || version == k->current)
+		return k->ops;
+	return k->ops & (KEY_BIT(KEY_DECRYPT) | KEY_BIT(KEY_UNWRAP));
+}
+
+/* Splits a key file node's path "NAME/FILE". */
+static void split(const char *path, char *name, size_t len, const char **ret_file)
+{
+	const char *slash = strchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : strlen(path);
+
+	snprintf(name, len, "%.*s", (int)n, path);
+	*ret_file = slash ? slash + 1 : "";
+}
+
+void vfs_key_policy_path(const struct node *n, char *buf, size_t len)
+{
+	char name[NAME_SEGMENT_MAX + 1];
+	const char *file;
+
+	split(n->path, name, sizeof(name), &file);
+	snprintf(buf, len, "keys/%s", name);
+}
+
+int vfs_keys_resolve(struct vfs *v, const struct node *parent, const char *name,
+		     enum node_kind *ret_kind, char *path, size_t len, uint64_t *ret_version)
+{
+	struct store_key k;
+	size_t name_len;
+	uint64_t version = 0;
+	int r;
+
+	if (parent->kind == NODE_KEYS) {
+		if (name_split_version(name, &name_len, &version) < 0 ||
+		    name_segment_check(name, name_len) < 0 || name_len >= len)
+			return -EINVAL;
+		snprintf(path, len, "%.*s", (int)name_len, name);
+		r = store_key_get(v->store, path, &k);
+		if (r < 0)
+			return r;
+		if (version) {
+			struct store_key_version kv;
+
+			r = store_key_version_get(v->store, path, version, &kv);
+			if (r < 0)
+				return r;
+			store_key_version_clear(&kv);
+			if (version == k.current)
+				version = 0; /* NAME@current is NAME */
+		}
+		*ret_kind = NODE_KEY;
+		*ret_version = version;
+		return 0;
+	}
+	/* a file in keys/NAME[@N]/ */
+	r = store_key_get(v->store, parent->path, &k);
+	if (r < 0)
+		return r;
+	if (strcmp(name, PUBLIC_PEM) == 0) {
+		if (strcmp(k.type, "aes-256") == 0)
+			return -ENOENT;
+	} else {
+		int op = keys_op_from_name(name);
+
+		if (op < 0 || !(folder_ops(&k, parent->version) & KEY_BIT(op)))
+			return -ENOENT;
+	}
+	if (snprintf(path, len, "%s/%s", parent->path, name) >= (int)len)
+		return -ENAMETOOLONG;
+	*ret_kind = NODE_KEY_FILE;
+	*ret_version = parent->version;
+	return 0;
+}
+
+int vfs_keys_list(struct vfs *v, const struct node *n, int (*add)(const char *, int, void *),
+		  void *l)
+{
+	struct store_key k;
+	int r;
+
+	if (n->kind == NODE_KEYS)
+		return store_key_list(v->store, add, l);
+	r = store_key_get(v->store, n->path, &k);
+	if (r < 0)
+		return r;
+	if (strcmp(k.type, "aes-256") != 0) {
+		r = add(PUBLIC_PEM, 0, l);
+		if (r < 0)
+			return r;
+	}
+	for (int op = 0; op < KEY_OP_COUNT; op++) {
+		if (folder_ops(&k, n->version) & KEY_BIT(op)) {
+			r = add(keys_op_name(op), 0, l);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int vfs_keys_stat(struct vfs *v, const struct node *n, unsigned rights, struct stat *st)
+{
+	char name[NAME_SEGMENT_MAX + 1];
+	const char *file;
+	struct store_key k;
+	int r;
+
+	split(n->path, name, sizeof(name), &file);
+	r = store_key_get(v->store, name, &k);
+	if (r < 0)
+		return r;
+	st->st_mtim.tv_sec = (time_t)(k.created / 1000000);
+	st->st_ctim = st->st_atim = st->st_mtim;
+	if (n->kind == NODE_KEY) {
+		st->st_mode = S_IFDIR | (rights ? 0500 : 0);
+		st->st_nlink = 2;
+		return 0;
+	}
+	st->st_nlink = 1;
+	if (strcmp(file, PUBLIC_PEM) == 0) {
+		char *pem = NULL;
+		size_t len = 0;
+
+		r = keys_public_pem(v->store, name, n->version, &pem, &len);
+		if (r < 0)
+			return r;
+		free(pem);
+		st->st_size = (off_t)len;
+		st->st_mode = S_IFREG | (rights ? 0400 : 0);
+		return 0;
+	}
+	r = keys_op_from_name(file);
+	if (r < 0)
+		return -ENOENT;
+	st->st_mode = S_IFREG | (rights & POLICY_BIT(policy_of[r]) ? 0600 : 0);
+	return 0;
+}
+
+/* An open key file: public.pem (its text in h->value) or an operation. */
+struct keyop {
+	struct keys_input *in;
+	enum key_op op;
+	int ran;
+	int error; /* the run's error, returned by every read after it */
+	size_t pos;
+	size_t written;
+	uint64_t version;
+	char ppath[NAME_PATH_MAX + 16];
+};
+
+void vfs_keyfile_free(struct handle *h)
+{
+	if (h->keyop) {
+		keys_input_free(h->keyop->in);
+		free(h->keyop);
+	}
+}
+
+int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n,
+		     struct handle *h)
+{
+	char name[NAME_SEGMENT_MAX + 1], ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
+	struct audit_event ev;
+	const char *file;
+	size_t len = 0;
+	char *pem = NULL;
+	int op, r;
+
+	split(n->path, name, sizeof(name), &file);
+	snprintf(ppath, sizeof(ppath), "keys/%s", name);
+	op = keys_op_from_name(file);
+	if (op < 0) {
+		/* public.pem: any right on the key shows it */
+		if (!(vfs_rights(v, c, n) & POLICY_ALL)) {
+			vfs_decide(v, c, POLICY_READ, ppath, &d);
+			return vfs_deny(v, c, "open", ppath, &d, EACCES);
+		}
+		snprintf(d.rule, sizeof(d.rule), "visible");
+		d.allow = 1;
+		r = keys_public_pem(v->store, name, n->version, &pem, &len);
+		if (r == 0) {
+			r = secbuf_from(pem, len, &h->value);
+			free(pem);
+		}
+		vfs_event(c, "open", ppath, n->version, &d, r < 0 ? -r : 0, &ev);
+		ev.detail = PUBLIC_PEM;
+		return vault_record(v->vault, &ev) < 0 ? -EIO : r;
+	}
+	r = vfs_check(v, c, "open", policy_of[op], ppath, &d);
+	if (r < 0)
+		return r;
+	h->keyop = calloc(1, sizeof(*h->keyop));
+	if (!h->keyop)
+		return -ENOMEM;
+	h->keyop->op = (enum key_op)op;
+	snprintf(h->keyop->ppath, sizeof(h->keyop->ppath), "%s", ppath);
+	r = keys_input_new(v->store, name, n->version, (enum key_op)op, &h->keyop->in);
+	if (r == -EOPNOTSUPP)
+		r = -ENOENT;
+	if (r == 0) {
+		h->opener = malloc(sizeof(*h->opener));
+		if (!h->opener) {
+			r = -ENOMEM;
+		} else {
+			h->opener->c = *c;
+			h->opener->d = d;
+			caller_load(&h->opener->c, CALLER_HAVE_EXE | CALLER_HAVE_CGROUP);
+		}
+	}
+	vfs_event(c, "open", ppath, n->version, &d, r < 0 ? -r : 0, &ev);
+	ev.detail = file;
+	if (vault_record(v->vault, &ev) < 0)
+		r = -EIO;
+	return r;
+}
+
+/* With h->lock held. */
+int vfs_keyfile_write(struct handle *h, const char *buf, size_t size, off_t off)
+{
+	struct keyop *k = h->keyop;
+	int r;
+
+	if (!k)
+		return -EBADF; /* public.pem */
+	if (k->ran)
+		return -EINVAL; /* one operation per open */
+	if (off < 0 || (uint64_t)off != k->written)
+		return -EINVAL; /* input is a stream: written in order */
+	r = keys_input_add(k->in, buf, size);
+	if (r < 0)
+		return r;
+	k->written += size;
+	return 0;
+}
+
+/* With h->lock held: runs the operation once, recording it before anything is returned. */
+static int run(struct vfs *v, struct handle *h)
+{
+	struct keyop *k = h->keyop;
+	struct audit_event ev;
+	int r;
+
+	k->ran = 1;
+	r = keys_input_run(k->in, v->vault->hsm, &h->value, &k->version);
+	vfs_event(&h->opener->c, keys_op_name(k->op), k->ppath, k->version, &h->opener->d,
+		  r < 0 ? -r : 0, &ev);
+	if (vault_record(v->vault, &ev) < 0) {
+		secbuf_free(h->value);
+		h->value = NULL;
+		r = -EIO;
+	}
+	if (r == -EUCLEAN || r == -ENOKEY)
+		log_error("Key \"%s\": the token lacks a version the vault records", k->ppath);
+	k->error = r < 0 ? r : 0;
+	return k->error;
+}
+
+/* With h->lock held: up to @size bytes of the result at the handle's own position. */
+int vfs_keyfile_read(struct vfs *v, struct handle *h, size_t size, off_t off, const void **ret,
+		     size_t *ret_len)
+{
+	struct keyop *k = h->keyop;
+	size_t avail;
+
+	if (!k) { /* public.pem: an ordinary file */
+		if (off < 0 || (uint64_t)off >= h->value->len) {
+			*ret_len = 0;
+			return 0;
+		}
+		*ret = h->value->data + off;
+		avail = h->value->len - (size_t)off;
+		*ret_len = size < avail ? size : avail;
+		return 0;
+	}
+	if (!k->ran && run(v, h) < 0)
+		return k->error;
+	if (k->error)
+		return k->error;
+	avail = h->value->len - k->pos;
+	*ret = h->value->data + k->pos;
+	*ret_len = size < avail ? size : avail;
+	k->pos += *ret_len;
+	return 0;
+}
