@@ -11,6 +11,9 @@
   sys.py stat_wait_read PATH FLAG  stat PATH, create FLAG.ready, wait for FLAG, then read
                                    PATH: one process (one pid) for both
   sys.py read PATH                 prints the content, or "open:E"/"read:E"
+  sys.py keyop PATH INPUT OUTPUT   a key operation file: write INPUT, read the result into
+                                   OUTPUT; prints "ok", "open:E" or the errno name
+  sys.py keytwice PATH             write, read, write again on one open: the errno name
   sys.py rename A B [noreplace]    rename(2), or renameat2 with RENAME_NOREPLACE
   sys.py mkdir PATH / rmdir PATH / unlink PATH
   sys.py setxattr PATH NAME VALUE [create|replace] / removexattr PATH NAME
@@ -90,6 +93,42 @@ def main(argv):
             time.sleep(0.05)
         argv = [argv[0], "read", argv[2]]
         op = "read"
+    if op == "keyop":
+        # A key operation file: open read-write, write INPUT, read the result to OUTPUT.
+        try:
+            fd = os.open(argv[2], os.O_RDWR)
+        except OSError as e:
+            return "open:" + name(e)
+        try:
+            with open(argv[3], "rb") as f:
+                data = f.read()
+            for i in range(0, len(data), 65536):
+                os.write(fd, data[i:i + 65536])
+            chunks = []
+            while True:
+                b = os.read(fd, 65536)
+                if not b:
+                    break
+                chunks.append(b)
+            with open(argv[4], "wb") as f:
+                f.write(b"".join(chunks))
+            return "ok"
+        except OSError as e:
+            return name(e)
+        finally:
+            os.close(fd)
+    if op == "keytwice":
+        # An input written after the result was read: the second operation is refused.
+        fd = os.open(argv[2], os.O_RDWR)
+        try:
+            os.write(fd, b"first")
+            os.read(fd, 65536)
+            os.write(fd, b"second")
+            return "ok"
+        except OSError as e:
+            return name(e)
+        finally:
+            os.close(fd)
     if op == "read":
         try:
             fd = os.open(argv[2], os.O_RDONLY)
