@@ -176,8 +176,8 @@ static int reply_open(fuse_req_t req, struct vfs *v, struct handle *h, struct fu
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
-	/* A reader's close has nothing to commit: the kernel need not send FLUSH. */
-	fi->noflush = !h->writable;
+	/* A reader's close, or a key file's, has nothing to commit: no FLUSH is needed. */
+	fi->noflush = !h->writable || h->kind == NODE_KEY_FILE;
 	track(v, h);
 	if (fuse_reply_open(req, fi) != 0) {
 		/* the caller went away (interrupted open): nothing will release this */

@@ -6,6 +6,7 @@
 #include "hsm_keys.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -308,18 +309,61 @@ static int find_by_id(struct hsm *h, CK_OBJECT_CLASS cls, const uint8_t id[HSM_K
 	return r < 0 ? r : r_final;
 }
 
+/*
+ * Object handles found by id. A search walks every object of the token (SoftHSM2 reads
+ * each one's attributes), which costs more than an EC signature; a handle stays valid
+ * while the object lives, and one that went stale is answered CKR_*_HANDLE_INVALID
+ * (-ENOKEY), when the caller forgets it and searches again.
+ */
+#define HANDLES 64
+
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	const struct hsm *h;
+	uint8_t id[HSM_KEY_ID_LEN];
+	CK_OBJECT_HANDLE o;
+} handles[HANDLES]; /* protected by handles_lock */
+
+static size_t handle_slot(const uint8_t id[HSM_KEY_ID_LEN])
+{
+	return (size_t)(id[0] | id[1] << 8) % HANDLES;
+}
+
+void hsm_key_forget(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN])
+{
+	size_t i = handle_slot(id);
+
+	pthread_mutex_lock(&handles_lock);
+	if (handles[i].h == h && memcmp(handles[i].id, id, HSM_KEY_ID_LEN) == 0)
+		handles[i].h = NULL;
+	pthread_mutex_unlock(&handles_lock);
+}
+
 int hsm_key_object(struct hsm *h, enum hsm_key_kind kind, const uint8_t id[HSM_KEY_ID_LEN],
 		   CK_OBJECT_HANDLE *ret)
 {
 	CK_OBJECT_HANDLE found[2];
+	size_t i = handle_slot(id);
 	CK_ULONG n = 0;
 	int r;
 
+	pthread_mutex_lock(&handles_lock);
+	if (handles[i].h == h && memcmp(handles[i].id, id, HSM_KEY_ID_LEN) == 0) {
+		*ret = handles[i].o;
+		pthread_mutex_unlock(&handles_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&handles_lock);
 	r = find_by_id(h, kind == HSM_KEY_AES ? CKO_SECRET_KEY : CKO_PRIVATE_KEY, id, found, 2, &n);
 	if (r < 0)
 		return r;
 	if (n != 1)
 		return n == 0 ? -ENOKEY : -ENOTUNIQ;
+	pthread_mutex_lock(&handles_lock);
+	handles[i].h = h;
+	memcpy(handles[i].id, id, HSM_KEY_ID_LEN);
+	handles[i].o = found[0];
+	pthread_mutex_unlock(&handles_lock);
 	*ret = found[0];
 	return 0;
 }
@@ -332,6 +376,7 @@ int hsm_key_destroy(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN])
 	CK_ULONG n = 0;
 	int r, count = 0;
 
+	hsm_key_forget(h, id);
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;

@@ -66,9 +66,12 @@ int hsm_key_import_rsa(struct hsm *h, const struct hsm_key_spec *spec,
 int hsm_key_import_ec(struct hsm *h, const struct hsm_key_spec *spec,
 		      const struct secbuf *private_value);
 
-/* The private (asymmetric) or secret (AES) key object with CKA_ID @id: -ENOKEY if none. */
+/* The private (asymmetric) or secret (AES) key object with CKA_ID @id: -ENOKEY if none.
+ * Handles are remembered; an operation that finds one stale (-ENOKEY) calls
+ * hsm_key_forget and asks again. */
 int hsm_key_object(struct hsm *h, enum hsm_key_kind kind, const uint8_t id[HSM_KEY_ID_LEN],
 		   CK_OBJECT_HANDLE *ret);
+void hsm_key_forget(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN]);
 
 /* Destroys every object with CKA_ID @id. Returns the number destroyed, or -errno. */
 int hsm_key_destroy(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN]);

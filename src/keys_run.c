@@ -42,6 +42,9 @@ struct keys_input {
 	int version_fixed; /* NAME@N: decrypt takes no other version */
 	enum key_op op;
 	EVP_MD_CTX *md; /* sign */
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned digest_len; /* 0 until the input is all hashed */
+	uint8_t last_id[STORE_KEY_ID_LEN]; /* of the object last used */
 	struct secbuf *buf; /* the rest */
 	size_t limit;
 };
@@ -128,13 +131,13 @@ int keys_input_add(struct keys_input *in, const void *data, size_t len)
 	return secbuf_append(in->buf, data, len);
 }
 
-static int key_object(struct hsm *h, const struct keys_input *in, const struct store_key_version *v,
+static int key_object(struct hsm *h, struct keys_input *in, const struct store_key_version *v,
 		      CK_OBJECT_HANDLE *ret)
 {
-	int r = hsm_key_object(h, in->t->kind, v->token_id, ret);
-
-	/* the vault names a key the token does not hold: the vault is damaged, not the input */
-	return r == -ENOKEY ? -EUCLEAN : r;
+	memcpy(in->last_id, v->token_id, STORE_KEY_ID_LEN);
+	/* -ENOKEY: the vault names a key the token does not hold (after a retry, -EUCLEAN:
+	 * the vault is damaged, not the input) */
+	return hsm_key_object(h, in->t->kind, v->token_id, ret);
 }
 
 /* DER ECDSA-Sig-Value from the token's r || s. */
@@ -166,16 +169,18 @@ static int run_sign(struct keys_input *in, struct hsm *h, struct secbuf **ret)
 	static const uint8_t sha256_info[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
 					       0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
 					       0x01, 0x05, 0x00, 0x04, 0x20 };
-	uint8_t digest[EVP_MAX_MD_SIZE], in_buf[sizeof(sha256_info) + EVP_MAX_MD_SIZE];
+	uint8_t in_buf[sizeof(sha256_info) + EVP_MAX_MD_SIZE];
+	const uint8_t *digest = in->digest;
 	uint8_t sig[1024];
 	size_t sig_len = sizeof(sig), in_len;
-	unsigned dlen = 0;
+	unsigned dlen;
 	CK_OBJECT_HANDLE key;
 	enum hsm_sign_mech mech;
 	int r;
 
-	if (EVP_DigestFinal_ex(in->md, digest, &dlen) != 1)
+	if (!in->digest_len && EVP_DigestFinal_ex(in->md, in->digest, &in->digest_len) != 1)
 		return -EIO;
+	dlen = in->digest_len;
 	r = key_object(h, in, &in->v, &key);
 	if (r < 0)
 		return r;
@@ -337,8 +342,8 @@ static int aes_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 	return r;
 }
 
-int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret,
-		   uint64_t *ret_version)
+static int run_once(struct keys_input *in, struct hsm *h, struct secbuf **ret,
+		    uint64_t *ret_version)
 {
 	CK_OBJECT_HANDLE key;
 	int r;
@@ -382,4 +387,17 @@ int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret,
 	default:
 		return -EINVAL;
 	}
+}
+
+int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret,
+		   uint64_t *ret_version)
+{
+	int r = run_once(in, h, ret, ret_version);
+
+	/* a remembered handle that went stale: search the token again, once */
+	if (r == -ENOKEY) {
+		hsm_key_forget(h, in->last_id);
+		r = run_once(in, h, ret, ret_version);
+	}
+	return r == -ENOKEY ? -EUCLEAN : r;
 }

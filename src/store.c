@@ -772,6 +772,8 @@ void store_free(struct store *s)
 		s->conns = next;
 	}
 	store_cache_free(s->cache);
+	store_key_cache_free(s);
+	pthread_mutex_destroy(&s->key_cache_lock);
 	for (size_t i = 0; i < s->n_keys; i++)
 		secbuf_free(s->keys[i].key);
 	free(s->keys);
@@ -794,6 +796,7 @@ static int store_alloc(const char *db_path, struct hsm *hsm, const struct store_
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->conns_lock, NULL);
+	pthread_mutex_init(&s->key_cache_lock, NULL);
 	pthread_rwlock_init(&s->keys_lock, NULL);
 	s->hsm = hsm;
 	s->opt = *opt;

@@ -100,6 +100,8 @@ struct store {
 	CK_OBJECT_HANDLE kek;
 	uint8_t vault_id[CRYPTO_VAULT_ID_LEN];
 	struct store_options opt;
+	pthread_mutex_t key_cache_lock;
+	struct key_cache *key_cache; /* protected by key_cache_lock; store_keys.c's */
 };
 
 /* A secret's row, as Q_SECRET_BY_PATH gives it. */
@@ -170,6 +172,9 @@ int store_version_size(struct store *s, int64_t secret_id, uint64_t version, uin
 int store_purge_id(struct store *s, int64_t id);
 int store_put_locked(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
 		     int64_t now, uint64_t *ret_version);
+
+/* store_keys.c: frees the key cache. */
+void store_key_cache_free(struct store *s);
 
 /* store_cache.c: rows and sealed values, valid while the WAL-index header is unchanged. */
 #define STORE_STAMP_LEN 48

@@ -20,16 +20,152 @@ static void copy_word(char *dst, const unsigned char *src)
 	snprintf(dst, STORE_KEY_WORD_MAX + 1, "%s", src ? (const char *)src : "");
 }
 
+/*
+ * Each key's record and current version, kept as the read cache keeps secrets' rows:
+ * valid only while the WAL-index header is the one they were read under, so a change by
+ * any process is seen at once. Every use of a key file asks for them several times.
+ */
+#define KEY_CACHE 32
+
+struct key_cache {
+	struct {
+		int used;
+		uint8_t stamp[STORE_STAMP_LEN];
+		char name[NAME_SEGMENT_MAX + 1];
+		struct store_key k;
+		struct store_key_version v; /* the current version; public_der owned */
+	} e[KEY_CACHE];
+};
+
+static size_t cache_slot(const char *name)
+{
+	size_t h = 5381;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = h * 33 + *p;
+	return h % KEY_CACHE;
+}
+
+void store_key_cache_free(struct store *s)
+{
+	if (!s->key_cache)
+		return;
+	for (size_t i = 0; i < KEY_CACHE; i++)
+		store_key_version_clear(&s->key_cache->e[i].v);
+	free(s->key_cache);
+	s->key_cache = NULL;
+}
+
+/* A hit copies the record (and, with @ret_v, the current version) out: 0; else -ENOENT. */
+static int cache_get(struct store *s, const char *name, struct store_key *ret_k,
+		     struct store_key_version *ret_v)
+{
+	uint8_t now[STORE_STAMP_LEN];
+	size_t i = cache_slot(name);
+	int r = -ENOENT;
+
+	if (!s->cache || store_cache_stamp(s->cache, now) < 0)
+		return -ENOENT;
+	pthread_mutex_lock(&s->key_cache_lock);
+	if (s->key_cache && s->key_cache->e[i].used &&
+	    memcmp(s->key_cache->e[i].stamp, now, STORE_STAMP_LEN) == 0 &&
+	    strcmp(s->key_cache->e[i].name, name) == 0) {
+		r = 0;
+		if (ret_k)
+			*ret_k = s->key_cache->e[i].k;
+		if (ret_v) {
+			*ret_v = s->key_cache->e[i].v;
+			ret_v->public_der = NULL;
+			if (s->key_cache->e[i].v.public_der) {
+				ret_v->public_der = malloc(ret_v->public_len);
+				if (ret_v->public_der)
+					memcpy(ret_v->public_der, s->key_cache->e[i].v.public_der,
+					       ret_v->public_len);
+				else
+					r = -ENOENT;
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->key_cache_lock);
+	return r;
+}
+
+/* Keeps what was read under header @before, if it is still the header. */
+static void cache_put(struct store *s, const uint8_t before[STORE_STAMP_LEN], const char *name,
+		      const struct store_key *k, const struct store_key_version *v)
+{
+	uint8_t now[STORE_STAMP_LEN];
+	size_t i = cache_slot(name);
+	uint8_t *der = NULL;
+
+	if (store_cache_stamp(s->cache, now) < 0 || memcmp(now, before, STORE_STAMP_LEN) != 0)
+		return;
+	if (v->public_der) {
+		der = malloc(v->public_len);
+		if (!der)
+			return;
+		memcpy(der, v->public_der, v->public_len);
+	}
+	pthread_mutex_lock(&s->key_cache_lock);
+	if (!s->key_cache)
+		s->key_cache = calloc(1, sizeof(*s->key_cache));
+	if (s->key_cache) {
+		store_key_version_clear(&s->key_cache->e[i].v);
+		s->key_cache->e[i].used = 1;
+		memcpy(s->key_cache->e[i].stamp, before, STORE_STAMP_LEN);
+		snprintf(s->key_cache->e[i].name, sizeof(s->key_cache->e[i].name), "%s", name);
+		s->key_cache->e[i].k = *k;
+		s->key_cache->e[i].v = *v;
+		s->key_cache->e[i].v.public_der = der;
+		der = NULL;
+	}
+	pthread_mutex_unlock(&s->key_cache_lock);
+	free(der);
+}
+
+static int key_get_locked(struct store *s, const char *name, struct store_key *ret);
+static int version_get_locked(struct store *s, const char *name, uint64_t version,
+			      struct store_key_version *ret);
+
+/* Fills the cache for @name from SQLite, when the stamp holds still. */
+static void cache_fill(struct store *s, const char *name)
+{
+	uint8_t before[STORE_STAMP_LEN];
+	struct store_key_version v;
+	struct store_key k;
+
+	if (!s->cache || store_cache_stamp(s->cache, before) < 0)
+		return;
+	if (key_get_locked(s, name, &k) < 0)
+		return;
+	if (version_get_locked(s, name, k.current, &v) < 0)
+		return;
+	cache_put(s, before, name, &k, &v);
+	store_key_version_clear(&v);
+}
+
 int store_key_get(struct store *s, const char *name, struct store_key *ret)
 {
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
 	if (key_name_check(name) < 0)
 		return -EINVAL;
 	r = store_enter(s);
 	if (r < 0)
 		return r;
+	if (cache_get(s, name, ret, NULL) == 0)
+		return 0;
+	r = key_get_locked(s, name, ret);
+	if (r == 0)
+		cache_fill(s, name);
+	return r;
+}
+
+static int key_get_locked(struct store *s, const char *name, struct store_key *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
 	r = store_stmt(s, Q_HKEY_GET, &st);
 	if (r < 0)
 		return r;
@@ -104,6 +240,11 @@ int store_key_version_get(struct store *s, const char *name, uint64_t version,
 		r = store_key_get(s, name, &k);
 		if (r < 0)
 			return r;
+		if (cache_get(s, name, NULL, ret) == 0) {
+			if (ret->version == k.current)
+				return 0;
+			store_key_version_clear(ret);
+		}
 		version = k.current;
 	} else {
 		if (key_name_check(name) < 0)
