@@ -110,6 +110,16 @@ fail:
 
 #define BOOL_ATTR(t, v) { (t), &(v), sizeof(CK_BBOOL) }
 
+/* What every private or secret key object made here is: in the token, private, sensitive,
+ * never extractable, labelled and identified. One place, so no template can forget it. */
+#define KEY_OBJECT_ATTRS(yes, no, spec)                                                            \
+	BOOL_ATTR(CKA_TOKEN, yes), BOOL_ATTR(CKA_PRIVATE, yes), BOOL_ATTR(CKA_SENSITIVE, yes),     \
+		BOOL_ATTR(CKA_EXTRACTABLE, no),                                                    \
+		{ CKA_LABEL, (void *)(spec)->label, strlen((spec)->label) },                       \
+	{                                                                                          \
+		CKA_ID, (void *)(spec)->id, HSM_KEY_ID_LEN                                         \
+	}
+
 int hsm_key_generate(struct hsm *h, const struct hsm_key_spec *spec, struct hsm_public *ret_pub)
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(h);
@@ -134,10 +144,7 @@ int hsm_key_generate(struct hsm *h, const struct hsm_key_spec *spec, struct hsm_
 		CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
 		CK_ATTRIBUTE tmpl[] = {
 			{ CKA_VALUE_LEN, &len, sizeof(len) },
-			BOOL_ATTR(CKA_TOKEN, yes),
-			BOOL_ATTR(CKA_PRIVATE, yes),
-			BOOL_ATTR(CKA_SENSITIVE, yes),
-			BOOL_ATTR(CKA_EXTRACTABLE, no),
+			KEY_OBJECT_ATTRS(yes, no, spec),
 			BOOL_ATTR(CKA_ENCRYPT, enc),
 			BOOL_ATTR(CKA_DECRYPT, dec),
 			BOOL_ATTR(CKA_WRAP, wrap),
@@ -145,8 +152,6 @@ int hsm_key_generate(struct hsm *h, const struct hsm_key_spec *spec, struct hsm_
 			BOOL_ATTR(CKA_SIGN, no),
 			BOOL_ATTR(CKA_VERIFY, no),
 			BOOL_ATTR(CKA_DERIVE, no),
-			{ CKA_LABEL, (void *)spec->label, strlen(spec->label) },
-			{ CKA_ID, (void *)spec->id, HSM_KEY_ID_LEN },
 		};
 
 		if (spec->bits != 256)
@@ -171,16 +176,11 @@ int hsm_key_generate(struct hsm *h, const struct hsm_key_spec *spec, struct hsm_
 			{ CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent) },
 		};
 		CK_ATTRIBUTE priv_tmpl[] = {
-			BOOL_ATTR(CKA_TOKEN, yes),
-			BOOL_ATTR(CKA_PRIVATE, yes),
-			BOOL_ATTR(CKA_SENSITIVE, yes),
-			BOOL_ATTR(CKA_EXTRACTABLE, no),
+			KEY_OBJECT_ATTRS(yes, no, spec),
 			BOOL_ATTR(CKA_SIGN, sign),
 			BOOL_ATTR(CKA_DECRYPT, dec),
 			BOOL_ATTR(CKA_UNWRAP, no),
 			BOOL_ATTR(CKA_DERIVE, no),
-			{ CKA_LABEL, (void *)spec->label, strlen(spec->label) },
-			{ CKA_ID, (void *)spec->id, HSM_KEY_ID_LEN },
 		};
 		int is_ec = spec->kind == HSM_KEY_EC;
 
@@ -217,16 +217,11 @@ int hsm_key_import_rsa(struct hsm *h, const struct hsm_key_spec *spec,
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &type, sizeof(type) },
-		BOOL_ATTR(CKA_TOKEN, yes),
-		BOOL_ATTR(CKA_PRIVATE, yes),
-		BOOL_ATTR(CKA_SENSITIVE, yes),
-		BOOL_ATTR(CKA_EXTRACTABLE, no),
+		KEY_OBJECT_ATTRS(yes, no, spec),
 		BOOL_ATTR(CKA_SIGN, sign),
 		BOOL_ATTR(CKA_DECRYPT, dec),
 		BOOL_ATTR(CKA_UNWRAP, no),
 		BOOL_ATTR(CKA_DERIVE, no),
-		{ CKA_LABEL, (void *)spec->label, strlen(spec->label) },
-		{ CKA_ID, (void *)spec->id, HSM_KEY_ID_LEN },
 		secret_attr(CKA_MODULUS, k->n),
 		secret_attr(CKA_PUBLIC_EXPONENT, k->e),
 		secret_attr(CKA_PRIVATE_EXPONENT, k->d),
@@ -265,16 +260,11 @@ int hsm_key_import_ec(struct hsm *h, const struct hsm_key_spec *spec,
 		CK_ATTRIBUTE tmpl[] = {
 			{ CKA_CLASS, &cls, sizeof(cls) },
 			{ CKA_KEY_TYPE, &type, sizeof(type) },
-			BOOL_ATTR(CKA_TOKEN, yes),
-			BOOL_ATTR(CKA_PRIVATE, yes),
-			BOOL_ATTR(CKA_SENSITIVE, yes),
-			BOOL_ATTR(CKA_EXTRACTABLE, no),
+			KEY_OBJECT_ATTRS(yes, no, spec),
 			BOOL_ATTR(CKA_SIGN, yes),
 			BOOL_ATTR(CKA_DECRYPT, no),
 			BOOL_ATTR(CKA_UNWRAP, no),
 			BOOL_ATTR(CKA_DERIVE, no),
-			{ CKA_LABEL, (void *)spec->label, strlen(spec->label) },
-			{ CKA_ID, (void *)spec->id, HSM_KEY_ID_LEN },
 			{ CKA_EC_PARAMS, (void *)oid, oid_len },
 			secret_attr(CKA_VALUE, private_value),
 		};
