@@ -20,6 +20,7 @@ if [ ! -f "$vault/vaultfs.conf" ]; then
 	"$vaultfs" secret attr "$vault" payments/api-key content_type text/plain
 	"$vaultfs" secret attr "$vault" payments/api-key tag.owner payments-team
 	printf 'old-token' | "$vaultfs" secret set "$vault" legacy/token
+	"$vaultfs" key create "$vault" release --type ec-p256
 	"$vaultfs" secret delete "$vault" legacy/token
 	cat >"$vault/policy" <<'POLICY'
 # The demo's policy: root may do everything; nobody else anything.
@@ -56,6 +57,9 @@ Try, as root:
   su nobody -s /bin/sh -c "cat $mnt/secrets/db-conn"   # denied
   $vaultfs secret get $vault db-conn; echo          # the same vault from the command line
   sqlite3 $vault/vault.db 'SELECT hex(sealed) FROM versions LIMIT 1'   # only ciphertext
+  ls $mnt/keys/release                              # a key held in the token
+  echo hello > /tmp/msg; exec 3<>$mnt/keys/release/sign; cat /tmp/msg >&3; cat <&3 >/tmp/sig; exec 3<&-
+  openssl dgst -sha256 -verify $mnt/keys/release/public.pem -signature /tmp/sig /tmp/msg
   $vaultfs audit tail $vault -n 15                  # every access above, allowed or denied
   $vaultfs audit verify $vault                      # the chain checked with the token
   jq -c 'select(.decision == "deny")' $vault/audit.log
