@@ -646,13 +646,42 @@ out:
 	return r;
 }
 
+int hsm_wrap(struct hsm *h, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, uint8_t **ret,
+	     size_t *ret_len)
+{
+	CK_MECHANISM m = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
+	CK_FUNCTION_LIST *p11 = h->lib.p11;
+	CK_SESSION_HANDLE s;
+	CK_ULONG len = 0;
+	uint8_t *out;
+	int r;
+
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	r = ck(p11->C_WrapKey(s, &m, wrapping, key, NULL, &len), "C_WrapKey");
+	if (r < 0)
+		return r;
+	out = malloc(len ? len : 1);
+	if (!out)
+		return -ENOMEM;
+	r = ck(p11->C_WrapKey(s, &m, wrapping, key, out, &len), "C_WrapKey");
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	*ret = out;
+	*ret_len = len;
+	return 0;
+}
+
 int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key,
 		    uint8_t **ret_wrapped, size_t *ret_wrapped_len)
 {
 	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
-	CK_MECHANISM wrap = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ULONG len = KEY_LEN, wlen = 0;
+	CK_ULONG len = KEY_LEN;
+	size_t wlen = 0;
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_VALUE_LEN, &len, sizeof(len) },
 		{ CKA_TOKEN, &no, sizeof(no) },
@@ -677,15 +706,7 @@ int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key
 		r = r == -EBADMSG ? -EIO : r; /* the token made a key of the wrong size */
 		goto out;
 	}
-	r = ck(p11->C_WrapKey(s, &wrap, kek, key, NULL, &wlen), "C_WrapKey");
-	if (r < 0)
-		goto out;
-	wrapped = malloc(wlen ? wlen : 1);
-	if (!wrapped) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = ck(p11->C_WrapKey(s, &wrap, kek, key, wrapped, &wlen), "C_WrapKey");
+	r = hsm_wrap(h, kek, key, &wrapped, &wlen);
 	if (r < 0)
 		goto out;
 	*ret_key = value;

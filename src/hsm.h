@@ -91,6 +91,11 @@ int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key
 int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapped,
 		       size_t wrapped_len, struct secbuf **ret_key);
 
+/* Wraps @key under @wrapping with CKM_AES_KEY_WRAP_PAD (RFC 5649) on the calling thread's
+ * session: the wrapped bytes, malloc'ed, in *ret. */
+int hsm_wrap(struct hsm *h, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, uint8_t **ret,
+	     size_t *ret_len);
+
 /* Maps a PKCS#11 return value to a negative errno. */
 int hsm_errno(CK_RV rv);
 

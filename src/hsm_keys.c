@@ -519,6 +519,13 @@ int hsm_key_aes_gcm(struct hsm *h, CK_OBJECT_HANDLE key, int encrypt, const uint
 	return 0;
 }
 
+/* Key material passing through the token for wrap or unwrap: a readable session object
+ * that lives only for the one call. */
+#define MATERIAL_ATTRS(cls, type, yes, no)                                                         \
+	{ CKA_CLASS, &(cls), sizeof(cls) }, { CKA_KEY_TYPE, &(type), sizeof(type) },               \
+		BOOL_ATTR(CKA_TOKEN, no), BOOL_ATTR(CKA_PRIVATE, yes),                             \
+		BOOL_ATTR(CKA_SENSITIVE, no), BOOL_ATTR(CKA_EXTRACTABLE, yes)
+
 /* A session object holding @material, for the token to wrap. */
 static int material_object(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s,
 			   const struct secbuf *material, CK_OBJECT_HANDLE *ret)
@@ -527,12 +534,7 @@ static int material_object(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s,
 	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_KEY_TYPE, &type, sizeof(type) },
-		BOOL_ATTR(CKA_TOKEN, no),
-		BOOL_ATTR(CKA_PRIVATE, yes),
-		BOOL_ATTR(CKA_SENSITIVE, no),
-		BOOL_ATTR(CKA_EXTRACTABLE, yes),
+		MATERIAL_ATTRS(cls, type, yes, no),
 		secret_attr(CKA_VALUE, material),
 	};
 
@@ -543,11 +545,8 @@ int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *m
 		     uint8_t **ret, size_t *ret_len)
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(h);
-	CK_MECHANISM m = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
 	CK_SESSION_HANDLE s;
-	CK_ULONG olen = 0;
-	uint8_t *out = NULL;
 	int r;
 
 	if (material->len == 0)
@@ -557,24 +556,8 @@ int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *m
 		return r;
 	r = material_object(p11, s, material, &o);
 	if (r < 0)
-		return r == -EINVAL ? -EINVAL : r;
-	r = ck(p11->C_WrapKey(s, &m, key, o, NULL, &olen), "C_WrapKey");
-	if (r < 0)
-		goto out;
-	out = malloc(olen ? olen : 1);
-	if (!out) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = ck(p11->C_WrapKey(s, &m, key, o, out, &olen), "C_WrapKey");
-	if (r < 0)
-		goto out;
-	*ret = out;
-	*ret_len = olen;
-	out = NULL;
-	r = 0;
-out:
-	free(out);
+		return r;
+	r = hsm_wrap(h, key, o, ret, ret_len);
 	(void)ck(p11->C_DestroyObject(s, o), "C_DestroyObject");
 	return r;
 }
@@ -587,14 +570,7 @@ int hsm_key_aes_unwrap(struct hsm *h, CK_OBJECT_HANDLE key, const uint8_t *in, s
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_KEY_TYPE, &type, sizeof(type) },
-		BOOL_ATTR(CKA_TOKEN, no),
-		BOOL_ATTR(CKA_PRIVATE, yes),
-		BOOL_ATTR(CKA_SENSITIVE, no),
-		BOOL_ATTR(CKA_EXTRACTABLE, yes),
-	};
+	CK_ATTRIBUTE tmpl[] = { MATERIAL_ATTRS(cls, type, yes, no) };
 	CK_ATTRIBUTE value = { CKA_VALUE, NULL, 0 };
 	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
 	struct secbuf *b = NULL;

@@ -99,11 +99,6 @@ int keys_ops_parse(const char *list, unsigned *ret)
 	return 0;
 }
 
-static int key_name_check(const char *name)
-{
-	return name_segment_check(name, strlen(name)) < 0 || strchr(name, '@') ? -EINVAL : 0;
-}
-
 static unsigned hsm_usage(const struct keys_type_info *t, unsigned ops)
 {
 	unsigned u = 0;
@@ -249,7 +244,7 @@ int keys_create(struct store *s, struct hsm *h, const char *name, const struct k
 	struct store_key k;
 	int r;
 
-	if (!t || key_name_check(name) < 0 || check_options(t, o, &k) < 0)
+	if (!t || name_single_check(name) < 0 || check_options(t, o, &k) < 0)
 		return -EINVAL;
 	r = store_key_get(s, name, &(struct store_key){ 0 });
 	if (r != -ENOENT)
@@ -483,7 +478,7 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 	BIO *bio = NULL;
 	int r;
 
-	if (key_name_check(name) < 0) {
+	if (name_single_check(name) < 0) {
 		snprintf(err, errlen, "invalid key name");
 		return -EINVAL;
 	}

@@ -22,6 +22,11 @@ int name_segment_check(const char *seg, size_t len)
 	return 0;
 }
 
+int name_single_check(const char *name)
+{
+	return name_segment_check(name, strlen(name));
+}
+
 int name_path_check(const char *path)
 {
 	unsigned depth = 0;

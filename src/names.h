@@ -17,6 +17,9 @@
 /* Returns 0 if @seg (of @len bytes) is a valid segment, else -EINVAL. */
 int name_segment_check(const char *seg, size_t len);
 
+/* Returns 0 if @name is one valid segment (a key's name), else -EINVAL. */
+int name_single_check(const char *name);
+
 /* Returns 0 if @path is a valid relative path of segments, else -EINVAL. */
 int name_path_check(const char *path);
 

@@ -10,11 +10,6 @@
 
 #include "store_internal.h"
 
-static int key_name_check(const char *name)
-{
-	return name_segment_check(name, strlen(name)) < 0 || strchr(name, '@') ? -EINVAL : 0;
-}
-
 static void copy_word(char *dst, const unsigned char *src)
 {
 	snprintf(dst, STORE_KEY_WORD_MAX + 1, "%s", src ? (const char *)src : "");
@@ -148,7 +143,7 @@ int store_key_get(struct store *s, const char *name, struct store_key *ret)
 {
 	int r;
 
-	if (key_name_check(name) < 0)
+	if (name_single_check(name) < 0)
 		return -EINVAL;
 	r = store_enter(s);
 	if (r < 0)
@@ -247,7 +242,7 @@ int store_key_version_get(struct store *s, const char *name, uint64_t version,
 		}
 		version = k.current;
 	} else {
-		if (key_name_check(name) < 0)
+		if (name_single_check(name) < 0)
 			return -EINVAL;
 		r = store_enter(s);
 		if (r < 0)
@@ -310,7 +305,7 @@ int store_key_add(struct store *s, const char *name, const struct store_key *k,
 {
 	int r;
 
-	if (key_name_check(name) < 0)
+	if (name_single_check(name) < 0)
 		return -EINVAL;
 	r = store_enter(s);
 	if (r >= 0)
@@ -352,7 +347,7 @@ int store_key_add_version(struct store *s, const char *name, const struct store_
 	uint64_t version = 0;
 	int r;
 
-	if (key_name_check(name) < 0)
+	if (name_single_check(name) < 0)
 		return -EINVAL;
 	r = store_enter(s);
 	if (r >= 0)
@@ -394,7 +389,7 @@ int store_key_token_ids(struct store *s, const char *name, uint8_t (**ret)[STORE
 	size_t n = 0, cap = 0;
 	int r, rc;
 
-	if (key_name_check(name) < 0)
+	if (name_single_check(name) < 0)
 		return -EINVAL;
 	r = store_enter(s);
 	if (r < 0)
@@ -460,7 +455,7 @@ int store_key_delete(struct store *s, const char *name)
 {
 	int r;
 
-	if (key_name_check(name) < 0)
+	if (name_single_check(name) < 0)
 		return -EINVAL;
 	r = store_enter(s);
 	if (r >= 0)

@@ -42,6 +42,17 @@ static void test_paths(void **state)
 	assert_int_equal(name_path_check(deep), -EINVAL);
 }
 
+/* A key's name is one segment: no slash, no version, no leading dot. */
+static void test_single(void **state)
+{
+	(void)state;
+	assert_int_equal(name_single_check("release-2024.key_1"), 0);
+	assert_int_equal(name_single_check(""), -EINVAL);
+	assert_int_equal(name_single_check("a/b"), -EINVAL);
+	assert_int_equal(name_single_check("k@2"), -EINVAL);
+	assert_int_equal(name_single_check(".hidden"), -EINVAL);
+}
+
 static void test_versions(void **state)
 {
 	size_t len;
@@ -70,6 +81,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_single),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
