@@ -89,7 +89,17 @@ same "refused policy recorded" 'EINVAL' "$(since 'select(.op == "policy-reload")
 since 'select(.op == "policy-reload") | .detail' | grep -q 'policy:3: ' && pass ||
 	fail "refusal lacks the error: $(since 'select(.op == "policy-reload")')"
 ERR_EXPECTED=1
+
+# A good file's reload is recorded with its rule count; tail -f shows records as they come.
+"$VAULTFS" audit tail "$V" -n 0 -f >"$T/follow" &
+follower=$!
+mark=$(last_seq)
 printf 'allow * ** uid=0\nallow read secrets/db-conn uid=1001\n' >"$V/policy"
+for _ in $(seq 1 40); do [ -n "$(since 'select(.op == "policy-reload")')" ] && break; sleep 0.05; done
+same "reload recorded" "0 2 rules" "$(since 'select(.op == "policy-reload") | "\(.result) \(.detail)"' | tr -d '"')"
+for _ in $(seq 1 40); do grep -q policy-reload "$T/follow" && break; sleep 0.05; done
+grep -q ' allow policy-reload ' "$T/follow" && pass || fail "tail -f: $(cat "$T/follow")"
+kill "$follower"; wait "$follower" 2>/dev/null
 
 # 2. No secret value, ever, in any trail file.
 for value in "${VALUES[@]}"; do

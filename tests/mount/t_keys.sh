@@ -139,6 +139,23 @@ same "old versions do not sign" "open:ENOENT" "$(sys_ read "$K/ec@1/sign")"
 same "one operation per open" "EINVAL" "$($SYS_PY keytwice "$K/ec/sign")"
 same "RSA input over the limit" EFBIG "$(head -c 300 /dev/zero >"$T/big"; op rsa encrypt "$T/big" "$T/x")"
 same "AES input over 1 MiB" EFBIG "$(head -c 1048577 /dev/zero >"$T/big"; op aes encrypt "$T/big" "$T/x")"
+same "input out of order" EINVAL "$(/usr/bin/python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    os.pwrite(fd, b"x", 5)
+    print("ok")
+except OSError as e:
+    import errno; print(errno.errorcode[e.errno])' "$K/ec/sign")"
+same "public.pem is not written" EBADF "$(/usr/bin/python3 -c '
+import os, sys, errno
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    os.write(fd, b"x"); print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$K/ec/public.pem" 2>&1 | tail -n 1)"
+same "a key file cannot be truncated to a size" EINVAL "$(truncate -s 5 "$K/ec/sign" 2>&1 | grep -o 'Invalid argument' | sed 's/Invalid argument/EINVAL/')"
+: >"$K/ec/sign" && pass || fail "a shell's > on a key file"
 same "sign takes any size" ok "$(head -c 3000000 /dev/zero >"$T/big"; op ec sign "$T/big" "$T/x")"
 
 # Eight processes signing at once all get valid signatures.
@@ -180,6 +197,8 @@ stop
 # Delete: gone from the token and the mount.
 check "delete" key delete "$V" imptrad
 refuses "delete a missing key" 'no such key' key delete "$V" imptrad
+refuses "rotate a missing key" 'no such key' key rotate "$V" imptrad
+same "--passphrase-file with create is a usage error" 2 "$(key create "$V" y --type aes-256 --passphrase-file "$T/pass" 2>/dev/null; echo $?)"
 SOFTHSM2_CONF=$V/softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" --token-label "$label" \
 	--login --pin "$(cat "$V/pin")" --list-objects >"$T/objects" 2>/dev/null
 grep -q -- '-imptrad@' "$T/objects" && fail "deleted key still in the token" || pass
