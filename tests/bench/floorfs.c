@@ -4,12 +4,16 @@
  * direct_io without keep_cache, noflush on files opened for reading, the same
  * multithreaded loop. It serves N files named
  * secret-0 .. secret-(N-1), each holding the same bytes, from memory, and decides nothing.
+ * It also serves keys/k/sign, the floor for the sign benchmark: the path of a key's
+ * operation file, opened for reading and writing, taking any write and answering every
+ * read with SIG_LEN fixed bytes — the file protocol with no key, policy or audit behind it.
  *
  * Usage: floorfs MOUNTPOINT FILES SIZE [THREADS]   (foreground; SIGTERM unmounts)
  */
 #define FUSE_USE_VERSION 312
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,12 @@
 static unsigned files;
 static size_t size;
 static char *content;
+
+/* keys/k/sign: inodes after the secrets' */
+#define INO_KEYS ((fuse_ino_t)1 << 40)
+#define INO_KEY (INO_KEYS + 1)
+#define INO_SIGN (INO_KEYS + 2)
+#define SIG_LEN 256
 
 static int file_index(const char *name)
 {
@@ -35,7 +45,10 @@ static void fill_stat(fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	if (ino == FUSE_ROOT_ID) {
+	if (ino == INO_SIGN) {
+		st->st_mode = S_IFREG | 0666;
+		st->st_nlink = 1;
+	} else if (ino == FUSE_ROOT_ID || ino == INO_KEYS || ino == INO_KEY) {
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
 	} else {
@@ -48,14 +61,21 @@ static void fill_stat(fuse_ino_t ino, struct stat *st)
 static void fl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
-	int i = file_index(name);
+	int i = parent == FUSE_ROOT_ID ? file_index(name) : -1;
 
-	if (parent != FUSE_ROOT_ID || i < 0) {
+	memset(&e, 0, sizeof(e));
+	if (i >= 0)
+		e.ino = (fuse_ino_t)i + 2;
+	else if (parent == FUSE_ROOT_ID && strcmp(name, "keys") == 0)
+		e.ino = INO_KEYS;
+	else if (parent == INO_KEYS && strcmp(name, "k") == 0)
+		e.ino = INO_KEY;
+	else if (parent == INO_KEY && strcmp(name, "sign") == 0)
+		e.ino = INO_SIGN;
+	else {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	memset(&e, 0, sizeof(e));
-	e.ino = (fuse_ino_t)i + 2;
 	fill_stat(e.ino, &e.attr);
 	fuse_reply_entry(req, &e);
 }
@@ -71,21 +91,36 @@ static void fl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void fl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
-	fi->noflush = 1; /* as vaultfs opens files for reading */
+	/* as vaultfs opens files for reading, and key operation files */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY || ino == INO_SIGN;
 	fuse_reply_open(req, fi);
 }
 
 static void fl_read(fuse_req_t req, fuse_ino_t ino, size_t n, off_t off, struct fuse_file_info *fi)
 {
-	(void)ino;
+	static const char sig[SIG_LEN];
+
 	(void)fi;
-	if ((size_t)off >= size)
+	if (ino == INO_SIGN)
+		fuse_reply_buf(req, sig, n < SIG_LEN ? n : SIG_LEN);
+	else if ((size_t)off >= size)
 		fuse_reply_buf(req, NULL, 0);
 	else
 		fuse_reply_buf(req, content + off, n < size - (size_t)off ? n : size - (size_t)off);
+}
+
+static void fl_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t n, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)buf;
+	(void)off;
+	(void)fi;
+	if (ino == INO_SIGN)
+		fuse_reply_write(req, n);
+	else
+		fuse_reply_err(req, EACCES);
 }
 
 static void fl_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -107,6 +142,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.getattr = fl_getattr,
 	.open = fl_open,
 	.read = fl_read,
+	.write = fl_write,
 	.flush = fl_flush,
 	.release = fl_release,
 };
