@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,7 @@ struct hsm {
 	int key_made;
 	pthread_mutex_t lock;
 	struct thread_session *sessions; /* protected by lock: every live thread's session */
+	uint64_t serial; /* unique in the process, never reused */
 };
 
 static CK_RV logged(CK_RV rv, const char *fn)
@@ -395,8 +397,11 @@ int hsm_open(const char *module, const char *label, const struct secbuf *pin, st
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	static atomic_uint_fast64_t serials;
+
 	pthread_mutex_init(&h->lock, NULL);
 	h->anchor = CK_INVALID_HANDLE;
+	h->serial = atomic_fetch_add(&serials, 1) + 1;
 	r = lib_load(module, &h->lib);
 	if (r < 0)
 		goto out;
@@ -453,6 +458,11 @@ void hsm_free(struct hsm *h)
 	lib_unload(&h->lib);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+uint64_t hsm_serial(const struct hsm *h)
+{
+	return h->serial;
 }
 
 CK_FUNCTION_LIST *hsm_functions(struct hsm *h)

@@ -52,6 +52,11 @@ void hsm_free(struct hsm *h);
 /* The calling thread's session, opened on first use and closed when the thread exits. */
 int hsm_session(struct hsm *h, CK_SESSION_HANDLE *ret);
 
+/* A number naming this handle alone for the life of the process, even after it is freed
+ * and another takes its address: what caches of object handles are keyed by, since a
+ * module finalised and initialised again may give the same handle to another object. */
+uint64_t hsm_serial(const struct hsm *h);
+
 /* The module's function list, for callers (tests, key operations) that need raw calls. */
 CK_FUNCTION_LIST *hsm_functions(struct hsm *h);
 

@@ -108,7 +108,10 @@ fail:
 	return r;
 }
 
-#define BOOL_ATTR(t, v) { (t), &(v), sizeof(CK_BBOOL) }
+#define BOOL_ATTR(t, v)                                                                            \
+	{                                                                                          \
+		(t), &(v), sizeof(CK_BBOOL)                                                        \
+	}
 
 /* What every private or secret key object made here is: in the token, private, sensitive,
  * never extractable, labelled and identified. One place, so no template can forget it. */
@@ -176,10 +179,8 @@ int hsm_key_generate(struct hsm *h, const struct hsm_key_spec *spec, struct hsm_
 			{ CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent) },
 		};
 		CK_ATTRIBUTE priv_tmpl[] = {
-			KEY_OBJECT_ATTRS(yes, no, spec),
-			BOOL_ATTR(CKA_SIGN, sign),
-			BOOL_ATTR(CKA_DECRYPT, dec),
-			BOOL_ATTR(CKA_UNWRAP, no),
+			KEY_OBJECT_ATTRS(yes, no, spec), BOOL_ATTR(CKA_SIGN, sign),
+			BOOL_ATTR(CKA_DECRYPT, dec),	 BOOL_ATTR(CKA_UNWRAP, no),
 			BOOL_ATTR(CKA_DERIVE, no),
 		};
 		int is_ec = spec->kind == HSM_KEY_EC;
@@ -309,7 +310,7 @@ static int find_by_id(struct hsm *h, CK_OBJECT_CLASS cls, const uint8_t id[HSM_K
 
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-	const struct hsm *h;
+	uint64_t serial; /* hsm_serial() of the handle it was found through; 0: empty */
 	uint8_t id[HSM_KEY_ID_LEN];
 	CK_OBJECT_HANDLE o;
 } handles[HANDLES]; /* protected by handles_lock */
@@ -324,8 +325,8 @@ void hsm_key_forget(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN])
 	size_t i = handle_slot(id);
 
 	pthread_mutex_lock(&handles_lock);
-	if (handles[i].h == h && memcmp(handles[i].id, id, HSM_KEY_ID_LEN) == 0)
-		handles[i].h = NULL;
+	if (handles[i].serial == hsm_serial(h) && memcmp(handles[i].id, id, HSM_KEY_ID_LEN) == 0)
+		handles[i].serial = 0;
 	pthread_mutex_unlock(&handles_lock);
 }
 
@@ -338,7 +339,7 @@ int hsm_key_object(struct hsm *h, enum hsm_key_kind kind, const uint8_t id[HSM_K
 	int r;
 
 	pthread_mutex_lock(&handles_lock);
-	if (handles[i].h == h && memcmp(handles[i].id, id, HSM_KEY_ID_LEN) == 0) {
+	if (handles[i].serial == hsm_serial(h) && memcmp(handles[i].id, id, HSM_KEY_ID_LEN) == 0) {
 		*ret = handles[i].o;
 		pthread_mutex_unlock(&handles_lock);
 		return 0;
@@ -350,7 +351,7 @@ int hsm_key_object(struct hsm *h, enum hsm_key_kind kind, const uint8_t id[HSM_K
 	if (n != 1)
 		return n == 0 ? -ENOKEY : -ENOTUNIQ;
 	pthread_mutex_lock(&handles_lock);
-	handles[i].h = h;
+	handles[i].serial = hsm_serial(h);
 	memcpy(handles[i].id, id, HSM_KEY_ID_LEN);
 	handles[i].o = found[0];
 	pthread_mutex_unlock(&handles_lock);

@@ -2,7 +2,8 @@
  * Unit tests for the PKCS#11 layer, each on a real SoftHSM2 token of its own: login and its
  * failures, the key-encryption key's attributes read back through PKCS#11, data-key wrap
  * and unwrap, damaged and foreign blobs, token creation in an empty token directory,
- * per-thread sessions, and handles that share one module.
+ * per-thread sessions, handles that share one module, and key object handles found again
+ * after the module was finalised and loaded anew.
  */
 #include "testutil.h"
 
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "hsm.h"
+#include "hsm_keys.h"
 
 #define POISON ((void *)0x5a5a)
 
@@ -556,6 +558,58 @@ static void test_shared_module(void **state)
 	free(w);
 }
 
+/* The CKA_ID of a key object, which must be @id. */
+static void assert_object_id(struct hsm *h, CK_OBJECT_HANDLE o, const uint8_t id[HSM_KEY_ID_LEN])
+{
+	uint8_t got[HSM_KEY_ID_LEN * 2];
+	CK_ATTRIBUTE a = { CKA_ID, got, sizeof(got) };
+
+	assert_int_equal(hsm_functions(h)->C_GetAttributeValue(session_of(h), o, &a, 1), CKR_OK);
+	assert_int_equal(a.ulValueLen, HSM_KEY_ID_LEN);
+	assert_memory_equal(got, id, HSM_KEY_ID_LEN);
+}
+
+/*
+ * A handle found through one struct hsm is not used through a later one: once the last
+ * handle is freed the module is finalised, and a new one may number the token's objects
+ * differently — while malloc may give the new struct hsm the old one's address.
+ */
+static void test_key_handles_after_reopen(void **state)
+{
+	struct test_token *t = *state;
+	struct hsm_key_spec a = {
+		.kind = HSM_KEY_AES, .bits = 256, .usage = HSM_USE_ENCRYPT, .label = "a"
+	};
+	struct hsm_key_spec b = a;
+	CK_OBJECT_HANDLE oa, ob, oa2, ob2;
+
+	b.label = "b";
+	memset(a.id, 0xa1, sizeof(a.id));
+	memset(b.id, 0xb2, sizeof(b.id));
+	assert_int_equal(hsm_key_generate(t->hsm, &a, NULL), 0);
+	assert_int_equal(hsm_key_generate(t->hsm, &b, NULL), 0);
+	for (int round = 0; round < 4; round++) {
+		/* found in one order, then the other, through a fresh handle each time */
+		const int a_first = round % 2 == 0;
+
+		hsm_free(t->hsm);
+		t->hsm = NULL;
+		assert_int_equal(hsm_open(SOFTHSM2_MODULE, t->label, t->pin, &t->hsm), 0);
+		if (a_first)
+			assert_int_equal(hsm_key_object(t->hsm, HSM_KEY_AES, a.id, &oa), 0);
+		assert_int_equal(hsm_key_object(t->hsm, HSM_KEY_AES, b.id, &ob), 0);
+		if (!a_first)
+			assert_int_equal(hsm_key_object(t->hsm, HSM_KEY_AES, a.id, &oa), 0);
+		assert_object_id(t->hsm, oa, a.id);
+		assert_object_id(t->hsm, ob, b.id);
+		/* and a second lookup through the same handle gives the same objects */
+		assert_int_equal(hsm_key_object(t->hsm, HSM_KEY_AES, a.id, &oa2), 0);
+		assert_int_equal(hsm_key_object(t->hsm, HSM_KEY_AES, b.id, &ob2), 0);
+		assert_int_equal(oa2, oa);
+		assert_int_equal(ob2, ob);
+	}
+}
+
 static void test_errno_map(void **state)
 {
 	(void)state;
@@ -597,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_token_create_bad_conf),
 		cmocka_unit_test_setup_teardown(test_thread_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_module, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_handles_after_reopen, setup, teardown),
 		cmocka_unit_test(test_errno_map),
 	};
 
