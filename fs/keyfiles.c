@@ -23,9 +23,8 @@
 #define PUBLIC_PEM "public.pem"
 
 static const enum policy_op policy_of[KEY_OP_COUNT] = {
-	[KEY_SIGN] = POLICY_SIGN,	[KEY_ENCRYPT] = POLICY_ENCRYPT,
-	[KEY_DECRYPT] = POLICY_DECRYPT, [KEY_WRAP] = POLICY_WRAP,
-	[KEY_UNWRAP] = POLICY_UNWRAP,
+	[KEY_SIGN] = POLICY_SIGN, [KEY_ENCRYPT] = POLICY_ENCRYPT, [KEY_DECRYPT] = POLICY_DECRYPT,
+	[KEY_WRAP] = POLICY_WRAP, [KEY_UNWRAP] = POLICY_UNWRAP,
 };
 
 /* The operations a version's folder offers: all the key allows for the current one,
@@ -79,8 +78,8 @@ int vfs_keys_resolve(struct vfs *v, const struct node *parent, const char *name,
 			if (r < 0)
 				return r;
 			store_key_version_clear(&kv);
-			if (version == k.current)
-				version = 0; /* NAME@current is NAME */
+			/* NAME@N stays version N, current now or not: a descriptor or a
+			 * working directory in it keeps serving N after a rotation. */
 		}
 		*ret_kind = NODE_KEY;
 		*ret_version = version;
@@ -190,8 +189,7 @@ void vfs_keyfile_free(struct handle *h)
 	}
 }
 
-int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n,
-		     struct handle *h)
+int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, struct handle *h)
 {
 	char name[NAME_SEGMENT_MAX + 1], ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;

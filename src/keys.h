@@ -90,7 +90,9 @@ struct keys_input;
  * not allow @op). */
 int keys_input_new(struct store *s, const char *name, uint64_t version, enum key_op op,
 		   struct keys_input **ret);
-/* Appends input: -EFBIG past KEYS_INPUT_MAX (sign has no limit). */
+/* Appends input: -EFBIG past the limit of what encrypt or wrap takes (sign has none).
+ * decrypt and unwrap take any length: past the longest ciphertext the key makes, the run
+ * is -EBADMSG. */
 int keys_input_add(struct keys_input *in, const void *data, size_t len);
 /* Runs the operation in the token: the result in *ret, and the version used (for
  * decrypt, the one the input names). -EBADMSG for bad or tampered input. */

@@ -47,6 +47,7 @@ struct keys_input {
 	uint8_t last_id[STORE_KEY_ID_LEN]; /* of the object last used */
 	struct secbuf *buf; /* the rest */
 	size_t limit;
+	int too_long; /* decrypt, unwrap: more came than any ciphertext has; dropped */
 };
 
 void keys_input_free(struct keys_input *in)
@@ -92,6 +93,11 @@ int keys_input_new(struct store *s, const char *name, uint64_t version, enum key
 	r = store_key_version_get(s, name, version, &in->v);
 	if (r < 0)
 		goto fail;
+	if (in->version_fixed && in->v.version != in->key.current && op != KEY_DECRYPT &&
+	    op != KEY_UNWRAP) {
+		r = -EOPNOTSUPP; /* an older version only decrypts and unwraps */
+		goto fail;
+	}
 	if (op == KEY_SIGN) {
 		const EVP_MD *md = in->t->kind == HSM_KEY_EC && in->t->bits == 384 ? EVP_sha384()
 										   : EVP_sha256();
@@ -126,8 +132,17 @@ int keys_input_add(struct keys_input *in, const void *data, size_t len)
 {
 	if (in->md)
 		return EVP_DigestUpdate(in->md, data, len) == 1 ? 0 : -EIO;
-	if (len > in->limit || in->buf->len > in->limit - len)
-		return -EFBIG;
+	if (in->too_long)
+		return 0;
+	if (len > in->limit || in->buf->len > in->limit - len) {
+		if (in->op != KEY_DECRYPT && in->op != KEY_UNWRAP)
+			return -EFBIG;
+		/* Longer than any ciphertext the key makes: bad input, told at read as SPEC
+		 * says, and nothing more is kept. */
+		in->too_long = 1;
+		secbuf_truncate(in->buf, 0);
+		return 0;
+	}
 	return secbuf_append(in->buf, data, len);
 }
 
@@ -284,6 +299,8 @@ static int aes_encrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 	CK_OBJECT_HANDLE key;
 	int r;
 
+	if (v > UINT32_MAX)
+		return -EOVERFLOW; /* the header has 32 bits for it */
 	memcpy(head, AES_MAGIC, 4);
 	head[4] = (uint8_t)(v >> 24);
 	head[5] = (uint8_t)(v >> 16);
@@ -321,9 +338,13 @@ static int aes_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 	uint64_t version;
 	int r;
 
+	if (!in->version_fixed)
+		*ret_version = 0; /* none, until the input names one that exists */
 	if (in->buf->len < AES_HEADER + AES_TAG || memcmp(c, AES_MAGIC, 4) != 0)
 		return -EBADMSG;
 	version = (uint64_t)c[4] << 24 | (uint64_t)c[5] << 16 | (uint64_t)c[6] << 8 | c[7];
+	if (version == 0)
+		return -EBADMSG; /* versions count from 1; 0 would ask for the current one */
 	if (version != in->v.version) {
 		if (in->version_fixed)
 			return -EBADMSG;
@@ -332,12 +353,11 @@ static int aes_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 			return r == -ENOENT ? -EBADMSG : r;
 		v = &other;
 	}
+	*ret_version = version;
 	r = key_object(h, in, v, &key);
 	if (r >= 0)
 		r = hsm_key_aes_gcm(h, key, 0, c + 8, aad, aes_aad(in, c, aad), c + AES_HEADER,
 				    in->buf->len - AES_HEADER, ret);
-	if (r >= 0)
-		*ret_version = version;
 	store_key_version_clear(&other);
 	return r;
 }
@@ -389,10 +409,15 @@ static int run_once(struct keys_input *in, struct hsm *h, struct secbuf **ret,
 	}
 }
 
-int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret,
-		   uint64_t *ret_version)
+int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret, uint64_t *ret_version)
 {
-	int r = run_once(in, h, ret, ret_version);
+	int r;
+
+	if (in->too_long) {
+		*ret_version = in->v.version;
+		return -EBADMSG;
+	}
+	r = run_once(in, h, ret, ret_version);
 
 	/* a remembered handle that went stale: search the token again, once */
 	if (r == -ENOKEY) {

@@ -192,6 +192,24 @@ same "denied open recorded" "deny EACCES policy:5" "$(jq -r 'select(.uid == 1001
 same "decrypt recorded with the version in the ciphertext" "1" "$(jq -r 'select(.op == "decrypt" and .path == "keys/aes" and .result == 0) | .version' "$A" | tail -n 1)"
 same "tampering recorded" "EBADMSG" "$(jq -r 'select(.op == "decrypt" and .path == "keys/aes") | .result' "$A" | tail -n 1)"
 same "no plaintext in the trail" "" "$(grep -F "$(cat "$T/plain")" "$A")"
+
+# NAME@N names version N for good: a folder entered while N was current keeps serving N
+# after a rotation, and no longer offers what only the current version does.
+same "a folder entered while current keeps its version" "decrypt unwrap" \
+	"$(cd "$K/aes@2" && key rotate "$V" aes >/dev/null && ls | tr '\n' ' ' | sed 's/ $//')"
+same "it decrypts that version's ciphertext" ok "$(op aes@2 decrypt "$T/act2" "$T/x")"
+same "it no longer encrypts" "open:ENOENT" "$(op aes@2 encrypt "$T/plain" "$T/x")"
+same "the new version's folder" "decrypt encrypt unwrap wrap" "$(ls "$K/aes@3" | tr '\n' ' ' | sed 's/ $//')"
+# Input no key makes is bad input, told at read, whatever its length.
+head -c 512 /dev/urandom >"$T/long"
+same "RSA ciphertext longer than the modulus" EBADMSG "$(op rsa decrypt "$T/long" "$T/x")"
+head -c 5000 /dev/urandom >"$T/long"
+same "wrapped key longer than any" EBADMSG "$(op kek unwrap "$T/long" "$T/x")"
+{ cat "$T/act2"; head -c 1048576 /dev/zero; } >"$T/long"
+same "AES ciphertext longer than any" EBADMSG "$(op aes decrypt "$T/long" "$T/x")"
+cp "$T/act2" "$T/v0"; printf '\0\0\0\0' | dd of="$T/v0" bs=1 seek=4 conv=notrunc 2>/dev/null
+same "AES header naming version 0" EBADMSG "$(op aes decrypt "$T/v0" "$T/x")"
+same "its record names no version" null "$(jq -r 'select(.op == "decrypt" and .path == "keys/aes") | .version' "$A" | tail -n 1)"
 stop
 
 # Delete: gone from the token and the mount.
