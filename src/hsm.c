@@ -460,6 +460,41 @@ void hsm_free(struct hsm *h)
 	free(h);
 }
 
+void hsm_session_reset(struct hsm *h)
+{
+	struct thread_session *ts = pthread_getspecific(h->key);
+	struct thread_session **pp;
+
+	if (!ts)
+		return;
+	(void)pthread_setspecific(h->key, NULL);
+	pthread_mutex_lock(&h->lock);
+	for (pp = &h->sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == ts) {
+			*pp = ts->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	(void)ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
+	free(ts);
+}
+
+void hsm_material_destroy(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
+{
+	CK_RV rv;
+
+	if (o == CK_INVALID_HANDLE)
+		return;
+	rv = logged(h->lib.p11->C_DestroyObject(s, o), "C_DestroyObject");
+	if (rv == CKR_OK)
+		return;
+	log_warn("PKCS#11 C_DestroyObject of key material failed (CKR 0x%08lx): closing the "
+		 "session that holds it",
+		 (unsigned long)rv);
+	hsm_session_reset(h);
+}
+
 uint64_t hsm_serial(const struct hsm *h)
 {
 	return h->serial;
@@ -726,8 +761,7 @@ int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key
 	wrapped = NULL;
 	r = 0;
 out:
-	if (key != CK_INVALID_HANDLE)
-		(void)ck(p11->C_DestroyObject(s, key), "C_DestroyObject");
+	hsm_material_destroy(h, s, key);
 	secbuf_free(value);
 	free(wrapped);
 	return r;
@@ -785,7 +819,6 @@ int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapp
 		goto out;
 	r = 0;
 out:
-	if (key != CK_INVALID_HANDLE)
-		(void)ck(p11->C_DestroyObject(s, key), "C_DestroyObject");
+	hsm_material_destroy(h, s, key);
 	return r;
 }

@@ -52,6 +52,15 @@ void hsm_free(struct hsm *h);
 /* The calling thread's session, opened on first use and closed when the thread exits. */
 int hsm_session(struct hsm *h, CK_SESSION_HANDLE *ret);
 
+/* Closes the calling thread's session, which ends any operation left active in it and
+ * destroys its session objects; the thread's next hsm_session() opens a new one. */
+void hsm_session_reset(struct hsm *h);
+
+/* Destroys session object @o (CK_INVALID_HANDLE: nothing) that holds key material in the
+ * clear. If the token refuses, the material must still not outlive the call: the session
+ * holding it (the calling thread's, @s) is closed, with a warning in the log. */
+void hsm_material_destroy(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o);
+
 /* A number naming this handle alone for the life of the process, even after it is freed
  * and another takes its address: what caches of object handles are keyed by, since a
  * module finalised and initialised again may give the same handle to another object. */

@@ -416,9 +416,10 @@ int hsm_key_sign(struct hsm *h, CK_OBJECT_HANDLE key, enum hsm_sign_mech mech, c
 }
 
 /* C_Decrypt of @in into a new secbuf, sized by a first call. */
-static int decrypt_into(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, const uint8_t *in, size_t len,
+static int decrypt_into(struct hsm *h, CK_SESSION_HANDLE s, const uint8_t *in, size_t len,
 			struct secbuf **ret)
 {
+	CK_FUNCTION_LIST *p11 = hsm_functions(h);
 	struct secbuf *b = NULL;
 	CK_ULONG olen = 0;
 	CK_RV rv;
@@ -429,8 +430,9 @@ static int decrypt_into(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, const uint8_
 		goto bad;
 	r = secbuf_new(olen ? olen : 1, &b);
 	if (r < 0) {
-		/* ends the operation, as a failed C_Decrypt would */
-		(void)p11->C_DecryptInit(s, NULL, CK_INVALID_HANDLE);
+		/* The operation is still active; only a new session ends it in a
+		 * PKCS#11 2.40 module. */
+		hsm_session_reset(h);
 		return r;
 	}
 	rv = p11->C_Decrypt(s, (CK_BYTE_PTR)in, len, b->data, &olen);
@@ -479,7 +481,7 @@ int hsm_key_rsa_decrypt(struct hsm *h, CK_OBJECT_HANDLE key, int oaep, const uin
 	r = ck(rv, "C_DecryptInit");
 	if (r < 0)
 		return r;
-	return decrypt_into(p11, s, in, len, ret);
+	return decrypt_into(h, s, in, len, ret);
 }
 
 int hsm_key_aes_gcm(struct hsm *h, CK_OBJECT_HANDLE key, int encrypt, const uint8_t nonce[12],
@@ -499,15 +501,16 @@ int hsm_key_aes_gcm(struct hsm *h, CK_OBJECT_HANDLE key, int encrypt, const uint
 		return r;
 	if (!encrypt) {
 		r = ck(p11->C_DecryptInit(s, &m, key), "C_DecryptInit");
-		return r < 0 ? r : decrypt_into(p11, s, in, len, ret);
+		return r < 0 ? r : decrypt_into(h, s, in, len, ret);
 	}
-	r = ck(p11->C_EncryptInit(s, &m, key), "C_EncryptInit");
-	if (r < 0)
-		return r;
+	/* the output's room first: once initialised, only a call that ends it ends it */
 	olen = len + 16;
 	r = secbuf_new(olen, &b);
+	if (r < 0)
+		return r;
+	r = ck(p11->C_EncryptInit(s, &m, key), "C_EncryptInit");
 	if (r < 0) {
-		(void)p11->C_EncryptInit(s, NULL, CK_INVALID_HANDLE);
+		secbuf_free(b);
 		return r;
 	}
 	r = ck(p11->C_Encrypt(s, (CK_BYTE_PTR)in, len, b->data, &olen), "C_Encrypt");
@@ -559,7 +562,7 @@ int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *m
 	if (r < 0)
 		return r;
 	r = hsm_wrap(h, key, o, ret, ret_len);
-	(void)ck(p11->C_DestroyObject(s, o), "C_DestroyObject");
+	hsm_material_destroy(h, s, o);
 	return r;
 }
 
@@ -598,7 +601,7 @@ int hsm_key_aes_unwrap(struct hsm *h, CK_OBJECT_HANDLE key, const uint8_t *in, s
 		value.pValue = b->data;
 		r = ck(p11->C_GetAttributeValue(s, o, &value, 1), "C_GetAttributeValue");
 	}
-	(void)ck(p11->C_DestroyObject(s, o), "C_DestroyObject");
+	hsm_material_destroy(h, s, o);
 	if (r < 0) {
 		secbuf_free(b);
 		return r;

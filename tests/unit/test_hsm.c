@@ -558,6 +558,67 @@ static void test_shared_module(void **state)
 	free(w);
 }
 
+/* A session secret key holding @len bytes in the clear, as key material passing through. */
+static CK_OBJECT_HANDLE material_in(struct hsm *h, CK_ULONG len)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+	CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+	uint8_t value[64] = { 0x42 };
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },	{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_TOKEN, &no, sizeof(no) },		{ CKA_SENSITIVE, &no, sizeof(no) },
+		{ CKA_EXTRACTABLE, &yes, sizeof(yes) }, { CKA_VALUE, value, len },
+	};
+	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
+
+	assert_true(len <= sizeof(value));
+	assert_int_equal(hsm_functions(h)->C_CreateObject(session_of(h), tmpl, 6, &o), CKR_OK);
+	return o;
+}
+
+/*
+ * Material is destroyed; when the token refuses to destroy it, the session holding it is
+ * closed instead, which takes every session object and any operation left active in it.
+ */
+static void test_material_destroy(void **state)
+{
+	struct test_token *t = *state;
+	CK_FUNCTION_LIST *p11 = hsm_functions(t->hsm);
+	CK_MECHANISM sha = { CKM_SHA256, NULL, 0 };
+	CK_SESSION_HANDLE before, after;
+	CK_SESSION_INFO info;
+	CK_OBJECT_HANDLE o;
+
+	o = material_in(t->hsm, 32);
+	assert_int_equal(count_session_keys(t->hsm), 1);
+	hsm_material_destroy(t->hsm, session_of(t->hsm), o);
+	assert_int_equal(count_session_keys(t->hsm), 0);
+	hsm_material_destroy(t->hsm, session_of(t->hsm), CK_INVALID_HANDLE); /* nothing */
+
+	/* a destroy the token refuses: a handle it never gave */
+	o = material_in(t->hsm, 32);
+	before = session_of(t->hsm);
+	hsm_material_destroy(t->hsm, before, o + 1000);
+	assert_int_equal(p11->C_GetSessionInfo(before, &info), CKR_SESSION_HANDLE_INVALID);
+	after = session_of(t->hsm);
+	assert_int_equal(p11->C_GetSessionInfo(after, &info), CKR_OK);
+	assert_int_equal(info.state, CKS_RW_USER_FUNCTIONS); /* still logged in */
+	assert_int_equal(count_session_keys(t->hsm), 0);
+
+	/* an operation left active ends with the session */
+	o = material_in(t->hsm, 16);
+	assert_int_equal(p11->C_DigestInit(session_of(t->hsm), &sha), CKR_OK);
+	assert_int_equal(p11->C_DigestInit(session_of(t->hsm), &sha), CKR_OPERATION_ACTIVE);
+	hsm_session_reset(t->hsm);
+	assert_int_equal(p11->C_DigestInit(session_of(t->hsm), &sha), CKR_OK);
+	hsm_session_reset(t->hsm);
+	assert_int_equal(count_session_keys(t->hsm), 0);
+	hsm_session_reset(t->hsm);
+	hsm_session_reset(t->hsm); /* without a session: nothing */
+	(void)o;
+}
+
 /* The CKA_ID of a key object, which must be @id. */
 static void assert_object_id(struct hsm *h, CK_OBJECT_HANDLE o, const uint8_t id[HSM_KEY_ID_LEN])
 {
@@ -652,6 +713,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_thread_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_module, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_handles_after_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_material_destroy, setup, teardown),
 		cmocka_unit_test(test_errno_map),
 	};
 
