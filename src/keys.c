@@ -43,8 +43,8 @@ static const struct keys_type_info types[] = {
 };
 
 static const char *const op_names[KEY_OP_COUNT] = {
-	[KEY_SIGN] = "sign",	   [KEY_ENCRYPT] = "encrypt", [KEY_DECRYPT] = "decrypt",
-	[KEY_WRAP] = "wrap",	   [KEY_UNWRAP] = "unwrap",
+	[KEY_SIGN] = "sign", [KEY_ENCRYPT] = "encrypt", [KEY_DECRYPT] = "decrypt",
+	[KEY_WRAP] = "wrap", [KEY_UNWRAP] = "unwrap",
 };
 
 const struct keys_type_info *keys_type_info(const char *name)
@@ -170,7 +170,8 @@ static int public_der(const struct keys_type_info *t, const struct hsm_public *p
 		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
 			goto out;
 	} else {
-		if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, t->group, 0) ||
+		if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, t->group,
+						     0) ||
 		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, p->a, p->a_len))
 			goto out;
 	}
@@ -229,9 +230,10 @@ static int check_options(const struct keys_type_info *t, const struct keys_optio
 	memset(k, 0, sizeof(*k));
 	snprintf(k->type, sizeof(k->type), "%s", t->t.name);
 	snprintf(k->alg, sizeof(k->alg), "%s",
-		 t->kind == HSM_KEY_EC ? "ecdsa" : t->kind == HSM_KEY_AES ? "gcm"
-					       : o->pss	    ? "pss"
-							    : "pkcs1");
+		 t->kind == HSM_KEY_EC	  ? "ecdsa"
+		 : t->kind == HSM_KEY_AES ? "gcm"
+		 : o->pss		  ? "pss"
+					  : "pkcs1");
 	k->ops = ops;
 	return 0;
 }
@@ -289,10 +291,7 @@ int keys_delete(struct store *s, struct hsm *h, const char *name)
 	size_t n = 0;
 	int r;
 
-	r = store_key_token_ids(s, name, &ids, &n);
-	if (r < 0)
-		return r;
-	r = store_key_delete(s, name);
+	r = store_key_delete(s, name, &ids, &n);
 	/* Forgotten first: a key the token still holds is harmless; a record of one that is
 	 * gone is not. */
 	for (size_t i = 0; r >= 0 && i < n; i++) {
@@ -500,14 +499,18 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 	if (!pkey) {
 		r = -EINVAL;
 		if (ps.asked && !passphrase)
-			snprintf(err, errlen, "\"%s\" is encrypted: give its passphrase with "
-					      "--passphrase-file", pem);
+			snprintf(err, errlen,
+				 "\"%s\" is encrypted: give its passphrase with "
+				 "--passphrase-file",
+				 pem);
 		else if (ps.asked)
 			snprintf(err, errlen, "\"%s\": wrong passphrase, or a damaged key", pem);
 		else if (memmem(text->data, text->len, "PUBLIC KEY-----", 15) ||
 			 memmem(text->data, text->len, "CERTIFICATE-----", 16))
-			snprintf(err, errlen, "\"%s\" holds a public key or certificate, not a "
-					      "private key", pem);
+			snprintf(err, errlen,
+				 "\"%s\" holds a public key or certificate, not a "
+				 "private key",
+				 pem);
 		else
 			snprintf(err, errlen, "\"%s\" is not a PEM private key", pem);
 		goto out;
@@ -515,8 +518,10 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 	t = type_of(pkey);
 	if (!t) {
 		r = -EINVAL;
-		snprintf(err, errlen, "\"%s\": only EC P-256, P-384 and RSA 2048, 3072, 4096 keys "
-				      "are kept", pem);
+		snprintf(err, errlen,
+			 "\"%s\": only EC P-256, P-384 and RSA 2048, 3072, 4096 keys "
+			 "are kept",
+			 pem);
 		goto out;
 	}
 	if ((o->type && strcmp(o->type, t->t.name) != 0) || check_options(t, o, &k) < 0) {

@@ -194,11 +194,10 @@ int store_key_add_version(struct store *s, const char *name, const struct store_
 			  int64_t now, uint64_t *ret_version);
 /* Every key name, in order (is_folder 1). Non-zero from @fn stops and is returned. */
 int store_key_list(struct store *s, store_list_fn fn, void *userdata);
-/* The token ids of every version of @name, ascending by version, malloc'ed. */
-int store_key_token_ids(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
-			size_t *ret_count);
-/* Forgets key @name and all its versions. */
-int store_key_delete(struct store *s, const char *name);
+/* Forgets key @name and all its versions, in one transaction that also gives the token
+ * ids of every version it forgot (ascending by version, malloc'ed): -ENOENT if none. */
+int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+		     size_t *ret_count);
 
 #define STORE_ANCHOR_MAC_LEN 32
 

@@ -381,19 +381,15 @@ int store_key_list(struct store *s, store_list_fn fn, void *userdata)
 	return r;
 }
 
-int store_key_token_ids(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
-			size_t *ret_count)
+/* Within a transaction: the token ids of every version of @name. */
+static int token_ids_locked(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+			    size_t *ret_count)
 {
 	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
 	sqlite3_stmt *st = NULL;
 	size_t n = 0, cap = 0;
 	int r, rc;
 
-	if (name_single_check(name) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
 	r = store_stmt(s, Q_HKEY_VERSION_LIST, &st);
 	if (r < 0)
 		return r;
@@ -451,16 +447,32 @@ static int delete_locked(struct store *s, const char *name)
 	return store_step_done(s, st);
 }
 
-int store_key_delete(struct store *s, const char *name)
+int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+		     size_t *ret_count)
 {
+	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
+	size_t n = 0;
 	int r;
 
 	if (name_single_check(name) < 0)
 		return -EINVAL;
 	r = store_enter(s);
+	if (r < 0)
+		return r;
+	r = store_tx_begin(s);
+	if (r < 0)
+		return r;
+	/* the ids in the same transaction as the delete: a rotation cannot add a version
+	 * between the two whose objects nobody would destroy */
+	r = token_ids_locked(s, name, &ids, &n);
 	if (r >= 0)
-		r = store_tx_begin(s);
-	if (r >= 0)
-		r = store_tx_end(s, delete_locked(s, name));
-	return r;
+		r = delete_locked(s, name);
+	r = store_tx_end(s, r);
+	if (r < 0) {
+		free(ids);
+		return r;
+	}
+	*ret = ids;
+	*ret_count = n;
+	return 0;
 }

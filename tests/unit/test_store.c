@@ -1,6 +1,6 @@
 /*
  * Unit tests for the store, on a real SoftHSM2 token made for each test: SPEC's version
- * model, attributes, soft delete, folders, and the envelope seen from outside — no
+ * model, attributes, soft delete, folders, key records, and the envelope seen from outside — no
  * plaintext in vault.db or its WAL, and a ciphertext moved to another row does not open.
  */
 #include "testutil.h"
@@ -534,6 +534,39 @@ static void test_plans(void **state)
 		fail_msg("full scan on the read path: %s", err);
 }
 
+/* A key's delete forgets every version and gives back all their token ids, in version
+ * order, from the same transaction; a second delete finds nothing. */
+static void test_key_delete_ids(void **state)
+{
+	struct fixture *f = *state;
+	struct store_key k = { .type = "ec-p256", .alg = "ecdsa", .ops = 1 };
+	struct store_key_version v = { 0 };
+	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
+	size_t n = 99;
+	uint64_t version = 0;
+
+	memset(v.token_id, 1, sizeof(v.token_id));
+	assert_int_equal(store_key_add(f->s, "k", &k, &v, 1), 0);
+	memset(v.token_id, 2, sizeof(v.token_id));
+	assert_int_equal(store_key_add_version(f->s, "k", &v, 2, &version), 0);
+	assert_int_equal(version, 2);
+	memset(v.token_id, 3, sizeof(v.token_id));
+	assert_int_equal(store_key_add_version(f->s, "k", &v, 3, &version), 0);
+	assert_int_equal(store_key_delete(f->s, "k", &ids, &n), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < STORE_KEY_ID_LEN; j++)
+			assert_int_equal(ids[i][j], i + 1);
+	free(ids);
+	assert_int_equal(store_key_get(f->s, "k", &k), -ENOENT);
+	ids = NULL;
+	n = 99;
+	assert_int_equal(store_key_delete(f->s, "k", &ids, &n), -ENOENT);
+	assert_null(ids);
+	assert_int_equal(n, 99);
+	assert_int_equal(store_key_delete(f->s, "../k", &ids, &n), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +582,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_stale_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_delete_ids, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
