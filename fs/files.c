@@ -35,16 +35,16 @@ static struct handle *handle_new(enum node_kind kind, const char *path)
 	return h;
 }
 
-/* Keeps who opened @h for writing, and under which rule, for the records of its commits. */
-static int opener_set(struct handle *h, const struct caller *c, const struct policy_decision *d)
+int vfs_opener_set(struct handle *h, struct caller *c, const struct policy_decision *d)
 {
 	h->opener = malloc(sizeof(*h->opener));
 	if (!h->opener)
 		return -ENOMEM;
+	/* read now, once for the open's record and the later ones: by then the opener may
+	 * be gone */
+	caller_load(c, CALLER_HAVE_EXE | CALLER_HAVE_CGROUP);
 	h->opener->c = *c;
 	h->opener->d = *d;
-	/* read now: by the time of a commit the opener may be gone */
-	caller_load(&h->opener->c, CALLER_HAVE_EXE | CALLER_HAVE_CGROUP);
 	return 0;
 }
 
@@ -252,7 +252,7 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 				     time_now_us(), &h->value, &version);
 	}
 	if (r >= 0 && h->writable)
-		r = opener_set(h, &c, &d);
+		r = vfs_opener_set(h, &c, &d);
 	/* Recorded, with what it gives, before anything is served. */
 	vfs_event(&c, "open", ppath, version, &d, r < 0 ? -r : 0, &ev);
 	ev.detail = acc == O_RDONLY ? "read" : acc == O_WRONLY ? "write" : "read-write";
@@ -307,7 +307,7 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 			r = -EISDIR;
 	}
 	h = r == 0 ? handle_new(NODE_SECRET, path) : NULL;
-	if (r == 0 && (!h || secbuf_new(0, &h->value) < 0 || opener_set(h, &c, &d) < 0))
+	if (r == 0 && (!h || secbuf_new(0, &h->value) < 0 || vfs_opener_set(h, &c, &d) < 0))
 		r = -ENOMEM;
 	if (vfs_record(v, &c, "create", ppath, 0, &d, r < 0 ? -r : 0) < 0)
 		r = -EIO;

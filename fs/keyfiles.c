@@ -230,16 +230,8 @@ int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, stru
 	r = keys_input_new(v->store, name, n->version, (enum key_op)op, &h->keyop->in);
 	if (r == -EOPNOTSUPP)
 		r = -ENOENT;
-	if (r == 0) {
-		h->opener = malloc(sizeof(*h->opener));
-		if (!h->opener) {
-			r = -ENOMEM;
-		} else {
-			h->opener->c = *c;
-			h->opener->d = d;
-			caller_load(&h->opener->c, CALLER_HAVE_EXE | CALLER_HAVE_CGROUP);
-		}
-	}
+	if (r == 0)
+		r = vfs_opener_set(h, c, &d);
 	vfs_event(c, "open", ppath, n->version, &d, r < 0 ? -r : 0, &ev);
 	ev.detail = file;
 	if (vault_record(v->vault, &ev) < 0)

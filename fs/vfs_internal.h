@@ -130,6 +130,10 @@ int vfs_keys_list(struct vfs *v, const struct node *n, int (*add)(const char *, 
 		  void *l);
 /* Mode, size and times of a key node for a caller with @rights on it. */
 int vfs_keys_stat(struct vfs *v, const struct node *n, unsigned rights, struct stat *st);
+/* files.c: keeps who opened @h, and under which rule, for the records made after the open
+ * (commits, key operations), reading @c's exe and cgroup into @c too. */
+int vfs_opener_set(struct handle *h, struct caller *c, const struct policy_decision *d);
+
 /* Opens key file @n for @c into @h (recorded); -EACCES without the operation's right. */
 int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, struct handle *h);
 int vfs_keyfile_write(struct handle *h, const char *buf, size_t size, off_t off);
