@@ -25,6 +25,7 @@
 
 #include "audit_internal.h"
 #include "crypto.h"
+#include "fdio.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -256,24 +257,6 @@ static size_t format_body(struct audit *a, const struct audit_event *ev, uint64_
 	return o.len;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Under a->lock, once per second of writing: a new epoch and its key. */
 static int epoch_refresh(struct audit *a)
 {
@@ -454,7 +437,7 @@ static int append_locked(struct audit *a, const struct audit_event *ev, const ui
 	memcpy(a->line + len + 8, h, 2 * AUDIT_MAC_LEN);
 	memcpy(a->line + len + 8 + 2 * AUDIT_MAC_LEN, "\"}\n", 3);
 	len += 8 + 2 * AUDIT_MAC_LEN + 3;
-	r = write_all(a->fd, a->line, len);
+	r = fd_write_all(a->fd, a->line, len);
 	if (r < 0) {
 		/* Leave no partial record: the next one must follow a whole line. */
 		if (ftruncate(a->fd, a->end) < 0)

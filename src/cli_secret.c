@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fdio.h"
 #include "names.h"
 #include "timeutil.h"
 #include "vault.h"
@@ -111,22 +112,6 @@ static const char *reason(const char *sub, int r, const struct vault *v)
 	}
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf = (const char *)buf + n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int do_set(struct vault *v, const struct args *a)
 {
 	struct secbuf *value = NULL;
@@ -177,7 +162,7 @@ static int do_get(struct vault *v, const struct args *a)
 	}
 	if (r < 0)
 		return cli_error("secret get", a->name, "%s", reason("get", r, v));
-	r = write_all(STDOUT_FILENO, value->data, value->len);
+	r = fd_write_all(STDOUT_FILENO, value->data, value->len);
 	secbuf_free(value);
 	if (r < 0)
 		return cli_error("secret get", a->name, "cannot write: %s", strerror(-r));

@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "crypto.h"
+#include "fdio.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -61,23 +62,12 @@ static int resolve(char *buf, const char *dir, const char *path)
 
 static int write_new_file(const char *path, mode_t mode, const void *data, size_t len)
 {
-	int fd, r = 0;
+	int fd, r;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		data = (const char *)data + n;
-		len -= (size_t)n;
-	}
+	r = fd_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
