@@ -206,10 +206,22 @@ static CK_ATTRIBUTE secret_attr(CK_ATTRIBUTE_TYPE type, const struct secbuf *b)
 	return a;
 }
 
+/* Makes the token object @tmpl describes, through the calling thread's session. */
+static int create_object(struct hsm *h, CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+	CK_OBJECT_HANDLE o;
+	CK_SESSION_HANDLE s;
+	int r;
+
+	r = hsm_session(h, &s);
+	if (r < 0)
+		return r;
+	return ck(hsm_functions(h)->C_CreateObject(s, tmpl, n, &o), "C_CreateObject");
+}
+
 int hsm_key_import_rsa(struct hsm *h, const struct hsm_key_spec *spec,
 		       const struct hsm_rsa_parts *k)
 {
-	CK_FUNCTION_LIST *p11 = hsm_functions(h);
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE type = CKK_RSA;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -232,49 +244,34 @@ int hsm_key_import_rsa(struct hsm *h, const struct hsm_key_spec *spec,
 		secret_attr(CKA_EXPONENT_2, k->dq),
 		secret_attr(CKA_COEFFICIENT, k->qinv),
 	};
-	CK_OBJECT_HANDLE o;
-	CK_SESSION_HANDLE s;
-	int r;
 
-	r = hsm_session(h, &s);
-	if (r < 0)
-		return r;
-	return ck(p11->C_CreateObject(s, tmpl, ARRAY_SIZE(tmpl), &o), "C_CreateObject");
+	return create_object(h, tmpl, ARRAY_SIZE(tmpl));
 }
 
 int hsm_key_import_ec(struct hsm *h, const struct hsm_key_spec *spec,
 		      const struct secbuf *private_value)
 {
-	CK_FUNCTION_LIST *p11 = hsm_functions(h);
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE type = CKK_EC;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	const uint8_t *oid;
-	size_t oid_len;
-	CK_OBJECT_HANDLE o;
-	CK_SESSION_HANDLE s;
-	int r;
+	const uint8_t *oid = NULL;
+	size_t oid_len = 0;
+	int known = curve(spec->bits, &oid, &oid_len) == 0;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		KEY_OBJECT_ATTRS(yes, no, spec),
+		BOOL_ATTR(CKA_SIGN, yes),
+		BOOL_ATTR(CKA_DECRYPT, no),
+		BOOL_ATTR(CKA_UNWRAP, no),
+		BOOL_ATTR(CKA_DERIVE, no),
+		{ CKA_EC_PARAMS, (void *)oid, oid_len },
+		secret_attr(CKA_VALUE, private_value),
+	};
 
-	if (curve(spec->bits, &oid, &oid_len) < 0)
+	if (!known)
 		return -EINVAL;
-	{
-		CK_ATTRIBUTE tmpl[] = {
-			{ CKA_CLASS, &cls, sizeof(cls) },
-			{ CKA_KEY_TYPE, &type, sizeof(type) },
-			KEY_OBJECT_ATTRS(yes, no, spec),
-			BOOL_ATTR(CKA_SIGN, yes),
-			BOOL_ATTR(CKA_DECRYPT, no),
-			BOOL_ATTR(CKA_UNWRAP, no),
-			BOOL_ATTR(CKA_DERIVE, no),
-			{ CKA_EC_PARAMS, (void *)oid, oid_len },
-			secret_attr(CKA_VALUE, private_value),
-		};
-
-		r = hsm_session(h, &s);
-		if (r < 0)
-			return r;
-		return ck(p11->C_CreateObject(s, tmpl, ARRAY_SIZE(tmpl), &o), "C_CreateObject");
-	}
+	return create_object(h, tmpl, ARRAY_SIZE(tmpl));
 }
 
 /* The objects with CKA_ID @id (and class @cls, unless 0): up to @max in @found. */
