@@ -31,6 +31,16 @@ def name(e):
     return errno.errorcode.get(e.errno, str(e.errno))
 
 
+def read_all(fd):
+    """Reads @fd to its end, as cat would: read(2) until it returns nothing."""
+    chunks = []
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
 def main(argv):
     op = argv[1]
     if op in ("write", "writen"):
@@ -104,14 +114,8 @@ def main(argv):
                 data = f.read()
             for i in range(0, len(data), 65536):
                 os.write(fd, data[i:i + 65536])
-            chunks = []
-            while True:
-                b = os.read(fd, 65536)
-                if not b:
-                    break
-                chunks.append(b)
             with open(argv[4], "wb") as f:
-                f.write(b"".join(chunks))
+                f.write(read_all(fd))
             return "ok"
         except OSError as e:
             return name(e)
@@ -135,13 +139,7 @@ def main(argv):
         except OSError as e:
             return "open:" + name(e)
         try:
-            chunks = []
-            while True:
-                b = os.read(fd, 65536)
-                if not b:
-                    break
-                chunks.append(b)
-            sys.stdout.buffer.write(b"".join(chunks))
+            sys.stdout.buffer.write(read_all(fd))
             return None
         except OSError as e:
             return "read:" + name(e)
