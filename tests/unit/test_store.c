@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "keys.h"
 #include "store.h"
 
 #define STR_(x) #x
@@ -567,6 +568,61 @@ static void test_key_delete_ids(void **state)
 	assert_int_equal(store_key_delete(f->s, "../k", &ids, &n), -EINVAL);
 }
 
+/* An older version of a key only decrypts and unwraps, even when asked for by number
+ * (NAME@N opened just after a rotation made N old); the current one, by number or not,
+ * does all the key allows. */
+static void test_key_old_version_ops(void **state)
+{
+	struct fixture *f = *state;
+	struct store_key k = { .type = "aes-256",
+			       .alg = "aes-gcm",
+			       .ops = KEY_BIT(KEY_ENCRYPT) | KEY_BIT(KEY_DECRYPT) };
+	struct store_key_version v = { 0 };
+	struct keys_input *in = NULL;
+	uint64_t version = 0;
+
+	assert_int_equal(store_key_add(f->s, "k", &k, &v, 1), 0);
+	assert_int_equal(store_key_add_version(f->s, "k", &v, 2, &version), 0);
+	assert_int_equal(keys_input_new(f->s, "k", 1, KEY_ENCRYPT, &in), -EOPNOTSUPP);
+	assert_null(in);
+	assert_int_equal(keys_input_new(f->s, "k", 1, KEY_DECRYPT, &in), 0);
+	keys_input_free(in);
+	assert_int_equal(keys_input_new(f->s, "k", 2, KEY_ENCRYPT, &in), 0);
+	keys_input_free(in);
+	assert_int_equal(keys_input_new(f->s, "k", 0, KEY_ENCRYPT, &in), 0);
+	keys_input_free(in);
+	assert_int_equal(keys_input_new(f->s, "k", 3, KEY_DECRYPT, &in), -ENOENT);
+}
+
+/* An AES key whose version no longer fits the ciphertext header's 32 bits encrypts
+ * nothing: EOVERFLOW, before the token is asked. */
+static void test_key_version_past_header(void **state)
+{
+	struct fixture *f = *state;
+	struct store_key k = { .type = "aes-256",
+			       .alg = "aes-gcm",
+			       .ops = KEY_BIT(KEY_ENCRYPT) | KEY_BIT(KEY_DECRYPT) };
+	struct store_key_version v = { 0 };
+	struct keys_input *in = NULL;
+	struct secbuf *out = NULL;
+	uint64_t version = 0;
+	sqlite3 *db = NULL;
+
+	assert_int_equal(store_key_add(f->s, "k", &k, &v, 1), 0);
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "UPDATE hsm_key_versions SET version = 4294967296;"
+				      "UPDATE hsm_keys SET current = 4294967296;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(keys_input_new(f->s, "k", 0, KEY_ENCRYPT, &in), 0);
+	assert_int_equal(keys_input_add(in, "plain", 5), 0);
+	assert_int_equal(keys_input_run(in, f->tok.hsm, &out, &version), -EOVERFLOW);
+	assert_null(out);
+	keys_input_free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +639,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_stale_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_delete_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_old_version_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_version_past_header, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
