@@ -48,6 +48,18 @@ int vfs_opener_set(struct handle *h, struct caller *c, const struct policy_decis
 	return 0;
 }
 
+/* vfs_opener_set for a writer of secret @ppath, with whether it may bring back a deleted
+ * secret of that name at commit. */
+static int writer_set(struct vfs *v, struct handle *h, struct caller *c,
+		      const struct policy_decision *d, const char *ppath)
+{
+	int r = vfs_opener_set(h, c, d);
+
+	if (r == 0)
+		vfs_decide(v, &h->opener->c, POLICY_RECOVER, ppath, &h->opener->recover);
+	return r;
+}
+
 static void handle_free(struct handle *h)
 {
 	if (!h)
@@ -158,7 +170,11 @@ static int commit(struct vfs *v, struct handle *h, int last)
 	snprintf(ppath, sizeof(ppath), "secrets/%s", h->path);
 	vfs_event(&h->opener->c, "write", ppath, 0, &h->opener->d, 0, &ev);
 	vault_change_begin(v->vault, &ch, &ev);
-	r = store_secret_put(v->store, h->path, h->value, h->excl ? STORE_PUT_EXCL : 0,
+	if (!h->opener->recover.allow)
+		vault_change_refused(&ch, h->opener->recover.rule);
+	r = store_secret_put(v->store, h->path, h->value,
+			     (h->excl ? STORE_PUT_EXCL : 0) |
+				     (h->opener->recover.allow ? 0 : STORE_PUT_NO_REVIVE),
 			     time_now_us(), NULL);
 	r = vault_change_end(&ch, r);
 	if (r < 0)
@@ -225,7 +241,9 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	vfs_policy_path(n, ppath, sizeof(ppath));
 	/* History and deleted secrets are read-only, and a deleted value is not served. */
 	if (n->kind == NODE_TRASH_SECRET || (n->kind == NODE_VERSION && acc != O_RDONLY)) {
-		fuse_reply_err(req, EACCES);
+		fuse_reply_err(req, -vfs_refuse(v, &c, "open", ppath,
+						n->kind == NODE_VERSION ? "history" : "deleted",
+						EACCES));
 		return;
 	}
 	r = acc != O_WRONLY ? vfs_check(v, &c, "open", POLICY_READ, ppath, &d) : 0;
@@ -252,7 +270,7 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 				     time_now_us(), &h->value, &version);
 	}
 	if (r >= 0 && h->writable)
-		r = vfs_opener_set(h, &c, &d);
+		r = writer_set(v, h, &c, &d, ppath);
 	/* Recorded, with what it gives, before anything is served. */
 	vfs_event(&c, "open", ppath, version, &d, r < 0 ? -r : 0, &ev);
 	ev.detail = acc == O_RDONLY ? "read" : acc == O_WRONLY ? "write" : "read-write";
@@ -285,13 +303,15 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	vfs_caller(req, &c);
 	if (p->kind != NODE_SECRETS && p->kind != NODE_FOLDER) {
-		fuse_reply_err(req, p->kind == NODE_TRASH_SECRETS || p->kind == NODE_TRASH_FOLDER
-					    ? EPERM
-					    : EACCES);
+		int trash = p->kind == NODE_TRASH_SECRETS || p->kind == NODE_TRASH_FOLDER;
+
+		vfs_policy_path(p, ppath, sizeof(ppath));
+		fuse_reply_err(req, -vfs_refuse(v, &c, "create", ppath, trash ? "deleted" : "tree",
+						trash ? EPERM : EACCES));
 		return;
 	}
-	vfs_caller(req, &c);
 	r = vfs_new_child(v, &c, p, name, "create", path, sizeof(path), &d);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -307,8 +327,17 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 			r = -EISDIR;
 	}
 	h = r == 0 ? handle_new(NODE_SECRET, path) : NULL;
-	if (r == 0 && (!h || secbuf_new(0, &h->value) < 0 || vfs_opener_set(h, &c, &d) < 0))
+	if (r == 0 && (!h || secbuf_new(0, &h->value) < 0 || writer_set(v, h, &c, &d, ppath) < 0))
 		r = -ENOMEM;
+	/* Creating a deleted secret's name brings its history back: that is recover too. The
+	 * commit checks it again, in its transaction. */
+	if (r == 0 && !h->opener->recover.allow &&
+	    store_secret_stat(v->store, path, STORE_DELETED, &ss) == 0) {
+		r = vfs_deny(v, &c, "create", ppath, &h->opener->recover, EACCES);
+		handle_free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
 	if (vfs_record(v, &c, "create", ppath, 0, &d, r < 0 ? -r : 0) < 0)
 		r = -EIO;
 	if (r < 0) {
@@ -444,8 +473,8 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 {
 	struct handle *h = fi ? fh(fi) : NULL;
 	char ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d, recover;
 	struct secbuf *value = NULL;
-	struct policy_decision d;
 	struct vault_change ch;
 	struct audit_event ev;
 	int r;
@@ -454,8 +483,11 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 		return -EISDIR;
 	if (n->kind == NODE_KEY_FILE)
 		return size == 0 ? 0 : -EINVAL; /* a shell's "> keys/k/sign": input starts empty */
-	if (n->kind != NODE_SECRET)
-		return -EACCES;
+	if (n->kind != NODE_SECRET) {
+		vfs_policy_path(n, ppath, sizeof(ppath));
+		return vfs_refuse(v, c, "truncate", ppath,
+				  n->kind == NODE_VERSION ? "history" : "deleted", EACCES);
+	}
 	if (h) {
 		if (!h->writable)
 			return -EBADF;
@@ -469,8 +501,11 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 	r = vfs_check(v, c, "truncate", POLICY_WRITE, ppath, &d);
 	if (r < 0)
 		return r;
+	vfs_decide(v, c, POLICY_RECOVER, ppath, &recover);
 	vfs_event(c, "truncate", ppath, 0, &d, 0, &ev);
 	vault_change_begin(v->vault, &ch, &ev);
+	if (!recover.allow)
+		vault_change_refused(&ch, recover.rule);
 	if (size > v->max_size) {
 		r = -EFBIG;
 		goto out;
@@ -487,7 +522,8 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 		memset(value->data + value->len, 0, (size_t)size - value->len);
 		value->len = (size_t)size;
 	}
-	r = store_secret_put(v->store, n->path, value, 0, time_now_us(), NULL);
+	r = store_secret_put(v->store, n->path, value, recover.allow ? 0 : STORE_PUT_NO_REVIVE,
+			     time_now_us(), NULL);
 out:
 	r = vault_change_end(&ch, r);
 	secbuf_free(value);

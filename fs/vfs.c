@@ -176,6 +176,26 @@ int vfs_deny(struct vfs *v, struct caller *c, const char *what, const char *path
 	return vfs_record(v, c, what, path, 0, d, err) < 0 ? -EIO : -err;
 }
 
+int vfs_refuse(struct vfs *v, struct caller *c, const char *what, const char *path,
+	       const char *why, int err)
+{
+	struct policy_decision d = { .allow = 0 };
+
+	snprintf(d.rule, sizeof(d.rule), "%s", why);
+	return vfs_deny(v, c, what, path, &d, err);
+}
+
+int vfs_deny_node(struct vfs *v, struct caller *c, const char *what, const struct node *n,
+		  int err)
+{
+	char path[NAME_PATH_MAX + 16];
+	struct policy_decision d;
+
+	vfs_policy_path(n, path, sizeof(path));
+	vfs_decide(v, c, POLICY_READ, path, &d);
+	return vfs_deny(v, c, what, path, &d, err);
+}
+
 int vfs_check(struct vfs *v, struct caller *c, const char *what, enum policy_op op,
 	      const char *path, struct policy_decision *ret)
 {
@@ -321,6 +341,16 @@ int vfs_new_child(struct vfs *v, struct caller *c, const struct node *parent, co
 		return -EINVAL;
 	concat(ppath, sizeof(ppath), "secrets/", path, NULL);
 	return vfs_check(v, c, what, POLICY_WRITE, ppath, ret);
+}
+
+/* The policy path of @name under @parent, for the record of a refusal: @name may be
+ * anything the caller sent. */
+static void child_policy_path(const struct node *parent, const char *name, char *buf, size_t len)
+{
+	char ppath[NAME_PATH_MAX + 16];
+
+	vfs_policy_path(parent, ppath, sizeof(ppath));
+	concat(buf, len, ppath, ppath[0] ? "/" : "", name);
 }
 
 static int stop_at_first(const char *name, int is_folder, void *userdata)
@@ -606,7 +636,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		     (attr->st_mode & 07777) != (st.st_mode & 07777)) ||
 		    ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != c.uid) ||
 		    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != c.gid)) {
-			fuse_reply_err(req, EPERM);
+			char ppath[NAME_PATH_MAX + 16];
+
+			vfs_policy_path(n, ppath, sizeof(ppath));
+			fuse_reply_err(req, -vfs_refuse(v, &c, "setattr", ppath, "modes", EPERM));
 			return;
 		}
 	}
@@ -623,6 +656,21 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_attr(req, &st, 0.0);
+}
+
+/* Records a refused access(2): the denial cites the rule that decides the first right
+ * asked for and missing (write for W_OK, read otherwise). */
+static int access_denied(struct vfs *v, struct caller *c, const struct node *n, int mask,
+			 mode_t m)
+{
+	char ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
+
+	if (!((mask & W_OK) && !(m & 0200)))
+		return vfs_deny_node(v, c, "access", n, EACCES);
+	vfs_policy_path(n, ppath, sizeof(ppath));
+	vfs_decide(v, c, POLICY_WRITE, ppath, &d);
+	return vfs_deny(v, c, "access", ppath, &d, EACCES);
 }
 
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
@@ -642,7 +690,7 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	m = mode_for(n->kind, vfs_rights(v, &c, n));
 	if (((mask & R_OK) && !(m & 0400)) || ((mask & W_OK) && !(m & 0200)) ||
 	    ((mask & X_OK) && !(m & 0100)) || (mask == F_OK && !(m & 0777)))
-		fuse_reply_err(req, EACCES);
+		fuse_reply_err(req, -access_denied(v, &c, n, mask, m));
 	else
 		fuse_reply_err(req, 0);
 }
@@ -663,11 +711,12 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	vfs_caller(req, &c);
 	if (p->kind != NODE_SECRETS && p->kind != NODE_FOLDER) {
-		fuse_reply_err(req, EPERM);
+		child_policy_path(p, name, ppath, sizeof(ppath));
+		fuse_reply_err(req, -vfs_refuse(v, &c, "mkdir", ppath, "tree", EPERM));
 		return;
 	}
-	vfs_caller(req, &c);
 	r = vfs_new_child(v, &c, p, name, "mkdir", path, sizeof(path), &d);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -699,11 +748,14 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	vfs_caller(req, &c);
 	if (p->kind != NODE_SECRETS && p->kind != NODE_FOLDER) {
-		fuse_reply_err(req, p->kind == NODE_ROOT || p->kind == NODE_TRASH ? EBUSY : EPERM);
+		child_policy_path(p, name, ppath, sizeof(ppath));
+		fuse_reply_err(req, -vfs_refuse(v, &c, "rmdir", ppath, "tree",
+						p->kind == NODE_ROOT || p->kind == NODE_TRASH ? EBUSY
+											: EPERM));
 		return;
 	}
-	vfs_caller(req, &c);
 	if (vfs_join(p, name, path, sizeof(path)) < 0 || name_path_check(path) < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -745,14 +797,16 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			return;
 		}
 		if (version) { /* versions are history: read-only */
-			fuse_reply_err(req, EPERM);
+			child_policy_path(p, name, ppath, sizeof(ppath));
+			fuse_reply_err(req, -vfs_refuse(v, &c, "delete", ppath, "history", EPERM));
 			return;
 		}
 		op = POLICY_DELETE;
 	} else if (p->kind == NODE_TRASH_SECRETS || p->kind == NODE_TRASH_FOLDER) {
 		op = POLICY_PURGE;
 	} else {
-		fuse_reply_err(req, EPERM);
+		child_policy_path(p, name, ppath, sizeof(ppath));
+		fuse_reply_err(req, -vfs_refuse(v, &c, "delete", ppath, "tree", EPERM));
 		return;
 	}
 	if (vfs_join(p, name, path, sizeof(path)) < 0 || name_path_check(path) < 0) {
@@ -776,6 +830,42 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 }
 
 /*
+ * The rights a rename within secrets/ amounts to: it reads and removes @pfrom and writes
+ * @pto (SPEC). Records the first that is missing. @ret gets the rules that allow it;
+ * @ret_recover the decision on recovering @pto, which matters only if @pto is the name of
+ * a soft-deleted secret when the change is made, and so is applied in its transaction.
+ */
+static int rename_check(struct vfs *v, struct caller *c, const char *pfrom, const char *pto,
+			struct policy_decision *ret, struct policy_decision *ret_recover)
+{
+	static const struct {
+		enum policy_op op;
+		int on_target;
+	} need[] = { { POLICY_READ, 0 }, { POLICY_DELETE, 0 }, { POLICY_WRITE, 1 } };
+	struct policy_decision d[sizeof(need) / sizeof(need[0])];
+	size_t len = 0;
+	int r;
+
+	ret->allow = 1;
+	ret->rule[0] = '\0';
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		size_t j = 0;
+
+		r = vfs_check(v, c, "rename", need[i].op, need[i].on_target ? pto : pfrom, &d[i]);
+		if (r < 0)
+			return r;
+		/* every rule that gave a part of it, once each */
+		while (j < i && strcmp(d[j].rule, d[i].rule) != 0)
+			j++;
+		if (j == i && len + strlen(d[i].rule) + 2 < sizeof(ret->rule))
+			len += (size_t)snprintf(ret->rule + len, sizeof(ret->rule) - len, "%s%s",
+						len ? "," : "", d[i].rule);
+	}
+	vfs_decide(v, c, POLICY_RECOVER, pto, ret_recover);
+	return 0;
+}
+
+/*
  * mv within secrets/ moves or replaces (an editor's temporary file renamed over its
  * target gives the target a new version and leaves no temporary name); mv from
  * .deleted/secrets/X back to secrets/X recovers; mv of secrets/X to .deleted/secrets/X
@@ -788,10 +878,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	struct node *p = nodes_get(v->nodes, parent), *np = nodes_get(v->nodes, newparent);
 	char from[NAME_PATH_MAX + 1], to[NAME_PATH_MAX + 1];
 	char pfrom[NAME_PATH_MAX + 16], pto[NAME_PATH_MAX + 16];
+	struct policy_decision d, recover;
 	int src_live, dst_live, r;
-	struct policy_decision d;
 	struct vault_change ch;
-	struct store_stat ss;
 	struct audit_event ev;
 	struct caller c;
 
@@ -808,7 +897,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	dst_live = np->kind == NODE_SECRETS || np->kind == NODE_FOLDER;
 	if ((!src_live && p->kind != NODE_TRASH_SECRETS && p->kind != NODE_TRASH_FOLDER) ||
 	    (!dst_live && np->kind != NODE_TRASH_SECRETS && np->kind != NODE_TRASH_FOLDER)) {
-		fuse_reply_err(req, EPERM);
+		child_policy_path(p, name, pfrom, sizeof(pfrom));
+		fuse_reply_err(req, -vfs_refuse(v, &c, "rename", pfrom, "tree", EPERM));
 		return;
 	}
 	if (name_segment_check(name, strlen(name)) < 0 ||
@@ -848,29 +938,27 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		vault_change_begin(v->vault, &ch, &ev);
 		r = vault_change_end(&ch, store_secret_delete(v->store, from, time_now_us()));
 	} else if (src_live) {
-		r = vfs_check(v, &c, "rename", POLICY_WRITE, pfrom, &d);
-		if (r == 0)
-			r = vfs_check(v, &c, "rename", POLICY_WRITE, pto, &d);
+		r = rename_check(v, &c, pfrom, pto, &d, &recover);
 		if (r < 0) {
 			fuse_reply_err(req, -r);
 			return;
 		}
 		vfs_event(&c, "rename", pfrom, 0, &d, 0, &ev);
 		ev.detail = pto;
-		if ((flags & RENAME_NOREPLACE) &&
-		    store_secret_stat(v->store, to, STORE_LIVE, &ss) == 0) {
-			ev.result = EEXIST;
-			fuse_reply_err(req, vault_record(v->vault, &ev) < 0 ? EIO : EEXIST);
-			return;
-		}
 		vault_change_begin(v->vault, &ch, &ev);
-		r = store_secret_rename(v->store, from, to, time_now_us());
+		if (!recover.allow)
+			vault_change_refused(&ch, recover.rule);
+		r = store_secret_rename(
+			v->store, from, to,
+			((flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0) |
+				(recover.allow ? 0 : STORE_RENAME_NO_REVIVE),
+			time_now_us());
 		r = vault_change_end(&ch, r);
 		/* a folder moves by copy and delete, which mv does on EXDEV */
 		if (r == -EISDIR && store_folder_exists(v->store, from) == 1)
 			r = -EXDEV;
 	} else {
-		r = -EPERM;
+		r = vfs_refuse(v, &c, "rename", pfrom, "tree", EPERM);
 	}
 	fuse_reply_err(req, r < 0 ? -r : 0);
 }

@@ -20,6 +20,9 @@
 struct opener {
 	struct caller c;
 	struct policy_decision d;
+	/* whether they may bring back a soft-deleted secret of that name, should the name be
+	 * one when they commit (SPEC: writing a deleted name is recover as well as write) */
+	struct policy_decision recover;
 };
 
 /* An open secret or version. */
@@ -75,6 +78,15 @@ int vfs_check(struct vfs *v, struct caller *c, const char *what, enum policy_op 
  * or -EIO if it could not be recorded. */
 int vfs_deny(struct vfs *v, struct caller *c, const char *what, const char *path,
 	     const struct policy_decision *d, int err);
+/* Records a refusal that comes from the tree rather than from policy (history is
+ * read-only, a deleted value is not served, the fixed folders stay): @why is the record's
+ * rule. Returns -@err, or -EIO if it could not be recorded. */
+int vfs_refuse(struct vfs *v, struct caller *c, const char *what, const char *path,
+	       const char *why, int err);
+/* Records that @c has no right on node @n, asked @what: the denial cites the rule that
+ * decides read on it. Returns -@err, or -EIO. */
+int vfs_deny_node(struct vfs *v, struct caller *c, const char *what, const struct node *n,
+		  int err);
 /* Fills @ev for @c (reading its exe and cgroup) doing @what on @path under @d. */
 void vfs_event(struct caller *c, const char *what, const char *path, uint64_t version,
 	       const struct policy_decision *d, int result, struct audit_event *ev);

@@ -56,7 +56,7 @@ void vfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	}
 	vfs_caller(req, &c);
 	if (!vfs_rights(v, &c, n)) {
-		fuse_reply_err(req, EACCES);
+		fuse_reply_err(req, -vfs_deny_node(v, &c, "getxattr", n, EACCES));
 		return;
 	}
 	if (strncmp(name, PREFIX, PREFIX_LEN) != 0 || target(n, &which) < 0) {
@@ -88,7 +88,7 @@ void vfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	}
 	vfs_caller(req, &c);
 	if (!vfs_rights(v, &c, n)) {
-		fuse_reply_err(req, EACCES);
+		fuse_reply_err(req, -vfs_deny_node(v, &c, "listxattr", n, EACCES));
 		return;
 	}
 	if (target(n, &which) < 0) {
@@ -127,11 +127,12 @@ static int writable(struct vfs *v, struct caller *c, const struct node *n, const
 {
 	int r;
 
+	vfs_policy_path(n, ppath, NAME_PATH_MAX + 16);
 	if (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET)
-		return -EPERM;
+		return vfs_refuse(v, c, what, ppath,
+				  n->kind == NODE_VERSION ? "history" : "deleted", EPERM);
 	if (n->kind != NODE_SECRET)
 		return -ENOTSUP;
-	vfs_policy_path(n, ppath, NAME_PATH_MAX + 16);
 	r = vfs_check(v, c, what, POLICY_WRITE, ppath, d);
 	if (r < 0)
 		return r;
@@ -146,7 +147,7 @@ void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 {
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *n = nodes_get(v->nodes, ino);
-	char *copy = NULL, *old = NULL, ppath[NAME_PATH_MAX + 16];
+	char *copy = NULL, ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;
 	struct vault_change ch;
 	struct audit_event ev;
@@ -167,18 +168,14 @@ void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 		r = -ENOTSUP;
 	if (r >= 0 && memchr(value, '\0', size))
 		r = -EINVAL;
-	if (r >= 0 && (flags & (XATTR_CREATE | XATTR_REPLACE))) {
-		int e = store_attr_get(v->store, n->path, STORE_LIVE, name + PREFIX_LEN, &old);
-
-		free(old);
-		if (e == 0 && (flags & XATTR_CREATE))
-			r = -EEXIST;
-		else if (e == -ENODATA && (flags & XATTR_REPLACE))
-			r = -ENODATA;
-	}
 	if (r >= 0) {
+		/* XATTR_CREATE and XATTR_REPLACE are checked in the change's transaction */
+		unsigned sflags = ((flags & XATTR_CREATE) ? STORE_ATTR_CREATE : 0) |
+				  ((flags & XATTR_REPLACE) ? STORE_ATTR_REPLACE : 0);
+
 		copy = strndup(value, size);
-		r = copy ? store_attr_set(v->store, n->path, name + PREFIX_LEN, copy) : -ENOMEM;
+		r = copy ? store_attr_set(v->store, n->path, name + PREFIX_LEN, copy, sflags)
+			 : -ENOMEM;
 		free(copy);
 	}
 	if (r == -EOPNOTSUPP)

@@ -270,7 +270,7 @@ static int do_attr(struct vault *v, const struct args *a)
 		a->ev->detail = a->remove ? a->remove : a->attr;
 		vault_change_begin(v, &c, a->ev);
 		r = a->remove ? store_attr_remove(v->store, a->name, a->remove)
-			      : store_attr_set(v->store, a->name, a->attr, a->value);
+			      : store_attr_set(v->store, a->name, a->attr, a->value, 0);
 		r = vault_change_end(&c, r);
 		if (c.record_failed || (r == -EIO && !c.recorded))
 			return cli_error("secret attr", a->name, AUDIT_FAILED);

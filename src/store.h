@@ -54,6 +54,9 @@ struct store_stat {
 /* store_secret_put flags */
 #define STORE_PUT_EXCL 0x1 /* -EEXIST if the secret exists */
 #define STORE_PUT_MKDIRS 0x2 /* make missing parent folders (otherwise -ENOENT) */
+/* -EACCES rather than bring back the history of a soft-deleted secret of that name: for a
+ * writer who may not recover it. Decided in the change's own transaction. */
+#define STORE_PUT_NO_REVIVE 0x4
 
 /* store_list flags */
 #define STORE_LIST_DELETED 0x1 /* the soft-deleted records instead of the live ones */
@@ -109,15 +112,23 @@ int store_secret_put(struct store *s, const char *path, const struct secbuf *val
 int store_version_stat(struct store *s, const char *path, uint64_t version, uint64_t *ret_size,
 		       int64_t *ret_created);
 
+/* store_secret_rename flags */
+#define STORE_RENAME_NOREPLACE 0x1 /* -EEXIST if @to is a live secret */
+#define STORE_RENAME_NO_REVIVE 0x2 /* -EACCES if @to is the name of a soft-deleted secret */
+
 /*
- * Moves the live secret @from to @to. If @to is a live secret, @from's current value
- * becomes @to's new version (none if identical) and @from is removed with its history —
- * what an editor's write-temporary-then-rename means. Otherwise @from moves with all its
- * versions (each re-sealed under its new path) and attributes. Returns 1 if @to got a new
- * version or was made, 0 if nothing changed, or -ENOENT, -EISDIR (either is a folder),
- * -EEXIST (@to's name is held by a deleted secret), -ENOTDIR, -EINVAL.
+ * Moves the live secret @from to @to, in one transaction with every check its @flags ask
+ * for. If @to is a secret (live, or soft-deleted: its history comes back), @from's current
+ * value becomes @to's new version (none if identical), and @from leaves the live tree:
+ * with the rest of its history to .deleted/ if it has older versions, for good if its one
+ * version is now @to's — what an editor's write-temporary-then-rename means, and no
+ * history is ever destroyed. Otherwise @from moves with all its versions (each re-sealed
+ * under its new path) and attributes. Returns 1 if @to got a new version or was made, 0 if
+ * nothing changed, or -ENOENT, -EISDIR (either is a folder), -EEXIST, -EACCES (@flags),
+ * -ENOTDIR, -EINVAL.
  */
-int store_secret_rename(struct store *s, const char *from, const char *to, int64_t now);
+int store_secret_rename(struct store *s, const char *from, const char *to, unsigned flags,
+			int64_t now);
 
 /* All version numbers, ascending, malloc'ed. */
 int store_secret_versions(struct store *s, const char *path, enum store_which which, uint64_t **ret,
@@ -141,7 +152,12 @@ int store_secret_purge(struct store *s, const char *path);
  */
 int store_attr_get(struct store *s, const char *path, enum store_which which, const char *name,
 		   char **ret_value);
-int store_attr_set(struct store *s, const char *path, const char *name, const char *value);
+/* store_attr_set flags, checked in the change's transaction */
+#define STORE_ATTR_CREATE 0x1 /* -EEXIST if the attribute is set (XATTR_CREATE) */
+#define STORE_ATTR_REPLACE 0x2 /* -ENODATA if it is not (XATTR_REPLACE) */
+
+int store_attr_set(struct store *s, const char *path, const char *name, const char *value,
+		   unsigned flags);
 int store_attr_remove(struct store *s, const char *path, const char *name);
 
 /* The names of the attributes that are set, each NUL-terminated, end to end, malloc'ed. */

@@ -139,7 +139,8 @@ static int is_read_only_attr(const char *name)
 	       strcmp(name, "created") == 0 || strcmp(name, "updated") == 0;
 }
 
-static int attr_set_locked(struct store *s, const char *path, const char *name, const char *value)
+static int attr_set_locked(struct store *s, const char *path, const char *name, const char *value,
+			   unsigned flags)
 {
 	struct row row;
 	int64_t t;
@@ -150,6 +151,18 @@ static int attr_set_locked(struct store *s, const char *path, const char *name, 
 		return r;
 	if (is_read_only_attr(name))
 		return -EPERM;
+	if (flags & (STORE_ATTR_CREATE | STORE_ATTR_REPLACE)) {
+		char *old = NULL;
+
+		r = attr_get_locked(s, path, STORE_LIVE, name, &old);
+		free(old);
+		if (r == 0 && (flags & STORE_ATTR_CREATE))
+			return -EEXIST;
+		if (r == -ENODATA && (flags & STORE_ATTR_REPLACE))
+			return -ENODATA;
+		if (r < 0 && r != -ENODATA)
+			return r;
+	}
 	if (strcmp(name, "content_type") == 0) {
 		if (strlen(value) > STORE_CONTENT_TYPE_MAX)
 			return -ERANGE;
@@ -219,13 +232,14 @@ static int attr_set_locked(struct store *s, const char *path, const char *name, 
 	return -EOPNOTSUPP;
 }
 
-int store_attr_set(struct store *s, const char *path, const char *name, const char *value)
+int store_attr_set(struct store *s, const char *path, const char *name, const char *value,
+		   unsigned flags)
 {
 	int r;
 
 	r = store_enter_write(s, path);
 	if (r >= 0)
-		r = store_tx_end(s, attr_set_locked(s, path, name, value));
+		r = store_tx_end(s, attr_set_locked(s, path, name, value, flags));
 	return r;
 }
 
@@ -259,7 +273,7 @@ static int attr_remove_locked(struct store *s, const char *path, const char *nam
 		sqlite3_bind_text(st, 2, name + 4, -1, SQLITE_STATIC);
 		return store_step_done(s, st);
 	}
-	return attr_set_locked(s, path, name, "");
+	return attr_set_locked(s, path, name, "", 0);
 }
 
 int store_attr_remove(struct store *s, const char *path, const char *name)

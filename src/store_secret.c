@@ -197,6 +197,8 @@ int store_put_locked(struct store *s, const char *path, const struct secbuf *val
 		if (row.deleted) {
 			/* Writing a deleted secret's name brings it back, history and all, with
 			 * the new value on top (as a write after delete does in Vault's KV). */
+			if (flags & STORE_PUT_NO_REVIVE)
+				return -EACCES;
 			r = store_folder_exists_locked(s, path);
 			if (r != 0)
 				return r < 0 ? r : -EISDIR;
@@ -340,7 +342,34 @@ static int reseal_all(struct store *s, int64_t id, uint64_t current, const char 
 	return 0;
 }
 
-static int rename_locked(struct store *s, const char *from, const char *to, int64_t now)
+/* @src's current value becomes @to's new version; @src leaves the live tree, keeping its
+ * older versions in .deleted/ (nothing of its history is lost). */
+static int rename_over_locked(struct store *s, const char *from, const struct row *src,
+			      const char *to, unsigned flags, int64_t now)
+{
+	struct secbuf *value = NULL;
+	uint64_t version;
+	int r, put;
+
+	r = store_version_open(s, from, src->id, src->current, &value);
+	if (r < 0)
+		return r;
+	put = store_put_locked(s, to, value,
+			       flags & STORE_RENAME_NO_REVIVE ? STORE_PUT_NO_REVIVE : 0, now,
+			       &version);
+	secbuf_free(value);
+	if (put < 0)
+		return put;
+	/* versions run 1..current with no gaps: an older one is history to keep */
+	if (src->current > 1)
+		r = set_deleted(s, src->id, now > 0 ? now : 1);
+	else
+		r = store_purge_id(s, src->id);
+	return r < 0 ? r : put;
+}
+
+static int rename_locked(struct store *s, const char *from, const char *to, unsigned flags,
+			 int64_t now)
 {
 	char folder[NAME_PATH_MAX];
 	const char *name;
@@ -357,19 +386,9 @@ static int rename_locked(struct store *s, const char *from, const char *to, int6
 		return 0;
 	r = store_get_row(s, to, &dst);
 	if (r == 0) {
-		struct secbuf *value = NULL;
-		uint64_t version;
-
-		if (dst.deleted)
+		if (!dst.deleted && (flags & STORE_RENAME_NOREPLACE))
 			return -EEXIST;
-		r = store_version_open(s, from, src.id, src.current, &value);
-		if (r < 0)
-			return r;
-		r = store_put_locked(s, to, value, 0, now, &version);
-		secbuf_free(value);
-		if (r < 0)
-			return r;
-		return store_purge_id(s, src.id) < 0 ? -EIO : r;
+		return rename_over_locked(s, from, &src, to, flags, now);
 	}
 	if (r != -ENOENT)
 		return r;
@@ -394,7 +413,8 @@ static int rename_locked(struct store *s, const char *from, const char *to, int6
 	return r < 0 ? r : 1;
 }
 
-int store_secret_rename(struct store *s, const char *from, const char *to, int64_t now)
+int store_secret_rename(struct store *s, const char *from, const char *to, unsigned flags,
+			int64_t now)
 {
 	int r;
 
@@ -405,7 +425,7 @@ int store_secret_rename(struct store *s, const char *from, const char *to, int64
 		return r;
 	r = store_tx_begin(s);
 	if (r >= 0)
-		r = store_tx_end(s, rename_locked(s, from, to, now));
+		r = store_tx_end(s, rename_locked(s, from, to, flags, now));
 	return r;
 }
 

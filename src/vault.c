@@ -506,7 +506,13 @@ void vault_change_begin(struct vault *v, struct vault_change *c, const struct au
 	c->ev = *ev;
 	c->recorded = 0;
 	c->record_failed = 0;
+	c->refused_rule = NULL;
 	store_on_commit(v->store, change_hook, c);
+}
+
+void vault_change_refused(struct vault_change *c, const char *rule)
+{
+	c->refused_rule = rule;
 }
 
 int vault_change_end(struct vault_change *c, int r)
@@ -519,6 +525,10 @@ int vault_change_end(struct vault_change *c, int r)
 	/* Failed before its commit (nothing recorded yet), or its commit failed after the
 	 * record: either way the trail gets the failure. */
 	c->ev.result = -r;
+	if (r == -EACCES && c->refused_rule) {
+		c->ev.allow = 0;
+		c->ev.rule = c->refused_rule;
+	}
 	if (vault_record(c->v, &c->ev) < 0)
 		return -EIO;
 	return r;

@@ -243,27 +243,27 @@ static void test_attributes(void **state)
 	expect_attr(f->s, "s", "versions", "1 2");
 	expect_attr(f->s, "s", "enabled", "1");
 	assert_int_equal(store_attr_get(f->s, "s", STORE_LIVE, "content_type", &v), -ENODATA);
-	assert_int_equal(store_attr_set(f->s, "s", "content_type", "text/plain"), 0);
+	assert_int_equal(store_attr_set(f->s, "s", "content_type", "text/plain", 0), 0);
 	expect_attr(f->s, "s", "content_type", "text/plain");
-	assert_int_equal(store_attr_set(f->s, "s", "version", "7"), -EPERM);
-	assert_int_equal(store_attr_set(f->s, "s", "bogus", "1"), -EOPNOTSUPP);
-	assert_int_equal(store_attr_set(f->s, "s", "enabled", "yes"), -EINVAL);
-	assert_int_equal(store_attr_set(f->s, "s", "expires", "next week"), -EINVAL);
-	assert_int_equal(store_attr_set(f->s, "s", "content_type", "a\nb"), -EINVAL);
+	assert_int_equal(store_attr_set(f->s, "s", "version", "7", 0), -EPERM);
+	assert_int_equal(store_attr_set(f->s, "s", "bogus", "1", 0), -EOPNOTSUPP);
+	assert_int_equal(store_attr_set(f->s, "s", "enabled", "yes", 0), -EINVAL);
+	assert_int_equal(store_attr_set(f->s, "s", "expires", "next week", 0), -EINVAL);
+	assert_int_equal(store_attr_set(f->s, "s", "content_type", "a\nb", 0), -EINVAL);
 
 	/* disabled: reads refused */
-	assert_int_equal(store_attr_set(f->s, "s", "enabled", "0"), 0);
+	assert_int_equal(store_attr_set(f->s, "s", "enabled", "0", 0), 0);
 	assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, NULL), -EACCES);
 	assert_int_equal(store_secret_get(f->s, "s", 1, time_now_us(), &b, NULL), -EACCES);
-	assert_int_equal(store_attr_set(f->s, "s", "enabled", "1"), 0);
+	assert_int_equal(store_attr_set(f->s, "s", "enabled", "1", 0), 0);
 	check_value(f->s, "s", 0, "b");
 
 	/* the validity window */
-	assert_int_equal(store_attr_set(f->s, "s", "expires", "2000-01-01T00:00:00Z"), 0);
+	assert_int_equal(store_attr_set(f->s, "s", "expires", "2000-01-01T00:00:00Z", 0), 0);
 	expect_attr(f->s, "s", "expires", "2000-01-01T00:00:00Z");
 	assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, NULL), -EKEYEXPIRED);
-	assert_int_equal(store_attr_set(f->s, "s", "expires", ""), 0);
-	assert_int_equal(store_attr_set(f->s, "s", "not_before", "2999-01-01T00:00:00+02:00"), 0);
+	assert_int_equal(store_attr_set(f->s, "s", "expires", "", 0), 0);
+	assert_int_equal(store_attr_set(f->s, "s", "not_before", "2999-01-01T00:00:00+02:00", 0), 0);
 	expect_attr(f->s, "s", "not_before", "2998-12-31T22:00:00Z");
 	assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, NULL), -EKEYEXPIRED);
 	assert_int_equal(store_attr_remove(f->s, "s", "not_before"), 0);
@@ -274,25 +274,25 @@ static void test_attributes(void **state)
 	/* tags: fifteen, then no room; a long value; removal */
 	for (int i = 0; i < 15; i++) {
 		snprintf(name, sizeof(name), "tag.t%d", i);
-		assert_int_equal(store_attr_set(f->s, "s", name, "v"), 0);
+		assert_int_equal(store_attr_set(f->s, "s", name, "v", 0), 0);
 	}
-	assert_int_equal(store_attr_set(f->s, "s", "tag.one-more", "v"), -ENOSPC);
-	assert_int_equal(store_attr_set(f->s, "s", "tag.t3", "replaced"), 0);
+	assert_int_equal(store_attr_set(f->s, "s", "tag.one-more", "v", 0), -ENOSPC);
+	assert_int_equal(store_attr_set(f->s, "s", "tag.t3", "replaced", 0), 0);
 	expect_attr(f->s, "s", "tag.t3", "replaced");
 	{
 		char longv[258];
 
 		memset(longv, 'v', sizeof(longv));
 		longv[256] = '\0';
-		assert_int_equal(store_attr_set(f->s, "s", "tag.t4", longv), 0);
+		assert_int_equal(store_attr_set(f->s, "s", "tag.t4", longv, 0), 0);
 		longv[256] = 'v';
 		longv[257] = '\0';
-		assert_int_equal(store_attr_set(f->s, "s", "tag.t4", longv), -ERANGE);
+		assert_int_equal(store_attr_set(f->s, "s", "tag.t4", longv, 0), -ERANGE);
 	}
-	assert_int_equal(store_attr_set(f->s, "s", "tag.bad name", "v"), -EINVAL);
+	assert_int_equal(store_attr_set(f->s, "s", "tag.bad name", "v", 0), -EINVAL);
 	assert_int_equal(store_attr_remove(f->s, "s", "tag.t0"), 0);
 	assert_int_equal(store_attr_remove(f->s, "s", "tag.t0"), -ENODATA);
-	assert_int_equal(store_attr_set(f->s, "s", "tag.one-more", "v"), 0);
+	assert_int_equal(store_attr_set(f->s, "s", "tag.one-more", "v", 0), 0);
 	assert_int_equal(store_attr_remove(f->s, "s", "version"), -EPERM);
 
 	assert_int_equal(store_attr_list(f->s, "s", STORE_LIVE, &names, &len), 0);
@@ -623,6 +623,107 @@ static void test_key_version_past_header(void **state)
 	keys_input_free(in);
 }
 
+/* A rename never destroys history: over a secret, the source's older versions go to
+ * .deleted/ with it; a one-version source leaves nothing behind. Its checks are made in
+ * its own transaction. */
+static void test_rename_keeps_history(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t *vs = NULL;
+	size_t n = 0;
+	struct store_stat ss;
+
+	put(f->s, "target", "t1", 1, 1);
+	put(f->s, "src", "s1", 1, 1);
+	put(f->s, "src", "s2", 1, 2);
+	assert_int_equal(store_secret_rename(f->s, "src", "target", 0, time_now_us()), 1);
+	check_value(f->s, "target", 2, "s2");
+	check_value(f->s, "target", 1, "t1");
+	assert_int_equal(store_secret_stat(f->s, "src", STORE_LIVE, &ss), -ENOENT);
+	assert_int_equal(store_secret_stat(f->s, "src", STORE_DELETED, &ss), 0);
+	assert_int_equal(store_secret_versions(f->s, "src", STORE_DELETED, &vs, &n), 0);
+	assert_int_equal(n, 2);
+	free(vs);
+
+	/* an editor's temporary: one version, which is now the target's */
+	put(f->s, "tmp", "t3", 1, 1);
+	assert_int_equal(store_secret_rename(f->s, "tmp", "target", 0, time_now_us()), 1);
+	check_value(f->s, "target", 3, "t3");
+	assert_int_equal(store_secret_stat(f->s, "tmp", STORE_LIVE, &ss), -ENOENT);
+	assert_int_equal(store_secret_stat(f->s, "tmp", STORE_DELETED, &ss), -ENOENT);
+
+	/* RENAME_NOREPLACE, decided in the transaction */
+	put(f->s, "other", "o1", 1, 1);
+	assert_int_equal(store_secret_rename(f->s, "other", "target", STORE_RENAME_NOREPLACE,
+					     time_now_us()),
+			 -EEXIST);
+	check_value(f->s, "target", 0, "t3");
+	check_value(f->s, "other", 0, "o1");
+
+	/* onto a deleted name: its history comes back, unless the caller may not recover */
+	put(f->s, "gone", "g1", 1, 1);
+	assert_int_equal(store_secret_delete(f->s, "gone", time_now_us()), 0);
+	assert_int_equal(store_secret_rename(f->s, "other", "gone", STORE_RENAME_NO_REVIVE,
+					     time_now_us()),
+			 -EACCES);
+	check_value(f->s, "other", 0, "o1");
+	assert_int_equal(store_secret_stat(f->s, "gone", STORE_DELETED, &ss), 0);
+	assert_int_equal(store_secret_rename(f->s, "other", "gone", STORE_RENAME_NOREPLACE,
+					     time_now_us()),
+			 1);
+	check_value(f->s, "gone", 1, "g1");
+	check_value(f->s, "gone", 2, "o1");
+}
+
+/* A write onto a deleted name brings its history back only for a writer who may recover. */
+static void test_put_no_revive(void **state)
+{
+	struct fixture *f = *state;
+	struct secbuf *b = NULL;
+	struct store_stat ss;
+	uint64_t v = 0;
+
+	put(f->s, "d", "one", 1, 1);
+	assert_int_equal(store_secret_delete(f->s, "d", time_now_us()), 0);
+	assert_int_equal(secbuf_from("two", 3, &b), 0);
+	assert_int_equal(store_secret_put(f->s, "d", b, STORE_PUT_NO_REVIVE, time_now_us(), &v),
+			 -EACCES);
+	assert_int_equal(store_secret_put(f->s, "d", b, STORE_PUT_NO_REVIVE | STORE_PUT_EXCL,
+					  time_now_us(), &v),
+			 -EACCES);
+	assert_int_equal(store_secret_stat(f->s, "d", STORE_DELETED, &ss), 0);
+	assert_int_equal(ss.version, 1);
+	/* a live secret is written as ever */
+	put(f->s, "live", "one", 1, 1);
+	assert_int_equal(store_secret_put(f->s, "live", b, STORE_PUT_NO_REVIVE, time_now_us(), &v),
+			 1);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_secret_put(f->s, "d", b, 0, time_now_us(), &v), 1);
+	assert_int_equal(v, 2);
+	secbuf_free(b);
+}
+
+/* XATTR_CREATE and XATTR_REPLACE, in the change's transaction. */
+static void test_attr_flags(void **state)
+{
+	struct fixture *f = *state;
+	char *value = NULL;
+
+	put(f->s, "s", "v", 1, 1);
+	assert_int_equal(store_attr_set(f->s, "s", "tag.a", "1", STORE_ATTR_REPLACE), -ENODATA);
+	assert_int_equal(store_attr_set(f->s, "s", "content_type", "x", STORE_ATTR_REPLACE),
+			 -ENODATA);
+	assert_int_equal(store_attr_set(f->s, "s", "tag.a", "1", STORE_ATTR_CREATE), 0);
+	assert_int_equal(store_attr_set(f->s, "s", "tag.a", "2", STORE_ATTR_CREATE), -EEXIST);
+	assert_int_equal(store_attr_set(f->s, "s", "tag.a", "3", STORE_ATTR_REPLACE), 0);
+	assert_int_equal(store_attr_get(f->s, "s", STORE_LIVE, "tag.a", &value), 0);
+	assert_string_equal(value, "3");
+	free(value);
+	/* enabled is always set */
+	assert_int_equal(store_attr_set(f->s, "s", "enabled", "1", STORE_ATTR_CREATE), -EEXIST);
+	assert_int_equal(store_attr_set(f->s, "s", "enabled", "1", STORE_ATTR_REPLACE), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -641,6 +742,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_delete_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_old_version_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_version_past_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_keeps_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_no_revive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attr_flags, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
