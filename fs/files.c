@@ -171,7 +171,7 @@ static int commit(struct vfs *v, struct handle *h, int last)
 	vfs_event(&h->opener->c, "write", ppath, 0, &h->opener->d, 0, &ev);
 	vault_change_begin(v->vault, &ch, &ev);
 	if (!h->opener->recover.allow)
-		vault_change_refused(&ch, h->opener->recover.rule);
+		vault_change_refused(&ch, ppath, h->opener->recover.rule);
 	r = store_secret_put(v->store, h->path, h->value,
 			     (h->excl ? STORE_PUT_EXCL : 0) |
 				     (h->opener->recover.allow ? 0 : STORE_PUT_NO_REVIVE),
@@ -505,7 +505,7 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 	vfs_event(c, "truncate", ppath, 0, &d, 0, &ev);
 	vault_change_begin(v->vault, &ch, &ev);
 	if (!recover.allow)
-		vault_change_refused(&ch, recover.rule);
+		vault_change_refused(&ch, ppath, recover.rule);
 	if (size > v->max_size) {
 		r = -EFBIG;
 		goto out;

@@ -947,7 +947,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		ev.detail = pto;
 		vault_change_begin(v->vault, &ch, &ev);
 		if (!recover.allow)
-			vault_change_refused(&ch, recover.rule);
+			vault_change_refused(&ch, pto, recover.rule);
 		r = store_secret_rename(
 			v->store, from, to,
 			((flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0) |

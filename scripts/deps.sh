@@ -16,6 +16,7 @@ packages=(
 	libcmocka-dev               # unit tests
 	clang libclang-rt-14-dev    # the policy parser's libFuzzer target
 	attr jq util-linux python3  # getfattr/setfattr, audit checks, setpriv, exact syscalls in tests
+	vim sed coreutils           # the editors whose write-and-rename idioms the mounted tests run
 )
 
 missing=()

@@ -510,8 +510,9 @@ void vault_change_begin(struct vault *v, struct vault_change *c, const struct au
 	store_on_commit(v->store, change_hook, c);
 }
 
-void vault_change_refused(struct vault_change *c, const char *rule)
+void vault_change_refused(struct vault_change *c, const char *path, const char *rule)
 {
+	c->refused_path = path;
 	c->refused_rule = rule;
 }
 
@@ -527,6 +528,7 @@ int vault_change_end(struct vault_change *c, int r)
 	c->ev.result = -r;
 	if (r == -EACCES && c->refused_rule) {
 		c->ev.allow = 0;
+		c->ev.path = c->refused_path;
 		c->ev.rule = c->refused_rule;
 	}
 	if (vault_record(c->v, &c->ev) < 0)

@@ -39,7 +39,7 @@ struct vault_change {
 	struct audit_event ev;
 	int recorded; /* the record was written (inside the transaction) */
 	int record_failed; /* it could not be: the change was rolled back */
-	const char *refused_rule; /* vault_change_refused */
+	const char *refused_path, *refused_rule; /* vault_change_refused */
 };
 
 struct vault_init_options {
@@ -78,11 +78,12 @@ void vault_change_begin(struct vault *v, struct vault_change *c, const struct au
 int vault_change_end(struct vault_change *c, int r);
 
 /*
- * Says that an -EACCES from the store call is a denial under @rule (which must live until
- * vault_change_end): a right that the store checks in the change's own transaction, such
- * as recovering a name that turns out to be a deleted secret's. It is recorded as deny.
+ * Says that an -EACCES from the store call is a denial of the right on @path under @rule
+ * (both must live until vault_change_end): a right that the store checks in the change's
+ * own transaction, such as recovering a name that turns out to be a deleted secret's. It
+ * is recorded as deny, on @path.
  */
-void vault_change_refused(struct vault_change *c, const char *rule);
+void vault_change_refused(struct vault_change *c, const char *path, const char *rule);
 
 /* For the mount daemon: records are flushed to disk by vault_audit_flush (every second)
  * and with every change, not one by one as for an admin command. */

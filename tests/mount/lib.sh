@@ -24,6 +24,22 @@ new_vault() {
 	chmod 755 "$T"
 }
 
+# set_policy TEXT: replaces the mounted vault's policy (as an editor would, by rename) and
+# waits for the daemon's record of the reload.
+set_policy() {
+	local before
+	before=$(grep -c '"op":"policy-reload"' "$V/audit.log")
+	printf '%s\n' "$1" >"$V/policy.new" && mv "$V/policy.new" "$V/policy"
+	for _ in $(seq 1 100); do
+		[ "$(grep -c '"op":"policy-reload"' "$V/audit.log")" -gt "$before" ] && return 0
+		sleep 0.05
+	done
+	fail "policy not reloaded"
+}
+
+# last_record JQ_FILTER: the newest record of the trail that the filter selects, through it.
+last_record() { jq -c "$1" "$V/audit.log" | tail -n 1; }
+
 # Starts the daemon in the foreground and waits until the mount serves.
 start() {
 	"$VAULTFS" mount "$V" "$M" -f "$@" 2>"$T/daemon.err" &

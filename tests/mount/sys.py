@@ -4,7 +4,9 @@
                                    notrunc), write DATA, close: reports the first failure
                                    as "open:E", "write:E" or "close:E"
   sys.py writen PATH N             as write, with N bytes of 'x'
-  sys.py write_wait PATH DATA FLAG open O_WRONLY|O_CREAT|O_EXCL, write DATA, create FLAG.ready,
+  sys.py write_wait PATH DATA FLAG [existing]
+                                   open O_WRONLY|O_CREAT|O_EXCL (with "existing":
+                                   O_WRONLY|O_TRUNC), write DATA, create FLAG.ready,
                                    wait for FLAG to exist, then close: reports as write
                                    does. (No fork while the file is open: a child's exec
                                    would close it, and that close is a flush.)
@@ -72,7 +74,10 @@ def main(argv):
     if op == "write_wait":
         import time
         try:
-            fd = os.open(argv[2], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            if len(argv) > 5 and argv[5] == "existing":
+                flags = os.O_WRONLY | os.O_TRUNC
+            fd = os.open(argv[2], flags, 0o600)
         except OSError as e:
             return "open:" + name(e)
         try:
