@@ -380,11 +380,33 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	}
 }
 
+/*
+ * Refuses, and records, a read that would fill the page cache. The kernel serves those
+ * pages to every later mapping of the inode without asking us — a MAP_PRIVATE mapping held
+ * by a caller whose access was revoked, another opener of a key file — so nothing is ever
+ * served into it. Such reads (a mapping's page fault, readahead, splice and sendfile) carry
+ * no lock owner; a read(2) on a direct_io file always carries the reader's.
+ */
+static int refuse_page_cache(fuse_req_t req, struct vfs *v, struct handle *h)
+{
+	char ppath[NAME_PATH_MAX + 16];
+	struct node n = { .kind = h->kind, .path = h->path };
+	struct caller c;
+
+	vfs_caller(req, &c);
+	vfs_policy_path(&n, ppath, sizeof(ppath));
+	return vfs_refuse(v, &c, "read", ppath, "page-cache", EACCES);
+}
+
 void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct handle *h = fh(fi);
 
 	(void)ino;
+	if (fi->lock_owner == 0) {
+		fuse_reply_err(req, -refuse_page_cache(req, fuse_req_userdata(req), h));
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (h->kind == NODE_KEY_FILE) {
 		const void *out = NULL;

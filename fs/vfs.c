@@ -797,7 +797,10 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			return;
 		}
 		if (version) { /* versions are history: read-only */
-			child_policy_path(p, name, ppath, sizeof(ppath));
+			char base[NAME_SEGMENT_MAX + 1];
+
+			snprintf(base, sizeof(base), "%.*s", (int)name_len, name);
+			child_policy_path(p, base, ppath, sizeof(ppath));
 			fuse_reply_err(req, -vfs_refuse(v, &c, "delete", ppath, "history", EPERM));
 			return;
 		}

@@ -146,6 +146,30 @@ for kind in noreplace xattr_create; do
 	[ "$(head -1 <<<"$out")" = "120 rounds, 0 violations" ] || echo "$out" >&2
 done
 
+# Every refusal is recorded before the reply, policy's or the tree's.
+printf 'v' | "$VAULTFS" secret set "$V" kept
+printf 'w' | "$VAULTFS" secret set "$V" kept
+rm "$S/kept"
+# refused WHAT PATH RULE ERRNO -- COMMAND...: COMMAND prints ERRNO, and the newest record of
+# WHAT is its denial.
+refused() {
+	local what=$1 path=$2 rule=$3 err=$4
+	shift 5
+	same "$what $path refused" "$err" "$("$@" 2>&1 | tail -n 1)"
+	same "$what $path recorded" "deny $path $rule ${err#*:}" \
+		"$(last_record "select(.op == \"$what\") | \"\(.decision) \(.path) \(.rule) \(.result)\"" | tr -d '"')"
+}
+refused open secrets/kept deleted open:EACCES -- sys_ read "$M/.deleted/secrets/kept"
+refused open secrets/conf history open:EACCES -- sys_ write "$S/conf@1" x notrunc
+refused delete secrets/conf history EPERM -- sys_ unlink "$S/conf@1"
+refused setxattr secrets/kept deleted EPERM -- sys_ setxattr "$M/.deleted/secrets/kept" user.vault.tag.a 1
+refused mkdir keys/x tree EPERM -- sys_ mkdir "$M/keys/x"
+refused getxattr secrets default-deny EACCES -- as_sys 1002 getxattr "$S" user.vault.version
+refused access secrets default-deny EACCES -- as_sys 1002 access "$S" r
+as 1002 getfattr -d "$S" >/dev/null 2>&1
+same "listxattr recorded" "1002 deny secrets default-deny EACCES" \
+	"$(last_record 'select(.op == "listxattr") | "\(.uid) \(.decision) \(.path) \(.rule) \(.result)"' | tr -d '"')"
+
 "$VAULTFS" audit verify "$V" >/dev/null && pass || fail "audit verify"
 stop
 finish
