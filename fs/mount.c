@@ -186,7 +186,8 @@ static void record(struct vault *vault, const char *op, int result, const char *
 		log_error("Failed to record \"%s\" in the audit trail", op);
 }
 
-/* The policy file changed: a good file takes over whole, a bad one changes nothing. */
+/* The policy file changed: a good file in a vault that is still safe takes over whole;
+ * anything else changes nothing. */
 static void on_policy_change(void *userdata)
 {
 	struct reload *rl = userdata;
@@ -194,7 +195,11 @@ static void on_policy_change(void *userdata)
 	char err[512] = "", msg[600];
 	int r;
 
-	r = policy_load(rl->path, VAULT_POLICY, &p, err, sizeof(err));
+	/* A file another user could have written is no policy: refused like one with an
+	 * error, whatever it says. */
+	r = vault_check_safe(rl->vault->dir, err, sizeof(err));
+	if (r == 0)
+		r = policy_load(rl->path, VAULT_POLICY, &p, err, sizeof(err));
 	if (r == 0) {
 		log_info("policy reloaded: %zu rules", policy_rule_count(p));
 		snprintf(msg, sizeof(msg), "%zu rules", policy_rule_count(p));
@@ -474,9 +479,14 @@ int mount_main(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage("mount", "expects DIR and MOUNTPOINT");
-	/* absolute before the daemon leaves the working directory */
-	if (!realpath(argv[optind], dir))
-		return cli_error("mount", argv[optind], "%s", strerror(errno));
+	/* absolute before the daemon leaves the working directory; judged before the daemon
+	 * makes its log file in it */
+	{
+		char err[512] = "";
+
+		if (vault_resolve_safe(argv[optind], dir, err, sizeof(err)) < 0)
+			return cli_error("mount", NULL, "%s", err);
+	}
 	o.dir = dir;
 	if (!realpath(argv[optind + 1], mp) || stat(mp, &st) < 0)
 		return cli_error("mount", argv[optind + 1], "%s", strerror(errno));

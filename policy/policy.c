@@ -350,10 +350,12 @@ int policy_load(const char *path, const char *name, struct policy **ret, char *e
 	size_t len = 0;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* never through a symbolic link: the file is trusted for where it is */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "%s: %s", name, strerror(-r));
+		snprintf(err, errlen, "%s: %s", name,
+			 r == -ELOOP ? "is a symbolic link, refused" : strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 16 * 1024 * 1024) {

@@ -57,7 +57,8 @@ struct policy;
 int policy_parse(const char *text, size_t len, const char *name, struct policy **ret, char *err,
 		 size_t errlen);
 
-/* Reads and parses the file @path; rules are named "NAME:LINE". -ENOENT if it is missing. */
+/* Reads and parses the file @path; rules are named "NAME:LINE". -ENOENT if it is missing,
+ * -ELOOP if it is a symbolic link (never followed). */
 int policy_load(const char *path, const char *name, struct policy **ret, char *err, size_t errlen);
 
 /* A policy with no rules: everything denied. */

@@ -139,14 +139,17 @@ static void print_lines(char *buf, size_t *len, int raw)
 
 static int tail(const char *dir, unsigned long n, int follow, int raw)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], absdir[PATH_MAX], err[512] = "";
 	char *buf = NULL;
 	size_t len = 0;
 	struct stat st;
 	off_t start, off;
-	int fd, r = 0;
+	int fd, r;
 
-	if (snprintf(path, sizeof(path), "%s/audit.log", dir) >= (int)sizeof(path))
+	r = vault_resolve_safe(dir, absdir, err, sizeof(err));
+	if (r < 0)
+		return cli_error("audit tail", NULL, "%s", err);
+	if (snprintf(path, sizeof(path), "%s/audit.log", absdir) >= (int)sizeof(path))
 		return cli_error("audit tail", dir, "path too long");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)

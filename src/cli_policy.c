@@ -32,10 +32,13 @@ static const char policy_help[] =
 
 static int load(const char *cmd, const char *dir, struct policy **ret)
 {
-	char path[PATH_MAX], err[512] = "";
+	char path[PATH_MAX], absdir[PATH_MAX], err[512] = "";
 	int r;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, VAULT_POLICY) >= (int)sizeof(path))
+	r = vault_resolve_safe(dir, absdir, err, sizeof(err));
+	if (r < 0)
+		return cli_error(cmd, NULL, "%s", err);
+	if (snprintf(path, sizeof(path), "%s/%s", absdir, VAULT_POLICY) >= (int)sizeof(path))
 		return cli_error(cmd, dir, "path too long");
 	r = policy_load(path, VAULT_POLICY, ret, err, sizeof(err));
 	if (r == -ENOENT)

@@ -454,12 +454,12 @@ bad:
 	}
 }
 
-int hsm_key_rsa_decrypt(struct hsm *h, CK_OBJECT_HANDLE key, int oaep, const uint8_t *in,
-			size_t len, struct secbuf **ret)
+int hsm_key_rsa_decrypt(struct hsm *h, CK_OBJECT_HANDLE key, int oaep, const uint8_t *label,
+			size_t label_len, const uint8_t *in, size_t len, struct secbuf **ret)
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(h);
-	CK_RSA_PKCS_OAEP_PARAMS params = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL,
-					   0 };
+	CK_RSA_PKCS_OAEP_PARAMS params = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED,
+					   label_len ? (CK_VOID_PTR)label : NULL, label_len };
 	CK_MECHANISM m = { oaep ? CKM_RSA_PKCS_OAEP : CKM_RSA_X_509, oaep ? &params : NULL,
 			   oaep ? sizeof(params) : 0 };
 	CK_SESSION_HANDLE s;

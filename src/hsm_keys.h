@@ -87,12 +87,13 @@ int hsm_key_sign(struct hsm *h, CK_OBJECT_HANDLE key, enum hsm_sign_mech mech, c
 		 size_t len, uint8_t *out, size_t *out_len);
 
 /*
- * RSA decryption: with @oaep, RSAES-OAEP with SHA-256 and MGF1-SHA-256 in the token
- * (-EOPNOTSUPP if the token does not offer it with those parameters); without, the raw
- * RSA operation (the caller removes the padding). -EBADMSG for a bad ciphertext.
+ * RSA decryption: with @oaep, RSAES-OAEP with SHA-256, MGF1-SHA-256 and the label @label
+ * (@label_len bytes, 0 for the empty label) in the token (-EOPNOTSUPP if the token does
+ * not offer it with those parameters); without, the raw RSA operation (the caller removes
+ * the padding and checks the label). -EBADMSG for a bad ciphertext.
  */
-int hsm_key_rsa_decrypt(struct hsm *h, CK_OBJECT_HANDLE key, int oaep, const uint8_t *in,
-			size_t len, struct secbuf **ret);
+int hsm_key_rsa_decrypt(struct hsm *h, CK_OBJECT_HANDLE key, int oaep, const uint8_t *label,
+			size_t label_len, const uint8_t *in, size_t len, struct secbuf **ret);
 
 /* AES-256-GCM with a 12-byte @nonce and 16-byte tag appended (encrypt) or expected at the
  * end of @in (decrypt: -EBADMSG when it does not hold). */

@@ -9,7 +9,8 @@
  *   sign     EC: DER ECDSA-Sig-Value over SHA-256 (P-256) or SHA-384 (P-384) of the message;
  *            RSA: PKCS#1 v1.5 with SHA-256, or PSS (SHA-256, MGF1-SHA-256, 32-byte salt)
  *   encrypt  RSA: OAEP with SHA-256 and MGF1-SHA-256; AES: the header below
- *   wrap     AES: RFC 5649; RSA: OAEP as encrypt
+ *   wrap     AES: RFC 5649; RSA: OAEP as encrypt, with the label KEYS_WRAP_LABEL, so that
+ *            decrypt (empty label) cannot unwrap and unwrap cannot decrypt
  * The AES-256-GCM output is "VKA1" (4 bytes), the key version (4 bytes, big-endian), a
  * 12-byte nonce, the ciphertext and the 16-byte tag; the associated data is the first 8
  * bytes and the key's name, so a ciphertext opens only under the key and version it names.
@@ -23,6 +24,9 @@
 #include "hsm.h"
 #include "secbuf.h"
 #include "store.h"
+
+/* The OAEP label of RSA wrap and unwrap (SPEC), without a terminating NUL in the label. */
+#define KEYS_WRAP_LABEL "vaultfs-wrap"
 
 enum key_op {
 	KEY_SIGN,

@@ -221,22 +221,49 @@ static int run_sign(struct keys_input *in, struct hsm *h, struct secbuf **ret)
 	return secbuf_from(sig, sig_len, ret);
 }
 
-/* RSA-OAEP (SHA-256) with the public key: what openssl pkeyutl -decrypt with the private
- * key undoes. */
+/*
+ * The OAEP label of an RSA operation: wrap and unwrap use KEYS_WRAP_LABEL, encrypt and
+ * decrypt the empty label, so that a right to decrypt is no right to unwrap key material
+ * (and unwrap never serves what encrypt made).
+ */
+static size_t rsa_label(const struct keys_input *in, const uint8_t **ret)
+{
+	if (in->op == KEY_WRAP || in->op == KEY_UNWRAP) {
+		*ret = (const uint8_t *)KEYS_WRAP_LABEL;
+		return sizeof(KEYS_WRAP_LABEL) - 1;
+	}
+	*ret = NULL;
+	return 0;
+}
+
+/* RSA-OAEP (SHA-256) with the public key and the operation's label: what openssl pkeyutl
+ * -decrypt with the private key (and -pkeyopt rsa_oaep_label:HEX for wrap) undoes. */
 static int rsa_encrypt(struct keys_input *in, struct secbuf **ret)
 {
 	const unsigned char *p = in->v.public_der;
 	EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)in->v.public_len);
 	EVP_PKEY_CTX *ctx = pkey ? EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL) : NULL;
 	struct secbuf *out = NULL;
-	size_t olen = 0;
+	const uint8_t *label;
+	size_t label_len = rsa_label(in, &label), olen = 0;
+	void *label_copy = NULL;
 	int r = -EIO;
 
 	if (!ctx || EVP_PKEY_encrypt_init(ctx) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1 ||
-	    EVP_PKEY_encrypt(ctx, NULL, &olen, in->buf->data, in->buf->len) != 1)
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1)
+		goto out;
+	if (label_len) {
+		/* set0: the context takes the copy and frees it */
+		label_copy = OPENSSL_memdup(label, label_len);
+		if (!label_copy ||
+		    EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, label_copy, (int)label_len) != 1) {
+			OPENSSL_free(label_copy);
+			goto out;
+		}
+	}
+	if (EVP_PKEY_encrypt(ctx, NULL, &olen, in->buf->data, in->buf->len) != 1)
 		goto out;
 	r = secbuf_new(olen, &out);
 	if (r < 0)
@@ -258,6 +285,8 @@ out:
 static int rsa_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret)
 {
 	struct secbuf *em = NULL;
+	const uint8_t *label;
+	size_t label_len = rsa_label(in, &label);
 	CK_OBJECT_HANDLE key;
 	int r;
 
@@ -267,16 +296,17 @@ static int rsa_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 	if (r < 0)
 		return r;
 	if (!atomic_load(&token_lacks_oaep256)) {
-		r = hsm_key_rsa_decrypt(h, key, 1, in->buf->data, in->buf->len, ret);
+		r = hsm_key_rsa_decrypt(h, key, 1, label, label_len, in->buf->data, in->buf->len,
+					ret);
 		if (r != -EOPNOTSUPP)
 			return r;
 		atomic_store(&token_lacks_oaep256, 1);
 		log_debug("the token has no OAEP with SHA-256: raw RSA, padding removed here");
 	}
-	r = hsm_key_rsa_decrypt(h, key, 0, in->buf->data, in->buf->len, &em);
+	r = hsm_key_rsa_decrypt(h, key, 0, NULL, 0, in->buf->data, in->buf->len, &em);
 	if (r < 0)
 		return r;
-	r = oaep_sha256_decode(em, rsa_bytes(in->t), ret);
+	r = oaep_sha256_decode(em, rsa_bytes(in->t), label, label_len, ret);
 	secbuf_free(em);
 	return r;
 }

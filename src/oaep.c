@@ -1,7 +1,9 @@
 /*
  * oaep: EME-OAEP decoding (RFC 8017 7.1.2) with SHA-256 and MGF1-SHA-256, for tokens that
  * do the raw RSA operation but not OAEP with SHA-256 (SoftHSM2 2.6 offers OAEP with SHA-1
- * only). The private key stays in the token; only the padding is removed here.
+ * only). The private key stays in the token; only the padding is removed here. The label
+ * is what keeps a key's uses apart (decrypt takes the empty one, unwrap "vaultfs-wrap"): a
+ * ciphertext made for one use fails here for the other, as any tampered one does.
  *
  * Decoding must not tell a bad first byte from a bad label hash or a missing separator, by
  * its answer or by its time (Manger's attack): every check runs on every input, the
@@ -63,13 +65,10 @@ static int mgf1_xor(uint8_t *out, size_t len, const uint8_t *seed, size_t seed_l
 	return r;
 }
 
-int oaep_sha256_decode(const struct secbuf *em, size_t k, struct secbuf **ret)
+int oaep_sha256_decode(const struct secbuf *em, size_t k, const uint8_t *label, size_t label_len,
+		       struct secbuf **ret)
 {
-	static const uint8_t empty_label_hash[HLEN] = {
-		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
-		0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
-		0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
-	};
+	uint8_t label_hash[HLEN];
 	struct secbuf *buf = NULL, *out = NULL;
 	unsigned good, found = 0, index = 0, looking;
 	uint8_t *seed, *db;
@@ -79,6 +78,9 @@ int oaep_sha256_decode(const struct secbuf *em, size_t k, struct secbuf **ret)
 	/* the modulus length is public; a shorter raw output has lost its leading zeros */
 	if (k < 2 * HLEN + 2 || em->len > k)
 		return -EBADMSG;
+	if (EVP_Digest(label_len ? label : (const uint8_t *)"", label_len, label_hash, NULL,
+		       EVP_sha256(), NULL) != 1)
+		return -EIO;
 	r = secbuf_new(k, &buf);
 	if (r < 0)
 		return r;
@@ -94,7 +96,7 @@ int oaep_sha256_decode(const struct secbuf *em, size_t k, struct secbuf **ret)
 	if (r < 0)
 		goto out;
 	good = ct_eq(buf->data[0], 0);
-	good &= ct_eq((unsigned)CRYPTO_memcmp(db, empty_label_hash, HLEN), 0);
+	good &= ct_eq((unsigned)CRYPTO_memcmp(db, label_hash, HLEN), 0);
 	/* the first 0x01 after the label hash, past zero bytes only */
 	looking = ~0u;
 	for (size_t i = HLEN; i < db_len; i++) {

@@ -347,11 +347,10 @@ int vault_init(const char *dir, const struct vault_init_options *o, char *err, s
 		snprintf(err, errlen, "cannot make \"%s\": %s", dir, strerror(-r));
 		return r;
 	}
-	if (!realpath(dir, absdir)) {
-		r = -errno;
-		snprintf(err, errlen, "\"%s\": %s", dir, strerror(-r));
+	/* an existing DIR that others could write is refused before anything is put in it */
+	r = vault_resolve_safe(dir, absdir, err, errlen);
+	if (r < 0)
 		goto fail_early;
-	}
 	dfd = open(absdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		r = -errno;
@@ -630,11 +629,9 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 	char path[PATH_MAX], absdir[PATH_MAX], cerr[256] = "";
 	int r;
 
-	if (!realpath(dir, absdir)) {
-		r = -errno;
-		snprintf(err, errlen, "\"%s\": %s", dir, strerror(-r));
+	r = vault_resolve_safe(dir, absdir, err, errlen);
+	if (r < 0)
 		return r;
-	}
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;

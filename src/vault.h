@@ -98,6 +98,21 @@ void vault_admin_event(struct audit_event *ev, const char *op, char *exe, size_t
 		       char *cgroup, size_t cgroup_len);
 
 /*
+ * Whether the vault in @absdir (absolute, no symbolic link in it) can be trusted, as sshd's
+ * StrictModes decides: @absdir, every directory above it, and each vault file in it that
+ * exists (vaultfs.conf, vault.db and its -wal/-shm/-journal, policy, audit.log, pin,
+ * softhsm2.conf, and tokens/ with all it holds) must be owned by the effective uid or root
+ * and writable by no group or other user; a directory above @absdir may be writable by
+ * others if it has the sticky bit, as /tmp. A vault file that is a symbolic link is
+ * refused. Returns 0, or -EPERM (or the -errno of a failed stat) with one line in @err
+ * naming the path and why.
+ */
+int vault_check_safe(const char *absdir, char *err, size_t errlen);
+
+/* realpath(@dir) into @ret_absdir (PATH_MAX bytes), then vault_check_safe() on it. */
+int vault_resolve_safe(const char *dir, char *ret_absdir, char *err, size_t errlen);
+
+/*
  * Reads a PIN file into a secbuf, dropping one trailing newline. Refuses (-EPERM) a file
  * that group or others may read, as ssh refuses such a private key, and one that is not a
  * regular file.

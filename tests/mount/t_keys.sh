@@ -103,6 +103,34 @@ head -c 32 /dev/urandom >"$T/material"
 same "rsa wrap" ok "$(op rsa wrap "$T/material" "$T/wrapped")"
 same "rsa unwrap" ok "$(op rsa unwrap "$T/wrapped" "$T/unwrapped")"
 cmp -s "$T/material" "$T/unwrapped" && pass || fail "rsa unwrap gave other bytes"
+
+# RSA wrap and unwrap are not encrypt and decrypt: wrap is OAEP (SHA-256) with the label
+# "vaultfs-wrap", decrypt takes the empty label only, so neither file opens what the
+# other's counterpart made. openssl makes and opens both kinds with the private key it
+# holds for imptrad (imported from $T/trad.pem).
+same "imptrad files" "decrypt encrypt public.pem sign unwrap wrap" "$(ls "$K/imptrad" | tr '\n' ' ' | sed 's/ $//')"
+LABEL=$(printf 'vaultfs-wrap' | od -An -tx1 | tr -d ' \n')
+OAEP=(-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256)
+openssl pkeyutl -encrypt -pubin -inkey "$T/pub.imptrad" "${OAEP[@]}" -pkeyopt "rsa_oaep_label:$LABEL" \
+	-in "$T/material" -out "$T/owrapped"
+same "openssl's OAEP with the wrap label unwraps" ok "$(op imptrad unwrap "$T/owrapped" "$T/ounw")"
+cmp -s "$T/material" "$T/ounw" && pass || fail "unwrap of openssl's wrapping gave other bytes"
+same "decrypt refuses openssl's wrapping" EBADMSG "$(op imptrad decrypt "$T/owrapped" "$T/x")"
+same "imptrad wrap" ok "$(op imptrad wrap "$T/material" "$T/vwrapped")"
+openssl pkeyutl -decrypt -inkey "$T/trad.pem" "${OAEP[@]}" -pkeyopt "rsa_oaep_label:$LABEL" \
+	-in "$T/vwrapped" -out "$T/vunw" 2>"$T/ossl.err" && pass || fail "openssl cannot unwrap: $(cat "$T/ossl.err")"
+cmp -s "$T/material" "$T/vunw" && pass || fail "openssl unwrapped other bytes"
+openssl pkeyutl -decrypt -inkey "$T/trad.pem" "${OAEP[@]}" -in "$T/vwrapped" -out "$T/x" 2>/dev/null &&
+	fail "wrap's output opens without the label" || pass
+same "decrypt refuses what wrap made" EBADMSG "$(op imptrad decrypt "$T/vwrapped" "$T/x")"
+same "rsa decrypt refuses what rsa wrap made" EBADMSG "$(op rsa decrypt "$T/wrapped" "$T/x")"
+openssl pkeyutl -encrypt -pubin -inkey "$T/pub.imptrad" "${OAEP[@]}" -in "$T/plain" -out "$T/oct"
+same "openssl's plain OAEP decrypts" ok "$(op imptrad decrypt "$T/oct" "$T/x")"
+same "unwrap refuses openssl's plain OAEP" EBADMSG "$(op imptrad unwrap "$T/oct" "$T/x")"
+same "imptrad encrypt" ok "$(op imptrad encrypt "$T/plain" "$T/vct")"
+openssl pkeyutl -decrypt -inkey "$T/trad.pem" "${OAEP[@]}" -in "$T/vct" -out "$T/vpl" 2>/dev/null &&
+	cmp -s "$T/plain" "$T/vpl" && pass || fail "openssl cannot decrypt what encrypt made"
+same "unwrap refuses what encrypt made" EBADMSG "$(op imptrad unwrap "$T/vct" "$T/x")"
 cp "$T/ct" "$T/bad"; printf '\x00' | dd of="$T/bad" bs=1 seek=100 conv=notrunc 2>/dev/null
 same "tampered RSA ciphertext" EBADMSG "$(op rsa decrypt "$T/bad" "$T/out")"
 same "short RSA ciphertext" EBADMSG "$(head -c 100 "$T/ct" >"$T/short"; op rsa decrypt "$T/short" "$T/out")"
@@ -179,6 +207,13 @@ same "1001 signs with ec" ok "$(as 1001 $SYS_PY keyop "$K/ec/sign" "$T/msg" /dev
 same "1001 may not sign with rsa" "open:EACCES" "$(as 1001 $SYS_PY keyop "$K/rsa/sign" "$T/msg" /dev/null)"
 same "1001 decrypts with rsa" ok "$(as 1001 $SYS_PY keyop "$K/rsa/decrypt" "$T/ct" /dev/null)"
 same "1001 may not encrypt with rsa" "open:EACCES" "$(as 1001 $SYS_PY keyop "$K/rsa/encrypt" "$T/plain" /dev/null)"
+# decrypt is no way around unwrap: uid 1001 may decrypt with rsa, not unwrap, and its
+# decrypt of key material that rsa wrapped is EBADMSG, the material never served.
+same "1001 may not unwrap with rsa" "open:EACCES" "$(as 1001 $SYS_PY keyop "$K/rsa/unwrap" "$T/wrapped" /dev/null)"
+rm -f "$T/stolen"; touch "$T/stolen"; chown 1001 "$T/stolen"
+same "1001's decrypt of wrapped material" EBADMSG "$(as 1001 $SYS_PY keyop "$K/rsa/decrypt" "$T/wrapped" "$T/stolen")"
+cmp -s "$T/material" "$T/stolen" && fail "uid 1001 unwrapped key material through decrypt" || pass
+same "recorded as refused" "allow EBADMSG" "$(jq -r 'select(.op == "decrypt" and .uid == 1001 and .path == "keys/rsa") | "\(.decision) \(.result)"' "$A" | tail -n 1)"
 same "1001 reads ec's public key" "$(cat "$T/pub.ec2")" "$(as 1001 cat "$K/ec/public.pem")"
 same "1001 cannot see aes" "open:EACCES" "$(as 1001 $SYS_PY read "$K/aes/decrypt")"
 same "1002 sees no key" "open:ENOENT" "$(as 1002 $SYS_PY read "$K/ec/public.pem")"
