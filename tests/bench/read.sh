@@ -4,6 +4,8 @@
 # (the caller's cgroup is read from /proc for every request), (3) floorfs — a minimal FUSE
 # filesystem with the same options — and (4) tmpfs, with 1 and 2 threads. Prints the figures and the ratio of
 # vaultfs to the floor. Run as root, from a build: tests/bench/read.sh [BUILD] [SECONDS]
+# With BEFORE=PATH (another build's vaultfs binary), that binary serves the same secrets
+# under the uid rule as one more target, "before", for figures before and after a change.
 set -euo pipefail
 build=${1:-build}
 seconds=${2:-5}
@@ -15,14 +17,14 @@ floorfs=$build/tests/floorfs
 
 T=$(mktemp -d /tmp/vaultfs-bench.XXXXXX)
 cleanup() {
-	for m in "$T/vmnt" "$T/cmnt" "$T/fmnt" "$T/tmpfs"; do
+	for m in "$T/vmnt" "$T/cmnt" "$T/bmnt" "$T/fmnt" "$T/tmpfs"; do
 		mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount "$m"; }
 	done
 	wait 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
-mkdir "$T/vmnt" "$T/cmnt" "$T/fmnt" "$T/tmpfs"
+mkdir "$T/vmnt" "$T/cmnt" "$T/bmnt" "$T/fmnt" "$T/tmpfs"
 
 "$vaultfs" init "$T/vault" >/dev/null
 value=$(head -c "$size" /dev/zero | tr '\0' 's')
@@ -31,14 +33,21 @@ for i in $(seq 0 $((files - 1))); do
 done
 # The same secrets under a policy that asks for the caller's cgroup.
 cp -a "$T/vault" "$T/cvault"
+targets="floor vaultfs vaultfs-cg tmpfs"
+if [ -n "${BEFORE:-}" ]; then
+	cp -a "$T/vault" "$T/bvault"
+	targets="floor before vaultfs vaultfs-cg tmpfs"
+fi
 # The reader is an ordinary service account, as in production: uid 1001.
 reader=1001
 echo "allow read,list ** uid=$reader" >"$T/vault/policy"
 echo "allow read,list ** uid=$reader cgroup=/**" >"$T/cvault/policy"
+[ -n "${BEFORE:-}" ] && echo "allow read,list ** uid=$reader" >"$T/bvault/policy"
 # Both filesystems get vaultfs's default number of workers: twice the cores.
 threads=${THREADS:-$(($(nproc) * 2))}
 "$vaultfs" mount "$T/vault" "$T/vmnt" -o threads=$threads
 "$vaultfs" mount "$T/cvault" "$T/cmnt" -o threads=$threads
+[ -n "${BEFORE:-}" ] && "$BEFORE" mount "$T/bvault" "$T/bmnt" -o threads=$threads
 "$floorfs" "$T/fmnt" "$files" "$size" "$threads" &
 mount -t tmpfs -o size=16m tmpfs "$T/tmpfs"
 for i in $(seq 0 $((files - 1))); do printf '%s' "$value" >"$T/tmpfs/secret-$i"; done
@@ -52,9 +61,10 @@ echo "open+read+close of $size-byte files, $seconds s per run, $rounds rounds, t
 : >"$T/results"
 for round in $(seq 1 "$rounds"); do
 	for threads in 1 2; do
-		for target in floor vaultfs vaultfs-cg tmpfs; do
+		for target in $targets; do
 			case $target in
 			floor) dir=$T/fmnt ;;
+			before) dir=$T/bmnt/secrets ;;
 			vaultfs) dir=$T/vmnt/secrets ;;
 			vaultfs-cg) dir=$T/cmnt/secrets ;;
 			tmpfs) dir=$T/tmpfs ;;
@@ -72,7 +82,7 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 echo
 echo "medians:"
 for threads in 1 2; do
-	for target in floor vaultfs vaultfs-cg tmpfs; do
+	for target in $targets; do
 		lines=$(awk -v t="$threads" -v g="$target" '$1 == t && $2 == g' "$T/results")
 		ops=$(echo "$lines" | field ops/s | median)
 		p50=$(echo "$lines" | field p50 | median)
@@ -84,6 +94,8 @@ for threads in 1 2; do
 done
 for threads in 1 2; do
 	awk -v t="$threads" '$1 == t {v[$2] = $3} END {
-		printf "at %d thread(s): vaultfs / floor %.2fx, with the cgroup rule %.2fx\n", t,
-			v["vaultfs"] / v["floor"], v["vaultfs-cg"] / v["floor"] }' "$T/medians"
+		printf "at %d thread(s): vaultfs / floor %.2fx, with the cgroup rule %.2fx", t,
+			v["vaultfs"] / v["floor"], v["vaultfs-cg"] / v["floor"]
+		if (v["before"]) printf "; vaultfs / before %.2fx", v["vaultfs"] / v["before"]
+		printf "\n" }' "$T/medians"
 done
