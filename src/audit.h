@@ -96,6 +96,23 @@ void audit_reopen(struct audit *a);
 /* The label of a vault's audit key, for @vault_id (CRYPTO_VAULT_ID_LEN bytes). */
 void audit_key_label(const uint8_t *vault_id, char *buf, size_t len);
 
+/* The most bytes audit_escape writes for @n bytes, its closing NUL included. */
+#define AUDIT_ESCAPE_MAX(n) (4 * (size_t)(n) + 1)
+
+/*
+ * Writes the @n bytes at @s (any bytes, NULs included) to @out (AUDIT_ESCAPE_MAX(n)
+ * bytes) as text for a person's terminal, NUL-terminated, and returns its length. What
+ * is printable UTF-8 stays as it is; everything else is escaped, so that the text holds
+ * no control character and is valid UTF-8, and two different inputs never read the same:
+ *   \\          a backslash
+ *   \n \r \t    newline, carriage return, tab
+ *   \xHH        any other C0 control or DEL, or a byte that is not part of valid UTF-8
+ *   \uHHHH      a C1 control, format character (bidi controls), U+2028/U+2029, a
+ *               default-ignorable, private-use or non-character code point
+ *   \UHHHHHHHH  the same above U+FFFF
+ */
+size_t audit_escape(const char *s, size_t n, char *out);
+
 /* The result of audit_verify. */
 struct audit_report {
 	uint64_t records; /* records checked */

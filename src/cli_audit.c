@@ -4,7 +4,8 @@
  * prints records for people (or as they are, for jq and log shippers).
  *
  * tail reads the file as any reader may and trusts nothing in it: a line that is not a
- * record is shown as such, never interpreted.
+ * record is shown as such, never interpreted, and every field of one that is is printed
+ * escaped (audit_escape), whatever the writer did.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,21 +83,71 @@ out:
 	return r;
 }
 
-static const char *str(json_object *o, const char *key)
+/*
+ * Field @key of @o as text for a terminal (audit_escape), malloc'ed in *ret; NULL when it
+ * is missing or null. Whatever the field holds (any bytes, NULs, a number or an object
+ * where a string belongs) comes out escaped. Returns 0 or -ENOMEM.
+ */
+static int field(json_object *o, const char *key, char **ret)
 {
 	json_object *f;
+	const char *s;
+	size_t n;
+	char *out;
 
+	*ret = NULL;
 	if (!json_object_object_get_ex(o, key, &f) || json_object_is_type(f, json_type_null))
-		return NULL;
-	return json_object_get_string(f);
+		return 0;
+	if (json_object_is_type(f, json_type_string)) {
+		s = json_object_get_string(f);
+		n = (size_t)json_object_get_string_len(f);
+	} else {
+		s = json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN);
+		n = strlen(s);
+	}
+	out = malloc(AUDIT_ESCAPE_MAX(n));
+	if (!out)
+		return -ENOMEM;
+	audit_escape(s, n, out);
+	*ret = out;
+	return 0;
 }
 
-/* One line for people: time, seq, decision, op, path[@version], who, rule, result. */
+enum {
+	F_TIME,
+	F_SEQ,
+	F_DECISION,
+	F_OP,
+	F_PATH,
+	F_VERSION,
+	F_UID,
+	F_GID,
+	F_PID,
+	F_EXE,
+	F_CGROUP,
+	F_RULE,
+	F_RESULT,
+	F_DETAIL,
+	F__MAX
+};
+
+/*
+ * One line for people: time, seq, decision, op, path[@version], who, rule, result. Every
+ * field goes through audit_escape, so a line printed is one record and nothing else: no
+ * field can end it, start another, move the cursor or reorder what follows.
+ */
 static void print_record(const char *line, size_t len, int raw)
 {
+	static const char *const keys[F__MAX] = {
+		[F_TIME] = "time",     [F_SEQ] = "seq",	      [F_DECISION] = "decision",
+		[F_OP] = "op",	       [F_PATH] = "path",     [F_VERSION] = "version",
+		[F_UID] = "uid",       [F_GID] = "gid",	      [F_PID] = "pid",
+		[F_EXE] = "exe",       [F_CGROUP] = "cgroup", [F_RULE] = "rule",
+		[F_RESULT] = "result", [F_DETAIL] = "detail",
+	};
+	char *f[F__MAX] = { 0 };
 	json_tokener *tok;
 	json_object *o;
-	const char *path, *version, *detail;
 
 	if (raw) {
 		fwrite(line, 1, len, stdout);
@@ -109,16 +160,22 @@ static void print_record(const char *line, size_t len, int raw)
 		printf("(not a record: %zu bytes)\n", len);
 		goto out;
 	}
-	path = str(o, "path");
-	version = str(o, "version");
-	detail = str(o, "detail");
-	printf("%s #%s %-5s %-14s %s%s%s uid=%s gid=%s pid=%s exe=%s cgroup=%s rule=%s result=%s%s%s\n",
-	       str(o, "time") ?: "?", str(o, "seq") ?: "?", str(o, "decision") ?: "?",
-	       str(o, "op") ?: "?", path ?: "-", version ? "@" : "", version ?: "",
-	       str(o, "uid") ?: "?", str(o, "gid") ?: "?", str(o, "pid") ?: "?",
-	       str(o, "exe") ?: "-", str(o, "cgroup") ?: "-", str(o, "rule") ?: "-",
-	       str(o, "result") ?: "?", detail ? " detail=" : "", detail ?: "");
+	for (int i = 0; i < F__MAX; i++) {
+		if (field(o, keys[i], &f[i]) < 0) {
+			printf("(not shown: %s)\n", strerror(ENOMEM));
+			goto out;
+		}
+	}
+	printf("%s #%s %-5s %-14s %s%s%s uid=%s gid=%s pid=%s exe=%s cgroup=%s rule=%s "
+	       "result=%s%s%s\n",
+	       f[F_TIME] ?: "?", f[F_SEQ] ?: "?", f[F_DECISION] ?: "?", f[F_OP] ?: "?",
+	       f[F_PATH] ?: "-", f[F_VERSION] ? "@" : "", f[F_VERSION] ?: "", f[F_UID] ?: "?",
+	       f[F_GID] ?: "?", f[F_PID] ?: "?", f[F_EXE] ?: "-", f[F_CGROUP] ?: "-",
+	       f[F_RULE] ?: "-", f[F_RESULT] ?: "?", f[F_DETAIL] ? " detail=" : "",
+	       f[F_DETAIL] ?: "");
 out:
+	for (int i = 0; i < F__MAX; i++)
+		free(f[i]);
 	json_object_put(o);
 	if (tok)
 		json_tokener_free(tok);
