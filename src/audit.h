@@ -96,6 +96,21 @@ void audit_reopen(struct audit *a);
 /* The label of a vault's audit key, for @vault_id (CRYPTO_VAULT_ID_LEN bytes). */
 void audit_key_label(const uint8_t *vault_id, char *buf, size_t len);
 
+/* Prefix of the label of the key that tags a vault's stored head; the vault id follows. */
+#define AUDIT_HEAD_KEY_LABEL "vaultfs-head"
+
+/* The label of a vault's head key, for @vault_id (CRYPTO_VAULT_ID_LEN bytes). */
+void audit_head_key_label(const uint8_t *vault_id, char *buf, size_t len);
+
+/*
+ * The tag that vouches for @head as the head of vault @vault_id's trail: HMAC-SHA-256
+ * computed inside the token under @key (the vault's head key) over a label, the vault id,
+ * the seq and the MAC. Without the token no tag can be made for another head, nor a tag
+ * of one vault's head taken for another's. Returns 0 or -errno.
+ */
+int audit_head_tag(struct hsm *hsm, CK_OBJECT_HANDLE key, const uint8_t *vault_id,
+		   const struct audit_head *head, uint8_t out[AUDIT_MAC_LEN]);
+
 /* The most bytes audit_escape writes for @n bytes, its closing NUL included. */
 #define AUDIT_ESCAPE_MAX(n) (4 * (size_t)(n) + 1)
 

@@ -42,27 +42,38 @@ static int verify(const char *dir)
 {
 	char err[512] = "", exe[PATH_MAX], cgroup[PATH_MAX];
 	struct audit_report rep;
+	struct store_anchor stored;
 	struct audit_head anchor;
 	struct audit_event ev;
 	struct vault *v = NULL;
-	int r;
+	int r, head_ok = 0;
 
 	r = vault_open(dir, &v, err, sizeof(err));
 	if (r < 0)
 		return cli_error("audit verify", NULL, "%s", err[0] ? err : strerror(-r));
-	r = store_anchor_get(v->store, &anchor.seq, anchor.mac);
+	r = store_anchor_get(v->store, &stored);
+	if (r >= 0) {
+		r = vault_head_check(v, &stored);
+		head_ok = r == 0;
+		if (r == -EBADMSG)
+			r = 0;
+	}
 	if (r < 0) {
 		r = cli_error("audit verify", dir, "cannot read the vault's audit head: %s",
 			      strerror(-r));
 		goto out;
 	}
-	r = audit_verify(v->dir, v->hsm, v->audit_key, &anchor, &rep);
+	anchor.seq = stored.seq;
+	memcpy(anchor.mac, stored.mac, AUDIT_MAC_LEN);
+	/* a head that fails its tag is no head: the chain is still checked on its own */
+	r = audit_verify(v->dir, v->hsm, v->audit_key,
+			 head_ok ? &anchor : &(struct audit_head){ 0 }, &rep);
 	if (r < 0) {
 		r = cli_error("audit verify", dir, "%s", strerror(-r));
 		goto out;
 	}
 	vault_admin_event(&ev, "audit-verify", exe, sizeof(exe), cgroup, sizeof(cgroup));
-	ev.result = rep.bad_seq ? EBADMSG : 0;
+	ev.result = rep.bad_seq || !head_ok ? EBADMSG : 0;
 	if (vault_record(v, &ev) < 0) {
 		r = cli_error("audit verify", dir, "cannot write the audit trail");
 		goto out;
@@ -70,6 +81,19 @@ static int verify(const char *dir)
 	if (rep.bad_seq) {
 		r = cli_error("audit verify", rep.file, "seq %llu: %s",
 			      (unsigned long long)rep.bad_seq, rep.reason);
+		goto out;
+	}
+	if (!head_ok) {
+		char db[PATH_MAX];
+
+		snprintf(db, sizeof(db), "%s/%s", v->dir, VAULT_DB);
+		r = cli_error("audit verify", db,
+			      "the trail's head it holds (seq %llu) %s: it was written without "
+			      "the token, so the end of the trail cannot be trusted (the trail "
+			      "holds seq %llu..%llu)",
+			      (unsigned long long)stored.seq,
+			      stored.tagged ? "fails its tag" : "has no tag",
+			      (unsigned long long)rep.first_seq, (unsigned long long)rep.last_seq);
 		goto out;
 	}
 	if (rep.records == 0)
