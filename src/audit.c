@@ -66,40 +66,6 @@ static void hex(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at @s (of @n bytes), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and beyond U+10FFFF are not UTF-8 */
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /* A line being built in a fixed buffer; overflow is remembered, never written past. */
 struct out {
 	char *buf;
@@ -131,9 +97,11 @@ static void put_u64(struct out *o, uint64_t v)
 }
 
 /*
- * A JSON string, or null. Control characters are \u-escaped; bytes that are not UTF-8 (a
- * path may hold any) are written as the four characters \xHH, escaped so that JSON keeps
- * them: "\\xff". Past FIELD_MAX output bytes the string is cut and ends with "...".
+ * A JSON string, or null. Control characters, and every code point a terminal would act
+ * on or not show (audit_cp_hidden: C1, bidi controls, U+2028...), are \u-escaped, so the
+ * file itself is safe to read; bytes that are not UTF-8 (a path may hold any) are written
+ * as the four characters \xHH, escaped so that JSON keeps them: "\\xff". Past FIELD_MAX
+ * output bytes the string is cut and ends with "...".
  */
 static void put_str(struct out *o, const char *s)
 {
@@ -147,8 +115,9 @@ static void put_str(struct out *o, const char *s)
 	put(o, "\"", 1);
 	n = strlen(s);
 	while (n > 0 && !o->overflow) {
-		size_t k = utf8_seq(p, n);
-		char esc[8];
+		uint32_t cp = 0;
+		size_t k = audit_utf8(p, n, &cp);
+		char esc[16];
 
 		if (o->len - start > FIELD_MAX) {
 			puts_(o, "...");
@@ -162,8 +131,14 @@ static void put_str(struct out *o, const char *s)
 			esc[0] = '\\';
 			esc[1] = (char)*p;
 			put(o, esc, 2);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+		} else if (cp > 0xffff && audit_cp_hidden(cp)) {
+			/* JSON names code points past the BMP as a UTF-16 surrogate pair */
+			snprintf(esc, sizeof(esc), "\\u%04x\\u%04x",
+				 0xd800 + ((cp - 0x10000) >> 10),
+				 0xdc00 + ((cp - 0x10000) & 0x3ff));
+			puts_(o, esc);
+		} else if (audit_cp_hidden(cp)) {
+			snprintf(esc, sizeof(esc), "\\u%04x", cp);
 			puts_(o, esc);
 		} else {
 			put(o, (const char *)p, k);

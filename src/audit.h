@@ -96,6 +96,38 @@ void audit_reopen(struct audit *a);
 /* The label of a vault's audit key, for @vault_id (CRYPTO_VAULT_ID_LEN bytes). */
 void audit_key_label(const uint8_t *vault_id, char *buf, size_t len);
 
+/* Prefix of the label of the key that tags a vault's stored head; the vault id follows. */
+#define AUDIT_HEAD_KEY_LABEL "vaultfs-head"
+
+/* The label of a vault's head key, for @vault_id (CRYPTO_VAULT_ID_LEN bytes). */
+void audit_head_key_label(const uint8_t *vault_id, char *buf, size_t len);
+
+/*
+ * The tag that vouches for @head as the head of vault @vault_id's trail: HMAC-SHA-256
+ * computed inside the token under @key (the vault's head key) over a label, the vault id,
+ * the seq and the MAC. Without the token no tag can be made for another head, nor a tag
+ * of one vault's head taken for another's. Returns 0 or -errno.
+ */
+int audit_head_tag(struct hsm *hsm, CK_OBJECT_HANDLE key, const uint8_t *vault_id,
+		   const struct audit_head *head, uint8_t out[AUDIT_MAC_LEN]);
+
+/* The most bytes audit_escape writes for @n bytes, its closing NUL included. */
+#define AUDIT_ESCAPE_MAX(n) (4 * (size_t)(n) + 1)
+
+/*
+ * Writes the @n bytes at @s (any bytes, NULs included) to @out (AUDIT_ESCAPE_MAX(n)
+ * bytes) as text for a person's terminal, NUL-terminated, and returns its length. What
+ * is printable UTF-8 stays as it is; everything else is escaped, so that the text holds
+ * no control character and is valid UTF-8, and two different inputs never read the same:
+ *   \\          a backslash
+ *   \n \r \t    newline, carriage return, tab
+ *   \xHH        any other C0 control or DEL, or a byte that is not part of valid UTF-8
+ *   \uHHHH      a C1 control, format character (bidi controls), U+2028/U+2029, a
+ *               default-ignorable, private-use or non-character code point
+ *   \UHHHHHHHH  the same above U+FFFF
+ */
+size_t audit_escape(const char *s, size_t n, char *out);
+
 /* The result of audit_verify. */
 struct audit_report {
 	uint64_t records; /* records checked */

@@ -1,6 +1,7 @@
 /*
  * audit_internal: what the trail's writer (audit.c), reader (audit_verify.c) and the
- * command line share — the line format and the epoch keys. Nothing else may depend on it.
+ * command line share — the line format, the epoch keys and which characters are shown. Nothing else
+ * may depend on it.
  *
  * A record line is, in this order and with nothing else between:
  *   {"seq":N,"time":"…","uid":N,"gid":N,"pid":N,"exe":S,"cgroup":S,"op":"…","path":S,
@@ -53,6 +54,14 @@ int audit_hmac(struct audit_hmac *h, const struct secbuf *key, const uint8_t pre
  * *ret_complete_end, the offset just past the last newline (where a torn line starts).
  */
 ssize_t audit_last_line(int fd, off_t size, char *buf, size_t buflen, off_t *ret_complete_end);
+
+/* Length of the valid UTF-8 sequence at @s (of @n > 0 bytes), its code point in *ret_cp;
+ * 0 if it is not one (an invalid, overlong or truncated sequence, or a surrogate). */
+size_t audit_utf8(const unsigned char *s, size_t n, uint32_t *ret_cp);
+
+/* 1 if code point @cp is never shown as it is: a control, format, separator,
+ * default-ignorable, private-use or non-character (audit_text.c lists them). */
+int audit_cp_hidden(uint32_t cp);
 
 /* 1 if @name is a trail file of the directory (audit.log, audit.log-*, audit.log.N). */
 int audit_is_trail_file(const char *name);

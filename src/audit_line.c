@@ -8,6 +8,7 @@
 #include "audit_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,9 +17,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "crypto.h"
 #include "log.h"
 
 #define EPOCH_LABEL "vaultfs audit epoch v1"
+#define HEAD_LABEL "vaultfs audit head v1"
 
 static int unhex(const char *s, size_t n, uint8_t *out)
 {
@@ -111,6 +114,27 @@ int audit_epoch_key(struct hsm *hsm, CK_OBJECT_HANDLE key, const uint8_t nonce[A
 	k->len = AUDIT_MAC_LEN;
 	*ret = k;
 	return 0;
+}
+
+void audit_head_key_label(const uint8_t *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%02x%02x%02x%02x%02x%02x%02x%02x", AUDIT_HEAD_KEY_LABEL, id[0],
+		 id[1], id[2], id[3], id[4], id[5], id[6], id[7]);
+}
+
+int audit_head_tag(struct hsm *hsm, CK_OBJECT_HANDLE key, const uint8_t *vault_id,
+		   const struct audit_head *head, uint8_t out[AUDIT_MAC_LEN])
+{
+	uint8_t in[sizeof(HEAD_LABEL) + CRYPTO_VAULT_ID_LEN + 8 + AUDIT_MAC_LEN], *p = in;
+
+	memcpy(p, HEAD_LABEL, sizeof(HEAD_LABEL)); /* with its NUL: a separator */
+	p += sizeof(HEAD_LABEL);
+	memcpy(p, vault_id, CRYPTO_VAULT_ID_LEN);
+	p += CRYPTO_VAULT_ID_LEN;
+	for (int i = 7; i >= 0; i--)
+		*p++ = (uint8_t)(head->seq >> (8 * i));
+	memcpy(p, head->mac, AUDIT_MAC_LEN);
+	return hsm_mac(hsm, key, in, sizeof(in), out);
 }
 
 struct audit_hmac {

@@ -4,7 +4,8 @@
  * prints records for people (or as they are, for jq and log shippers).
  *
  * tail reads the file as any reader may and trusts nothing in it: a line that is not a
- * record is shown as such, never interpreted.
+ * record is shown as such, never interpreted, and every field of one that is is printed
+ * escaped (audit_escape), whatever the writer did.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,27 +42,38 @@ static int verify(const char *dir)
 {
 	char err[512] = "", exe[PATH_MAX], cgroup[PATH_MAX];
 	struct audit_report rep;
+	struct store_anchor stored;
 	struct audit_head anchor;
 	struct audit_event ev;
 	struct vault *v = NULL;
-	int r;
+	int r, head_ok = 0;
 
 	r = vault_open(dir, &v, err, sizeof(err));
 	if (r < 0)
 		return cli_error("audit verify", NULL, "%s", err[0] ? err : strerror(-r));
-	r = store_anchor_get(v->store, &anchor.seq, anchor.mac);
+	r = store_anchor_get(v->store, &stored);
+	if (r >= 0) {
+		r = vault_head_check(v, &stored);
+		head_ok = r == 0;
+		if (r == -EBADMSG)
+			r = 0;
+	}
 	if (r < 0) {
 		r = cli_error("audit verify", dir, "cannot read the vault's audit head: %s",
 			      strerror(-r));
 		goto out;
 	}
-	r = audit_verify(v->dir, v->hsm, v->audit_key, &anchor, &rep);
+	anchor.seq = stored.seq;
+	memcpy(anchor.mac, stored.mac, AUDIT_MAC_LEN);
+	/* a head that fails its tag is no head: the chain is still checked on its own */
+	r = audit_verify(v->dir, v->hsm, v->audit_key,
+			 head_ok ? &anchor : &(struct audit_head){ 0 }, &rep);
 	if (r < 0) {
 		r = cli_error("audit verify", dir, "%s", strerror(-r));
 		goto out;
 	}
 	vault_admin_event(&ev, "audit-verify", exe, sizeof(exe), cgroup, sizeof(cgroup));
-	ev.result = rep.bad_seq ? EBADMSG : 0;
+	ev.result = rep.bad_seq || !head_ok ? EBADMSG : 0;
 	if (vault_record(v, &ev) < 0) {
 		r = cli_error("audit verify", dir, "cannot write the audit trail");
 		goto out;
@@ -69,6 +81,19 @@ static int verify(const char *dir)
 	if (rep.bad_seq) {
 		r = cli_error("audit verify", rep.file, "seq %llu: %s",
 			      (unsigned long long)rep.bad_seq, rep.reason);
+		goto out;
+	}
+	if (!head_ok) {
+		char db[PATH_MAX];
+
+		snprintf(db, sizeof(db), "%s/%s", v->dir, VAULT_DB);
+		r = cli_error("audit verify", db,
+			      "the trail's head it holds (seq %llu) %s: it was written without "
+			      "the token, so the end of the trail cannot be trusted (the trail "
+			      "holds seq %llu..%llu)",
+			      (unsigned long long)stored.seq,
+			      stored.tagged ? "fails its tag" : "has no tag",
+			      (unsigned long long)rep.first_seq, (unsigned long long)rep.last_seq);
 		goto out;
 	}
 	if (rep.records == 0)
@@ -82,21 +107,71 @@ out:
 	return r;
 }
 
-static const char *str(json_object *o, const char *key)
+/*
+ * Field @key of @o as text for a terminal (audit_escape), malloc'ed in *ret; NULL when it
+ * is missing or null. Whatever the field holds (any bytes, NULs, a number or an object
+ * where a string belongs) comes out escaped. Returns 0 or -ENOMEM.
+ */
+static int field(json_object *o, const char *key, char **ret)
 {
 	json_object *f;
+	const char *s;
+	size_t n;
+	char *out;
 
+	*ret = NULL;
 	if (!json_object_object_get_ex(o, key, &f) || json_object_is_type(f, json_type_null))
-		return NULL;
-	return json_object_get_string(f);
+		return 0;
+	if (json_object_is_type(f, json_type_string)) {
+		s = json_object_get_string(f);
+		n = (size_t)json_object_get_string_len(f);
+	} else {
+		s = json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN);
+		n = strlen(s);
+	}
+	out = malloc(AUDIT_ESCAPE_MAX(n));
+	if (!out)
+		return -ENOMEM;
+	audit_escape(s, n, out);
+	*ret = out;
+	return 0;
 }
 
-/* One line for people: time, seq, decision, op, path[@version], who, rule, result. */
+enum {
+	F_TIME,
+	F_SEQ,
+	F_DECISION,
+	F_OP,
+	F_PATH,
+	F_VERSION,
+	F_UID,
+	F_GID,
+	F_PID,
+	F_EXE,
+	F_CGROUP,
+	F_RULE,
+	F_RESULT,
+	F_DETAIL,
+	F__MAX
+};
+
+/*
+ * One line for people: time, seq, decision, op, path[@version], who, rule, result. Every
+ * field goes through audit_escape, so a line printed is one record and nothing else: no
+ * field can end it, start another, move the cursor or reorder what follows.
+ */
 static void print_record(const char *line, size_t len, int raw)
 {
+	static const char *const keys[F__MAX] = {
+		[F_TIME] = "time",     [F_SEQ] = "seq",	      [F_DECISION] = "decision",
+		[F_OP] = "op",	       [F_PATH] = "path",     [F_VERSION] = "version",
+		[F_UID] = "uid",       [F_GID] = "gid",	      [F_PID] = "pid",
+		[F_EXE] = "exe",       [F_CGROUP] = "cgroup", [F_RULE] = "rule",
+		[F_RESULT] = "result", [F_DETAIL] = "detail",
+	};
+	char *f[F__MAX] = { 0 };
 	json_tokener *tok;
 	json_object *o;
-	const char *path, *version, *detail;
 
 	if (raw) {
 		fwrite(line, 1, len, stdout);
@@ -109,16 +184,22 @@ static void print_record(const char *line, size_t len, int raw)
 		printf("(not a record: %zu bytes)\n", len);
 		goto out;
 	}
-	path = str(o, "path");
-	version = str(o, "version");
-	detail = str(o, "detail");
-	printf("%s #%s %-5s %-14s %s%s%s uid=%s gid=%s pid=%s exe=%s cgroup=%s rule=%s result=%s%s%s\n",
-	       str(o, "time") ?: "?", str(o, "seq") ?: "?", str(o, "decision") ?: "?",
-	       str(o, "op") ?: "?", path ?: "-", version ? "@" : "", version ?: "",
-	       str(o, "uid") ?: "?", str(o, "gid") ?: "?", str(o, "pid") ?: "?",
-	       str(o, "exe") ?: "-", str(o, "cgroup") ?: "-", str(o, "rule") ?: "-",
-	       str(o, "result") ?: "?", detail ? " detail=" : "", detail ?: "");
+	for (int i = 0; i < F__MAX; i++) {
+		if (field(o, keys[i], &f[i]) < 0) {
+			printf("(not shown: %s)\n", strerror(ENOMEM));
+			goto out;
+		}
+	}
+	printf("%s #%s %-5s %-14s %s%s%s uid=%s gid=%s pid=%s exe=%s cgroup=%s rule=%s "
+	       "result=%s%s%s\n",
+	       f[F_TIME] ?: "?", f[F_SEQ] ?: "?", f[F_DECISION] ?: "?", f[F_OP] ?: "?",
+	       f[F_PATH] ?: "-", f[F_VERSION] ? "@" : "", f[F_VERSION] ?: "", f[F_UID] ?: "?",
+	       f[F_GID] ?: "?", f[F_PID] ?: "?", f[F_EXE] ?: "-", f[F_CGROUP] ?: "-",
+	       f[F_RULE] ?: "-", f[F_RESULT] ?: "?", f[F_DETAIL] ? " detail=" : "",
+	       f[F_DETAIL] ?: "");
 out:
+	for (int i = 0; i < F__MAX; i++)
+		free(f[i]);
 	json_object_put(o);
 	if (tok)
 		json_tokener_free(tok);

@@ -62,6 +62,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE hsm_key_versions (name TEXT NOT NULL REFERENCES hsm_keys (name),"
 	"  version INTEGER NOT NULL, token_id BLOB NOT NULL, public_der BLOB,"
 	"  created INTEGER NOT NULL, PRIMARY KEY (name, version)) WITHOUT ROWID;",
+	/* 3 -> 4: the head's tag, computed in the token, so that the head cannot be rewritten
+	 * without it; NULL in a vault from before, until the vault tags it (vault_head.c) */
+	"ALTER TABLE audit_anchor ADD COLUMN tag BLOB;",
 };
 
 static const char *const query_sql[Q__MAX] = {
@@ -125,7 +128,7 @@ static const char *const query_sql[Q__MAX] = {
 	[Q_SET_ENABLED] = "UPDATE secrets SET enabled = ?2 WHERE id = ?1",
 	[Q_SET_NOT_BEFORE] = "UPDATE secrets SET not_before = ?2 WHERE id = ?1",
 	[Q_SET_EXPIRES] = "UPDATE secrets SET expires = ?2 WHERE id = ?1",
-	[Q_ANCHOR_GET] = "SELECT seq, mac FROM audit_anchor WHERE id = 1",
+	[Q_ANCHOR_GET] = "SELECT seq, mac, tag FROM audit_anchor WHERE id = 1",
 	[Q_HKEY_GET] = "SELECT type, alg, ops, current, created FROM hsm_keys WHERE name = ?1",
 	[Q_HKEY_VERSION_GET] = "SELECT version, token_id, public_der, created FROM hsm_key_versions"
 			       " WHERE name = ?1 AND version = ?2",
@@ -139,7 +142,8 @@ static const char *const query_sql[Q__MAX] = {
 				" ORDER BY version",
 	[Q_HKEY_DELETE_VERSIONS] = "DELETE FROM hsm_key_versions WHERE name = ?1",
 	[Q_HKEY_DELETE] = "DELETE FROM hsm_keys WHERE name = ?1",
-	[Q_ANCHOR_SET] = "UPDATE audit_anchor SET seq = ?1, mac = ?2 WHERE id = 1 AND seq < ?1",
+	[Q_ANCHOR_SET] = "UPDATE audit_anchor SET seq = ?1, mac = ?2, tag = ?3 WHERE id = 1"
+			 " AND seq <= ?1",
 };
 
 /* The statements a read through the mount runs; store_check_plans holds them to indexes. */
@@ -249,8 +253,35 @@ void store_tx_made_version(struct store *s, uint64_t version)
 		c->tx_version = version;
 }
 
-/* Moves the anchor forward (never back) inside the caller's transaction. */
-static int anchor_write(struct store *s, uint64_t seq, const uint8_t mac[STORE_ANCHOR_MAC_LEN])
+/* The stored anchor, read inside the caller's transaction (or as one statement). */
+static int anchor_read(struct store *s, struct store_anchor *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = store_stmt(s, Q_ANCHOR_GET, &st);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == STORE_ANCHOR_MAC_LEN) {
+		memset(ret, 0, sizeof(*ret));
+		ret->seq = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(ret->mac, sqlite3_column_blob(st, 1), STORE_ANCHOR_MAC_LEN);
+		/* a tag of another length is no tag: the caller finds the head untagged */
+		ret->tagged = sqlite3_column_bytes(st, 2) == STORE_ANCHOR_MAC_LEN;
+		if (ret->tagged)
+			memcpy(ret->tag, sqlite3_column_blob(st, 2), STORE_ANCHOR_MAC_LEN);
+		r = 0;
+	} else {
+		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? -EUCLEAN
+							  : store_sql_errno(s, rc, "audit anchor");
+	}
+	store_done(st);
+	return r;
+}
+
+/* Stores the anchor (never an older seq) inside the caller's transaction. */
+static int anchor_write(struct store *s, const struct store_anchor *a)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -258,8 +289,12 @@ static int anchor_write(struct store *s, uint64_t seq, const uint8_t mac[STORE_A
 	r = store_stmt(s, Q_ANCHOR_SET, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, (int64_t)seq);
-	sqlite3_bind_blob(st, 2, mac, STORE_ANCHOR_MAC_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, (int64_t)a->seq);
+	sqlite3_bind_blob(st, 2, a->mac, STORE_ANCHOR_MAC_LEN, SQLITE_STATIC);
+	if (a->tagged)
+		sqlite3_bind_blob(st, 3, a->tag, STORE_ANCHOR_MAC_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
 	return store_step_done(s, st);
 }
 
@@ -271,12 +306,13 @@ int store_tx_end(struct store *s, int r)
 	if (c) {
 		c->on_commit = NULL;
 		if (r >= 0 && fn) {
-			uint64_t seq = 0;
-			uint8_t mac[STORE_ANCHOR_MAC_LEN];
-			int h = fn(c->on_commit_data, c->tx_version, &seq, mac);
+			struct store_anchor cur, next;
+			int h = anchor_read(s, &cur);
 
-			if (h >= 0 && seq)
-				h = anchor_write(s, seq, mac);
+			if (h >= 0)
+				h = fn(c->on_commit_data, c->tx_version, &cur, &next);
+			if (h > 0)
+				h = anchor_write(s, &next);
 			if (h < 0)
 				r = h;
 		}
@@ -937,41 +973,30 @@ void store_on_commit(struct store *s, store_commit_fn fn, void *userdata)
 	c->tx_version = 0;
 }
 
-int store_anchor_get(struct store *s, uint64_t *ret_seq, uint8_t ret_mac[STORE_ANCHOR_MAC_LEN])
-{
-	sqlite3_stmt *st = NULL;
-	int r, rc;
-
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_stmt(s, Q_ANCHOR_GET, &st);
-	if (r < 0)
-		return r;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == STORE_ANCHOR_MAC_LEN) {
-		*ret_seq = (uint64_t)sqlite3_column_int64(st, 0);
-		memcpy(ret_mac, sqlite3_column_blob(st, 1), STORE_ANCHOR_MAC_LEN);
-		r = 0;
-	} else {
-		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? -EUCLEAN
-							  : store_sql_errno(s, rc, "audit anchor");
-	}
-	store_done(st);
-	return r;
-}
-
-int store_anchor_set(struct store *s, uint64_t seq, const uint8_t mac[STORE_ANCHOR_MAC_LEN])
+int store_anchor_get(struct store *s, struct store_anchor *ret)
 {
 	int r;
 
 	r = store_enter(s);
 	if (r < 0)
 		return r;
-	r = store_tx_begin(s);
-	if (r < 0)
+	return anchor_read(s, ret);
+}
+
+int store_anchor_update(struct store *s, store_commit_fn fn, void *userdata)
+{
+	int r;
+
+	store_on_commit(s, fn, userdata);
+	r = store_enter(s);
+	if (r >= 0)
+		r = store_tx_begin(s);
+	if (r < 0) {
+		store_on_commit(s, NULL, NULL);
 		return r;
-	return store_tx_end(s, anchor_write(s, seq, mac));
+	}
+	r = store_tx_end(s, 0);
+	return r < 0 ? r : 0;
 }
 
 int store_check_plans(struct store *s, char *err, size_t errlen)

@@ -20,7 +20,7 @@
 #include "hsm.h"
 #include "secbuf.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_TAGS_MAX 15
 #define STORE_TAG_VALUE_MAX 256
 #define STORE_CONTENT_TYPE_MAX 255
@@ -218,15 +218,27 @@ int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KE
 #define STORE_ANCHOR_MAC_LEN 32
 
 /*
- * Called inside a write transaction once its changes are made and before it commits,
- * with the version it made (0 if none). Returns 0 and, when *ret_seq is set non-zero, a
- * new anchor to store in the same transaction; or -errno, and the transaction rolls back
- * and the store call returns that error. What the audit trail needs: the record of a
- * change is written before the change commits, and a change whose record cannot be
- * written does not happen.
+ * The audit trail's head as the vault keeps it: the last record's seq and MAC (seq 0:
+ * none yet), and the tag its writer computed over them in the token. A vault from before
+ * tags holds an untagged head until it is first opened again.
  */
-typedef int (*store_commit_fn)(void *userdata, uint64_t version, uint64_t *ret_seq,
-			       uint8_t ret_mac[STORE_ANCHOR_MAC_LEN]);
+struct store_anchor {
+	uint64_t seq;
+	uint8_t mac[STORE_ANCHOR_MAC_LEN];
+	int tagged;
+	uint8_t tag[STORE_ANCHOR_MAC_LEN];
+};
+
+/*
+ * Called inside a write transaction once its changes are made and before it commits,
+ * with the version it made (0 if none) and the anchor stored now. Returns 1 with a new
+ * anchor in *ret to store in the same transaction, 0 to leave the stored one, or -errno,
+ * and the transaction rolls back and the store call returns that error. What the audit
+ * trail needs: the record of a change is written before the change commits, and a change
+ * whose record cannot be written does not happen.
+ */
+typedef int (*store_commit_fn)(void *userdata, uint64_t version, const struct store_anchor *cur,
+			       struct store_anchor *ret);
 
 /*
  * Sets @fn for the calling thread's next write transaction only. A store call that fails
@@ -234,11 +246,12 @@ typedef int (*store_commit_fn)(void *userdata, uint64_t version, uint64_t *ret_s
  */
 void store_on_commit(struct store *s, store_commit_fn fn, void *userdata);
 
-/* The audit trail's head as the vault last recorded it (seq 0: none yet). */
-int store_anchor_get(struct store *s, uint64_t *ret_seq, uint8_t ret_mac[STORE_ANCHOR_MAC_LEN]);
+/* The audit trail's head as the vault last recorded it. */
+int store_anchor_get(struct store *s, struct store_anchor *ret);
 
-/* Records a newer head; one older than the stored one changes nothing. */
-int store_anchor_set(struct store *s, uint64_t seq, const uint8_t mac[STORE_ANCHOR_MAC_LEN]);
+/* Runs @fn (with version 0) on the stored head in a write transaction of its own and
+ * stores the head it returns, as a commit hook does. Returns 0 or -errno. */
+int store_anchor_update(struct store *s, store_commit_fn fn, void *userdata);
 
 /* The vault's id (CRYPTO_VAULT_ID_LEN bytes), which names its keys in the token. */
 const uint8_t *store_vault_id(const struct store *s);

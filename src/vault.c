@@ -477,8 +477,8 @@ static int open_audit(struct vault *v, char *err, size_t errlen)
 	return r;
 }
 
-static int change_hook(void *userdata, uint64_t version, uint64_t *ret_seq,
-		       uint8_t ret_mac[STORE_ANCHOR_MAC_LEN])
+static int change_hook(void *userdata, uint64_t version, const struct store_anchor *cur,
+		       struct store_anchor *ret)
 {
 	struct vault_change *c = userdata;
 	struct audit_head head, synced;
@@ -494,9 +494,8 @@ static int change_hook(void *userdata, uint64_t version, uint64_t *ret_seq,
 		return -EIO;
 	}
 	c->recorded = 1;
-	*ret_seq = head.seq;
-	memcpy(ret_mac, head.mac, STORE_ANCHOR_MAC_LEN);
-	return 0;
+	/* a token failure here rolls the change back, and vault_change_end records that */
+	return vault_head_next(c->v, cur, &head, ret);
 }
 
 void vault_change_begin(struct vault *v, struct vault_change *c, const struct audit_event *ev)
@@ -546,7 +545,7 @@ int vault_record(struct vault *v, const struct audit_event *ev)
 	/* An admin command's records are on disk already (sync_each): the head follows at
 	 * once. The daemon moves it forward every second instead (vault_audit_flush). */
 	if (!v->daemon) {
-		r = store_anchor_set(v->store, head.seq, head.mac);
+		r = vault_head_store(v, &head);
 		if (r < 0) /* the next record moves it on; verify reads past it meanwhile */
 			log_debug("Failed to record the audit trail's head: %s", strerror(-r));
 	}
@@ -567,7 +566,7 @@ int vault_audit_flush(struct vault *v)
 	r = audit_sync(v->audit, &head);
 	if (r <= 0)
 		return r;
-	return store_anchor_set(v->store, head.seq, head.mac);
+	return vault_head_store(v, &head);
 }
 
 void vault_admin_event(struct audit_event *ev, const char *op, char *exe, size_t exe_len,
@@ -635,6 +634,7 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	pthread_mutex_init(&v->head_lock, NULL);
 	v->dir = strdup(absdir);
 	if (!v->dir) {
 		r = -ENOMEM;
@@ -688,6 +688,8 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 		goto fail;
 	}
 	r = open_audit(v, err, errlen);
+	if (r >= 0)
+		r = vault_head_open(v, err, errlen);
 	if (r < 0)
 		goto fail;
 	purge_expired(v);
@@ -707,5 +709,6 @@ void vault_free(struct vault *v)
 	hsm_free(v->hsm);
 	config_free(v->cfg);
 	free(v->dir);
+	pthread_mutex_destroy(&v->head_lock);
 	free(v);
 }

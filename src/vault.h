@@ -8,6 +8,7 @@
 #ifndef VAULTFS_VAULT_H
 #define VAULTFS_VAULT_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "audit.h"
@@ -30,7 +31,12 @@ struct vault {
 	struct store *store;
 	struct audit *audit;
 	CK_OBJECT_HANDLE audit_key;
+	CK_OBJECT_HANDLE head_key; /* tags the trail's head kept in vault.db (vault_head.c) */
 	int daemon; /* vault_daemon_mode */
+	pthread_mutex_t head_lock;
+	/* protected by head_lock: the last tag this process stored or found to hold */
+	int head_known;
+	uint8_t head_tag[AUDIT_MAC_LEN];
 };
 
 /* A change to the store and its audit record, made together (vault_change_begin). */
@@ -92,6 +98,30 @@ void vault_daemon_mode(struct vault *v);
 /* Flushes the trail to disk and moves the vault's record of its head forward. Returns 1
  * if anything was flushed, 0 if nothing was new, or -errno. */
 int vault_audit_flush(struct vault *v);
+
+/*
+ * The trail's head kept in vault.db (vault_head.c). A head is stored with a tag the token
+ * computes under the vault's head key; vault_head_open makes that key for a vault from
+ * before tags and tags the head it finds then (once, trusting it as found).
+ */
+int vault_head_open(struct vault *v, char *err, size_t errlen);
+
+/*
+ * The anchor to store after @cur when the trail's head is @head: 1 with it in *ret, or 0
+ * to leave @cur — when @head is not past it, or when @cur's tag does not hold (a head
+ * rewritten outside vaultfs stays, for verify to find). -errno on a token failure.
+ */
+int vault_head_next(struct vault *v, const struct store_anchor *cur, const struct audit_head *head,
+		    struct store_anchor *ret);
+
+/* Stores @head as the trail's head, as vault_head_next decides. Returns 0 or -errno. */
+int vault_head_store(struct vault *v, const struct audit_head *head);
+
+/*
+ * Checks that @a, the head read from vault.db, holds its tag. Returns 0, -EBADMSG when
+ * the tag is missing or wrong (the head was written without the token), or -errno.
+ */
+int vault_head_check(struct vault *v, const struct store_anchor *a);
 
 /* The identity of this process, for the records of admin commands. */
 void vault_admin_event(struct audit_event *ev, const char *op, char *exe, size_t exe_len,

@@ -14,7 +14,7 @@ same "vault dir mode" 700 "$(stat -c %a "$V")"
 same "pin mode" 400 "$(stat -c %a "$V/pin")"
 same "vault.db mode" 600 "$(stat -c %a "$V/vault.db")"
 same "journal mode" wal "$(sqlite3 "$V/vault.db" 'PRAGMA journal_mode')"
-same "schema version" 3 "$(sqlite3 "$V/vault.db" 'SELECT version FROM schema_version')"
+same "schema version" 4 "$(sqlite3 "$V/vault.db" 'SELECT version FROM schema_version')"
 same "policy has no rules" 0 "$(grep -cvE '^\s*(#|$)' "$V/policy")"
 for k in max_secret_size retention_days busy_timeout_ms module token pin_file softhsm2_conf; do
 	grep -qE "^$k = " "$V/vaultfs.conf" && pass || fail "vaultfs.conf lacks $k"
@@ -29,11 +29,12 @@ SOFTHSM2_CONF=$V/softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" --token-l
 	--login --pin "$(cat "$V/pin")" --list-objects >"$T/objects" 2>&1
 grep -q "Secret Key Object; AES length 32" "$T/objects" && pass || fail "no AES-256 key: $(cat "$T/objects")"
 grep -q "label:.*vaultfs-kek-" "$T/objects" && pass || fail "KEK label: $(cat "$T/objects")"
-# The key-encryption key and the audit trail's HMAC key, and nothing else; both sensitive
-# and never extractable; the KEK only wraps, the audit key only signs (HMAC).
-same "two key objects only" 2 "$(grep -c 'Key Object' "$T/objects")"
+# The key-encryption key, the audit trail's HMAC key and the key that tags its head, and
+# nothing else; all sensitive and never extractable; the KEK only wraps, the other two
+# only sign (HMAC).
+same "three key objects only" 3 "$(grep -c 'Key Object' "$T/objects")"
 awk -v dir="$T" '/Secret Key Object/ { n++ } n { print > (dir "/object." n) }' "$T/objects"
-for f in "$T"/object.1 "$T"/object.2; do
+for f in "$T"/object.1 "$T"/object.2 "$T"/object.3; do
 	grep -qE "Access:.*[^-]sensitive" "$f" && pass || fail "not sensitive: $(cat "$f")"
 	grep -qE "Access:.*never extractable" "$f" && pass || fail "extractable: $(cat "$f")"
 done
@@ -44,6 +45,9 @@ grep -qE "Usage:.*wrap, unwrap" "$kek" && ! grep -qE "Usage:.*sign" "$kek" && pa
 	fail "KEK usage: $(cat "$kek")"
 grep -qE "Usage:.*verify" "$akey" && ! grep -qE "Usage:.*(wrap|encrypt|decrypt)" "$akey" && pass ||
 	fail "audit key usage: $(cat "$akey")"
+hkey=$(grep -l 'label:.*vaultfs-head-' "$T"/object.?)
+[ -n "$hkey" ] && grep -qE "Usage:.*verify" "$hkey" && ! grep -qE "Usage:.*(wrap|encrypt|decrypt)" "$hkey" &&
+	pass || fail "head key: $(cat "$T/objects")"
 # The trail starts with init's own record.
 same "first record" '1 init allow' "$(jq -r '"\(.seq) \(.op) \(.decision)"' "$V/audit.log")"
 

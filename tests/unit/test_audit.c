@@ -80,7 +80,8 @@ static struct audit_report verify(struct fixture *f, const struct audit_head *an
 	struct audit_head none = { 0 };
 	struct audit_report rep;
 
-	assert_int_equal(audit_verify(f->dir, f->tok.hsm, f->key, anchor ? anchor : &none, &rep), 0);
+	assert_int_equal(audit_verify(f->dir, f->tok.hsm, f->key, anchor ? anchor : &none, &rep),
+			 0);
 	return rep;
 }
 
@@ -177,6 +178,101 @@ static void test_format(void **state)
 	assert_int_equal(json_object_get_int64(fv), 1);
 	json_object_put(o);
 	assert_int_equal(verify(f, NULL).bad_seq, 0);
+}
+
+/* The characters a terminal acts on or hides are \u-escaped in the file itself (U+E0041,
+ * past the BMP, as a surrogate pair) and read back as what they were. */
+static void test_format_hidden(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_event ev = plain;
+	char exe[] = "/tmp/\xc2\x9b"
+		     "31m\xe2\x80\xa8\xe2\x80\xae\xf3\xa0\x81\x81\xe2\x80\x8b";
+	char line[AUDIT_LINE_MAX + 2];
+	json_object *o, *fv;
+	FILE *fp;
+
+	ev.exe = exe;
+	assert_int_equal(audit_append(f->a, &ev, NULL), 0);
+	fp = fopen(f->path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	assert_non_null(
+		strstr(line, "\"exe\":\"/tmp/\\u009b31m\\u2028\\u202e\\udb40\\udc41\\u200b\""));
+	for (const char *p = line; *p; p++)
+		assert_true(((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f) || *p == '\n');
+	o = json_tokener_parse(line);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "exe", &fv));
+	assert_string_equal(json_object_get_string(fv), exe);
+	json_object_put(o);
+	assert_int_equal(verify(f, NULL).bad_seq, 0);
+}
+
+static void escaped(const char *in, size_t n, const char *want)
+{
+	char out[256];
+	size_t len;
+
+	assert_true(AUDIT_ESCAPE_MAX(n) <= sizeof(out));
+	memset(out, 'Z', sizeof(out));
+	len = audit_escape(in, n, out);
+	assert_string_equal(out, want);
+	assert_int_equal(len, strlen(want));
+}
+
+#define ESCAPED(in, want) escaped(in, sizeof(in) - 1, want)
+
+/* What tail shows for people: printable UTF-8 as it is, every other byte escaped, and a
+ * backslash doubled so that no input reads like another's escape. */
+static void test_escape(void **state)
+{
+	static const char every_c0[] = "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
+				       "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
+				       "\x1b\x1c\x1d\x1e\x1f\x7f";
+	char all[256], out[AUDIT_ESCAPE_MAX(256)];
+	size_t len;
+
+	(void)state;
+	ESCAPED("", "");
+	ESCAPED("secrets/db-conn caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",
+		"secrets/db-conn caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91");
+	ESCAPED("a\\b", "a\\\\b");
+	ESCAPED("\\x1b", "\\\\x1b"); /* the text \x1b is not ESC */
+	ESCAPED("a\nb\rc\td", "a\\nb\\rc\\td");
+	ESCAPED("\0z", "\\x00z");
+	ESCAPED(every_c0, "\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\t\\n\\x0b\\x0c\\r\\x0e\\x0f"
+			  "\\x10\\x11\\x12\\x13\\x14\\x15\\x16\\x17\\x18\\x19\\x1a\\x1b\\x1c\\x1d"
+			  "\\x1e\\x1f\\x7f");
+	ESCAPED("\x1b[2K\x1b]0;t\x07", "\\x1b[2K\\x1b]0;t\\x07");
+	/* C1 as UTF-8 and as raw bytes: the code point U+009B is not the byte 0x9b */
+	ESCAPED("\xc2\x80\xc2\x9b\xc2\x9f\xc2\xa0", "\\u0080\\u009b\\u009f\xc2\xa0");
+	ESCAPED("\x80\x9b\x9f", "\\x80\\x9b\\x9f");
+	/* invalid UTF-8: lone continuation, truncated, overlong, surrogate, past U+10FFFF */
+	ESCAPED("\xff\xfe", "\\xff\\xfe");
+	ESCAPED("a\xe2\x82", "a\\xe2\\x82");
+	ESCAPED("\xc0\xaf", "\\xc0\\xaf");
+	ESCAPED("\xed\xa0\x80", "\\xed\\xa0\\x80");
+	ESCAPED("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80");
+	/* separators, bidi controls, invisible and tag characters */
+	ESCAPED("\xe2\x80\xa8\xe2\x80\xa9", "\\u2028\\u2029");
+	ESCAPED("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad\xe2\x80\xae",
+		"\\u202a\\u202b\\u202c\\u202d\\u202e");
+	ESCAPED("\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9", "\\u2066\\u2067\\u2068\\u2069");
+	ESCAPED("\xe2\x80\x8b\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c\xef\xbb\xbf\xc2\xad",
+		"\\u200b\\u200e\\u200f\\u061c\\ufeff\\u00ad");
+	ESCAPED("\xf3\xa0\x81\x81\xef\xbf\xbe\xee\x80\x80", "\\U000e0041\\ufffe\\ue000");
+	/* every byte value: the output is valid UTF-8 with no control character in it */
+	for (int i = 0; i < 256; i++)
+		all[i] = (char)i;
+	len = audit_escape(all, sizeof(all), out);
+	assert_int_equal(strlen(out), len);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)out[i];
+
+		assert_true(c >= 0x20 && c < 0x7f);
+	}
 }
 
 static void test_chain(void **state)
@@ -374,6 +470,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_key_attributes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format_hidden, setup, teardown),
+		cmocka_unit_test(test_escape),
 		cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampering, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anchor, setup, teardown),
