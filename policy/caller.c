@@ -120,10 +120,13 @@ void caller_init(struct caller *c, uid_t uid, gid_t gid, pid_t pid)
 	c->recent_ok = 0;
 }
 
+/* Reads the whole of @name into @buf; -1 if it does not fit, as a file cut short could
+ * end in a line that looks whole (a cgroup path cut to one that some rule matches). */
 static ssize_t read_at(int dfd, const char *name, char *buf, size_t len)
 {
 	ssize_t n, total = 0;
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	char more;
 
 	if (fd < 0)
 		return -1;
@@ -135,8 +138,10 @@ static ssize_t read_at(int dfd, const char *name, char *buf, size_t len)
 			break;
 		total += n;
 	}
-	close(fd);
 	buf[total] = '\0';
+	if ((size_t)total == len - 1 && read(fd, &more, 1) != 0)
+		total = -1;
+	close(fd);
 	return total;
 }
 
@@ -212,7 +217,9 @@ static int read_exe(struct caller *c, int dfd)
 {
 	ssize_t n = readlinkat(dfd, "exe", c->exe, sizeof(c->exe) - 1);
 
-	if (n <= 0)
+	/* a link text that fills the buffer may have been cut: a path cut short is not the
+	 * caller's, and could match a glob the whole path does not */
+	if (n <= 0 || (size_t)n >= sizeof(c->exe) - 1)
 		return -1;
 	c->exe[n] = '\0';
 	return 0;

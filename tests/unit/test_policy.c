@@ -263,12 +263,122 @@ static void test_deep_and_wide(void **state)
 	policy_free(p);
 }
 
+/* "/" followed by @n segments "d", then @last (if any), in @buf. */
+static const char *deep_path(char *buf, size_t len, const char *top, int n, const char *last)
+{
+	size_t off = (size_t)snprintf(buf, len, "%s", top);
+
+	for (int i = 0; i < n; i++)
+		off += (size_t)snprintf(buf + off, len - off, "/d");
+	if (last)
+		snprintf(buf + off, len - off, "/%s", last);
+	return buf;
+}
+
+/* Past the glob's limits the answer is "cannot tell", and policy fails closed on it. */
+static void test_limits(void **state)
+{
+	char ok[1024], deep[1024], seg[GLOB_SEGMENT_MAX + 8];
+	struct policy *p;
+	struct caller c;
+	gid_t none[1] = { 0 };
+
+	(void)state;
+	/* /x + 62 + cat = 64 segments: matched; one more: cannot tell, either way */
+	deep_path(ok, sizeof(ok), "/x", GLOB_SEGMENTS_MAX - 2, "cat");
+	deep_path(deep, sizeof(deep), "/x", GLOB_SEGMENTS_MAX - 1, "cat");
+	assert_int_equal(glob_match("/x/**", ok), 1);
+	assert_int_equal(glob_match("/y/**", ok), 0);
+	assert_int_equal(glob_match("/x/**", deep), -ENAMETOOLONG);
+	assert_int_equal(glob_match("/y/**", deep), -ENAMETOOLONG);
+	assert_int_equal(glob_match(deep, "/x"), -ENAMETOOLONG);
+	assert_int_equal(glob_match_below("/x/**", deep), -ENAMETOOLONG);
+	assert_int_equal(glob_match_below("/x/**", ok), 1);
+	memset(seg, 'a', sizeof(seg));
+	seg[0] = '/';
+	seg[GLOB_SEGMENT_MAX] = '\0'; /* a segment of GLOB_SEGMENT_MAX - 1 bytes */
+	assert_int_equal(glob_match("/*", seg), 1);
+	seg[GLOB_SEGMENT_MAX] = 'a';
+	seg[GLOB_SEGMENT_MAX + 1] = '\0';
+	assert_int_equal(glob_match("/*", seg), -ENAMETOOLONG);
+
+	p = parse_ok("allow read secrets/** uid=1001\n"
+		     "deny read secrets/x exe=/x/**\n"
+		     "deny read secrets/x cgroup=/x/**\n"
+		     "allow read secrets/y uid=1002 exe=/x/**\n"
+		     "allow read secrets/z uid=1002 cgroup=/x/**\n"
+		     "deny read secrets/w cgroup=/x/** exe=/usr/bin/evil\n");
+	/* a deny holds for an executable or cgroup too deep to match */
+	who(&c, 1001, 1001, none, 0, "/", ok);
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:2");
+	who(&c, 1001, 1001, none, 0, "/", deep);
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:2");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/v"), "allow policy:1");
+	who(&c, 1001, 1001, none, 0, deep, "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:3");
+	assert_int_equal(policy_rights(p, &c, "secrets/x", 0), 0);
+	/* an allow does not */
+	who(&c, 1002, 1002, none, 0, "/", ok);
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/y"), "allow policy:4");
+	who(&c, 1002, 1002, none, 0, "/", deep);
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/y"), "deny default-deny");
+	assert_int_equal(policy_rights(p, &c, "secrets/y", 0), 0);
+	assert_int_equal(policy_rights(p, &c, "secrets", 1), 0);
+	who(&c, 1002, 1002, none, 0, ok, "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/z"), "allow policy:5");
+	who(&c, 1002, 1002, none, 0, deep, "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/z"), "deny default-deny");
+	/* the unknown counts as holding, the other conditions still count: a deny whose exe=
+	 * fails for sure does not hold, one whose exe= holds does */
+	who(&c, 1001, 1001, none, 0, deep, "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/w"), "allow policy:1");
+	who(&c, 1001, 1001, none, 0, deep, "/usr/bin/evil");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/w"), "deny policy:6");
+	policy_free(p);
+	/* a path to decide on that is past the limits: denies cover it, allows do not */
+	p = parse_ok("allow read ** uid=1001\ndeny read secrets/** uid=1002\n"
+		     "allow read ** uid=1002\n");
+	deep_path(deep, sizeof(deep), "secrets", GLOB_SEGMENTS_MAX, NULL);
+	who(&c, 1001, 1001, none, 0, "/", "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, deep), "deny default-deny");
+	who(&c, 1002, 1002, none, 0, "/", "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, deep), "deny policy:2");
+	policy_free(p);
+}
+
+/* '*', '?' and brackets in exe= and cgroup= cover a leading dot: a hidden program or
+ * cgroup is no way round a deny, and an allow covers it as '**' does. */
+static void test_leading_dot(void **state)
+{
+	struct policy *p;
+	struct caller c;
+	gid_t none[1] = { 0 };
+
+	(void)state;
+	assert_int_equal(glob_match("/home/*/*", "/home/u/.hidden-tool"), 1);
+	assert_int_equal(glob_match("/home/*/?hidden-tool", "/home/u/.hidden-tool"), 1);
+	assert_int_equal(glob_match("/home/*/[.]*", "/home/u/.hidden-tool"), 1);
+	assert_int_equal(glob_match("/home/*/*", "/home/.u/tool"), 1);
+	p = parse_ok("allow read secrets/** uid=1001\n"
+		     "deny read secrets/x exe=/home/*/*\n"
+		     "deny read secrets/x cgroup=/user.slice/*\n"
+		     "allow read secrets/y uid=1002 exe=/home/*/*\n");
+	who(&c, 1001, 1001, none, 0, "/", "/home/u/.hidden-tool");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:2");
+	who(&c, 1001, 1001, none, 0, "/user.slice/.hidden", "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:3");
+	who(&c, 1002, 1002, none, 0, "/", "/home/u/.hidden-tool");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/y"), "allow policy:4");
+	policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_globs),	 cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_parse_ok), cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_rights),	 cmocka_unit_test(test_deep_and_wide),
+		cmocka_unit_test(test_limits),	 cmocka_unit_test(test_leading_dot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
