@@ -5,8 +5,8 @@
  * NUL byte, a line past POLICY_LINE_MAX, a name NSS does not know — naming the line, so a
  * typo never silently becomes a rule that grants or fails to deny. The evaluator is fail
  * closed: a deny rule whose condition cannot be checked (the caller's groups, cgroup or
- * executable could not be read, or are past what the glob can match) counts as matching;
- * an allow rule in that case does not.
+ * executable could not be read, or are past what the glob can match, or the executable's
+ * path is not verified: caller.h) counts as matching; an allow rule in that case does not.
  */
 #include "policy.h"
 
@@ -430,7 +430,8 @@ static int who_holds(const struct rule *r, struct caller *c)
 	}
 	if (r->exe) {
 		caller_load(c, CALLER_HAVE_EXE);
-		if (!(c->have & CALLER_HAVE_EXE))
+		/* a path that is not the file the caller runs says nothing of what it runs */
+		if (!(c->have & CALLER_HAVE_EXE) || c->exe_unverified)
 			holds = and3(holds, -1);
 		else
 			holds = and3(holds, glob3(r->exe, c->exe));
