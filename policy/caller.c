@@ -5,7 +5,8 @@
  * read is accepted only if the task's filesystem uid and gid are the request's, which a
  * task that took over the pid before the descriptor was opened would have to share. The
  * pid FUSE gives is the calling thread's, so what is read (groups, the uid check) is that
- * thread's own. Each request reads at most: status, cgroup, and the exe link.
+ * thread's own. Each request reads at most: status, cgroup, and the exe link with a stat
+ * through it and one of the path it names.
  */
 #include "caller.h"
 
@@ -37,7 +38,8 @@ struct recent {
 	size_t ngroups;
 	gid_t groups[CALLER_GROUPS_MAX];
 	char cgroup[CALLER_CGROUP_MAX];
-	char exe[PATH_MAX];
+	char exe[CALLER_EXE_MAX];
+	int exe_unverified;
 };
 
 static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -68,8 +70,10 @@ static int recent_get(struct caller *c, unsigned need)
 			}
 			if (need & CALLER_HAVE_CGROUP)
 				memcpy(c->cgroup, e->cgroup, sizeof(c->cgroup));
-			if (need & CALLER_HAVE_EXE)
+			if (need & CALLER_HAVE_EXE) {
 				memcpy(c->exe, e->exe, sizeof(c->exe));
+				c->exe_unverified = e->exe_unverified;
+			}
 			c->have |= need;
 			hit = 1;
 		}
@@ -100,8 +104,10 @@ static void recent_put(const struct caller *c, unsigned got)
 		}
 		if (got & CALLER_HAVE_CGROUP)
 			memcpy(e->cgroup, c->cgroup, sizeof(e->cgroup));
-		if (got & CALLER_HAVE_EXE)
+		if (got & CALLER_HAVE_EXE) {
 			memcpy(e->exe, c->exe, sizeof(e->exe));
+			e->exe_unverified = c->exe_unverified;
+		}
 	}
 	pthread_mutex_unlock(&recent_lock);
 }
@@ -116,14 +122,18 @@ void caller_init(struct caller *c, uid_t uid, gid_t gid, pid_t pid)
 	c->ngroups = 0;
 	c->cgroup[0] = '\0';
 	c->exe[0] = '\0';
+	c->exe_unverified = 0;
 	c->proc = NULL;
 	c->recent_ok = 0;
 }
 
+/* Reads the whole of @name into @buf; -1 if it does not fit, as a file cut short could
+ * end in a line that looks whole (a cgroup path cut to one that some rule matches). */
 static ssize_t read_at(int dfd, const char *name, char *buf, size_t len)
 {
 	ssize_t n, total = 0;
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	char more;
 
 	if (fd < 0)
 		return -1;
@@ -135,8 +145,10 @@ static ssize_t read_at(int dfd, const char *name, char *buf, size_t len)
 			break;
 		total += n;
 	}
-	close(fd);
 	buf[total] = '\0';
+	if ((size_t)total == len - 1 && read(fd, &more, 1) != 0)
+		total = -1;
+	close(fd);
 	return total;
 }
 
@@ -208,13 +220,31 @@ static int read_cgroup(struct caller *c, int dfd)
 	return -1;
 }
 
+/*
+ * The link text is the path in the task's mount namespace; the stat through the link is
+ * the file the task runs, wherever it is mounted. The path passes only if, looked up here,
+ * it leads to that same file: a program bind-mounted over /usr/bin/TOOL in a private
+ * namespace is not /usr/bin/TOOL here. Both are read through @dfd, the stat first: a task
+ * that execs in between has a path newer than the file, which can only fail to verify.
+ * A deleted executable's text ends in " (deleted)" and does not verify either.
+ */
 static int read_exe(struct caller *c, int dfd)
 {
-	ssize_t n = readlinkat(dfd, "exe", c->exe, sizeof(c->exe) - 1);
+	struct stat run, here;
+	ssize_t n;
 
-	if (n <= 0)
+	if (fstatat(dfd, "exe", &run, 0) < 0)
+		return -1;
+	n = readlinkat(dfd, "exe", c->exe, PATH_MAX);
+	/* a link text that fills the buffer may have been cut: a path cut short is not the
+	 * caller's, and could match a glob the whole path does not */
+	if (n <= 0 || n >= PATH_MAX)
 		return -1;
 	c->exe[n] = '\0';
+	c->exe_unverified =
+		stat(c->exe, &here) < 0 || here.st_dev != run.st_dev || here.st_ino != run.st_ino;
+	if (c->exe_unverified)
+		memcpy(c->exe + n, CALLER_EXE_UNVERIFIED, sizeof(CALLER_EXE_UNVERIFIED));
 	return 0;
 }
 

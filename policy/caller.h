@@ -4,6 +4,12 @@
  * needs them, once per request, through a descriptor that keeps naming the task that made
  * the request, and only if that task's filesystem uid and gid are the request's. Anything
  * that cannot be read that way stays unknown (and policy fails closed on it).
+ *
+ * The executable's path is the link text of /proc/PID/exe: the path in the task's own
+ * mount namespace, where a private bind mount can put any file at any path. It is
+ * verified — the same path, looked up in the daemon's namespace, leads to the file the
+ * task runs (same device and inode) — or marked as not verified, and then exe= cannot be
+ * checked for it.
  */
 #ifndef VAULTFS_CALLER_H
 #define VAULTFS_CALLER_H
@@ -14,6 +20,9 @@
 
 #define CALLER_GROUPS_MAX 256
 #define CALLER_CGROUP_MAX 1024
+/* Follows the path in c->exe, and so in the audit record, when it is not verified. */
+#define CALLER_EXE_UNVERIFIED " (unverified: not the file at this path)"
+#define CALLER_EXE_MAX (PATH_MAX + sizeof(CALLER_EXE_UNVERIFIED))
 
 /* what has been read (or set by a test or `policy explain`) */
 #define CALLER_HAVE_GROUPS 0x1
@@ -29,7 +38,11 @@ struct caller {
 	gid_t groups[CALLER_GROUPS_MAX];
 	size_t ngroups;
 	char cgroup[CALLER_CGROUP_MAX];
-	char exe[PATH_MAX];
+	char exe[CALLER_EXE_MAX];
+	/* 1: the path in exe (then followed by CALLER_EXE_UNVERIFIED) does not lead, in the
+	 * daemon's mount namespace, to the file the task runs. Set by reading /proc only: an
+	 * exe given by `policy explain` or a test is taken as it is. */
+	int exe_unverified;
 	const char *proc; /* NULL: "/proc" */
 	/* May be answered from what was read for the same task within the last second:
 	 * set only where a decision shows something (visibility, modes) and does nothing. */

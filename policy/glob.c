@@ -9,8 +9,6 @@
 #include <fnmatch.h>
 #include <string.h>
 
-#define GLOB_SEGMENTS_MAX 64
-#define GLOB_SEGMENT_MAX 256
 #define GLOB_STAR2_MAX 4
 
 struct segs {
@@ -19,7 +17,7 @@ struct segs {
 	int n;
 };
 
-/* Splits on '/', skipping empty segments. Returns -1 when there are too many. */
+/* Splits on '/', skipping empty segments. Returns -1 past the limits (glob.h). */
 static int split(const char *p, struct segs *out)
 {
 	out->n = 0;
@@ -56,7 +54,8 @@ static int seg_match(const struct segs *g, int i, const struct segs *t, int j)
 	pat[g->len[i]] = '\0';
 	memcpy(str, t->s[j], t->len[j]);
 	str[t->len[j]] = '\0';
-	return fnmatch(pat, str, FNM_PERIOD) == 0;
+	/* no FNM_PERIOD: '*' matches a leading dot, as '**' does (glob.h) */
+	return fnmatch(pat, str, 0) == 0;
 }
 
 /*
@@ -89,7 +88,7 @@ int glob_match(const char *pattern, const char *path)
 	struct segs g, t;
 
 	if (split(pattern, &g) < 0 || split(path, &t) < 0)
-		return 0;
+		return -ENAMETOOLONG;
 	return match_from(&g, 0, &t, 0, 0);
 }
 
@@ -98,7 +97,7 @@ int glob_match_below(const char *pattern, const char *prefix)
 	struct segs g, t;
 
 	if (split(pattern, &g) < 0 || split(prefix, &t) < 0)
-		return 0;
+		return -ENAMETOOLONG;
 	return match_from(&g, 0, &t, 0, 1);
 }
 

@@ -5,7 +5,8 @@
  * NUL byte, a line past POLICY_LINE_MAX, a name NSS does not know — naming the line, so a
  * typo never silently becomes a rule that grants or fails to deny. The evaluator is fail
  * closed: a deny rule whose condition cannot be checked (the caller's groups, cgroup or
- * executable could not be read) counts as matching; an allow rule in that case does not.
+ * executable could not be read, or are past what the glob can match, or the executable's
+ * path is not verified: caller.h) counts as matching; an allow rule in that case does not.
  */
 #include "policy.h"
 
@@ -384,9 +385,31 @@ out:
 	return r;
 }
 
-/* 1: holds, 0: does not, -1: cannot be known (the caller's details could not be read). */
+/* Conditions are AND-ed over three values: one that fails decides; else one that cannot be
+ * checked makes the whole unknown. */
+static int and3(int a, int b)
+{
+	if (a == 0 || b == 0)
+		return 0;
+	return a < 0 || b < 0 ? -1 : 1;
+}
+
+/* glob_match with "cannot tell" (a path past the glob's limits) as -1. */
+static int glob3(const char *pattern, const char *s)
+{
+	int m = glob_match(pattern, s);
+
+	return m < 0 ? -1 : m;
+}
+
+/*
+ * 1: holds, 0: does not, -1: cannot be known — the caller's details could not be read, or
+ * are too long or too deep to match — which a deny counts as holding and an allow as not.
+ */
 static int who_holds(const struct rule *r, struct caller *c)
 {
+	int holds = 1;
+
 	if (r->any)
 		return 1;
 	if (r->has_uid && c->uid != r->uid)
@@ -394,25 +417,37 @@ static int who_holds(const struct rule *r, struct caller *c)
 	if (r->has_gid && c->gid != r->gid) {
 		caller_load(c, CALLER_HAVE_GROUPS);
 		if (!(c->have & CALLER_HAVE_GROUPS))
-			return -1;
-		if (!caller_in_group(c, r->gid))
+			holds = -1;
+		else if (!caller_in_group(c, r->gid))
 			return 0;
 	}
 	if (r->cgroup) {
 		caller_load(c, CALLER_HAVE_CGROUP);
 		if (!(c->have & CALLER_HAVE_CGROUP))
-			return -1;
-		if (!glob_match(r->cgroup, c->cgroup) && strcmp(r->cgroup, c->cgroup) != 0)
+			holds = and3(holds, -1);
+		else if (strcmp(r->cgroup, c->cgroup) != 0)
+			holds = and3(holds, glob3(r->cgroup, c->cgroup));
+		if (!holds)
 			return 0;
 	}
 	if (r->exe) {
 		caller_load(c, CALLER_HAVE_EXE);
-		if (!(c->have & CALLER_HAVE_EXE))
-			return -1;
-		if (!glob_match(r->exe, c->exe))
-			return 0;
+		/* a path that is not the file the caller runs says nothing of what it runs */
+		if (!(c->have & CALLER_HAVE_EXE) || c->exe_unverified)
+			holds = and3(holds, -1);
+		else
+			holds = and3(holds, glob3(r->exe, c->exe));
 	}
-	return 1;
+	return holds;
+}
+
+/* Whether rule @r covers @path: a path its glob cannot tell about is covered by a deny
+ * and not by an allow. */
+static int path_covered(const struct rule *r, const char *path)
+{
+	int m = glob_match(r->path, path);
+
+	return m > 0 || (m < 0 && r->deny);
 }
 
 void policy_decide(const struct policy *p, struct caller *c, enum policy_op op, const char *path,
@@ -428,7 +463,7 @@ void policy_decide(const struct policy *p, struct caller *c, enum policy_op op, 
 		const struct rule *r = &p->rules[i];
 		int holds;
 
-		if (!(r->ops & POLICY_BIT(op)) || !glob_match(r->path, path))
+		if (!(r->ops & POLICY_BIT(op)) || !path_covered(r, path))
 			continue;
 		holds = c->pid <= 0 && !r->any ? -1 : who_holds(r, c);
 		if (r->deny && holds != 0) {
@@ -456,7 +491,7 @@ unsigned policy_rights(const struct policy *p, struct caller *c, const char *pat
 
 		if ((r->deny ? denied | r->ops : allowed | r->ops) ==
 			    (r->deny ? denied : allowed) ||
-		    !glob_match(r->path, path))
+		    !path_covered(r, path))
 			continue;
 		holds = c->pid <= 0 && !r->any ? -1 : who_holds(r, c);
 		if (r->deny && holds != 0)
@@ -470,7 +505,7 @@ unsigned policy_rights(const struct policy *p, struct caller *c, const char *pat
 	for (size_t i = 0; i < p->count; i++) {
 		const struct rule *r = &p->rules[i];
 
-		if (r->deny || (mask & r->ops) == r->ops || !glob_match_below(r->path, path))
+		if (r->deny || (mask & r->ops) == r->ops || glob_match_below(r->path, path) != 1)
 			continue;
 		if ((c->pid > 0 || r->any) && who_holds(r, c) == 1)
 			mask |= r->ops;

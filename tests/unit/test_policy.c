@@ -7,8 +7,11 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "glob.h"
 #include "policy.h"
@@ -263,12 +266,222 @@ static void test_deep_and_wide(void **state)
 	policy_free(p);
 }
 
+/* "/" followed by @n segments "d", then @last (if any), in @buf. */
+static const char *deep_path(char *buf, size_t len, const char *top, int n, const char *last)
+{
+	size_t off = (size_t)snprintf(buf, len, "%s", top);
+
+	for (int i = 0; i < n; i++)
+		off += (size_t)snprintf(buf + off, len - off, "/d");
+	if (last)
+		snprintf(buf + off, len - off, "/%s", last);
+	return buf;
+}
+
+/* Past the glob's limits the answer is "cannot tell", and policy fails closed on it. */
+static void test_limits(void **state)
+{
+	char ok[1024], deep[1024], seg[GLOB_SEGMENT_MAX + 8];
+	struct policy *p;
+	struct caller c;
+	gid_t none[1] = { 0 };
+
+	(void)state;
+	/* /x + 62 + cat = 64 segments: matched; one more: cannot tell, either way */
+	deep_path(ok, sizeof(ok), "/x", GLOB_SEGMENTS_MAX - 2, "cat");
+	deep_path(deep, sizeof(deep), "/x", GLOB_SEGMENTS_MAX - 1, "cat");
+	assert_int_equal(glob_match("/x/**", ok), 1);
+	assert_int_equal(glob_match("/y/**", ok), 0);
+	assert_int_equal(glob_match("/x/**", deep), -ENAMETOOLONG);
+	assert_int_equal(glob_match("/y/**", deep), -ENAMETOOLONG);
+	assert_int_equal(glob_match(deep, "/x"), -ENAMETOOLONG);
+	assert_int_equal(glob_match_below("/x/**", deep), -ENAMETOOLONG);
+	assert_int_equal(glob_match_below("/x/**", ok), 1);
+	memset(seg, 'a', sizeof(seg));
+	seg[0] = '/';
+	seg[GLOB_SEGMENT_MAX] = '\0'; /* a segment of GLOB_SEGMENT_MAX - 1 bytes */
+	assert_int_equal(glob_match("/*", seg), 1);
+	seg[GLOB_SEGMENT_MAX] = 'a';
+	seg[GLOB_SEGMENT_MAX + 1] = '\0';
+	assert_int_equal(glob_match("/*", seg), -ENAMETOOLONG);
+
+	p = parse_ok("allow read secrets/** uid=1001\n"
+		     "deny read secrets/x exe=/x/**\n"
+		     "deny read secrets/x cgroup=/x/**\n"
+		     "allow read secrets/y uid=1002 exe=/x/**\n"
+		     "allow read secrets/z uid=1002 cgroup=/x/**\n"
+		     "deny read secrets/w cgroup=/x/** exe=/usr/bin/evil\n");
+	/* a deny holds for an executable or cgroup too deep to match */
+	who(&c, 1001, 1001, none, 0, "/", ok);
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:2");
+	who(&c, 1001, 1001, none, 0, "/", deep);
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:2");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/v"), "allow policy:1");
+	who(&c, 1001, 1001, none, 0, deep, "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:3");
+	assert_int_equal(policy_rights(p, &c, "secrets/x", 0), 0);
+	/* an allow does not */
+	who(&c, 1002, 1002, none, 0, "/", ok);
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/y"), "allow policy:4");
+	who(&c, 1002, 1002, none, 0, "/", deep);
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/y"), "deny default-deny");
+	assert_int_equal(policy_rights(p, &c, "secrets/y", 0), 0);
+	assert_int_equal(policy_rights(p, &c, "secrets", 1), 0);
+	who(&c, 1002, 1002, none, 0, ok, "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/z"), "allow policy:5");
+	who(&c, 1002, 1002, none, 0, deep, "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/z"), "deny default-deny");
+	/* the unknown counts as holding, the other conditions still count: a deny whose exe=
+	 * fails for sure does not hold, one whose exe= holds does */
+	who(&c, 1001, 1001, none, 0, deep, "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/w"), "allow policy:1");
+	who(&c, 1001, 1001, none, 0, deep, "/usr/bin/evil");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/w"), "deny policy:6");
+	policy_free(p);
+	/* a path to decide on that is past the limits: denies cover it, allows do not */
+	p = parse_ok("allow read ** uid=1001\ndeny read secrets/** uid=1002\n"
+		     "allow read ** uid=1002\n");
+	deep_path(deep, sizeof(deep), "secrets", GLOB_SEGMENTS_MAX, NULL);
+	who(&c, 1001, 1001, none, 0, "/", "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, deep), "deny default-deny");
+	who(&c, 1002, 1002, none, 0, "/", "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, deep), "deny policy:2");
+	policy_free(p);
+}
+
+/* '*', '?' and brackets in exe= and cgroup= cover a leading dot: a hidden program or
+ * cgroup is no way round a deny, and an allow covers it as '**' does. */
+static void test_leading_dot(void **state)
+{
+	struct policy *p;
+	struct caller c;
+	gid_t none[1] = { 0 };
+
+	(void)state;
+	assert_int_equal(glob_match("/home/*/*", "/home/u/.hidden-tool"), 1);
+	assert_int_equal(glob_match("/home/*/?hidden-tool", "/home/u/.hidden-tool"), 1);
+	assert_int_equal(glob_match("/home/*/[.]*", "/home/u/.hidden-tool"), 1);
+	assert_int_equal(glob_match("/home/*/*", "/home/.u/tool"), 1);
+	p = parse_ok("allow read secrets/** uid=1001\n"
+		     "deny read secrets/x exe=/home/*/*\n"
+		     "deny read secrets/x cgroup=/user.slice/*\n"
+		     "allow read secrets/y uid=1002 exe=/home/*/*\n");
+	who(&c, 1001, 1001, none, 0, "/", "/home/u/.hidden-tool");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:2");
+	who(&c, 1001, 1001, none, 0, "/user.slice/.hidden", "/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:3");
+	who(&c, 1002, 1002, none, 0, "/", "/home/u/.hidden-tool");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/y"), "allow policy:4");
+	policy_free(p);
+}
+
+/* An executable whose path does not lead, in the daemon's namespace, to the file it runs:
+ * exe= cannot be checked for it — allows on exe= fail, every deny on exe= holds. */
+static void test_exe_unverified(void **state)
+{
+	struct policy *p;
+	struct caller c;
+	gid_t none[1] = { 0 };
+
+	(void)state;
+	p = parse_ok("allow read secrets/y uid=1002 exe=/usr/bin/tool\n"
+		     "allow read secrets/** uid=1001\n"
+		     "deny read secrets/x exe=/usr/bin/tool\n"
+		     "deny read secrets/w exe=/usr/bin/other\n");
+	who(&c, 1002, 1002, none, 0, "/", "/usr/bin/tool");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/y"), "allow policy:1");
+	c.exe_unverified = 1;
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/y"), "deny default-deny");
+	who(&c, 1001, 1001, none, 0, "/", "/usr/bin/tool");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/w"), "allow policy:2");
+	c.exe_unverified = 1;
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny policy:3");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/w"), "deny policy:4");
+	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/v"), "allow policy:2");
+	policy_free(p);
+}
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX + 64];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* caller_load through a stand-in for /proc/PID: the executable's path is verified or
+ * marked, and a file that does not fit the buffer is not read as if whole. */
+static void test_caller_proc(void **state)
+{
+	char dir[PATH_MAX], pid_dir[PATH_MAX + 8], link[PATH_MAX + 32], self[PATH_MAX];
+	static char big[9000];
+	struct caller c;
+	ssize_t n;
+
+	(void)state;
+	test_tmpdir(dir);
+	snprintf(pid_dir, sizeof(pid_dir), "%s/100", dir);
+	assert_int_equal(mkdir(pid_dir, 0755), 0);
+	put_file(pid_dir, "status", "Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	snprintf(link, sizeof(link), "%s/exe", pid_dir);
+
+	/* the path leads here to the very file: verified, and shown as it is */
+	assert_int_equal(symlink(self, link), 0);
+	caller_init(&c, 0, 0, 100);
+	c.proc = dir;
+	caller_load(&c, CALLER_HAVE_EXE);
+	assert_true(c.have & CALLER_HAVE_EXE);
+	assert_int_equal(c.exe_unverified, 0);
+	assert_string_equal(c.exe, self);
+
+	/* the link's text names no such file from here (a relative text stands in for a path
+	 * in another mount namespace): marked */
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink("no-such-tool", link), 0);
+	snprintf(link, sizeof(link), "%s/no-such-tool", pid_dir);
+	assert_int_equal(symlink(self, link), 0);
+	caller_init(&c, 0, 0, 100);
+	c.proc = dir;
+	caller_load(&c, CALLER_HAVE_EXE);
+	assert_true(c.have & CALLER_HAVE_EXE);
+	assert_int_equal(c.exe_unverified, 1);
+	assert_string_equal(c.exe, "no-such-tool" CALLER_EXE_UNVERIFIED);
+
+	/* the cgroup line read whole, then the same line past the 8 KiB read: not cut to
+	 * "/x", which a rule on /x would match */
+	put_file(pid_dir, "cgroup", "0::/x/long-tail\n");
+	caller_init(&c, 0, 0, 100);
+	c.proc = dir;
+	caller_load(&c, CALLER_HAVE_CGROUP);
+	assert_true(c.have & CALLER_HAVE_CGROUP);
+	assert_string_equal(c.cgroup, "/x/long-tail");
+	memcpy(big, "9:name=p:/", 10);
+	memset(big + 10, 'p', 8186 - 11);
+	big[8185] = '\n';
+	snprintf(big + 8186, sizeof(big) - 8186, "0::/x/long-tail\n");
+	put_file(pid_dir, "cgroup", big);
+	caller_init(&c, 0, 0, 100);
+	c.proc = dir;
+	caller_load(&c, CALLER_HAVE_CGROUP);
+	assert_false(c.have & CALLER_HAVE_CGROUP);
+	test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_globs),	 cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_parse_ok), cmocka_unit_test(test_decide),
-		cmocka_unit_test(test_rights),	 cmocka_unit_test(test_deep_and_wide),
+		cmocka_unit_test(test_globs),	       cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_ok),       cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_rights),	       cmocka_unit_test(test_deep_and_wide),
+		cmocka_unit_test(test_limits),	       cmocka_unit_test(test_leading_dot),
+		cmocka_unit_test(test_exe_unverified), cmocka_unit_test(test_caller_proc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
