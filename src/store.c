@@ -346,6 +346,13 @@ void store_split_path(const char *path, char *folder, size_t folder_len, const c
 	*ret_name = slash + 1;
 }
 
+/* A nullable time column: NULL is STORE_TIME_UNSET. */
+static int64_t column_time(sqlite3_stmt *st, int col)
+{
+	return sqlite3_column_type(st, col) == SQLITE_NULL ? STORE_TIME_UNSET
+							    : sqlite3_column_int64(st, col);
+}
+
 static void read_row(sqlite3_stmt *st, struct row *ret)
 {
 	const unsigned char *ct = sqlite3_column_text(st, 8);
@@ -356,8 +363,8 @@ static void read_row(sqlite3_stmt *st, struct row *ret)
 	ret->updated = sqlite3_column_int64(st, 3);
 	ret->deleted = sqlite3_column_int64(st, 4);
 	ret->enabled = sqlite3_column_int(st, 5);
-	ret->not_before = sqlite3_column_int64(st, 6);
-	ret->expires = sqlite3_column_int64(st, 7);
+	ret->not_before = column_time(st, 6);
+	ret->expires = column_time(st, 7);
 	{
 		size_t l = ct ? strlen((const char *)ct) : 0;
 

@@ -48,8 +48,11 @@ struct store_stat {
 	int64_t deleted; /* 0 while live */
 	int64_t purge_at; /* deleted records: when retention ends */
 	int enabled;
-	int64_t not_before, expires; /* 0: not set */
+	int64_t not_before, expires; /* STORE_TIME_UNSET: not set */
 };
+
+/* A not_before or expires that is not set (any instant, the epoch included, can be). */
+#define STORE_TIME_UNSET INT64_MIN
 
 /* store_secret_put flags */
 #define STORE_PUT_EXCL 0x1 /* -EEXIST if the secret exists */

@@ -17,11 +17,13 @@ static int tag_name_check(const char *name)
 	return name_segment_check(name, strlen(name));
 }
 
-static char *fmt_time(int64_t us)
+/* @exact: a time a user set, printed as it was accepted (with its fraction, if any);
+ * otherwise to the second. */
+static char *fmt_time(int64_t us, int exact)
 {
 	char buf[TIME_RFC3339_MAX];
 
-	time_format(us, 0, buf);
+	time_format(us, exact && us % 1000000 != 0, buf);
 	return strdup(buf);
 }
 
@@ -50,9 +52,9 @@ static int attr_get_locked(struct store *s, const char *path, enum store_which w
 							i > 1 ? " %" PRIu64 : "%" PRIu64, i);
 		}
 	} else if (strcmp(name, "created") == 0) {
-		v = fmt_time(row.created);
+		v = fmt_time(row.created, 0);
 	} else if (strcmp(name, "updated") == 0) {
-		v = fmt_time(row.updated);
+		v = fmt_time(row.updated, 0);
 	} else if (strcmp(name, "content_type") == 0) {
 		if (!row.content_type[0])
 			return -ENODATA;
@@ -62,9 +64,9 @@ static int attr_get_locked(struct store *s, const char *path, enum store_which w
 	} else if (strcmp(name, "not_before") == 0 || strcmp(name, "expires") == 0) {
 		int64_t t = name[0] == 'n' ? row.not_before : row.expires;
 
-		if (!t)
+		if (t == STORE_TIME_UNSET)
 			return -ENODATA;
-		v = fmt_time(t);
+		v = fmt_time(t, 1);
 	} else if (strncmp(name, "tag.", 4) == 0) {
 		sqlite3_stmt *st = NULL;
 		int rc;
@@ -185,8 +187,6 @@ static int attr_set_locked(struct store *s, const char *path, const char *name, 
 			return bind_update(s, q, row.id, NULL, NULL);
 		if (time_parse(value, &t) < 0)
 			return -EINVAL;
-		if (t == 0)
-			t = 1; /* 0 means unset */
 		return bind_update(s, q, row.id, NULL, &t);
 	}
 	if (strncmp(name, "tag.", 4) == 0) {
@@ -320,8 +320,8 @@ int store_attr_list(struct store *s, const char *path, enum store_which which, c
 		goto out;
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		if ((strcmp(fixed[i], "content_type") == 0 && !row.content_type[0]) ||
-		    (strcmp(fixed[i], "not_before") == 0 && !row.not_before) ||
-		    (strcmp(fixed[i], "expires") == 0 && !row.expires))
+		    (strcmp(fixed[i], "not_before") == 0 && row.not_before == STORE_TIME_UNSET) ||
+		    (strcmp(fixed[i], "expires") == 0 && row.expires == STORE_TIME_UNSET))
 			continue;
 		r = append_name(&buf, &len, &cap, fixed[i]);
 		if (r < 0)

@@ -63,8 +63,8 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
 		struct secbuf *value = NULL;
 
 		r = store_get_current(s, path, &row, &value);
-		if (r == 0 && ((row.not_before && now < row.not_before) ||
-			       (row.expires && now >= row.expires))) {
+		if (r == 0 && ((row.not_before != STORE_TIME_UNSET && now < row.not_before) ||
+			       (row.expires != STORE_TIME_UNSET && now >= row.expires))) {
 			secbuf_free(value);
 			r = -EKEYEXPIRED;
 		}
@@ -86,7 +86,8 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
 		r = -EACCES;
 		goto out;
 	}
-	if ((row.not_before && now < row.not_before) || (row.expires && now >= row.expires)) {
+	if ((row.not_before != STORE_TIME_UNSET && now < row.not_before) ||
+	    (row.expires != STORE_TIME_UNSET && now >= row.expires)) {
 		r = -EKEYEXPIRED;
 		goto out;
 	}

@@ -8,6 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+/* 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the instants RFC 3339 can print in UTC */
+#define TIME_MIN_SEC (-62167219200LL)
+#define TIME_MAX_SEC 253402300799LL
+
 int64_t time_now_us(void)
 {
 	struct timespec ts;
@@ -28,7 +32,10 @@ void time_format(int64_t us, int micro, char buf[TIME_RFC3339_MAX])
 		sec--;
 	}
 	gmtime_r(&sec, &tm);
-	n = strftime(buf, TIME_RFC3339_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* %Y would print year 999 as "999": RFC 3339 years have four digits */
+	n = (size_t)snprintf(buf, TIME_RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d",
+			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			     tm.tm_sec);
 	if (micro)
 		snprintf(buf + n, TIME_RFC3339_MAX - n, ".%06ldZ", frac);
 	else
@@ -77,7 +84,9 @@ int time_parse(const char *s, int64_t *ret_us)
 	if (digits(&p, 2, &h) || expect(&p, ':') || digits(&p, 2, &mi) || expect(&p, ':') ||
 	    digits(&p, 2, &sec))
 		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
+	/* A leap second (:60) has no instant of its own in Unix time: it could only be stored
+	 * as another second and printed back as that one, so it is refused. */
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 59)
 		return -EINVAL;
 	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return -EINVAL;
@@ -88,6 +97,8 @@ int time_parse(const char *s, int64_t *ret_us)
 		while (*p >= '0' && *p <= '9') {
 			if (n < 6)
 				frac = frac * 10 + (*p - '0');
+			else if (*p != '0')
+				return -EINVAL; /* finer than the microseconds kept */
 			n++;
 			p++;
 		}
@@ -109,8 +120,6 @@ int time_parse(const char *s, int64_t *ret_us)
 	}
 	if (*p)
 		return -EINVAL;
-	if (sec == 60) /* a leap second is the next second's start */
-		sec = 59, frac = 999999;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -120,6 +129,9 @@ int time_parse(const char *s, int64_t *ret_us)
 	tm.tm_sec = sec;
 	t = timegm(&tm);
 	t -= sign * (oh * 3600 + om * 60);
+	/* an offset may carry it out of the years RFC 3339 can print in UTC */
+	if (t < TIME_MIN_SEC || t > TIME_MAX_SEC)
+		return -EINVAL;
 	*ret_us = (int64_t)t * 1000000 + frac;
 	return 0;
 }

@@ -18,7 +18,9 @@ void time_format(int64_t us, int micro, char buf[TIME_RFC3339_MAX]);
 
 /*
  * Parses an RFC 3339 date-time ("2026-01-31T12:00:00Z", optional fraction, 'Z' or
- * +hh:mm / -hh:mm offset, 't' and 'z' accepted). Returns 0 or -EINVAL.
+ * +hh:mm / -hh:mm offset, 't' and 'z' accepted). Accepts only what time_format prints
+ * back as the same instant: no leap second (:60), no fraction finer than a microsecond,
+ * nothing outside years 0000-9999 once in UTC. Returns 0 or -EINVAL.
  */
 int time_parse(const char *s, int64_t *ret_us);
 

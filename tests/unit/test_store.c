@@ -703,6 +703,37 @@ static void test_put_no_revive(void **state)
 	secbuf_free(b);
 }
 
+/* not_before and expires read back as they were accepted: any year 0000-9999, the epoch
+ * itself (which is not "unset"), and a fraction. */
+static void test_attr_times_round_trip(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z" },
+		{ "0999-05-01T10:00:00.5Z", "0999-05-01T10:00:00.500000Z" },
+		{ "0042-01-01T01:00:00+01:00", "0042-01-01T00:00:00Z" },
+		{ "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z" },
+	};
+	struct fixture *f = *state;
+	char *value = NULL;
+
+	put(f->s, "s", "v", 1, 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(store_attr_set(f->s, "s", "expires", cases[i].in, 0), 0);
+		assert_int_equal(store_attr_get(f->s, "s", STORE_LIVE, "expires", &value), 0);
+		assert_string_equal(value, cases[i].out);
+		free(value);
+	}
+	assert_int_equal(store_attr_set(f->s, "s", "not_before", "1970-01-01T00:00:00Z", 0), 0);
+	assert_int_equal(store_attr_get(f->s, "s", STORE_LIVE, "not_before", &value), 0);
+	assert_string_equal(value, "1970-01-01T00:00:00Z");
+	free(value);
+	assert_int_equal(store_attr_set(f->s, "s", "not_before", "2016-12-31T23:59:60Z", 0), -EINVAL);
+	assert_int_equal(store_attr_set(f->s, "s", "not_before", "", 0), 0);
+	assert_int_equal(store_attr_get(f->s, "s", STORE_LIVE, "not_before", &value), -ENODATA);
+}
+
 /* XATTR_CREATE and XATTR_REPLACE, in the change's transaction. */
 static void test_attr_flags(void **state)
 {
@@ -745,6 +776,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename_keeps_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_no_revive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attr_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attr_times_round_trip, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

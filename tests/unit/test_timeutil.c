@@ -55,11 +55,67 @@ static void test_reject(void **state)
 	}
 }
 
+/* What is accepted is printed back as the same instant, in four-digit years. */
+static void test_round_trip(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "0999-05-01T10:00:00Z", "0999-05-01T10:00:00.000000Z" },
+		{ "0000-01-01T00:00:00Z", "0000-01-01T00:00:00.000000Z" },
+		{ "0001-03-01T00:59:59.5+00:59", "0001-03-01T00:00:59.500000Z" },
+		{ "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z" },
+		{ "1969-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z" },
+		{ "1970-01-01T00:00:00Z", "1970-01-01T00:00:00.000000Z" },
+		{ "2026-11-24T15:06:40.123456000Z", "2026-11-24T15:06:40.123456Z" },
+	};
+	char buf[TIME_RFC3339_MAX];
+	int64_t t, t2;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(time_parse(cases[i].in, &t), 0);
+		time_format(t, 1, buf);
+		assert_string_equal(buf, cases[i].out);
+		assert_int_equal(time_parse(buf, &t2), 0);
+		assert_int_equal(t, t2);
+	}
+	/* every microsecond-exact instant of the range prints and parses back */
+	for (int64_t sec = -62167219200LL; sec <= 253402300799LL; sec += 7777777777LL) {
+		t = sec * 1000000 + (sec & 0xfffff) % 1000000;
+		time_format(t, 1, buf);
+		assert_int_equal(time_parse(buf, &t2), 0);
+		assert_int_equal(t, t2);
+	}
+}
+
+/* What could not be printed back is refused. */
+static void test_reject_unprintable(void **state)
+{
+	static const char *const bad[] = {
+		"2016-12-31T23:59:60Z", /* a leap second: Unix time has no instant for it */
+		"2016-12-31T23:59:60.123Z",
+		"2026-11-24T15:06:40.1234567Z", /* finer than a microsecond */
+		"0000-01-01T00:30:00+01:00", /* year -1 in UTC */
+		"9999-12-31T23:30:00-01:00", /* year 10000 in UTC */
+	};
+	int64_t t = 42;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (time_parse(bad[i], &t) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+		assert_int_equal(t, 42);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_reject),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_reject_unprintable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
