@@ -2,11 +2,15 @@
  * dirs: directory listings. The whole listing is taken at opendir — one store query under
  * one policy decision — and served by offset from it, so a listing is consistent even
  * while secrets change. Versions (NAME@N) are never listed.
+ *
+ * That decision is policy_decide(list) on the folder's own policy path and nothing else,
+ * for the fixed folders too, so that `vaultfs policy explain` answers as the mount does
+ * and the record names the rule that decided: a right beneath a folder lets the caller
+ * enter it (lookup), never list it.
  */
 #include "vfs_internal.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,7 +103,6 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct policy_decision d;
 	struct listing *l;
 	struct caller c;
-	unsigned rights;
 	int r = 0;
 
 	if (!n) {
@@ -111,18 +114,8 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	vfs_caller(req, &c);
-	rights = vfs_rights(v, &c, n);
 	vfs_policy_path(n, ppath, sizeof(ppath));
-	vfs_decide(v, &c, POLICY_LIST, ppath, &d);
-	/* The fixed folders name no secret: anyone with a right below may list them. */
-	if (n->kind == NODE_ROOT || n->kind == NODE_TRASH || n->kind == NODE_KEY) {
-		d.allow = rights != 0;
-		if (d.allow)
-			snprintf(d.rule, sizeof(d.rule), "%s", "visible");
-	} else {
-		d.allow = (rights & POLICY_BIT(POLICY_LIST)) != 0;
-	}
-	if (!d.allow) {
+	if (!vfs_decide(v, &c, POLICY_LIST, ppath, &d)) {
 		fuse_reply_err(req, -vfs_deny(v, &c, "readdir", ppath, &d, EACCES));
 		return;
 	}

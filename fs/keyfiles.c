@@ -145,7 +145,9 @@ int vfs_keys_stat(struct vfs *v, const struct node *n, unsigned rights, struct s
 	st->st_mtim.tv_sec = (time_t)(k.created / 1000000);
 	st->st_ctim = st->st_atim = st->st_mtim;
 	if (n->kind == NODE_KEY) {
-		st->st_mode = S_IFDIR | (rights ? 0500 : 0);
+		/* as any folder's: r for list on it, x for a way in */
+		st->st_mode = S_IFDIR | (rights & POLICY_BIT(POLICY_LIST) ? 0400 : 0) |
+			      (rights ? 0100 : 0);
 		st->st_nlink = 2;
 		return 0;
 	}

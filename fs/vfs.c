@@ -107,8 +107,11 @@ void vfs_policy_path(const struct node *n, char *buf, size_t len)
 	case NODE_KEY_FILE:
 		vfs_key_policy_path(n, buf, len);
 		break;
-	case NODE_SECRETS:
 	case NODE_TRASH:
+		/* .deleted/P is decided as P: .deleted itself as the root */
+		concat(buf, len, "", NULL, NULL);
+		break;
+	case NODE_SECRETS:
 	case NODE_TRASH_SECRETS:
 		/* listing .deleted/secrets is list on secrets */
 		concat(buf, len, "secrets", NULL, NULL);
@@ -120,12 +123,18 @@ void vfs_policy_path(const struct node *n, char *buf, size_t len)
 
 unsigned vfs_rights(struct vfs *v, struct caller *c, const struct node *n)
 {
+	const unsigned list = POLICY_BIT(POLICY_LIST);
 	char path[NAME_PATH_MAX + 16];
-	unsigned rights;
+	unsigned rights, reach;
 
 	vfs_policy_path(n, path, sizeof(path));
 	pthread_rwlock_rdlock(&v->policy_lock);
-	rights = policy_rights(v->policy, c, path, node_is_dir(n->kind));
+	rights = policy_rights(v->policy, c, path, 0);
+	if (node_is_dir(n->kind)) {
+		/* A right beneath a folder is a way through it, never a listing of it. */
+		reach = policy_rights(v->policy, c, path, 1);
+		rights = (rights & list) | (reach & ~list) | (reach ? VFS_ENTER : 0);
+	}
 	pthread_rwlock_unlock(&v->policy_lock);
 	return rights;
 }
@@ -210,10 +219,12 @@ static mode_t mode_for(enum node_kind kind, unsigned rights)
 	mode_t m = 0;
 
 	if (node_is_dir(kind)) {
-		if (rights)
-			m |= 0500;
+		if (rights & POLICY_BIT(POLICY_LIST))
+			m |= 0400;
 		if (rights & POLICY_BIT(POLICY_WRITE))
 			m |= 0200;
+		if (rights)
+			m |= 0100;
 		return S_IFDIR | m;
 	}
 	if (kind == NODE_TRASH_SECRET) {

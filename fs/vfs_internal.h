@@ -64,6 +64,14 @@ struct vfs {
 
 void vfs_caller(fuse_req_t req, struct caller *c);
 void vfs_policy_path(const struct node *n, char *buf, size_t len);
+
+/* In vfs_rights' answer for a folder: some right on it or beneath it, a way in. */
+#define VFS_ENTER (1u << 31)
+/*
+ * The operations (POLICY_BIT) @c may do on @n. For a folder, POLICY_LIST is list on the
+ * folder itself (what readdir decides), the others are on it or on anything beneath it,
+ * and VFS_ENTER is set with any of those: what the folder's mode shows.
+ */
 unsigned vfs_rights(struct vfs *v, struct caller *c, const struct node *n);
 /* Decides @op on @path for @c into @ret; returns ret->allow. Records nothing. */
 int vfs_decide(struct vfs *v, struct caller *c, enum policy_op op, const char *path,

@@ -480,35 +480,49 @@ void policy_decide(const struct policy *p, struct caller *c, enum policy_op op, 
 	}
 }
 
+/* Whether a rule that matches a path matches everything beneath it too: so does one whose
+ * last segment is a double star, which takes any further segments. */
+static int covers_below(const struct rule *r)
+{
+	size_t len = strlen(r->path);
+
+	return strcmp(r->path, "**") == 0 || (len >= 3 && strcmp(r->path + len - 3, "/**") == 0);
+}
+
 unsigned policy_rights(const struct policy *p, struct caller *c, const char *path, int below)
 {
-	unsigned allowed = 0, denied = 0, mask;
+	unsigned allowed = 0, denied = 0, denied_below = 0, mask;
 
 	/* policy_decide for every operation at once: one pass over the rules. */
 	for (size_t i = 0; i < p->count; i++) {
 		const struct rule *r = &p->rules[i];
+		unsigned have = !r->deny ? allowed : covers_below(r) ? denied_below : denied;
 		int holds;
 
-		if ((r->deny ? denied | r->ops : allowed | r->ops) ==
-			    (r->deny ? denied : allowed) ||
-		    !path_covered(r, path))
+		if ((have | r->ops) == have || !path_covered(r, path))
 			continue;
 		holds = c->pid <= 0 && !r->any ? -1 : who_holds(r, c);
-		if (r->deny && holds != 0)
+		if (r->deny && holds != 0) {
 			denied |= r->ops;
-		else if (!r->deny && holds == 1)
+			if (covers_below(r))
+				denied_below |= r->ops;
+		} else if (!r->deny && holds == 1) {
 			allowed |= r->ops;
+		}
 	}
 	mask = allowed & ~denied;
 	if (!below)
 		return mask;
+	/* An allow beneath @path opens the way through it, unless a deny on @path that
+	 * covers all beneath it takes the same operations everywhere there. */
 	for (size_t i = 0; i < p->count; i++) {
 		const struct rule *r = &p->rules[i];
+		unsigned ops = r->ops & ~denied_below;
 
-		if (r->deny || (mask & r->ops) == r->ops || glob_match_below(r->path, path) != 1)
+		if (r->deny || (mask & ops) == ops || glob_match_below(r->path, path) != 1)
 			continue;
 		if ((c->pid > 0 || r->any) && who_holds(r, c) == 1)
-			mask |= r->ops;
+			mask |= ops;
 	}
 	return mask;
 }

@@ -78,8 +78,12 @@ void policy_decide(const struct policy *p, struct caller *c, enum policy_op op, 
 		   struct policy_decision *ret);
 
 /*
- * The set of operations (bit 1 << op) that @c may do on @path; with @below, also those an
- * allow rule gives it on anything beneath @path — what makes a folder visible.
+ * The set of operations (bit 1 << op) that @c may do on @path, as policy_decide would
+ * decide each. With @below, also those an allow rule gives it on anything beneath @path,
+ * but for those a deny matching @path and all beneath it (a pattern whose last segment is
+ * a double star) takes: what lets a caller enter a folder on the way to a name it has some
+ * right on. A right beneath a folder never lists it: only policy_decide(POLICY_LIST) on
+ * the folder's own path does.
  */
 unsigned policy_rights(const struct policy *p, struct caller *c, const char *path, int below);
 

@@ -26,7 +26,9 @@ static const char policy_help[] =
 	"          (exit 0) or \"deny policy:LINE\" / \"deny default-deny\" (exit 3). OP is one "
 	"of\n"
 	"          list read write delete recover purge sign encrypt decrypt wrap unwrap; PATH\n"
-	"          is relative to the mount, such as secrets/db-conn. --gid defaults to the\n"
+	"          is relative to the mount, such as secrets/db-conn, \"\" for its root; a path\n"
+	"          under .deleted/ is decided as the same path without it, as the mount does\n"
+	"          (list .deleted/secrets is list secrets). --gid defaults to the\n"
 	"          user's primary group; supplementary groups are the user's, from NSS. A\n"
 	"          caller without --cgroup or --exe matches no cgroup= or exe= condition.\n";
 
@@ -57,6 +59,17 @@ static int parse_id(const char *s, unsigned long *ret)
 	errno = 0;
 	*ret = strtoul(s, &end, 10);
 	return errno || *end || *ret > 0xfffffffeUL ? -1 : 0;
+}
+
+/* A soft-deleted name keeps its path: .deleted/P is decided as P, and .deleted itself as
+ * the root, which is what the mount asks policy about them. */
+static const char *live_path(const char *path)
+{
+	if (strcmp(path, ".deleted") == 0 || strcmp(path, ".deleted/") == 0)
+		return "";
+	if (strncmp(path, ".deleted/", 9) == 0)
+		return path + 9;
+	return path;
 }
 
 static int explain(int argc, char **argv)
@@ -125,7 +138,7 @@ static int explain(int argc, char **argv)
 		who.have &= ~CALLER_HAVE_CGROUP;
 	if (!exe)
 		who.have &= ~CALLER_HAVE_EXE;
-	policy_decide(p, &who, (enum policy_op)op, argv[optind + 2], &d);
+	policy_decide(p, &who, (enum policy_op)op, live_path(argv[optind + 2]), &d);
 	printf("%s %s\n", d.allow ? "allow" : "deny", d.rule);
 	policy_free(p);
 	return d.allow ? 0 : 3;

@@ -24,6 +24,9 @@ same "group from NSS" "allow policy:3 exit 0" "$(explain --uid 0 write secrets/x
 same "deny wins" "deny policy:5 exit 3" "$(explain --uid 0 write secrets/root/x | tr '\n' ' ' | sed 's/ $//')"
 same "exe condition" "allow policy:4 exit 0" "$(explain --uid 0 --exe /usr/bin/release-tool sign keys/release | tr '\n' ' ' | sed 's/ $//')"
 same "another exe" "deny default-deny exit 3" "$(explain --uid 0 --exe /usr/bin/python3 sign keys/release | tr '\n' ' ' | sed 's/ $//')"
+# A soft-deleted name keeps its path: .deleted/P is decided as P.
+same "listing the trash is list on secrets" "allow policy:2 exit 0" "$(explain --uid 1002 --cgroup /system.slice/payments.service list .deleted/secrets/payments | tr '\n' ' ' | sed 's/ $//')"
+same "purge in the trash" "deny policy:5 exit 3" "$(explain --uid 0 purge .deleted/secrets/root/x | tr '\n' ' ' | sed 's/ $//')"
 
 # Errors: one line, the file's line number, exit 1; usage errors exit 2.
 printf 'allow read secrets/x uid=1001\nalow read secrets/y *\n' >"$V/policy"

@@ -20,6 +20,7 @@
   sys.py mkdir PATH / rmdir PATH / unlink PATH
   sys.py setxattr PATH NAME VALUE [create|replace] / removexattr PATH NAME
   sys.py getxattr PATH NAME [SIZE] prints the value, or the errno name
+  sys.py list PATH                 opendir and readdir: the names, sorted, space-separated
   sys.py stat PATH                 prints "mode uid gid size"
   sys.py chmod PATH MODE           chmod(2), MODE in octal
   sys.py access PATH MODE          access(2), MODE of r, w, x
@@ -173,6 +174,8 @@ def main(argv):
         elif op == "getxattr":
             v = os.getxattr(argv[2], argv[3])
             return v.decode()
+        elif op == "list":
+            return " ".join(sorted(os.listdir(argv[2])))
         elif op == "stat":
             st = os.stat(argv[2])
             return "%o %d %d %d" % (st.st_mode & 0o7777, st.st_uid, st.st_gid, st.st_size)

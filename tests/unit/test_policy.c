@@ -238,6 +238,36 @@ static void test_rights(void **state)
 	who(&c, 1002, 1002, none, 0, "/", "/bin/cat");
 	assert_int_equal(policy_rights(p, &c, "secrets", 0), POLICY_BIT(POLICY_LIST));
 	policy_free(p);
+
+	/* A deny on a folder and all beneath it closes the way in that an allow beneath it
+	 * would open; a deny on the folder alone, or on some names beneath it, does not. */
+	p = parse_ok("allow list,read secrets/** uid=1001\n"
+		     "deny * secrets/root/** *\n"
+		     "deny read secrets/half/** *\n"
+		     "deny list secrets/team *\n"
+		     "deny * secrets/some/x *\n");
+	who(&c, 1001, 1001, none, 0, "/", "/bin/cat");
+	assert_int_equal(policy_rights(p, &c, "secrets/root", 1), 0);
+	assert_int_equal(policy_rights(p, &c, "secrets/root/deeper", 1), 0);
+	assert_int_equal(policy_rights(p, &c, "secrets/half", 1), POLICY_BIT(POLICY_LIST));
+	assert_int_equal(policy_rights(p, &c, "secrets/team", 0), POLICY_BIT(POLICY_READ));
+	assert_int_equal(policy_rights(p, &c, "secrets/team", 1),
+			 POLICY_BIT(POLICY_READ) | POLICY_BIT(POLICY_LIST));
+	assert_int_equal(policy_rights(p, &c, "secrets/some", 1),
+			 POLICY_BIT(POLICY_READ) | POLICY_BIT(POLICY_LIST));
+	policy_free(p);
+	/* "**" alone covers the whole vault; a later narrower deny still counts once an
+	 * earlier one took the same operations from the path alone. */
+	p = parse_ok("allow read secrets/a/x uid=1001\n"
+		     "deny read secrets/a *\n"
+		     "deny read secrets/a/** *\n");
+	assert_int_equal(policy_rights(p, &c, "secrets/a", 1), 0);
+	policy_free(p);
+	p = parse_ok("allow read secrets/a/x uid=1001\n"
+		     "deny * ** uid=1001\n");
+	assert_int_equal(policy_rights(p, &c, "", 1), 0);
+	assert_int_equal(policy_rights(p, &c, "secrets", 1), 0);
+	policy_free(p);
 }
 
 static void test_deep_and_wide(void **state)
