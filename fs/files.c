@@ -552,6 +552,48 @@ out:
 	return r < 0 ? r : 0;
 }
 
+/* With h->lock held: records that what @h's writer wrote is not committed, and why. */
+static void record_discard(struct vfs *v, struct handle *h, const char *why)
+{
+	char ppath[NAME_PATH_MAX + 16];
+	struct audit_event ev;
+
+	snprintf(ppath, sizeof(ppath), "secrets/%s", h->path);
+	vfs_event(&h->opener->c, "write", ppath, 0, &h->opener->d, ECANCELED, &ev);
+	ev.detail = why;
+	if (vault_record(v->vault, &ev) < 0)
+		log_debug("record of a discarded write to \"%s\" failed", h->path);
+}
+
+/*
+ * With h->lock held: a flush is a close(2) by the writer, and commits — unless the kernel
+ * is closing the file for a writer on its way out, killed by a signal or exiting with a
+ * failure (what the kernel knows of the dying task is readable while it waits for this
+ * reply): then what it wrote is half a value, and is dropped. A writer that exits with
+ * status 0 without closing finished its job, and its value is committed.
+ */
+static int flush_commit(fuse_req_t req, struct vfs *v, struct handle *h)
+{
+	struct caller c;
+	int code = 0, r;
+
+	vfs_caller(req, &c);
+	h->abandoned = caller_exit_code(&c, &code) == 1 && code != 0;
+	if (h->abandoned) {
+		if (h->dirty || (h->touched && !h->committed))
+			record_discard(v, h, (code & 0x7f) ? "the writer was killed before it closed"
+							   : "the writer failed before it closed");
+		return 0;
+	}
+	r = commit(v, h, 0);
+	if (r < 0) {
+		/* close() reports it; the value is not committed behind the writer's back later */
+		h->dirty = 0;
+		h->touched = 0;
+	}
+	return r;
+}
+
 void vfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct vfs *v = fuse_req_userdata(req);
@@ -560,7 +602,7 @@ void vfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
-	r = h->writable && h->kind != NODE_KEY_FILE ? commit(v, h, 0) : 0;
+	r = h->writable && h->kind != NODE_KEY_FILE ? flush_commit(req, v, h) : 0;
 	pthread_mutex_unlock(&h->lock);
 	fuse_reply_err(req, -r);
 }
@@ -579,8 +621,19 @@ void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
-	/* Normally flush committed already; a writer that died without one still commits. */
-	r = h->writable && !h->failed && h->kind != NODE_KEY_FILE ? commit(v, h, 1) : 0;
+	/*
+	 * Flush committed what the writer wrote when it closed. What is still dirty here was
+	 * written after the last close the daemon heard of (a flush the kernel dropped, a
+	 * descriptor that died in flight): no writer closed it, so it is not a version. Only
+	 * a file created or truncated and never written becomes one now, empty.
+	 */
+	r = 0;
+	if (h->writable && h->kind != NODE_KEY_FILE && !h->failed && !h->abandoned) {
+		if (h->dirty)
+			record_discard(v, h, "the file was released without a close after the write");
+		else
+			r = commit(v, h, 1);
+	}
 	pthread_mutex_unlock(&h->lock);
 	if (r < 0)
 		log_debug("commit at release of \"%s\" failed: %s", h->path, strerror(-r));

@@ -42,6 +42,9 @@ struct handle {
 	int touched; /* opened with O_TRUNC or created: the value is new even if unwritten */
 	int committed; /* some commit from this handle succeeded */
 	int failed; /* a write was refused (EFBIG): nothing from this handle is committed */
+	/* the last flush came from a writer on its way out — killed by a signal, or exiting
+	 * with a failure — without having closed the file: what it wrote is not committed */
+	int abandoned;
 	struct handle *next_pending; /* protected by vfs->lock */
 	struct handle *prev_open, *next_open; /* protected by vfs->lock */
 };

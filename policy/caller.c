@@ -308,3 +308,46 @@ int caller_in_group(struct caller *c, gid_t gid)
 			return 1;
 	return 0;
 }
+
+/* PF_EXITING in /proc/PID/stat's flags: set as do_exit() starts, before the task's files
+ * are closed. */
+#define TASK_PF_EXITING 0x4
+
+int caller_exit_code(const struct caller *c, int *ret_code)
+{
+	char path[64], buf[1024];
+	unsigned long long flags = 0;
+	long long code = 0;
+	const char *p;
+	int dfd, field;
+
+	if (c->pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "%s/%d", c->proc ? c->proc : "/proc", (int)c->pid);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (read_at(dfd, "stat", buf, sizeof(buf)) < 0) {
+		close(dfd);
+		return -EIO;
+	}
+	close(dfd);
+	/* the command name, in parentheses, may hold anything: fields start after the last
+	 * ')'; flags is field 9 and exit_code field 52 (proc(5)) */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EIO;
+	for (field = 2; *p && field < 52; p++)
+		if (*p == ' ') {
+			field++;
+			if (field == 9)
+				flags = strtoull(p + 1, NULL, 10);
+		}
+	if (field != 52)
+		return -EIO; /* a kernel without exit_code (before 3.5) */
+	code = strtoll(p, NULL, 10);
+	if (!(flags & TASK_PF_EXITING))
+		return 0;
+	*ret_code = (int)code;
+	return 1;
+}

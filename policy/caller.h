@@ -59,4 +59,12 @@ void caller_load(struct caller *c, unsigned need);
 /* Whether @gid is the caller's primary or one of its supplementary groups (loads them). */
 int caller_in_group(struct caller *c, gid_t gid);
 
+/*
+ * Whether the calling task is on its way out: 0 while it lives, 1 and its exit code in
+ * *ret_code (wait(2)'s status: a signal's number in the low 7 bits, or the status << 8)
+ * once it exits — as it is while the kernel closes its files for it. -errno when that
+ * cannot be told (no pid, /proc not readable, the task gone).
+ */
+int caller_exit_code(const struct caller *c, int *ret_code);
+
 #endif
