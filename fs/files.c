@@ -403,11 +403,16 @@ void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
 	struct handle *h = fh(fi);
 
 	(void)ino;
+	pthread_mutex_lock(&h->lock);
 	if (fi->lock_owner == 0) {
-		fuse_reply_err(req, -refuse_page_cache(req, fuse_req_userdata(req), h));
+		int r = h->page_cache_refused ? -EACCES
+					      : refuse_page_cache(req, fuse_req_userdata(req), h);
+
+		h->page_cache_refused = 1;
+		pthread_mutex_unlock(&h->lock);
+		fuse_reply_err(req, -r);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
 	if (h->kind == NODE_KEY_FILE) {
 		const void *out = NULL;
 		size_t len = 0;
@@ -448,46 +453,95 @@ static int resize(struct vfs *v, struct handle *h, uint64_t size)
 	return 0;
 }
 
-void vfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		  struct fuse_file_info *fi)
+/* With h->lock held: writes @size bytes at @off into a secret's new value. */
+static int value_write(struct vfs *v, struct handle *h, const void *buf, size_t size, off_t off)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct handle *h = fh(fi);
 	uint64_t start, end;
-	int r = 0;
+	int r;
 
-	(void)ino;
-	pthread_mutex_lock(&h->lock);
-	if (!h->writable) {
-		r = -EBADF;
-		goto out;
-	}
-	if (h->kind == NODE_KEY_FILE) {
-		r = vfs_keyfile_write(h, buf, size, off);
-		goto out;
-	}
 	/* O_APPEND: the kernel's idea of the size may be stale (no attribute cache). */
 	start = h->append ? h->value->len : (uint64_t)off;
 	end = start + size;
 	if (off < 0 || end < start || end > v->max_size) {
 		/* Nothing of this handle is committed: the secret keeps its current version. */
 		h->failed = 1;
-		r = -EFBIG;
-		goto out;
+		return -EFBIG;
 	}
 	if (end > h->value->len) {
 		r = resize(v, h, end);
 		if (r < 0)
-			goto out;
+			return r;
 	}
 	memcpy(h->value->data + start, buf, size);
 	h->dirty = 1;
-out:
+	return 0;
+}
+
+void vfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		  struct fuse_file_info *fi)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct handle *h = fh(fi);
+	int r;
+
+	(void)ino;
+	pthread_mutex_lock(&h->lock);
+	if (!h->writable)
+		r = -EBADF;
+	else if (h->kind == NODE_KEY_FILE)
+		r = vfs_keyfile_write(h, buf, size, off);
+	else
+		r = value_write(v, h, buf, size, off);
 	pthread_mutex_unlock(&h->lock);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_write(req, size);
+}
+
+/*
+ * copy_file_range between two open secrets (`cp` inside the vault): from what the source
+ * handle holds into the destination's new value, under the rights decided at both opens.
+ * Without it the kernel would copy through the page cache, which is refused. Key files
+ * are EINVAL, on which cp falls back to read and write.
+ */
+void vfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			    struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			    struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct handle *in = fh(fi_in), *out = fh(fi_out);
+	struct secbuf *chunk = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	(void)ino_in;
+	(void)ino_out;
+	if (flags != 0 || in->kind == NODE_KEY_FILE || out->kind == NODE_KEY_FILE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (!out->writable) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	/* one handle's lock at a time: a copy the other way cannot deadlock with this one */
+	pthread_mutex_lock(&in->lock);
+	if (off_in >= 0 && (uint64_t)off_in < in->value->len) {
+		n = in->value->len - (size_t)off_in < len ? in->value->len - (size_t)off_in : len;
+		r = secbuf_from(in->value->data + off_in, n, &chunk);
+	}
+	pthread_mutex_unlock(&in->lock);
+	if (r == 0 && n > 0) {
+		pthread_mutex_lock(&out->lock);
+		r = value_write(v, out, chunk->data, n, off_out);
+		pthread_mutex_unlock(&out->lock);
+	}
+	secbuf_free(chunk);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_write(req, n);
 }
 
 int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct fuse_file_info *fi,

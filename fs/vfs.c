@@ -633,27 +633,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	vfs_caller(req, &c);
 	/*
-	 * Access comes from policy, not from mode bits or owners: a change is EPERM. Setting
-	 * what stat already shows changes nothing and succeeds, so that tools copying a
-	 * file's mode and owner to their temporary file (sed -i, install) work.
+	 * Access comes from policy, not from mode bits or owners: chmod, chown and utimes are
+	 * accepted and change nothing (SPEC), so that install -m, cp -p, tar and tools that
+	 * set modes work; stat goes on showing what the caller may do.
 	 */
-	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		r = vfs_stat(v, &c, n, &st);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
-		}
-		if (((to_set & FUSE_SET_ATTR_MODE) &&
-		     (attr->st_mode & 07777) != (st.st_mode & 07777)) ||
-		    ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != c.uid) ||
-		    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != c.gid)) {
-			char ppath[NAME_PATH_MAX + 16];
-
-			vfs_policy_path(n, ppath, sizeof(ppath));
-			fuse_reply_err(req, -vfs_refuse(v, &c, "setattr", ppath, "modes", EPERM));
-			return;
-		}
-	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		r = vfs_truncate(v, &c, n, fi, (uint64_t)attr->st_size);
 		if (r < 0) {
@@ -661,7 +644,6 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			return;
 		}
 	}
-	/* utimes: accepted, ignored. */
 	r = vfs_stat(v, &c, n, &st);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -669,19 +651,82 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_attr(req, &st, 0.0);
 }
 
-/* Records a refused access(2): the denial cites the rule that decides the first right
- * asked for and missing (write for W_OK, read otherwise). */
+/*
+ * Records a refused access(2) for the first right asked for and missing: what the tree
+ * never gives (execute on a file, write on history or a deleted secret) cites the tree;
+ * otherwise the rule that decides write (W_OK) or read.
+ */
 static int access_denied(struct vfs *v, struct caller *c, const struct node *n, int mask,
 			 mode_t m)
 {
 	char ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;
+	int w = (mask & W_OK) && !(m & 0200);
 
-	if (!((mask & W_OK) && !(m & 0200)))
-		return vfs_deny_node(v, c, "access", n, EACCES);
 	vfs_policy_path(n, ppath, sizeof(ppath));
-	vfs_decide(v, c, POLICY_WRITE, ppath, &d);
+	if (w && (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET))
+		return vfs_refuse(v, c, "access", ppath,
+				  n->kind == NODE_VERSION ? "history" : "deleted", EACCES);
+	if (!w && !node_is_dir(n->kind) && (mask & X_OK) && !(mask & R_OK && !(m & 0400)))
+		return vfs_refuse(v, c, "access", ppath, "modes", EACCES);
+	vfs_decide(v, c, w ? POLICY_WRITE : POLICY_READ, ppath, &d);
+	if (d.allow) /* the mode lacks what policy gives: the tree's own limit */
+		return vfs_refuse(v, c, "access", ppath, "modes", EACCES);
 	return vfs_deny(v, c, "access", ppath, &d, EACCES);
+}
+
+/* Hard links, symbolic links and device nodes have no place in the tree. */
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *p = nodes_get(v->nodes, newparent);
+	char ppath[NAME_PATH_MAX + 16];
+	struct caller c;
+
+	(void)ino;
+	if (!p) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	child_policy_path(p, newname, ppath, sizeof(ppath));
+	fuse_reply_err(req, -vfs_refuse(v, &c, "link", ppath, "tree", EPERM));
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *p = nodes_get(v->nodes, parent);
+	char ppath[NAME_PATH_MAX + 16];
+	struct caller c;
+
+	(void)link;
+	if (!p) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	child_policy_path(p, name, ppath, sizeof(ppath));
+	fuse_reply_err(req, -vfs_refuse(v, &c, "symlink", ppath, "tree", EPERM));
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct vfs *v = fuse_req_userdata(req);
+	struct node *p = nodes_get(v->nodes, parent);
+	char ppath[NAME_PATH_MAX + 16];
+	struct caller c;
+
+	(void)mode;
+	(void)rdev;
+	if (!p) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	vfs_caller(req, &c);
+	child_policy_path(p, name, ppath, sizeof(ppath));
+	fuse_reply_err(req, -vfs_refuse(v, &c, "mknod", ppath, "tree", EPERM));
 }
 
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
@@ -1013,6 +1058,9 @@ static const struct fuse_lowlevel_ops ops = {
 	.setattr = op_setattr,
 	.access = op_access,
 	.mkdir = op_mkdir,
+	.link = op_link,
+	.symlink = op_symlink,
+	.mknod = op_mknod,
 	.rmdir = op_rmdir,
 	.unlink = op_unlink,
 	.rename = op_rename,
@@ -1021,6 +1069,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.create = vfs_op_create,
 	.read = vfs_op_read,
 	.write = vfs_op_write,
+	.copy_file_range = vfs_op_copy_file_range,
 	.flush = vfs_op_flush,
 	.fsync = vfs_op_fsync,
 	.release = vfs_op_release,

@@ -45,6 +45,9 @@ struct handle {
 	/* the last flush came from a writer on its way out — killed by a signal, or exiting
 	 * with a failure — without having closed the file: what it wrote is not committed */
 	int abandoned;
+	/* a read that would fill the page cache was refused and recorded: its retries (a
+	 * fault is retried for as long as it fails) are refused without a record each */
+	int page_cache_refused;
 	struct handle *next_pending; /* protected by vfs->lock */
 	struct handle *prev_open, *next_open; /* protected by vfs->lock */
 };
@@ -132,6 +135,9 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void vfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		  struct fuse_file_info *fi);
+void vfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			    struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			    struct fuse_file_info *fi_out, size_t len, int flags);
 void vfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void vfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

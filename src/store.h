@@ -14,6 +14,7 @@
 #ifndef VAULTFS_STORE_H
 #define VAULTFS_STORE_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,9 +58,12 @@ struct store_stat {
 /* store_secret_put flags */
 #define STORE_PUT_EXCL 0x1 /* -EEXIST if the secret exists */
 #define STORE_PUT_MKDIRS 0x2 /* make missing parent folders (otherwise -ENOENT) */
-/* -EACCES rather than bring back the history of a soft-deleted secret of that name: for a
- * writer who may not recover it. Decided in the change's own transaction. */
+/* STORE_NO_REVIVE_ERR rather than bring back the history of a soft-deleted secret of that
+ * name: for a writer who may not recover it. Decided in the change's own transaction. */
 #define STORE_PUT_NO_REVIVE 0x4
+/* What the *_NO_REVIVE flags return: a code of its own, so that the caller can tell this
+ * refusal from a disabled secret's -EACCES. */
+#define STORE_NO_REVIVE_ERR (-ENOTRECOVERABLE)
 
 /* store_list flags */
 #define STORE_LIST_DELETED 0x1 /* the soft-deleted records instead of the live ones */
@@ -117,7 +121,7 @@ int store_version_stat(struct store *s, const char *path, uint64_t version, uint
 
 /* store_secret_rename flags */
 #define STORE_RENAME_NOREPLACE 0x1 /* -EEXIST if @to is a live secret */
-#define STORE_RENAME_NO_REVIVE 0x2 /* -EACCES if @to is the name of a soft-deleted secret */
+#define STORE_RENAME_NO_REVIVE 0x2 /* STORE_NO_REVIVE_ERR if @to is a soft-deleted name */
 
 /*
  * Moves the live secret @from to @to, in one transaction with every check its @flags ask
@@ -127,7 +131,8 @@ int store_version_stat(struct store *s, const char *path, uint64_t version, uint
  * version is now @to's — what an editor's write-temporary-then-rename means, and no
  * history is ever destroyed. Otherwise @from moves with all its versions (each re-sealed
  * under its new path) and attributes. Returns 1 if @to got a new version or was made, 0 if
- * nothing changed, or -ENOENT, -EISDIR (either is a folder), -EEXIST, -EACCES (@flags),
+ * nothing changed, or -ENOENT, -EISDIR (either is a folder), -EEXIST, STORE_NO_REVIVE_ERR,
+ * -EACCES or -EKEYEXPIRED (@from's value may not be read now, over another secret),
  * -ENOTDIR, -EINVAL.
  */
 int store_secret_rename(struct store *s, const char *from, const char *to, unsigned flags,

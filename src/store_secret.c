@@ -49,6 +49,18 @@ out:
 	return r;
 }
 
+/* Whether @row's value may be read at @now: -EACCES (disabled), -EKEYEXPIRED (outside
+ * its window), or 0. */
+static int readable_now(const struct row *row, int64_t now)
+{
+	if (!row->enabled)
+		return -EACCES;
+	if ((row->not_before != STORE_TIME_UNSET && now < row->not_before) ||
+	    (row->expires != STORE_TIME_UNSET && now >= row->expires))
+		return -EKEYEXPIRED;
+	return 0;
+}
+
 int store_secret_get(struct store *s, const char *path, uint64_t version, int64_t now,
 		     struct secbuf **ret_value, uint64_t *ret_version)
 {
@@ -82,15 +94,9 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
 		r = -EISDIR;
 	if (r < 0)
 		goto out;
-	if (!row.enabled) {
-		r = -EACCES;
+	r = readable_now(&row, now);
+	if (r < 0)
 		goto out;
-	}
-	if ((row.not_before != STORE_TIME_UNSET && now < row.not_before) ||
-	    (row.expires != STORE_TIME_UNSET && now >= row.expires)) {
-		r = -EKEYEXPIRED;
-		goto out;
-	}
 	if (version == 0)
 		version = row.current;
 	if (version > row.current) {
@@ -199,7 +205,7 @@ int store_put_locked(struct store *s, const char *path, const struct secbuf *val
 			/* Writing a deleted secret's name brings it back, history and all, with
 			 * the new value on top (as a write after delete does in Vault's KV). */
 			if (flags & STORE_PUT_NO_REVIVE)
-				return -EACCES;
+				return STORE_NO_REVIVE_ERR;
 			r = store_folder_exists_locked(s, path);
 			if (r != 0)
 				return r < 0 ? r : -EISDIR;
@@ -352,6 +358,11 @@ static int rename_over_locked(struct store *s, const char *from, const struct ro
 	uint64_t version;
 	int r, put;
 
+	/* the value moves to where the source's attributes do not follow it: one that may
+	 * not be read now (disabled, outside its window) may not be moved either */
+	r = readable_now(src, now);
+	if (r < 0)
+		return r;
 	r = store_version_open(s, from, src->id, src->current, &value);
 	if (r < 0)
 		return r;

@@ -523,12 +523,15 @@ int vault_change_end(struct vault_change *c, int r)
 		return r;
 	/* Failed before its commit (nothing recorded yet), or its commit failed after the
 	 * record: either way the trail gets the failure. */
-	c->ev.result = -r;
-	if (r == -EACCES && c->refused_rule) {
-		c->ev.allow = 0;
-		c->ev.path = c->refused_path;
-		c->ev.rule = c->refused_rule;
+	if (r == STORE_NO_REVIVE_ERR) {
+		r = -EACCES;
+		if (c->refused_rule) {
+			c->ev.allow = 0;
+			c->ev.path = c->refused_path;
+			c->ev.rule = c->refused_rule;
+		}
 	}
+	c->ev.result = -r;
 	if (vault_record(c->v, &c->ev) < 0)
 		return -EIO;
 	return r;

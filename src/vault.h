@@ -84,10 +84,10 @@ void vault_change_begin(struct vault *v, struct vault_change *c, const struct au
 int vault_change_end(struct vault_change *c, int r);
 
 /*
- * Says that an -EACCES from the store call is a denial of the right on @path under @rule
- * (both must live until vault_change_end): a right that the store checks in the change's
- * own transaction, such as recovering a name that turns out to be a deleted secret's. It
- * is recorded as deny, on @path.
+ * Says that STORE_NO_REVIVE_ERR from the store call is a denial of recover on @path under
+ * @rule (both must live until vault_change_end): the store checks it in the change's own
+ * transaction, where a name can turn out to be a deleted secret's. It is recorded as deny,
+ * on @path, and vault_change_end returns -EACCES for it.
  */
 void vault_change_refused(struct vault_change *c, const char *path, const char *rule);
 

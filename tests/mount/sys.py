@@ -17,7 +17,8 @@
                                    OUTPUT; prints "ok", "open:E" or the errno name
   sys.py keytwice PATH             write, read, write again on one open: the errno name
   sys.py rename A B [noreplace]    rename(2), or renameat2 with RENAME_NOREPLACE
-  sys.py mkdir PATH / rmdir PATH / unlink PATH
+  sys.py mkdir PATH / rmdir PATH / unlink PATH / mkfifo PATH
+  sys.py link A B / symlink TARGET B
   sys.py setxattr PATH NAME VALUE [create|replace] / removexattr PATH NAME
   sys.py getxattr PATH NAME [SIZE] prints the value, or the errno name
   sys.py list PATH                 opendir and readdir: the names, sorted, space-separated
@@ -161,6 +162,12 @@ def main(argv):
             os.rename(argv[2], argv[3])
         elif op == "mkdir":
             os.mkdir(argv[2])
+        elif op == "link":
+            os.link(argv[2], argv[3])
+        elif op == "symlink":
+            os.symlink(argv[2], argv[3])
+        elif op == "mkfifo":
+            os.mkfifo(argv[2])
         elif op == "rmdir":
             os.rmdir(argv[2])
         elif op == "unlink":

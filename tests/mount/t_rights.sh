@@ -74,6 +74,15 @@ same "the target's history" "other-1 other-2 victim-2" \
 	"$(for n in 1 2 3; do cat "$S/other@$n"; echo; done | tr '\n' ' ' | sed 's/ $//')"
 same "the source's history is in .deleted" "victim live[] deleted[1 2 ] value[]" "$(secrets victim)"
 same "and shows there" victim "$(ls "$M/.deleted/secrets" | grep -x victim)"
+# A value that may not be read now does not move over another secret either.
+printf 'off' | "$VAULTFS" secret set "$V" off
+"$VAULTFS" secret attr "$V" off enabled 0
+same "rename over from a disabled secret" EACCES "$(as_sys 1001 rename "$S/off" "$S/other")"
+"$VAULTFS" secret attr "$V" off enabled 1
+"$VAULTFS" secret attr "$V" off expires 2020-01-01T00:00:00Z
+same "rename over from an expired secret" EKEYEXPIRED "$(as_sys 1001 rename "$S/off" "$S/other")"
+same "the target is unchanged" "other-1 other-2 victim-2" \
+	"$(for n in 1 2 3; do cat "$S/other@$n"; echo; done | tr '\n' ' ' | sed 's/ $//')"
 # A one-version temporary leaves nothing anywhere.
 printf 'tmp' >"$S/t.tmp"
 same "temporary renamed over" ok "$(as_sys 1001 rename "$S/t.tmp" "$S/other")"
@@ -166,6 +175,11 @@ refused setxattr secrets/kept deleted EPERM -- sys_ setxattr "$M/.deleted/secret
 refused mkdir keys/x tree EPERM -- sys_ mkdir "$M/keys/x"
 refused getxattr secrets default-deny EACCES -- as_sys 1002 getxattr "$S" user.vault.version
 refused access secrets default-deny EACCES -- as_sys 1002 access "$S" r
+refused link secrets/conf-link tree EPERM -- sys_ link "$S/conf" "$S/conf-link"
+refused symlink secrets/conf-sym tree EPERM -- sys_ symlink conf "$S/conf-sym"
+refused mknod secrets/fifo tree EPERM -- sys_ mkfifo "$S/fifo"
+refused access secrets/conf modes EACCES -- sys_ access "$S/conf" x
+refused access secrets/conf history EACCES -- sys_ access "$S/conf@1" w
 as 1002 getfattr -d "$S" >/dev/null 2>&1
 same "listxattr recorded" "1002 deny secrets default-deny EACCES" \
 	"$(last_record 'select(.op == "listxattr") | "\(.uid) \(.decision) \(.path) \(.rule) \(.result)"' | tr -d '"')"

@@ -652,6 +652,16 @@ static void test_rename_keeps_history(void **state)
 	assert_int_equal(store_secret_stat(f->s, "tmp", STORE_LIVE, &ss), -ENOENT);
 	assert_int_equal(store_secret_stat(f->s, "tmp", STORE_DELETED, &ss), -ENOENT);
 
+	/* a value that may not be read now does not move over another secret */
+	put(f->s, "off", "x1", 1, 1);
+	assert_int_equal(store_attr_set(f->s, "off", "enabled", "0", 0), 0);
+	assert_int_equal(store_secret_rename(f->s, "off", "target", 0, time_now_us()), -EACCES);
+	assert_int_equal(store_attr_set(f->s, "off", "enabled", "1", 0), 0);
+	assert_int_equal(store_attr_set(f->s, "off", "expires", "2020-01-01T00:00:00Z", 0), 0);
+	assert_int_equal(store_secret_rename(f->s, "off", "target", 0, time_now_us()),
+			 -EKEYEXPIRED);
+	check_value(f->s, "target", 0, "t3");
+
 	/* RENAME_NOREPLACE, decided in the transaction */
 	put(f->s, "other", "o1", 1, 1);
 	assert_int_equal(store_secret_rename(f->s, "other", "target", STORE_RENAME_NOREPLACE,
@@ -665,7 +675,7 @@ static void test_rename_keeps_history(void **state)
 	assert_int_equal(store_secret_delete(f->s, "gone", time_now_us()), 0);
 	assert_int_equal(store_secret_rename(f->s, "other", "gone", STORE_RENAME_NO_REVIVE,
 					     time_now_us()),
-			 -EACCES);
+			 STORE_NO_REVIVE_ERR);
 	check_value(f->s, "other", 0, "o1");
 	assert_int_equal(store_secret_stat(f->s, "gone", STORE_DELETED, &ss), 0);
 	assert_int_equal(store_secret_rename(f->s, "other", "gone", STORE_RENAME_NOREPLACE,
@@ -687,10 +697,10 @@ static void test_put_no_revive(void **state)
 	assert_int_equal(store_secret_delete(f->s, "d", time_now_us()), 0);
 	assert_int_equal(secbuf_from("two", 3, &b), 0);
 	assert_int_equal(store_secret_put(f->s, "d", b, STORE_PUT_NO_REVIVE, time_now_us(), &v),
-			 -EACCES);
+			 STORE_NO_REVIVE_ERR);
 	assert_int_equal(store_secret_put(f->s, "d", b, STORE_PUT_NO_REVIVE | STORE_PUT_EXCL,
 					  time_now_us(), &v),
-			 -EACCES);
+			 STORE_NO_REVIVE_ERR);
 	assert_int_equal(store_secret_stat(f->s, "d", STORE_DELETED, &ss), 0);
 	assert_int_equal(ss.version, 1);
 	/* a live secret is written as ever */
