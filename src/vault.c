@@ -78,59 +78,6 @@ static int write_new_file(const char *path, mode_t mode, const void *data, size_
 	return r;
 }
 
-int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errlen)
-{
-	struct secbuf *pin = NULL;
-	struct stat st;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot open PIN file \"%s\": %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot stat PIN file \"%s\": %s", path, strerror(-r));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EPERM;
-		snprintf(err, errlen, "PIN file \"%s\" is not a regular file", path);
-		goto out;
-	}
-	if (st.st_mode & 0077) {
-		r = -EPERM;
-		snprintf(err, errlen,
-			 "PIN file \"%s\" is open to others (mode %04o): chmod 0400 it", path,
-			 (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	r = secbuf_read_fd(fd, VAULT_PIN_MAX, &pin);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read PIN file \"%s\": %s", path,
-			 r == -EFBIG ? "longer than 256 bytes" : strerror(-r));
-		goto out;
-	}
-	if (pin->len && pin->data[pin->len - 1] == '\n')
-		secbuf_truncate(pin, pin->len - 1);
-	if (pin->len && pin->data[pin->len - 1] == '\r')
-		secbuf_truncate(pin, pin->len - 1);
-	if (pin->len == 0) {
-		r = -EINVAL;
-		snprintf(err, errlen, "PIN file \"%s\" is empty", path);
-		goto out;
-	}
-	*ret = pin;
-	pin = NULL;
-	r = 0;
-out:
-	secbuf_free(pin);
-	close(fd);
-	return r;
-}
-
 /* A random PIN of 32 characters from the base64url alphabet, in a secbuf. */
 static int random_pin(struct secbuf **ret)
 {
