@@ -24,6 +24,7 @@
 #include "fdio.h"
 #include "log.h"
 #include "timeutil.h"
+#include "token_guard.h"
 
 static const char *const vault_files[] = {
 	CONFIG_FILE, VAULT_DB,		 VAULT_POLICY, VAULT_AUDIT,
@@ -74,59 +75,6 @@ static int write_new_file(const char *path, mode_t mode, const void *data, size_
 		r = -errno;
 	if (r < 0)
 		unlink(path);
-	return r;
-}
-
-int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errlen)
-{
-	struct secbuf *pin = NULL;
-	struct stat st;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot open PIN file \"%s\": %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot stat PIN file \"%s\": %s", path, strerror(-r));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EPERM;
-		snprintf(err, errlen, "PIN file \"%s\" is not a regular file", path);
-		goto out;
-	}
-	if (st.st_mode & 0077) {
-		r = -EPERM;
-		snprintf(err, errlen,
-			 "PIN file \"%s\" is open to others (mode %04o): chmod 0400 it", path,
-			 (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	r = secbuf_read_fd(fd, VAULT_PIN_MAX, &pin);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read PIN file \"%s\": %s", path,
-			 r == -EFBIG ? "longer than 256 bytes" : strerror(-r));
-		goto out;
-	}
-	if (pin->len && pin->data[pin->len - 1] == '\n')
-		secbuf_truncate(pin, pin->len - 1);
-	if (pin->len && pin->data[pin->len - 1] == '\r')
-		secbuf_truncate(pin, pin->len - 1);
-	if (pin->len == 0) {
-		r = -EINVAL;
-		snprintf(err, errlen, "PIN file \"%s\" is empty", path);
-		goto out;
-	}
-	*ret = pin;
-	pin = NULL;
-	r = 0;
-out:
-	secbuf_free(pin);
-	close(fd);
 	return r;
 }
 
@@ -278,11 +226,50 @@ static const char *hsm_open_reason(int r)
 	}
 }
 
-static int open_token(const char *module, const char *label, const struct secbuf *pin,
-		      struct hsm **ret, char *err, size_t errlen)
+static const char *guard_reason(int r)
 {
-	int r = hsm_open(module, label, pin, ret);
+	switch (r) {
+	case -ETIMEDOUT:
+		return "another vaultfs process kept it locked for 30 s (try again)";
+	case -EUCLEAN:
+		return "token.object is damaged and has no intact known-good copy "
+		       "(token.object.good)";
+	default:
+		return strerror(-r);
+	}
+}
 
+/*
+ * Loads the module and logs in. The embedded token (@tokens, its SoftHSM2 token directory,
+ * or NULL for an external token) is opened under its guard: no other vaultfs process loads
+ * it or logs in meanwhile, no catchable signal ends this one half-way, and a token.object
+ * that an earlier kill emptied is put back from its known-good copy first.
+ */
+static int open_token(const char *module, const char *label, const struct secbuf *pin,
+		      const char *tokens, struct hsm **ret, char *err, size_t errlen)
+{
+	struct token_guard *g = NULL;
+	unsigned restored = 0;
+	int r, r_end;
+
+	if (tokens) {
+		r = token_guard_begin(tokens, TOKEN_GUARD_WAIT_MS, &restored, &g);
+		if (r < 0) {
+			snprintf(err, errlen, "embedded token in \"%s\": %s", tokens,
+				 guard_reason(r));
+			return r;
+		}
+		if (restored)
+			log_warn("The embedded token's token.object in \"%s\" was damaged (a "
+				 "process killed while it logged in): put back from its "
+				 "known-good copy",
+				 tokens);
+	}
+	r = hsm_open(module, label, pin, ret);
+	r_end = token_guard_end(g, r == 0);
+	if (r_end < 0) /* the vault is open; the copy stays as it was, still good */
+		log_warn("Failed to refresh the known-good copy of the token in \"%s\": %s",
+			 tokens, strerror(-r_end));
 	if (r < 0)
 		snprintf(err, errlen, "token \"%s\" (module \"%s\"): %s", label, module,
 			 hsm_open_reason(r));
@@ -402,7 +389,10 @@ int vault_init(const char *dir, const struct vault_init_options *o, char *err, s
 		if (r < 0)
 			goto fail;
 	}
-	r = open_token(cfg->hsm_module, cfg->token_label, pin, &hsm, err, errlen);
+	r = join(path, absdir, VAULT_TOKENS);
+	if (r >= 0)
+		r = open_token(cfg->hsm_module, cfg->token_label, pin,
+			       external ? NULL : path, &hsm, err, errlen);
 	if (r < 0)
 		goto fail;
 	sopt.max_secret_size = cfg->max_secret_size;
@@ -628,7 +618,7 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 	struct store_options sopt = { 0 };
 	struct secbuf *pin = NULL;
 	struct vault *v;
-	char path[PATH_MAX], absdir[PATH_MAX], cerr[256] = "";
+	char path[PATH_MAX], absdir[PATH_MAX], tokens[PATH_MAX], cerr[256] = "";
 	int r;
 
 	r = vault_resolve_safe(dir, absdir, err, errlen);
@@ -676,7 +666,11 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 		r = vault_read_pin(path, &pin, err, errlen);
 	if (r < 0)
 		goto fail;
-	r = open_token(v->cfg->hsm_module, v->cfg->token_label, pin, &v->hsm, err, errlen);
+	if (v->cfg->softhsm2_conf)
+		r = join(tokens, absdir, VAULT_TOKENS);
+	if (r >= 0)
+		r = open_token(v->cfg->hsm_module, v->cfg->token_label, pin,
+			       v->cfg->softhsm2_conf ? tokens : NULL, &v->hsm, err, errlen);
 	secbuf_freep(&pin);
 	if (r < 0)
 		goto fail;

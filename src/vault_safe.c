@@ -12,6 +12,9 @@
  * (checked to be us or root) can rename or remove it. A trusted file that is a symbolic
  * link is refused: it would make the vault depend on a place outside it.
  *
+ * The PIN file is judged the same way when it is read (vault_read_pin): as ssh refuses a
+ * private key that others may read.
+ *
  * This only reads: it never changes a mode or an owner, and it never logs.
  */
 #include "vault.h"
@@ -225,4 +228,57 @@ int vault_resolve_safe(const char *dir, char *ret_absdir, char *err, size_t errl
 		return r;
 	memcpy(ret_absdir, absdir, strlen(absdir) + 1);
 	return 0;
+}
+
+int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errlen)
+{
+	struct secbuf *pin = NULL;
+	struct stat st;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open PIN file \"%s\": %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot stat PIN file \"%s\": %s", path, strerror(-r));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EPERM;
+		snprintf(err, errlen, "PIN file \"%s\" is not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & 0077) {
+		r = -EPERM;
+		snprintf(err, errlen,
+			 "PIN file \"%s\" is open to others (mode %04o): chmod 0400 it", path,
+			 (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	r = secbuf_read_fd(fd, VAULT_PIN_MAX, &pin);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read PIN file \"%s\": %s", path,
+			 r == -EFBIG ? "longer than 256 bytes" : strerror(-r));
+		goto out;
+	}
+	if (pin->len && pin->data[pin->len - 1] == '\n')
+		secbuf_truncate(pin, pin->len - 1);
+	if (pin->len && pin->data[pin->len - 1] == '\r')
+		secbuf_truncate(pin, pin->len - 1);
+	if (pin->len == 0) {
+		r = -EINVAL;
+		snprintf(err, errlen, "PIN file \"%s\" is empty", path);
+		goto out;
+	}
+	*ret = pin;
+	pin = NULL;
+	r = 0;
+out:
+	secbuf_free(pin);
+	close(fd);
+	return r;
 }

@@ -44,7 +44,7 @@ mv "$T/pin.away" "$V/pin"
 cp "$V/vaultfs.conf" "$T/conf.orig"
 mv "$V/tokens" "$T/tokens.away"; mkdir -m 700 "$V/tokens"
 refuses "missing token" 'no token with that label' "$VAULTFS" secret get "$V" app/key
-rmdir "$V/tokens"; mv "$T/tokens.away" "$V/tokens"
+rm -r "$V/tokens"; mv "$T/tokens.away" "$V/tokens"
 sed -i 's/^token = .*/token = no-such-token/' "$V/vaultfs.conf"
 refuses "unknown token label" 'token "no-such-token".*no token with that label' "$VAULTFS" secret get "$V" app/key
 # Another vault's token: it logs in, but does not hold this vault's key.
