@@ -40,6 +40,18 @@ int audit_line_parse(const char *line, size_t len, struct audit_line *ret);
 int audit_epoch_key(struct hsm *hsm, CK_OBJECT_HANDLE key, const uint8_t nonce[AUDIT_NONCE_LEN],
 		    struct secbuf **ret);
 
+/* @n bytes as lowercase hex into @out (2n + 1 bytes, NUL-terminated). */
+void audit_hex(const uint8_t *in, size_t n, char *out);
+
+/*
+ * Formats @ev as record @seq — with "prev" when @prev is not NULL, and epoch @nonce in
+ * "key" — into @buf of @size bytes, leaving room for the ,"mac":"…"} that follows, and
+ * returns the length: the bytes the MAC covers. Fields are bounded well below
+ * AUDIT_LINE_MAX; a @buf of that size never overflows (an overflow aborts: it is a bug).
+ */
+size_t audit_format_body(char *buf, size_t size, const struct audit_event *ev, uint64_t seq,
+			 const uint8_t *prev, const uint8_t nonce[AUDIT_NONCE_LEN]);
+
 /* A reusable HMAC-SHA-256 context (OpenSSL's EVP_MAC). */
 struct audit_hmac;
 int audit_hmac_new(struct audit_hmac **ret);
