@@ -20,16 +20,14 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "audit_internal.h"
-#include "crypto.h"
 #include "fdio.h"
 #include "log.h"
 #include "timeutil.h"
-
-#define EPOCH_US 1000000 /* a new epoch key every second that records are written */
 
 struct audit {
 	char *path;
@@ -37,6 +35,12 @@ struct audit {
 	struct hsm *hsm;
 	CK_OBJECT_HANDLE key;
 	struct audit_options opt;
+	struct audit_epochs *epochs;
+	pthread_mutex_t stall_lock;
+	/* protected by stall_lock: records refused since the last one written */
+	uint64_t refused;
+	int64_t refused_since;
+	pid_t holder; /* who held the file's lock then, if known */
 	pthread_mutex_t lock;
 	/* protected by lock: */
 	int fd;
@@ -47,34 +51,98 @@ struct audit {
 	struct audit_head head;
 	struct audit_head synced; /* the head when audit_sync last flushed */
 	int dirty; /* written since the last audit_sync */
-	struct secbuf *epoch_key;
+	const struct secbuf *epoch_key; /* from epochs: valid until the next append */
 	uint8_t nonce[AUDIT_NONCE_LEN];
-	int64_t epoch_start;
 	struct audit_hmac *hmac;
 	char line[AUDIT_LINE_MAX];
 };
 
-/* Under a->lock, once per second of writing: a new epoch and its key. */
-static int epoch_refresh(struct audit *a)
-{
-	int64_t now = time_now_us();
-	uint8_t nonce[AUDIT_NONCE_LEN];
-	struct secbuf *k = NULL;
-	int r;
+/* A record waits no longer than this for the file's lock or the next epoch key unless
+ * the vault says otherwise ([audit] timeout_ms). */
+#define TIMEOUT_MS_DEFAULT 3000
+#define LOCK_PAUSE_MAX_US 10000 /* the longest pause between two tries of the lock */
 
-	if (a->epoch_key && now - a->epoch_start < EPOCH_US && now >= a->epoch_start)
+static int64_t timeout_us(const struct audit *a)
+{
+	return (int64_t)(a->opt.timeout_ms ? a->opt.timeout_ms : TIMEOUT_MS_DEFAULT) * 1000;
+}
+
+/*
+ * The file's exclusive lock, tried until @deadline (time_mono_us()): a process that holds
+ * it stopped, or stalled on a slow disk, must not hold every writer with it. Short pauses,
+ * growing, keep the added latency small when the lock is merely busy. -ETIMEDOUT past
+ * the deadline.
+ */
+static int lock_file(int fd, int64_t deadline)
+{
+	int64_t pause = 50;
+
+	for (;;) {
+		int64_t left;
+
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		left = deadline - time_mono_us();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		usleep((useconds_t)(pause < left ? pause : left));
+		if (pause < LOCK_PAUSE_MAX_US)
+			pause *= 2;
+	}
+}
+
+/* The pid that holds an flock on @fd's file, from /proc/locks; 0 if none is found. */
+static pid_t lock_holder(int fd)
+{
+	struct stat st;
+	char line[256];
+	pid_t pid = 0;
+	FILE *f;
+
+	if (fstat(fd, &st) < 0 || !(f = fopen("/proc/locks", "re")))
 		return 0;
-	r = crypto_random(nonce, sizeof(nonce));
-	if (r < 0)
-		return r;
-	r = audit_epoch_key(a->hsm, a->key, nonce, &k);
-	if (r < 0)
-		return r;
-	secbuf_free(a->epoch_key);
-	a->epoch_key = k;
-	memcpy(a->nonce, nonce, sizeof(nonce));
-	a->epoch_start = now;
-	return 0;
+	while (!pid && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long long ino;
+		int holder;
+
+		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &holder, &maj, &min, &ino) ==
+			    4 &&
+		    makedev(maj, min) == st.st_dev && ino == st.st_ino)
+			pid = holder;
+	}
+	fclose(f);
+	return pid;
+}
+
+/*
+ * A record refused because the lock or the token did not answer in time. Such a stall is
+ * logged once when it starts, and recorded in the trail by the first record written after
+ * it (audit-stall), since none could be written during it.
+ */
+static void stall_note(struct audit *a, pid_t holder)
+{
+	int first;
+
+	pthread_mutex_lock(&a->stall_lock);
+	first = a->refused++ == 0;
+	if (first)
+		a->refused_since = time_now_us();
+	if (holder)
+		a->holder = holder;
+	pthread_mutex_unlock(&a->stall_lock);
+	if (!first)
+		return;
+	if (holder)
+		log_error("The audit trail \"%s\" is stalled: its lock is held by pid %d past %lld ms; "
+			  "every operation fails with EIO until it is free",
+			  a->path, (int)holder, (long long)(timeout_us(a) / 1000));
+	else
+		log_error("The audit trail \"%s\" is stalled: no lock or epoch key from the token "
+			  "within %lld ms; every operation fails with EIO until they answer",
+			  a->path, (long long)(timeout_us(a) / 1000));
 }
 
 /* The highest head found at the end of a rotated trail file, for a fresh audit.log. */
@@ -177,8 +245,8 @@ static int open_file(struct audit *a)
 	return 0;
 }
 
-/* Under a->lock: the file locked, current, and the head known. */
-static int prepare(struct audit *a)
+/* Under a->lock: the file locked (by @deadline), current, and the head known. */
+static int prepare(struct audit *a, int64_t deadline)
 {
 	struct stat st;
 	int r;
@@ -189,8 +257,9 @@ static int prepare(struct audit *a)
 			if (r < 0)
 				return r;
 		}
-		if (flock(a->fd, LOCK_EX) < 0)
-			return -errno;
+		r = lock_file(a->fd, deadline);
+		if (r < 0)
+			return r;
 		/* The name may have moved on to a new file while we waited (rotation). */
 		if (stat(a->path, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
 			break;
@@ -205,9 +274,6 @@ static int prepare(struct audit *a)
 		goto fail;
 	}
 	r = resync(a, st.st_size);
-	if (r < 0)
-		goto fail;
-	r = epoch_refresh(a);
 	if (r < 0)
 		goto fail;
 	return 0;
@@ -264,16 +330,69 @@ static void rotate_if_full(struct audit *a)
 	log_info("Rotated \"%s\" to \"%s\"", a->path, name);
 }
 
+/* Under a->lock and the flock: the record of a stall that ended, before the next record. */
+static int append_stall(struct audit *a)
+{
+	struct audit_event ev = { .op = AUDIT_STALL_OP, .allow = 1, .result = ETIMEDOUT };
+	char since[TIME_RFC3339_MAX], detail[256];
+	uint64_t refused;
+	pid_t holder;
+	int r;
+
+	pthread_mutex_lock(&a->stall_lock);
+	refused = a->refused;
+	holder = a->holder;
+	time_format(a->refused_since, 1, since);
+	pthread_mutex_unlock(&a->stall_lock);
+	if (!refused)
+		return 0;
+	snprintf(detail, sizeof(detail),
+		 "%llu records refused (EIO) from %s: no %s within %lld ms",
+		 (unsigned long long)refused, since,
+		 holder ? "lock on the trail" : "lock or epoch key", (long long)(timeout_us(a) / 1000));
+	if (holder)
+		snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
+			 " (held by pid %d)", (int)holder);
+	ev.uid = getuid();
+	ev.gid = getgid();
+	ev.pid = getpid();
+	ev.detail = detail;
+	r = append_locked(a, &ev, NULL);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&a->stall_lock);
+	a->refused -= refused; /* those refused meanwhile wait for the next record */
+	if (!a->refused)
+		a->holder = 0;
+	pthread_mutex_unlock(&a->stall_lock);
+	log_warn("The audit trail \"%s\" answers again: %s", a->path, detail);
+	return 0;
+}
+
 int audit_append(struct audit *a, const struct audit_event *ev, struct audit_head *ret_head)
 {
 	static const struct audit_event rotate = {
 		.op = AUDIT_ROTATE_OP,
 		.allow = 1,
 	};
-	int r;
+	int64_t deadline = time_mono_us() + timeout_us(a);
+	struct audit_head head;
+	struct timespec ts;
+	pid_t holder = 0;
+	int sync_fd = -1, r;
 
-	pthread_mutex_lock(&a->lock);
-	r = prepare(a);
+	ts.tv_sec = (time_t)(deadline / 1000000);
+	ts.tv_nsec = (long)(deadline % 1000000) * 1000;
+	r = -pthread_mutex_clocklock(&a->lock, CLOCK_MONOTONIC, &ts);
+	if (r < 0)
+		goto out_unlocked;
+	/* The key first, outside the file's lock: a slow token holds no other process. */
+	r = audit_epochs_current(a->epochs, deadline, timeout_us(a), &a->epoch_key, a->nonce);
+	if (r < 0)
+		goto out;
+	r = prepare(a, deadline);
+	if (r == -ETIMEDOUT)
+		holder = lock_holder(a->fd);
 	if (r < 0)
 		goto out;
 	if (a->need_marker) {
@@ -289,22 +408,45 @@ int audit_append(struct audit *a, const struct audit_event *ev, struct audit_hea
 			a->need_marker = 0;
 	}
 	if (r >= 0)
+		r = append_stall(a);
+	if (r >= 0)
 		r = append_locked(a, ev, NULL);
-	if (r >= 0 && a->opt.sync_each && fdatasync(a->fd) < 0)
+	/* The record is in the file and the chain is in order: the disk may catch up after
+	 * the lock is given back, so that a slow disk holds up only this caller. */
+	if (r >= 0 && a->opt.sync_each && (sync_fd = dup(a->fd)) < 0)
 		r = -errno;
 	if (r >= 0) {
 		rotate_if_full(a);
-		if (ret_head)
-			*ret_head = a->head;
+		head = a->head;
 	}
 	flock(a->fd, LOCK_UN);
 out:
 	pthread_mutex_unlock(&a->lock);
+out_unlocked:
+	if (sync_fd >= 0) {
+		if (fdatasync(sync_fd) < 0 && r >= 0)
+			r = -errno;
+		close(sync_fd);
+	}
+	if (r == -ETIMEDOUT) {
+		stall_note(a, holder);
+		return r;
+	}
 	if (r < 0) {
 		log_error("Failed to write an audit record to \"%s\": %s", a->path, strerror(-r));
 		return -EIO;
 	}
+	if (ret_head)
+		*ret_head = head;
 	return 0;
+}
+
+void audit_derive_ahead(struct audit *a)
+{
+	int r = audit_epochs_ahead(a->epochs);
+
+	if (r < 0) /* the writers then derive their keys themselves */
+		log_warn("Cannot start the audit trail's key thread: %s", strerror(-r));
 }
 
 int audit_sync(struct audit *a, struct audit_head *ret)
@@ -373,9 +515,10 @@ void audit_free(struct audit *a)
 			(void)fdatasync(a->fd);
 		close(a->fd);
 	}
-	secbuf_free(a->epoch_key);
+	audit_epochs_free(a->epochs);
 	audit_hmac_free(a->hmac);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->stall_lock);
 	free(a->path);
 	free(a->dir);
 	free(a);
@@ -391,6 +534,7 @@ int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 	if (!a)
 		return -ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->stall_lock, NULL);
 	a->fd = -1;
 	a->end = -1;
 	a->hsm = hsm;
@@ -408,6 +552,8 @@ int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 	else
 		strcpy(a->dir, ".");
 	r = audit_hmac_new(&a->hmac);
+	if (r >= 0)
+		r = audit_epochs_new(hsm, key, &a->epochs);
 	if (r < 0)
 		goto fail;
 	/* Open and lock once now: an unwritable trail refuses to start, and a torn last
@@ -415,10 +561,9 @@ int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 	r = open_file(a);
 	if (r < 0)
 		goto fail;
-	if (flock(a->fd, LOCK_EX) < 0) {
-		r = -errno;
+	r = lock_file(a->fd, time_mono_us() + timeout_us(a));
+	if (r < 0)
 		goto fail;
-	}
 	{
 		struct stat st;
 
