@@ -93,15 +93,15 @@ static int lock_file(int fd, int64_t deadline)
 	}
 }
 
-/* The pid that holds an flock on @fd's file, from /proc/locks; 0 if none is found. */
-static pid_t lock_holder(int fd)
+/* The pid that holds an flock on the file at @path, from /proc/locks; 0 if none. */
+static pid_t lock_holder(const char *path)
 {
 	struct stat st;
 	char line[256];
 	pid_t pid = 0;
 	FILE *f;
 
-	if (fstat(fd, &st) < 0 || !(f = fopen("/proc/locks", "re")))
+	if (stat(path, &st) < 0 || !(f = fopen("/proc/locks", "re")))
 		return 0;
 	while (!pid && fgets(line, sizeof(line), f)) {
 		unsigned maj, min;
@@ -122,10 +122,13 @@ static pid_t lock_holder(int fd)
  * logged once when it starts, and recorded in the trail by the first record written after
  * it (audit-stall), since none could be written during it.
  */
-static void stall_note(struct audit *a, pid_t holder)
+static void stall_note(struct audit *a)
 {
+	pid_t holder = lock_holder(a->path);
 	int first;
 
+	if (holder == getpid()) /* this process: a thread between the lock and its write */
+		holder = 0;
 	pthread_mutex_lock(&a->stall_lock);
 	first = a->refused++ == 0;
 	if (first)
@@ -140,8 +143,8 @@ static void stall_note(struct audit *a, pid_t holder)
 			  "every operation fails with EIO until it is free",
 			  a->path, (int)holder, (long long)(timeout_us(a) / 1000));
 	else
-		log_error("The audit trail \"%s\" is stalled: no lock or epoch key from the token "
-			  "within %lld ms; every operation fails with EIO until they answer",
+		log_error("The audit trail \"%s\" is stalled: no epoch key from the token within "
+			  "%lld ms; every operation fails with EIO until it answers",
 			  a->path, (long long)(timeout_us(a) / 1000));
 }
 
@@ -349,7 +352,8 @@ static int append_stall(struct audit *a)
 	snprintf(detail, sizeof(detail),
 		 "%llu records refused (EIO) from %s: no %s within %lld ms",
 		 (unsigned long long)refused, since,
-		 holder ? "lock on the trail" : "lock or epoch key", (long long)(timeout_us(a) / 1000));
+		 holder ? "lock on the trail" : "epoch key from the token",
+		 (long long)(timeout_us(a) / 1000));
 	if (holder)
 		snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
 			 " (held by pid %d)", (int)holder);
@@ -378,7 +382,6 @@ int audit_append(struct audit *a, const struct audit_event *ev, struct audit_hea
 	int64_t deadline = time_mono_us() + timeout_us(a);
 	struct audit_head head;
 	struct timespec ts;
-	pid_t holder = 0;
 	int sync_fd = -1, r;
 
 	ts.tv_sec = (time_t)(deadline / 1000000);
@@ -391,8 +394,6 @@ int audit_append(struct audit *a, const struct audit_event *ev, struct audit_hea
 	if (r < 0)
 		goto out;
 	r = prepare(a, deadline);
-	if (r == -ETIMEDOUT)
-		holder = lock_holder(a->fd);
 	if (r < 0)
 		goto out;
 	if (a->need_marker) {
@@ -429,7 +430,7 @@ out_unlocked:
 		close(sync_fd);
 	}
 	if (r == -ETIMEDOUT) {
-		stall_note(a, holder);
+		stall_note(a);
 		return r;
 	}
 	if (r < 0) {
