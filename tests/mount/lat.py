@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Latency of callers while something stalls: each OP runs in a loop in its own thread for
-SECONDS, every call timed. A call still blocked at the end counts with the time it has
-waited so far, so a hang shows as a figure rather than hanging the test.
+SECONDS, every call timed. A call still blocked GRACE seconds (env LAT_GRACE, default 4)
+after the end counts with the time it has waited so far, as HUNG, so a hang shows as a
+figure rather than hanging the test.
 
 usage: lat.py SECONDS LABEL=KIND:PATH ...   KIND: read (open, read, close), ls (listdir)
 prints one line per LABEL: "LAT label n=N ok=N max_ms=F p99_ms=F errors=NAME:N,..."
@@ -52,9 +53,10 @@ def main():
     threads = [threading.Thread(target=loop, args=(o,), daemon=True) for o in ops]
     for t in threads:
         t.start()
-    # Wait out the run and, for a call that began just before its end, a little more.
+    # Wait out the run and, for a call that began just before its end, the grace.
+    grace = float(os.environ.get("LAT_GRACE", "4"))
     for t in threads:
-        t.join(max(0.0, end - time.monotonic()) + 0.5)
+        t.join(max(0.0, end + grace - time.monotonic()))
     now = time.monotonic()
     for o in ops:
         lat = list(o["lat"])
