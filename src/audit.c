@@ -453,9 +453,16 @@ void audit_derive_ahead(struct audit *a)
 int audit_sync(struct audit *a, struct audit_head *ret)
 {
 	struct audit_head head;
+	int64_t deadline = time_mono_us() + timeout_us(a);
+	struct timespec ts;
 	int fd = -1, dirty, r = 0;
 
-	pthread_mutex_lock(&a->lock);
+	/* bounded as appends are: a stalled trail must not hold a committing change either */
+	ts.tv_sec = (time_t)(deadline / 1000000);
+	ts.tv_nsec = (long)(deadline % 1000000) * 1000;
+	r = -pthread_mutex_clocklock(&a->lock, CLOCK_MONOTONIC, &ts);
+	if (r < 0)
+		return r;
 	head = a->head;
 	dirty = a->dirty;
 	if (dirty && a->fd >= 0 && (fd = dup(a->fd)) < 0)

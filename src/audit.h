@@ -90,7 +90,8 @@ int audit_append(struct audit *a, const struct audit_event *ev, struct audit_hea
 /*
  * Flushes what was written to disk (fdatasync) and returns the head that is now durable
  * in *ret (seq 0 if nothing was ever written by anyone). Returns 1 if records were flushed
- * since the last call, 0 if there was nothing new, or -errno.
+ * since the last call, 0 if there was nothing new, or -errno (-ETIMEDOUT when appends held
+ * the writer past timeout_ms).
  */
 int audit_sync(struct audit *a, struct audit_head *ret);
 

@@ -30,8 +30,8 @@ struct audit_epochs {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* a key made, or one wanted: every waiter checks again */
 	pthread_t thread;
-	int threaded; /* the thread runs (set before it starts, cleared after it is joined) */
 	/* protected by lock: */
+	int threaded; /* the thread runs */
 	int stopping;
 	int deriving; /* someone is in the token for the next key */
 	int error; /* the last derivation's error, 0 once one succeeds */
@@ -117,12 +117,16 @@ int audit_epochs_ahead(struct audit_epochs *e)
 {
 	int r;
 
-	if (e->threaded)
+	pthread_mutex_lock(&e->lock);
+	if (e->threaded) {
+		pthread_mutex_unlock(&e->lock);
 		return 0;
+	}
 	e->threaded = 1;
 	r = -pthread_create(&e->thread, NULL, ahead_main, e);
 	if (r < 0)
 		e->threaded = 0;
+	pthread_mutex_unlock(&e->lock);
 	return r;
 }
 
