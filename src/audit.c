@@ -41,6 +41,7 @@ struct audit {
 	uint64_t refused;
 	int64_t refused_since;
 	pid_t holder; /* who held the file's lock then, if known */
+	int why; /* enum stall: what the refused records waited for */
 	pthread_mutex_t lock;
 	/* protected by lock: */
 	int fd;
@@ -117,35 +118,44 @@ static pid_t lock_holder(const char *path)
 	return pid;
 }
 
+/* What a record waited for in vain: another thread of this process (which waits for one of
+ * the others), the file's lock, or the token's epoch key. */
+enum stall { STALL_UNKNOWN, STALL_LOCK, STALL_KEY };
+static const char *const stall_what[] = {
+	[STALL_UNKNOWN] = "no lock or epoch key",
+	[STALL_LOCK] = "no lock on the trail",
+	[STALL_KEY] = "no epoch key from the token",
+};
+
 /*
  * A record refused because the lock or the token did not answer in time. Such a stall is
  * logged once when it starts, and recorded in the trail by the first record written after
  * it (audit-stall), since none could be written during it.
  */
-static void stall_note(struct audit *a)
+static void stall_note(struct audit *a, enum stall why)
 {
-	pid_t holder = lock_holder(a->path);
-	int first;
+	pid_t holder = why == STALL_LOCK ? lock_holder(a->path) : 0;
+	int first, named = 0;
 
-	if (holder == getpid()) /* this process: a thread between the lock and its write */
+	if (holder == getpid()) /* this process itself, through another descriptor */
 		holder = 0;
 	pthread_mutex_lock(&a->stall_lock);
 	first = a->refused++ == 0;
 	if (first)
 		a->refused_since = time_now_us();
-	if (holder)
+	if (why != STALL_UNKNOWN)
+		a->why = why;
+	if (holder && !a->holder) {
 		a->holder = holder;
+		named = 1;
+	}
 	pthread_mutex_unlock(&a->stall_lock);
-	if (!first)
-		return;
-	if (holder)
-		log_error("The audit trail \"%s\" is stalled: its lock is held by pid %d past %lld ms; "
-			  "every operation fails with EIO until it is free",
-			  a->path, (int)holder, (long long)(timeout_us(a) / 1000));
-	else
-		log_error("The audit trail \"%s\" is stalled: no epoch key from the token within "
-			  "%lld ms; every operation fails with EIO until it answers",
-			  a->path, (long long)(timeout_us(a) / 1000));
+	if (first)
+		log_error("The audit trail \"%s\" is stalled: %s within %lld ms; every operation "
+			  "fails with EIO until it answers",
+			  a->path, stall_what[why], (long long)(timeout_us(a) / 1000));
+	if (named)
+		log_error("The lock on \"%s\" is held by pid %d", a->path, (int)holder);
 }
 
 /* The highest head found at the end of a rotated trail file, for a fresh audit.log. */
@@ -339,20 +349,21 @@ static int append_stall(struct audit *a)
 	struct audit_event ev = { .op = AUDIT_STALL_OP, .allow = 1, .result = ETIMEDOUT };
 	char since[TIME_RFC3339_MAX], detail[256];
 	uint64_t refused;
+	enum stall why;
 	pid_t holder;
 	int r;
 
 	pthread_mutex_lock(&a->stall_lock);
 	refused = a->refused;
 	holder = a->holder;
+	why = a->why;
 	time_format(a->refused_since, 1, since);
 	pthread_mutex_unlock(&a->stall_lock);
 	if (!refused)
 		return 0;
 	snprintf(detail, sizeof(detail),
-		 "%llu records refused (EIO) from %s: no %s within %lld ms",
-		 (unsigned long long)refused, since,
-		 holder ? "lock on the trail" : "epoch key from the token",
+		 "%llu records refused (EIO) from %s: %s within %lld ms",
+		 (unsigned long long)refused, since, stall_what[why],
 		 (long long)(timeout_us(a) / 1000));
 	if (holder)
 		snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
@@ -366,8 +377,10 @@ static int append_stall(struct audit *a)
 		return r;
 	pthread_mutex_lock(&a->stall_lock);
 	a->refused -= refused; /* those refused meanwhile wait for the next record */
-	if (!a->refused)
+	if (!a->refused) {
 		a->holder = 0;
+		a->why = STALL_UNKNOWN;
+	}
 	pthread_mutex_unlock(&a->stall_lock);
 	log_warn("The audit trail \"%s\" answers again: %s", a->path, detail);
 	return 0;
@@ -382,6 +395,7 @@ int audit_append(struct audit *a, const struct audit_event *ev, struct audit_hea
 	int64_t deadline = time_mono_us() + timeout_us(a);
 	struct audit_head head;
 	struct timespec ts;
+	enum stall why = STALL_UNKNOWN;
 	int sync_fd = -1, r;
 
 	ts.tv_sec = (time_t)(deadline / 1000000);
@@ -391,11 +405,15 @@ int audit_append(struct audit *a, const struct audit_event *ev, struct audit_hea
 		goto out_unlocked;
 	/* The key first, outside the file's lock: a slow token holds no other process. */
 	r = audit_epochs_current(a->epochs, deadline, timeout_us(a), &a->epoch_key, a->nonce);
-	if (r < 0)
+	if (r < 0) {
+		why = STALL_KEY;
 		goto out;
+	}
 	r = prepare(a, deadline);
-	if (r < 0)
+	if (r < 0) {
+		why = STALL_LOCK;
 		goto out;
+	}
 	if (a->need_marker) {
 		struct audit_event rot = rotate;
 		uint8_t prev[AUDIT_MAC_LEN];
@@ -430,7 +448,7 @@ out_unlocked:
 		close(sync_fd);
 	}
 	if (r == -ETIMEDOUT) {
-		stall_note(a);
+		stall_note(a, why);
 		return r;
 	}
 	if (r < 0) {
