@@ -9,8 +9,13 @@
  * file needs that operation (EACCES otherwise, at open); the run is recorded in the audit
  * trail with the key's name and the version that did the work, before any byte of the
  * result is returned.
+ *
+ * A token call can stall for any time, and a worker inside one serves nobody else; so only
+ * so many operations may be in the token at once (vfs_set_token_slots), and one that
+ * cannot have its turn soon fails with EBUSY rather than hold a worker as well.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +23,7 @@
 #include "keys.h"
 #include "log.h"
 #include "names.h"
+#include "timeutil.h"
 #include "vfs_internal.h"
 
 #define PUBLIC_PEM "public.pem"
@@ -171,6 +177,91 @@ int vfs_keys_stat(struct vfs *v, const struct node *n, unsigned rights, struct s
 	return 0;
 }
 
+/* The turns in the token (see vfs_set_token_slots). */
+struct token_slots {
+	pthread_mutex_t lock;
+	pthread_cond_t freed; /* an operation left the token */
+	unsigned slots;
+	int64_t wait_us;
+	/* protected by lock: */
+	unsigned busy; /* operations in the token */
+	int saturated; /* a wait timed out, and nothing has left the token since */
+};
+
+int vfs_set_token_slots(struct vfs *v, unsigned slots, unsigned wait_ms)
+{
+	struct token_slots *t;
+	pthread_condattr_t ca;
+
+	if (slots == 0)
+		return 0;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->freed, &ca);
+	pthread_condattr_destroy(&ca);
+	t->slots = slots;
+	t->wait_us = (int64_t)wait_ms * 1000;
+	v->slots = t;
+	return 0;
+}
+
+void vfs_token_slots_free(struct vfs *v)
+{
+	if (!v->slots)
+		return;
+	pthread_cond_destroy(&v->slots->freed);
+	pthread_mutex_destroy(&v->slots->lock);
+	free(v->slots);
+	v->slots = NULL;
+}
+
+/* A turn in the token, or -EBUSY when none came within the wait. */
+static int slot_take(struct token_slots *t)
+{
+	int64_t deadline;
+	struct timespec ts;
+	int r = 0, first = 0;
+
+	if (!t)
+		return 0;
+	deadline = time_mono_us() + t->wait_us;
+	ts.tv_sec = (time_t)(deadline / 1000000);
+	ts.tv_nsec = (long)(deadline % 1000000) * 1000;
+	pthread_mutex_lock(&t->lock);
+	while (t->busy >= t->slots && !t->saturated) {
+		if (pthread_cond_timedwait(&t->freed, &t->lock, &ts) == ETIMEDOUT &&
+		    t->busy >= t->slots) {
+			t->saturated = 1;
+			first = 1;
+		}
+	}
+	if (t->busy >= t->slots)
+		r = -EBUSY;
+	else
+		t->busy++;
+	pthread_mutex_unlock(&t->lock);
+	if (first)
+		log_warn("The token has held %u key operations for over %lld ms: refusing more "
+			 "with EBUSY until one returns",
+			 t->slots, (long long)(t->wait_us / 1000));
+	return r;
+}
+
+static void slot_give(struct token_slots *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->busy--;
+	t->saturated = 0;
+	pthread_cond_signal(&t->freed);
+	pthread_mutex_unlock(&t->lock);
+}
+
 /* An open key file: public.pem (its text in h->value) or an operation. */
 struct keyop {
 	struct keys_input *in;
@@ -260,15 +351,21 @@ int vfs_keyfile_write(struct handle *h, const char *buf, size_t size, off_t off)
 	return 0;
 }
 
-/* With h->lock held: runs the operation once, recording it before anything is returned. */
+/* With h->lock held: runs the operation once, recording it before anything is returned.
+ * Without a turn in the token it does not run: the refusal is recorded and a later read
+ * of the same open file may try again. */
 static int run(struct vfs *v, struct handle *h)
 {
 	struct keyop *k = h->keyop;
 	struct audit_event ev;
 	int r;
 
-	k->ran = 1;
-	r = keys_input_run(k->in, v->vault->hsm, &h->value, &k->version);
+	r = slot_take(v->slots);
+	if (r == 0) {
+		k->ran = 1;
+		r = keys_input_run(k->in, v->vault->hsm, &h->value, &k->version);
+		slot_give(v->slots);
+	}
 	vfs_event(&h->opener->c, keys_op_name(k->op), k->ppath, k->version, &h->opener->d,
 		  r < 0 ? -r : 0, &ev);
 	if (vault_record(v->vault, &ev) < 0) {
@@ -278,6 +375,8 @@ static int run(struct vfs *v, struct handle *h)
 	}
 	if (r == -EUCLEAN || r == -ENOKEY)
 		log_error("Key \"%s\": the token lacks a version the vault records", k->ppath);
+	if (!k->ran)
+		return r;
 	k->error = r < 0 ? r : 0;
 	return k->error;
 }
@@ -299,8 +398,12 @@ int vfs_keyfile_read(struct vfs *v, struct handle *h, size_t size, off_t off, co
 		*ret_len = size < avail ? size : avail;
 		return 0;
 	}
-	if (!k->ran && run(v, h) < 0)
-		return k->error;
+	if (!k->ran) {
+		int r = run(v, h);
+
+		if (r < 0)
+			return r;
+	}
 	if (k->error)
 		return k->error;
 	avail = h->value->len - k->pos;

@@ -347,6 +347,13 @@ static int serve(const struct mount_opts *o)
 		goto out;
 	}
 	policy = NULL; /* the vfs owns it */
+	/* One worker always stays out of the token, for everything that does not need it. */
+	r = vfs_set_token_slots(vfs, o->threads > 1 ? o->threads - 1 : 1,
+				vault->cfg->hsm_busy_timeout_ms);
+	if (r < 0) {
+		fail("%s", strerror(-r));
+		goto out;
+	}
 	reload.vfs = vfs;
 	reload.vault = vault;
 	r = policy_watch_start(vault->dir, VAULT_POLICY, on_policy_change, &reload, &watch);

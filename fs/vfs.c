@@ -51,6 +51,7 @@ void vfs_free(struct vfs *v)
 	vfs_files_release_all(v);
 	vfs_dirs_release_all(v);
 	nodes_free(v->nodes);
+	vfs_token_slots_free(v);
 	policy_free(v->policy);
 	pthread_rwlock_destroy(&v->policy_lock);
 	pthread_mutex_destroy(&v->lock);

@@ -26,6 +26,16 @@ void vfs_free(struct vfs *v);
 /* Puts @policy in force for every request from now on; the old one is freed. */
 void vfs_set_policy(struct vfs *v, struct policy *policy);
 
+/*
+ * Lets at most @slots key operations (keys/NAME/sign, decrypt, ...) into the token at once:
+ * the daemon gives its worker count less one, so that a stalled token never takes every
+ * worker and lookups, listings and reads still answer. An operation that finds every slot
+ * taken waits up to @wait_ms for one, then fails with EBUSY (recorded); once such a wait
+ * has timed out, the next ones fail at once until an operation in the token finishes.
+ * Called once, before the mount serves. Returns 0 or -ENOMEM.
+ */
+int vfs_set_token_slots(struct vfs *v, unsigned slots, unsigned wait_ms);
+
 /* The operations table; pass the vfs as userdata to fuse_session_new. */
 const struct fuse_lowlevel_ops *vfs_ops(void);
 

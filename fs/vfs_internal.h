@@ -66,7 +66,11 @@ struct vfs {
 	struct handle *pending; /* protected by lock: created, not yet committed */
 	struct handle *open; /* protected by lock: every open file */
 	struct listing *listings; /* protected by lock: every open directory */
+	struct token_slots *slots; /* key operations' turns in the token; NULL: no limit */
 };
+
+/* Frees what vfs_set_token_slots made (keyfiles.c). */
+void vfs_token_slots_free(struct vfs *v);
 
 void vfs_caller(fuse_req_t req, struct caller *c);
 void vfs_policy_path(const struct node *n, char *buf, size_t len);

@@ -20,17 +20,14 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "audit_internal.h"
-#include "crypto.h"
 #include "fdio.h"
 #include "log.h"
 #include "timeutil.h"
-
-#define FIELD_MAX 4096 /* an escaped exe, cgroup or detail is cut at this */
-#define EPOCH_US 1000000 /* a new epoch key every second that records are written */
 
 struct audit {
 	char *path;
@@ -38,6 +35,13 @@ struct audit {
 	struct hsm *hsm;
 	CK_OBJECT_HANDLE key;
 	struct audit_options opt;
+	struct audit_epochs *epochs;
+	pthread_mutex_t stall_lock;
+	/* protected by stall_lock: records refused since the last one written */
+	uint64_t refused;
+	int64_t refused_since;
+	pid_t holder; /* who held the file's lock then, if known */
+	int why; /* enum stall: what the refused records waited for */
 	pthread_mutex_t lock;
 	/* protected by lock: */
 	int fd;
@@ -48,211 +52,110 @@ struct audit {
 	struct audit_head head;
 	struct audit_head synced; /* the head when audit_sync last flushed */
 	int dirty; /* written since the last audit_sync */
-	struct secbuf *epoch_key;
+	const struct secbuf *epoch_key; /* from epochs: valid until the next append */
 	uint8_t nonce[AUDIT_NONCE_LEN];
-	int64_t epoch_start;
 	struct audit_hmac *hmac;
 	char line[AUDIT_LINE_MAX];
 };
 
-static void hex(const uint8_t *in, size_t n, char *out)
+/* A record waits no longer than this for the file's lock or the next epoch key unless
+ * the vault says otherwise ([audit] timeout_ms). */
+#define TIMEOUT_MS_DEFAULT 3000
+#define LOCK_PAUSE_MAX_US 10000 /* the longest pause between two tries of the lock */
+
+static int64_t timeout_us(const struct audit *a)
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-/* A line being built in a fixed buffer; overflow is remembered, never written past. */
-struct out {
-	char *buf;
-	size_t len, cap;
-	int overflow;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-	if (o->overflow || n > o->cap - o->len) {
-		o->overflow = 1;
-		return;
-	}
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-}
-
-static void puts_(struct out *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
-
-static void put_u64(struct out *o, uint64_t v)
-{
-	char b[24];
-	int n = snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
-
-	put(o, b, (size_t)n);
+	return (int64_t)(a->opt.timeout_ms ? a->opt.timeout_ms : TIMEOUT_MS_DEFAULT) * 1000;
 }
 
 /*
- * A JSON string, or null. Control characters, and every code point a terminal would act
- * on or not show (audit_cp_hidden: C1, bidi controls, U+2028...), are \u-escaped, so the
- * file itself is safe to read; bytes that are not UTF-8 (a path may hold any) are written
- * as the four characters \xHH, escaped so that JSON keeps them: "\\xff". Past FIELD_MAX
- * output bytes the string is cut and ends with "...".
+ * The file's exclusive lock, tried until @deadline (time_mono_us()): a process that holds
+ * it stopped, or stalled on a slow disk, must not hold every writer with it. Short pauses,
+ * growing, keep the added latency small when the lock is merely busy. -ETIMEDOUT past
+ * the deadline.
  */
-static void put_str(struct out *o, const char *s)
+static int lock_file(int fd, int64_t deadline)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n, start = o->len;
+	int64_t pause = 50;
 
-	if (!s) {
-		puts_(o, "null");
-		return;
-	}
-	put(o, "\"", 1);
-	n = strlen(s);
-	while (n > 0 && !o->overflow) {
-		uint32_t cp = 0;
-		size_t k = audit_utf8(p, n, &cp);
-		char esc[16];
+	for (;;) {
+		int64_t left;
 
-		if (o->len - start > FIELD_MAX) {
-			puts_(o, "...");
-			break;
-		}
-		if (k == 0) {
-			snprintf(esc, sizeof(esc), "\\\\x%02x", *p);
-			puts_(o, esc);
-			k = 1;
-		} else if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p;
-			put(o, esc, 2);
-		} else if (cp > 0xffff && audit_cp_hidden(cp)) {
-			/* JSON names code points past the BMP as a UTF-16 surrogate pair */
-			snprintf(esc, sizeof(esc), "\\u%04x\\u%04x",
-				 0xd800 + ((cp - 0x10000) >> 10),
-				 0xdc00 + ((cp - 0x10000) & 0x3ff));
-			puts_(o, esc);
-		} else if (audit_cp_hidden(cp)) {
-			snprintf(esc, sizeof(esc), "\\u%04x", cp);
-			puts_(o, esc);
-		} else {
-			put(o, (const char *)p, k);
-		}
-		p += k;
-		n -= k;
-	}
-	put(o, "\"", 1);
-}
-
-static void put_time(struct out *o)
-{
-	char t[TIME_RFC3339_MAX];
-
-	time_format(time_now_us(), 1, t);
-	put(o, "\"", 1);
-	puts_(o, t);
-	put(o, "\"", 1);
-}
-
-static void put_result(struct out *o, int result)
-{
-	const char *name;
-
-	if (result == 0) {
-		put(o, "0", 1);
-		return;
-	}
-	name = strerrorname_np(result);
-	if (name) {
-		put(o, "\"", 1);
-		puts_(o, name);
-		put(o, "\"", 1);
-	} else {
-		put_u64(o, (uint64_t)result);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		left = deadline - time_mono_us();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		usleep((useconds_t)(pause < left ? pause : left));
+		if (pause < LOCK_PAUSE_MAX_US)
+			pause *= 2;
 	}
 }
 
-/* The record's bytes up to and including its "key" field: what the MAC covers. */
-static size_t format_body(struct audit *a, const struct audit_event *ev, uint64_t seq,
-			  const uint8_t *prev)
+/* The pid that holds an flock on the file at @path, from /proc/locks; 0 if none. */
+static pid_t lock_holder(const char *path)
 {
-	struct out o = { a->line, 0, sizeof(a->line) - (9 + 2 * AUDIT_MAC_LEN + 3), 0 };
-	char h[2 * AUDIT_MAC_LEN + 1];
+	struct stat st;
+	char line[256];
+	pid_t pid = 0;
+	FILE *f;
 
-	puts_(&o, "{\"seq\":");
-	put_u64(&o, seq);
-	puts_(&o, ",\"time\":");
-	put_time(&o);
-	puts_(&o, ",\"uid\":");
-	put_u64(&o, ev->uid);
-	puts_(&o, ",\"gid\":");
-	put_u64(&o, ev->gid);
-	puts_(&o, ",\"pid\":");
-	put_u64(&o, (uint64_t)ev->pid);
-	puts_(&o, ",\"exe\":");
-	put_str(&o, ev->exe);
-	puts_(&o, ",\"cgroup\":");
-	put_str(&o, ev->cgroup);
-	puts_(&o, ",\"op\":");
-	put_str(&o, ev->op);
-	puts_(&o, ",\"path\":");
-	put_str(&o, ev->path);
-	puts_(&o, ",\"version\":");
-	if (ev->version)
-		put_u64(&o, ev->version);
-	else
-		puts_(&o, "null");
-	puts_(&o, ev->allow ? ",\"decision\":\"allow\"" : ",\"decision\":\"deny\"");
-	puts_(&o, ",\"rule\":");
-	put_str(&o, ev->rule);
-	puts_(&o, ",\"result\":");
-	put_result(&o, ev->result);
-	if (ev->detail) {
-		puts_(&o, ",\"detail\":");
-		put_str(&o, ev->detail);
-	}
-	if (prev) {
-		hex(prev, AUDIT_MAC_LEN, h);
-		puts_(&o, ",\"prev\":\"");
-		puts_(&o, h);
-		puts_(&o, "\"");
-	}
-	hex(a->nonce, AUDIT_NONCE_LEN, h);
-	puts_(&o, ",\"key\":\"");
-	puts_(&o, h);
-	puts_(&o, "\"");
-	/* every field is bounded well below the buffer: overflow is a bug, not input */
-	if (o.overflow)
-		abort();
-	return o.len;
-}
-
-/* Under a->lock, once per second of writing: a new epoch and its key. */
-static int epoch_refresh(struct audit *a)
-{
-	int64_t now = time_now_us();
-	uint8_t nonce[AUDIT_NONCE_LEN];
-	struct secbuf *k = NULL;
-	int r;
-
-	if (a->epoch_key && now - a->epoch_start < EPOCH_US && now >= a->epoch_start)
+	if (stat(path, &st) < 0 || !(f = fopen("/proc/locks", "re")))
 		return 0;
-	r = crypto_random(nonce, sizeof(nonce));
-	if (r < 0)
-		return r;
-	r = audit_epoch_key(a->hsm, a->key, nonce, &k);
-	if (r < 0)
-		return r;
-	secbuf_free(a->epoch_key);
-	a->epoch_key = k;
-	memcpy(a->nonce, nonce, sizeof(nonce));
-	a->epoch_start = now;
-	return 0;
+	while (!pid && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long long ino;
+		int holder;
+
+		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &holder, &maj, &min, &ino) ==
+			    4 &&
+		    makedev(maj, min) == st.st_dev && ino == st.st_ino)
+			pid = holder;
+	}
+	fclose(f);
+	return pid;
+}
+
+/* What a record waited for in vain: another thread of this process (which waits for one of
+ * the others), the file's lock, or the token's epoch key. */
+enum stall { STALL_UNKNOWN, STALL_LOCK, STALL_KEY };
+static const char *const stall_what[] = {
+	[STALL_UNKNOWN] = "no lock or epoch key",
+	[STALL_LOCK] = "no lock on the trail",
+	[STALL_KEY] = "no epoch key from the token",
+};
+
+/*
+ * A record refused because the lock or the token did not answer in time. Such a stall is
+ * logged once when it starts, and recorded in the trail by the first record written after
+ * it (audit-stall), since none could be written during it.
+ */
+static void stall_note(struct audit *a, enum stall why)
+{
+	pid_t holder = why == STALL_LOCK ? lock_holder(a->path) : 0;
+	int first, named = 0;
+
+	if (holder == getpid()) /* this process itself, through another descriptor */
+		holder = 0;
+	pthread_mutex_lock(&a->stall_lock);
+	first = a->refused++ == 0;
+	if (first)
+		a->refused_since = time_now_us();
+	if (why != STALL_UNKNOWN)
+		a->why = why;
+	if (holder && !a->holder) {
+		a->holder = holder;
+		named = 1;
+	}
+	pthread_mutex_unlock(&a->stall_lock);
+	if (first)
+		log_error("The audit trail \"%s\" is stalled: %s within %lld ms; every operation "
+			  "fails with EIO until it answers",
+			  a->path, stall_what[why], (long long)(timeout_us(a) / 1000));
+	if (named)
+		log_error("The lock on \"%s\" is held by pid %d", a->path, (int)holder);
 }
 
 /* The highest head found at the end of a rotated trail file, for a fresh audit.log. */
@@ -355,8 +258,8 @@ static int open_file(struct audit *a)
 	return 0;
 }
 
-/* Under a->lock: the file locked, current, and the head known. */
-static int prepare(struct audit *a)
+/* Under a->lock: the file locked (by @deadline), current, and the head known. */
+static int prepare(struct audit *a, int64_t deadline)
 {
 	struct stat st;
 	int r;
@@ -367,8 +270,9 @@ static int prepare(struct audit *a)
 			if (r < 0)
 				return r;
 		}
-		if (flock(a->fd, LOCK_EX) < 0)
-			return -errno;
+		r = lock_file(a->fd, deadline);
+		if (r < 0)
+			return r;
 		/* The name may have moved on to a new file while we waited (rotation). */
 		if (stat(a->path, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
 			break;
@@ -383,9 +287,6 @@ static int prepare(struct audit *a)
 		goto fail;
 	}
 	r = resync(a, st.st_size);
-	if (r < 0)
-		goto fail;
-	r = epoch_refresh(a);
 	if (r < 0)
 		goto fail;
 	return 0;
@@ -403,11 +304,11 @@ static int append_locked(struct audit *a, const struct audit_event *ev, const ui
 	size_t len;
 	int r;
 
-	len = format_body(a, ev, seq, prev);
+	len = audit_format_body(a->line, sizeof(a->line), ev, seq, prev, a->nonce);
 	r = audit_hmac(a->hmac, a->epoch_key, a->head.mac, a->line, len, mac);
 	if (r < 0)
 		return r;
-	hex(mac, AUDIT_MAC_LEN, h);
+	audit_hex(mac, AUDIT_MAC_LEN, h);
 	memcpy(a->line + len, ",\"mac\":\"", 8);
 	memcpy(a->line + len + 8, h, 2 * AUDIT_MAC_LEN);
 	memcpy(a->line + len + 8 + 2 * AUDIT_MAC_LEN, "\"}\n", 3);
@@ -442,18 +343,77 @@ static void rotate_if_full(struct audit *a)
 	log_info("Rotated \"%s\" to \"%s\"", a->path, name);
 }
 
+/* Under a->lock and the flock: the record of a stall that ended, before the next record. */
+static int append_stall(struct audit *a)
+{
+	struct audit_event ev = { .op = AUDIT_STALL_OP, .allow = 1, .result = ETIMEDOUT };
+	char since[TIME_RFC3339_MAX], detail[256];
+	uint64_t refused;
+	enum stall why;
+	pid_t holder;
+	int r;
+
+	pthread_mutex_lock(&a->stall_lock);
+	refused = a->refused;
+	holder = a->holder;
+	why = a->why;
+	time_format(a->refused_since, 1, since);
+	pthread_mutex_unlock(&a->stall_lock);
+	if (!refused)
+		return 0;
+	snprintf(detail, sizeof(detail),
+		 "%llu records refused (EIO) from %s: %s within %lld ms",
+		 (unsigned long long)refused, since, stall_what[why],
+		 (long long)(timeout_us(a) / 1000));
+	if (holder)
+		snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
+			 " (held by pid %d)", (int)holder);
+	ev.uid = getuid();
+	ev.gid = getgid();
+	ev.pid = getpid();
+	ev.detail = detail;
+	r = append_locked(a, &ev, NULL);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&a->stall_lock);
+	a->refused -= refused; /* those refused meanwhile wait for the next record */
+	if (!a->refused) {
+		a->holder = 0;
+		a->why = STALL_UNKNOWN;
+	}
+	pthread_mutex_unlock(&a->stall_lock);
+	log_warn("The audit trail \"%s\" answers again: %s", a->path, detail);
+	return 0;
+}
+
 int audit_append(struct audit *a, const struct audit_event *ev, struct audit_head *ret_head)
 {
 	static const struct audit_event rotate = {
 		.op = AUDIT_ROTATE_OP,
 		.allow = 1,
 	};
-	int r;
+	int64_t deadline = time_mono_us() + timeout_us(a);
+	struct audit_head head;
+	struct timespec ts;
+	enum stall why = STALL_UNKNOWN;
+	int sync_fd = -1, r;
 
-	pthread_mutex_lock(&a->lock);
-	r = prepare(a);
+	ts.tv_sec = (time_t)(deadline / 1000000);
+	ts.tv_nsec = (long)(deadline % 1000000) * 1000;
+	r = -pthread_mutex_clocklock(&a->lock, CLOCK_MONOTONIC, &ts);
 	if (r < 0)
+		goto out_unlocked;
+	/* The key first, outside the file's lock: a slow token holds no other process. */
+	r = audit_epochs_current(a->epochs, deadline, timeout_us(a), &a->epoch_key, a->nonce);
+	if (r < 0) {
+		why = STALL_KEY;
 		goto out;
+	}
+	r = prepare(a, deadline);
+	if (r < 0) {
+		why = STALL_LOCK;
+		goto out;
+	}
 	if (a->need_marker) {
 		struct audit_event rot = rotate;
 		uint8_t prev[AUDIT_MAC_LEN];
@@ -467,30 +427,60 @@ int audit_append(struct audit *a, const struct audit_event *ev, struct audit_hea
 			a->need_marker = 0;
 	}
 	if (r >= 0)
+		r = append_stall(a);
+	if (r >= 0)
 		r = append_locked(a, ev, NULL);
-	if (r >= 0 && a->opt.sync_each && fdatasync(a->fd) < 0)
+	/* The record is in the file and the chain is in order: the disk may catch up after
+	 * the lock is given back, so that a slow disk holds up only this caller. */
+	if (r >= 0 && a->opt.sync_each && (sync_fd = dup(a->fd)) < 0)
 		r = -errno;
 	if (r >= 0) {
 		rotate_if_full(a);
-		if (ret_head)
-			*ret_head = a->head;
+		head = a->head;
 	}
 	flock(a->fd, LOCK_UN);
 out:
 	pthread_mutex_unlock(&a->lock);
+out_unlocked:
+	if (sync_fd >= 0) {
+		if (fdatasync(sync_fd) < 0 && r >= 0)
+			r = -errno;
+		close(sync_fd);
+	}
+	if (r == -ETIMEDOUT) {
+		stall_note(a, why);
+		return r;
+	}
 	if (r < 0) {
 		log_error("Failed to write an audit record to \"%s\": %s", a->path, strerror(-r));
 		return -EIO;
 	}
+	if (ret_head)
+		*ret_head = head;
 	return 0;
+}
+
+void audit_derive_ahead(struct audit *a)
+{
+	int r = audit_epochs_ahead(a->epochs);
+
+	if (r < 0) /* the writers then derive their keys themselves */
+		log_warn("Cannot start the audit trail's key thread: %s", strerror(-r));
 }
 
 int audit_sync(struct audit *a, struct audit_head *ret)
 {
 	struct audit_head head;
+	int64_t deadline = time_mono_us() + timeout_us(a);
+	struct timespec ts;
 	int fd = -1, dirty, r = 0;
 
-	pthread_mutex_lock(&a->lock);
+	/* bounded as appends are: a stalled trail must not hold a committing change either */
+	ts.tv_sec = (time_t)(deadline / 1000000);
+	ts.tv_nsec = (long)(deadline % 1000000) * 1000;
+	r = -pthread_mutex_clocklock(&a->lock, CLOCK_MONOTONIC, &ts);
+	if (r < 0)
+		return r;
 	head = a->head;
 	dirty = a->dirty;
 	if (dirty && a->fd >= 0 && (fd = dup(a->fd)) < 0)
@@ -551,9 +541,10 @@ void audit_free(struct audit *a)
 			(void)fdatasync(a->fd);
 		close(a->fd);
 	}
-	secbuf_free(a->epoch_key);
+	audit_epochs_free(a->epochs);
 	audit_hmac_free(a->hmac);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->stall_lock);
 	free(a->path);
 	free(a->dir);
 	free(a);
@@ -569,6 +560,7 @@ int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 	if (!a)
 		return -ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->stall_lock, NULL);
 	a->fd = -1;
 	a->end = -1;
 	a->hsm = hsm;
@@ -586,6 +578,8 @@ int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 	else
 		strcpy(a->dir, ".");
 	r = audit_hmac_new(&a->hmac);
+	if (r >= 0)
+		r = audit_epochs_new(hsm, key, &a->epochs);
 	if (r < 0)
 		goto fail;
 	/* Open and lock once now: an unwritable trail refuses to start, and a torn last
@@ -593,10 +587,9 @@ int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 	r = open_file(a);
 	if (r < 0)
 		goto fail;
-	if (flock(a->fd, LOCK_EX) < 0) {
-		r = -errno;
+	r = lock_file(a->fd, time_mono_us() + timeout_us(a));
+	if (r < 0)
 		goto fail;
-	}
 	{
 		struct stat st;
 

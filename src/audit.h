@@ -61,6 +61,8 @@ struct audit;
 struct audit_options {
 	uint64_t rotate_size; /* bytes: the file is rotated once it reaches this; 0 never */
 	int sync_each; /* fdatasync after every record (one-shot admin commands) */
+	unsigned timeout_ms; /* the longest a record waits for the file's lock or the token's
+			      * epoch key; 0: the default (3000) */
 };
 
 /*
@@ -74,18 +76,28 @@ int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 void audit_free(struct audit *a);
 
 /*
- * Appends one record. Returns 0 and, with @ret_head, the chain's head after it; or -EIO
- * when the record could not be written in whole (immutable or full file, a token failure).
- * A failed write leaves the file as it was. Thread-safe.
+ * Appends one record. Returns 0 and, with @ret_head, the chain's head after it; -EIO
+ * when the record could not be written in whole (immutable or full file, a token failure);
+ * or -ETIMEDOUT when the file's lock (another process holds it: stopped, stalled) or the
+ * token's next epoch key did not come within timeout_ms. A failed write leaves the file
+ * as it was. Records refused by -ETIMEDOUT are counted, and the first record written
+ * after them is preceded by an "audit-stall" record that says how many and since when.
+ * No wait inside is longer than timeout_ms, and no other process's record waits for this
+ * one's fdatasync (sync_each: the record is on disk before this returns 0). Thread-safe.
  */
 int audit_append(struct audit *a, const struct audit_event *ev, struct audit_head *ret_head);
 
 /*
  * Flushes what was written to disk (fdatasync) and returns the head that is now durable
  * in *ret (seq 0 if nothing was ever written by anyone). Returns 1 if records were flushed
- * since the last call, 0 if there was nothing new, or -errno.
+ * since the last call, 0 if there was nothing new, or -errno (-ETIMEDOUT when appends held
+ * the writer past timeout_ms).
  */
 int audit_sync(struct audit *a, struct audit_head *ret);
+
+/* From now on a thread of its own derives each epoch's key before it is due, so that no
+ * append waits for the token while the current key is good (the daemon). */
+void audit_derive_ahead(struct audit *a);
 
 /* Turns fdatasync after every record on or off. */
 void audit_set_sync_each(struct audit *a, int on);

@@ -22,6 +22,8 @@
 
 #define AUDIT_NONCE_LEN 8
 #define AUDIT_ROTATE_OP "audit-rotate"
+/* The record, written once the trail answers again, of records refused while it stalled. */
+#define AUDIT_STALL_OP "audit-stall"
 
 /* One parsed line: only what the chain needs; the rest is trusted once the MAC holds. */
 struct audit_line {
@@ -39,6 +41,35 @@ int audit_line_parse(const char *line, size_t len, struct audit_line *ret);
 /* The key of epoch @nonce: HMAC-SHA-256 inside the token under the trail's key. */
 int audit_epoch_key(struct hsm *hsm, CK_OBJECT_HANDLE key, const uint8_t nonce[AUDIT_NONCE_LEN],
 		    struct secbuf **ret);
+
+/* @n bytes as lowercase hex into @out (2n + 1 bytes, NUL-terminated). */
+void audit_hex(const uint8_t *in, size_t n, char *out);
+
+/*
+ * Formats @ev as record @seq — with "prev" when @prev is not NULL, and epoch @nonce in
+ * "key" — into @buf of @size bytes, leaving room for the ,"mac":"…"} that follows, and
+ * returns the length: the bytes the MAC covers. Fields are bounded well below
+ * AUDIT_LINE_MAX; a @buf of that size never overflows (an overflow aborts: it is a bug).
+ */
+size_t audit_format_body(char *buf, size_t size, const struct audit_event *ev, uint64_t seq,
+			 const uint8_t *prev, const uint8_t nonce[AUDIT_NONCE_LEN]);
+
+/* The epoch keys of one writer (audit_epoch.c). */
+struct audit_epochs;
+int audit_epochs_new(struct hsm *hsm, CK_OBJECT_HANDLE key, struct audit_epochs **ret);
+/* Waits for a thread inside a token call to come back. Accepts NULL. */
+void audit_epochs_free(struct audit_epochs *e);
+/* Starts a thread that keeps the next epoch's key made ahead of time. Returns 0 or -errno. */
+int audit_epochs_ahead(struct audit_epochs *e);
+/*
+ * The key to MAC with now and its epoch's nonce; the key stays valid until the next call,
+ * and the caller serialises calls. Without the thread the caller derives a due key itself.
+ * With it, a late next key leaves the current one in use up to @grace µs past its second;
+ * past that, it waits for the thread until @deadline (time_mono_us()). Returns 0,
+ * -ETIMEDOUT when the deadline passed, or the token's error.
+ */
+int audit_epochs_current(struct audit_epochs *e, int64_t deadline, int64_t grace,
+			 const struct secbuf **ret_key, uint8_t ret_nonce[AUDIT_NONCE_LEN]);
 
 /* A reusable HMAC-SHA-256 context (OpenSSL's EVP_MAC). */
 struct audit_hmac;

@@ -21,6 +21,8 @@ struct vault_config {
 	unsigned retention_days; /* 1 .. 36500 */
 	unsigned busy_timeout_ms; /* how long to wait for the database lock */
 	unsigned long long audit_rotate_size; /* bytes; 0: audit.log is never rotated here */
+	unsigned audit_timeout_ms; /* longest wait of a record for the trail's lock or key */
+	unsigned hsm_busy_timeout_ms; /* longest wait of a key operation for a token slot */
 	char *hsm_module; /* path of the PKCS#11 module */
 	char *token_label;
 	char *pin_file; /* absolute, or relative to the vault directory */

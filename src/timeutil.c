@@ -20,6 +20,14 @@ int64_t time_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t time_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void time_format(int64_t us, int micro, char buf[TIME_RFC3339_MAX])
 {
 	time_t sec = (time_t)(us / 1000000);

@@ -1,5 +1,6 @@
 /*
- * timeutil: wall-clock time as microseconds since the epoch, and its RFC 3339 UTC form.
+ * timeutil: wall-clock time as microseconds since the epoch, and its RFC 3339 UTC form;
+ * the monotonic clock for deadlines.
  */
 #ifndef VAULTFS_TIMEUTIL_H
 #define VAULTFS_TIMEUTIL_H
@@ -12,6 +13,10 @@
 
 /* Current wall-clock time in microseconds since the epoch. */
 int64_t time_now_us(void);
+
+/* Microseconds on the monotonic clock: for deadlines and ages, which a clock step must
+ * not stretch or cut. */
+int64_t time_mono_us(void);
 
 /* Formats @us as "YYYY-MM-DDThh:mm:ssZ" (or with ".uuuuuu" when @micro). */
 void time_format(int64_t us, int micro, char buf[TIME_RFC3339_MAX]);

@@ -444,7 +444,9 @@ out:
 /* The trail's key (made here for a vault from before the trail had one) and its file. */
 static int open_audit(struct vault *v, char *err, size_t errlen)
 {
-	struct audit_options aopt = { .rotate_size = v->cfg->audit_rotate_size, .sync_each = 1 };
+	struct audit_options aopt = { .rotate_size = v->cfg->audit_rotate_size,
+				      .sync_each = 1,
+				      .timeout_ms = v->cfg->audit_timeout_ms };
 	char label[HSM_TOKEN_LABEL_MAX + 1], path[PATH_MAX];
 	int r;
 
@@ -549,6 +551,7 @@ void vault_daemon_mode(struct vault *v)
 {
 	v->daemon = 1;
 	audit_set_sync_each(v->audit, 0);
+	audit_derive_ahead(v->audit);
 }
 
 int vault_audit_flush(struct vault *v)

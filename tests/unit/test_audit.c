@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "timeutil.h"
 #include "testutil.h"
 
 struct fixture {
@@ -465,6 +467,44 @@ static void test_rotation(void **state)
 	assert_true(rep.bad_seq > 1);
 }
 
+/* Another open file description holds the lock: an append waits no longer than
+ * timeout_ms and fails with ETIMEDOUT, leaving the file as it was; once the lock is free
+ * the next record is preceded by an audit-stall record that counts the refusals, and the
+ * chain verifies. */
+static void test_lock_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_options o = { .timeout_ms = 200 };
+	struct audit_head head;
+	struct audit_report rep;
+	int64_t t0, took;
+	off_t before;
+	int fd;
+
+	audit_free(f->a);
+	assert_int_equal(audit_open(f->path, f->tok.hsm, f->key, &o, &f->a), 0);
+	append_n(f, 3, &head);
+	before = size_of(f->path);
+	fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	for (int i = 0; i < 2; i++) {
+		t0 = time_mono_us();
+		assert_int_equal(audit_append(f->a, &plain, &head), -ETIMEDOUT);
+		took = time_mono_us() - t0;
+		assert_true(took >= 190000 && took < 1000000);
+	}
+	assert_int_equal(size_of(f->path), before);
+	close(fd);
+	assert_int_equal(audit_append(f->a, &plain, &head), 0);
+	assert_int_equal(head.seq, 5); /* the stall's record, then this one */
+	assert_true(test_file_contains(f->path, "\"op\":\"audit-stall\"", 18));
+	assert_true(test_file_contains(f->path, "2 records refused (EIO)", 23));
+	rep = verify(f, &head);
+	assert_int_equal(rep.bad_seq, 0);
+	assert_int_equal(rep.records, 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +521,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_timeout, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

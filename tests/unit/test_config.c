@@ -67,6 +67,11 @@ static void test_roundtrip(void **state)
 	assert_true(test_file_contains(path, "max_secret_size = 25600", 23));
 	assert_true(test_file_contains(path, "retention_days = 90", 19));
 	assert_true(test_file_contains(path, "busy_timeout_ms = 5000", 22));
+	/* the bounds on stalls: the trail's lock and key, the token's turns */
+	assert_int_equal(back->audit_timeout_ms, 3000);
+	assert_int_equal(back->hsm_busy_timeout_ms, 1000);
+	assert_true(test_file_contains(path, "timeout_ms = 3000", 17));
+	assert_true(test_file_contains(path, "busy_timeout_ms = 1000", 22));
 	config_free(c);
 	config_free(back);
 }
@@ -97,6 +102,12 @@ static void test_errors(void **state)
 	expect_error(text, "vaultfs.conf:6:");
 	snprintf(text, sizeof(text), "%s[vault]\nretention_days = 0\n", hsm);
 	expect_error(text, "vaultfs.conf:6:");
+	snprintf(text, sizeof(text), "%s[audit]\ntimeout_ms = 5\n", hsm);
+	expect_error(text, "vaultfs.conf:6: out of range (10 to 600000): \"timeout_ms\"");
+	snprintf(text, sizeof(text), "%s[audit]\ntimeout_ms = 600001\n", hsm);
+	expect_error(text, "vaultfs.conf:6: out of range");
+	snprintf(text, sizeof(text), "[hsm]\nbusy_timeout_ms = 1s\nmodule = m\ntoken = t\npin_file = p\n");
+	expect_error(text, "vaultfs.conf:2: out of range (0 to 600000): \"busy_timeout_ms\"");
 	snprintf(text, sizeof(text), "%s[vault]\nmax_secrets_size = 10\n", hsm);
 	expect_error(text, "vaultfs.conf:6: unknown setting \"max_secrets_size\"");
 	snprintf(text, sizeof(text), "%s[vaults]\nx = 1\n", hsm);
