@@ -38,11 +38,28 @@ struct rule {
 	char ref[REF_MAX]; /* "NAME:LINE" */
 };
 
+/* A rule under its literal prefix: the leading whole segments of its path glob that hold
+ * no pattern character. Only a path that starts with those segments can match the rule. */
+struct prefix_entry {
+	const char *prefix; /* into the rule's path; not NUL-terminated at len */
+	size_t len;
+	size_t rule;
+};
+
 struct policy {
 	struct rule *rules;
 	size_t count;
 	unsigned needs;
+	struct prefix_entry *index; /* count entries, by prefix then rule: policy_index */
 };
+
+/* Below this many rules every decision reads them all: the index would cost more. */
+static size_t index_min_rules = 32;
+
+void policy_set_index_threshold(size_t rules)
+{
+	index_min_rules = rules;
+}
 
 static const char *const op_names[POLICY_OP_COUNT] = {
 	[POLICY_LIST] = "list",	    [POLICY_READ] = "read",	  [POLICY_WRITE] = "write",
@@ -74,6 +91,7 @@ void policy_free(struct policy *p)
 		free(p->rules[i].exe);
 	}
 	free(p->rules);
+	free(p->index);
 	free(p);
 }
 
@@ -279,6 +297,146 @@ static int parse_line(struct rule *r, char *line, const char *name, unsigned lin
 	return 0;
 }
 
+static int prefix_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c ? c : alen < blen ? -1 : alen > blen;
+}
+
+static int entry_cmp(const void *x, const void *y)
+{
+	const struct prefix_entry *a = x, *b = y;
+	int c = prefix_cmp(a->prefix, a->len, b->prefix, b->len);
+
+	return c ? c : a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+/* Files every rule under its literal prefix, so that a decision reads only the rules that
+ * can match its path (a policy of 100,000 rules decides as fast as one of ten). */
+static int policy_index(struct policy *p)
+{
+	if (p->count < index_min_rules)
+		return 0;
+	p->index = calloc(p->count, sizeof(*p->index));
+	if (!p->index)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->count; i++) {
+		const char *path = p->rules[i].path, *seg;
+		size_t len = 0;
+
+		while (*path == '/')
+			path++;
+		for (seg = path; *seg;) {
+			size_t n = strcspn(seg, "/");
+
+			if (strcspn(seg, "*?[\\") < n)
+				break;
+			len = (size_t)(seg + n - path);
+			seg += n;
+			while (*seg == '/')
+				seg++;
+		}
+		p->index[i] = (struct prefix_entry){ .prefix = path, .len = len, .rule = i };
+	}
+	qsort(p->index, p->count, sizeof(*p->index), entry_cmp);
+	return 0;
+}
+
+/* The first index entry whose prefix is not below @key. */
+static size_t lower_bound(const struct policy *p, const char *key, size_t klen)
+{
+	size_t lo = 0, hi = p->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (prefix_cmp(p->index[mid].prefix, p->index[mid].len, key, klen) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int size_cmp(const void *x, const void *y)
+{
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+struct rule_list {
+	size_t *v, n, cap;
+};
+
+static int rule_list_add(struct rule_list *l, size_t rule)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16, *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = rule;
+	return 0;
+}
+
+/*
+ * The rules that can match @path (with @below, or something beneath it), in file order,
+ * into *ret (malloc'ed; NULL with a count of p->count means "every rule"): those whose
+ * literal prefix is @path or a folder on the way to it, and (@below) those whose prefix
+ * lies beneath it. A path past the globs' limits reads every rule, for any of them may
+ * then fail closed on it.
+ */
+static int candidates(const struct policy *p, const char *path, int below, size_t **ret,
+		      size_t *ret_count)
+{
+	struct rule_list l = { 0 };
+	size_t plen, qlen = 0;
+
+	*ret = NULL;
+	*ret_count = p->count;
+	while (*path == '/')
+		path++;
+	plen = strlen(path);
+	while (plen && path[plen - 1] == '/')
+		plen--;
+	if (!p->index || (below && plen == 0) || glob_match("**", path) < 0)
+		return 0;
+	for (;;) {
+		const char *slash;
+
+		for (size_t i = lower_bound(p, path, qlen);
+		     i < p->count && prefix_cmp(p->index[i].prefix, p->index[i].len, path, qlen) == 0;
+		     i++)
+			if (rule_list_add(&l, p->index[i].rule) < 0)
+				goto nomem;
+		if (qlen == plen)
+			break;
+		slash = memchr(path + qlen + (qlen ? 1 : 0), '/', plen - qlen - (qlen ? 1 : 0));
+		qlen = slash ? (size_t)(slash - path) : plen;
+	}
+	/* prefixes that start with "PATH/"; the sort puts them after PATH itself */
+	for (size_t i = lower_bound(p, path, plen); below && i < p->count; i++) {
+		const struct prefix_entry *e = &p->index[i];
+
+		if (e->len < plen || memcmp(e->prefix, path, plen) != 0)
+			break;
+		if (e->len > plen && e->prefix[plen] == '/' && rule_list_add(&l, e->rule) < 0)
+			goto nomem;
+	}
+	qsort(l.v, l.n, sizeof(*l.v), size_cmp);
+	*ret = l.v;
+	*ret_count = l.n;
+	return 0;
+nomem:
+	free(l.v);
+	return -ENOMEM;
+}
+
 int policy_parse(const char *text, size_t len, const char *name, struct policy **ret, char *err,
 		 size_t errlen)
 {
@@ -336,6 +494,9 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 		if (r < 0)
 			goto out;
 	}
+	r = policy_index(p);
+	if (r < 0)
+		goto out;
 	*ret = p;
 	p = NULL;
 	r = 0;
@@ -352,7 +513,8 @@ int policy_load(const char *path, const char *name, struct policy **ret, char *e
 	int fd, r;
 
 	/* never through a symbolic link: the file is trusted for where it is */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* nor block on a FIFO or a device: O_NONBLOCK, and only a regular file is read */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "%s: %s", name,
@@ -455,12 +617,18 @@ void policy_decide(const struct policy *p, struct caller *c, enum policy_op op, 
 {
 	const struct rule *allow = NULL;
 
+	size_t *list, n;
+
 	ret->allow = 0;
 	strcpy(ret->rule, "default-deny");
+	if (candidates(p, path, 0, &list, &n) < 0) {
+		strcpy(ret->rule, "out-of-memory"); /* denied: what cannot be decided */
+		return;
+	}
 	/* Without a process to name, nobody is somebody: only '*' rules could hold, and a
 	 * request from the kernel or another pid namespace gets nothing that needs identity. */
-	for (size_t i = 0; i < p->count; i++) {
-		const struct rule *r = &p->rules[i];
+	for (size_t k = 0; k < n; k++) {
+		const struct rule *r = &p->rules[list ? list[k] : k];
 		int holds;
 
 		if (!(r->ops & POLICY_BIT(op)) || !path_covered(r, path))
@@ -469,7 +637,8 @@ void policy_decide(const struct policy *p, struct caller *c, enum policy_op op, 
 		if (r->deny && holds != 0) {
 			/* deny wins, and an unknown caller might be the one it denies */
 			memcpy(ret->rule, r->ref, strlen(r->ref) + 1);
-			return;
+			allow = NULL;
+			goto out;
 		}
 		if (!r->deny && holds == 1 && !allow)
 			allow = r;
@@ -478,6 +647,8 @@ void policy_decide(const struct policy *p, struct caller *c, enum policy_op op, 
 		ret->allow = 1;
 		memcpy(ret->rule, allow->ref, strlen(allow->ref) + 1);
 	}
+out:
+	free(list);
 }
 
 /* Whether a rule that matches a path matches everything beneath it too: so does one whose
@@ -492,10 +663,13 @@ static int covers_below(const struct rule *r)
 unsigned policy_rights(const struct policy *p, struct caller *c, const char *path, int below)
 {
 	unsigned allowed = 0, denied = 0, denied_below = 0, mask;
+	size_t *list, n;
 
+	if (candidates(p, path, below, &list, &n) < 0)
+		return 0; /* what cannot be decided is denied */
 	/* policy_decide for every operation at once: one pass over the rules. */
-	for (size_t i = 0; i < p->count; i++) {
-		const struct rule *r = &p->rules[i];
+	for (size_t k = 0; k < n; k++) {
+		const struct rule *r = &p->rules[list ? list[k] : k];
 		unsigned have = !r->deny ? allowed : covers_below(r) ? denied_below : denied;
 		int holds;
 
@@ -511,12 +685,10 @@ unsigned policy_rights(const struct policy *p, struct caller *c, const char *pat
 		}
 	}
 	mask = allowed & ~denied;
-	if (!below)
-		return mask;
 	/* An allow beneath @path opens the way through it, unless a deny on @path that
 	 * covers all beneath it takes the same operations everywhere there. */
-	for (size_t i = 0; i < p->count; i++) {
-		const struct rule *r = &p->rules[i];
+	for (size_t k = 0; below && k < n; k++) {
+		const struct rule *r = &p->rules[list ? list[k] : k];
 		unsigned ops = r->ops & ~denied_below;
 
 		if (r->deny || (mask & ops) == ops || glob_match_below(r->path, path) != 1)
@@ -524,5 +696,6 @@ unsigned policy_rights(const struct policy *p, struct caller *c, const char *pat
 		if ((c->pid > 0 || r->any) && who_holds(r, c) == 1)
 			mask |= ops;
 	}
+	free(list);
 	return mask;
 }

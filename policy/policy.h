@@ -87,6 +87,10 @@ void policy_decide(const struct policy *p, struct caller *c, enum policy_op op, 
  */
 unsigned policy_rights(const struct policy *p, struct caller *c, const char *path, int below);
 
+/* Policies parsed from now on with at least @rules rules are indexed by the literal prefix
+ * of their rules' paths (default 32); for tests and benchmarks that compare the two. */
+void policy_set_index_threshold(size_t rules);
+
 /* The operation's name as the policy language spells it, and back (-1 if unknown). */
 const char *policy_op_name(enum policy_op op);
 int policy_op_parse(const char *name);

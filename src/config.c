@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -159,12 +160,25 @@ static int on_value(void *user, const char *section, const char *name, const cha
 int config_load(const char *path, struct vault_config **ret, char *err, size_t errlen)
 {
 	struct parse_state s = { 0 };
+	struct stat st;
 	FILE *f;
-	int r;
+	int fd, r;
 
-	f = fopen(path, "re");
-	if (!f)
+	/* nothing but a regular file is read: a FIFO put there must not hang the command */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, CONFIG_FILE ": not a regular file");
+		close(fd);
+		return -EINVAL;
+	}
+	f = fdopen(fd, "re");
+	if (!f) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	r = config_new(&s.c);
 	if (r < 0)
 		goto out;

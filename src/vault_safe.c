@@ -236,7 +236,8 @@ int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errl
 	struct stat st;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO put there must not hang the command; only a regular file is read */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot open PIN file \"%s\": %s", path, strerror(-r));
