@@ -81,7 +81,10 @@ tracer=$!
 admin=
 for _ in $(seq 1 400); do # up to 20 s: the sanitizer build starts slowly under strace
 	admin=$(pgrep -P "$tracer" -x vaultfs || true)
-	[ -n "$admin" ] && grep -qE '^State:\s+[tT]' "/proc/$admin/status" 2>/dev/null && break
+	# stopped by the injected signal, lock held (a traced process is also briefly 't'
+	# at other moments, so the lock is what tells)
+	[ -n "$admin" ] && grep -qE '^State:\s+[tT]' "/proc/$admin/status" 2>/dev/null &&
+		grep -qE "FLOCK +ADVISORY +WRITE +$admin " /proc/locks && break
 	sleep 0.05
 done
 grep -qE "FLOCK +ADVISORY +WRITE +$admin " /proc/locks && pass ||
