@@ -337,7 +337,8 @@ static void rotate_if_full(struct audit *a)
 		return;
 	snprintf(name, sizeof(name), "%s-%012llu", a->path, (unsigned long long)a->head.seq);
 	if (fdatasync(a->fd) < 0 || rename(a->path, name) < 0) {
-		log_warn("Failed to rotate \"%s\": %s", a->path, strerror(errno));
+		/* tried again after the next record; a command that only reads says nothing */
+		log_debug("Failed to rotate \"%s\": %s", a->path, strerror(errno));
 		return;
 	}
 	log_info("Rotated \"%s\" to \"%s\"", a->path, name);
