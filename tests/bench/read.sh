@@ -35,7 +35,11 @@ done
 cp -a "$T/vault" "$T/cvault"
 targets="floor vaultfs vaultfs-cg tmpfs"
 if [ -n "${BEFORE:-}" ]; then
-	cp -a "$T/vault" "$T/bvault"
+	# made by that binary, in the settings it knows
+	"$BEFORE" init "$T/bvault" >/dev/null
+	for i in $(seq 0 $((files - 1))); do
+		printf '%s' "$value" | "$BEFORE" secret set "$T/bvault" "secret-$i"
+	done
 	targets="floor before vaultfs vaultfs-cg tmpfs"
 fi
 # The reader is an ordinary service account, as in production: uid 1001.
