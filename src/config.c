@@ -18,7 +18,35 @@ struct parse_state {
 	struct vault_config *c;
 	char msg[200];
 	int failed;
+	unsigned seen; /* a bit per setting, by its place in settings[] */
 };
+
+/* Every setting, by section and name: each may be given once. */
+static const char *const settings[][2] = {
+	{ "vault", "max_secret_size" },
+	{ "vault", "retention_days" },
+	{ "vault", "busy_timeout_ms" },
+	{ "audit", "rotate_size" },
+	{ "hsm", "module" },
+	{ "hsm", "token" },
+	{ "hsm", "pin_file" },
+	{ "hsm", "softhsm2_conf" },
+};
+
+int config_value_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > CONFIG_VALUE_MAX || v[0] == ' ' || v[n - 1] == ' ' || v[0] == ';')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return 0;
+		if (v[i] == ';' && v[i - 1] == ' ') /* i > 0: v[0] is not ';' */
+			return 0;
+	}
+	return 1;
+}
 
 int config_set_string(char **field, const char *value)
 {
@@ -93,6 +121,16 @@ static int on_value(void *user, const char *section, const char *name, const cha
 		return 0;
 	if (!name)
 		return 1; /* a section header alone */
+	/* inih hands an indented line on as another value of the setting above it: a setting
+	 * given twice is refused, whichever way, rather than the last one silently winning */
+	for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		if (strcmp(section, settings[i][0]) || strcmp(name, settings[i][1]))
+			continue;
+		if (s->seen & (1u << i))
+			return fail(s, "given twice (or continued on an indented line):", name,
+				    NULL);
+		s->seen |= 1u << i;
+	}
 	if (strcmp(section, "vault") == 0) {
 		if (strcmp(name, "max_secret_size") == 0) {
 			if (parse_uint(value, 1, CONFIG_SECRET_SIZE_LIMIT, &n) < 0)
@@ -136,6 +174,9 @@ static int on_value(void *user, const char *section, const char *name, const cha
 			return 1;
 		if (*value == '\0')
 			return fail(s, "empty setting", name, NULL);
+		/* what could not be written back the same (config_write) is not read either */
+		if (!config_value_ok(value))
+			return fail(s, "not a value vaultfs.conf can hold:", name, NULL);
 		if (config_set_string(field, value) < 0)
 			return fail(s, "out of memory at", name, NULL);
 	} else {
@@ -144,19 +185,63 @@ static int on_value(void *user, const char *section, const char *name, const cha
 	return 1;
 }
 
-int config_load(const char *path, struct vault_config **ret, char *err, size_t errlen)
+/*
+ * Reads all of @f into *@ret (NUL-terminated) and checks what inih would otherwise take
+ * silently: a line too long for its buffer (the rest would be read as a line of its own)
+ * and a NUL byte (the rest of its line would be dropped). Returns 0, -EINVAL with the
+ * message in @err, -EIO or -ENOMEM.
+ */
+static int read_text(FILE *f, char **ret, char *err, size_t errlen)
 {
-	struct parse_state s = { 0 };
-	FILE *f;
+	char *buf = malloc(CONFIG_FILE_MAX + 1);
+	size_t n, line = 1, len = 0;
 	int r;
 
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
+	if (!buf)
+		return -ENOMEM;
+	n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		r = -EIO;
+		goto out;
+	}
+	if (n > CONFIG_FILE_MAX) {
+		snprintf(err, errlen, CONFIG_FILE ": larger than %d bytes", CONFIG_FILE_MAX);
+		r = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\0' || (buf[i] != '\n' && ++len > CONFIG_LINE_MAX)) {
+			snprintf(err, errlen, CONFIG_FILE ":%zu: %s", line,
+				 buf[i] ? "line longer than " CONFIG_LINE_MAX_TEXT " characters"
+					: "a NUL byte");
+			r = -EINVAL;
+			goto out;
+		}
+		if (buf[i] == '\n')
+			line++, len = 0;
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	buf = NULL;
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
+int config_parse(FILE *f, struct vault_config **ret, char *err, size_t errlen)
+{
+	struct parse_state s = { 0 };
+	char *text = NULL;
+	int r;
+
+	r = read_text(f, &text, err, errlen);
+	if (r < 0)
+		return r;
 	r = config_new(&s.c);
 	if (r < 0)
 		goto out;
-	r = ini_parse_file(f, on_value, &s);
+	r = ini_parse_string(text, on_value, &s);
 	if (r < 0) {
 		r = -EIO;
 		goto out;
@@ -178,6 +263,19 @@ int config_load(const char *path, struct vault_config **ret, char *err, size_t e
 	r = 0;
 out:
 	config_free(s.c);
+	free(text);
+	return r;
+}
+
+int config_load(const char *path, struct vault_config **ret, char *err, size_t errlen)
+{
+	FILE *f;
+	int r;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	r = config_parse(f, ret, err, errlen);
 	fclose(f);
 	return r;
 }
@@ -188,6 +286,10 @@ int config_write(const char *path, const struct vault_config *c)
 	FILE *f = NULL;
 	int fd = -1, r;
 
+	if (!config_value_ok(c->hsm_module) || !config_value_ok(c->token_label) ||
+	    !config_value_ok(c->pin_file) ||
+	    (c->softhsm2_conf && !config_value_ok(c->softhsm2_conf)))
+		return -EINVAL;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
