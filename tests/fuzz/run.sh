@@ -9,6 +9,8 @@
 #   pem         a private key to import, with or without a passphrase (src/keys_pem.c)
 #   keyfile     the AES-GCM header and OAEP decoding of decrypt/unwrap input
 #               (src/keys_header.c, src/oaep.c, OAEP against OpenSSL's own decoder)
+#   keyops      whole decrypt, unwrap, encrypt and wrap operations on a real SoftHSM2 token
+#               made once per process (src/keys_run.c and the token's own parsing)
 #   attr        user.vault.* attribute names and values (src/attr_value.c)
 #   time        RFC 3339 times, parsed and printed back (src/timeutil.c)
 #   names       secret names and NAME@N (src/names.c)
@@ -39,14 +41,27 @@ src[pem]="src/keys_pem.c src/secbuf.c"
 lib[pem]="-lcrypto"
 src[keyfile]="src/keys_header.c src/oaep.c src/secbuf.c"
 lib[keyfile]="-lcrypto"
+src[keyops]="src/keys.c src/keys_run.c src/keys_pem.c src/keys_header.c src/oaep.c src/hsm.c
+	src/hsm_keys.c src/store.c src/store_secret.c src/store_attr.c src/store_tree.c
+	src/store_cache.c src/store_conn.c src/store_keys.c src/crypto.c src/secbuf.c src/fdio.c
+	src/log.c src/names.c src/timeutil.c src/attr_value.c"
+lib[keyops]="-lsqlite3 -lcrypto -ldl -lpthread"
 src[attr]="src/attr_value.c src/names.c src/timeutil.c"
 src[time]="src/timeutil.c"
 src[names]="src/names.c"
 maxlen=([policy]=8192 [audit_line]=20000 [config]=4096 [pem]=8192 [keyfile]=600
-	[attr]=600 [time]=64 [names]=4096)
-all=(policy audit_line config pem keyfile attr time names)
+	[keyops]=600 [attr]=600 [time]=64 [names]=4096)
+all=(policy audit_line config pem keyfile keyops attr time names)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
+
+softhsm_module() {
+	local m
+	for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so; do
+		[ -e "$m" ] && { echo "$m"; return; }
+	done
+	echo /usr/lib/softhsm/libsofthsm2.so
+}
 
 failed=0
 for t in "${targets[@]}"; do
@@ -54,6 +69,8 @@ for t in "${targets[@]}"; do
 	extra=()
 	[ "$t" = policy ] && extra=(-Ipolicy)
 	[ "$t" = keyfile ] && extra=(-Wno-deprecated-declarations)
+	[ "$t" = keyops ] && extra=(-DSOFTHSM2_MODULE="\"${SOFTHSM2_MODULE:-$(softhsm_module)}\""
+		-DVAULTFS_VERSION='"fuzz"' -DVAULTFS_SOFTHSM2_MODULE="\"$(softhsm_module)\"")
 	[ "$t" = time ] && [ "${FUZZ_TIME_STRICT:-0}" = 1 ] && extra=(-DFUZZ_TIME_STRICT)
 	# shellcheck disable=SC2086
 	clang "${cflags[@]}" "${extra[@]}" "tests/fuzz/fuzz_$t.c" ${src[$t]} ${lib[$t]:-} \
