@@ -47,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	case ATTR_ENABLED:
-		if (strcmp(name, "enabled") || !(strcmp(value, "0") == 0 || strcmp(value, "1") == 0) ||
+		if (strcmp(name, "enabled") ||
+		    !(strcmp(value, "0") == 0 || strcmp(value, "1") == 0) ||
 		    num != (value[0] == '1'))
 			abort();
 		break;

@@ -77,14 +77,13 @@ static void oaep_round_trip(const uint8_t *msg, size_t len)
 
 	if (len > k - 2 * 32 - 2 || secbuf_new(k, &em) < 0)
 		return;
-	if (RSA_padding_add_PKCS1_OAEP_mgf1(em->data, (int)k, msg, (int)len,
-					    (const uint8_t *)KEYS_WRAP_LABEL,
-					    (int)strlen(KEYS_WRAP_LABEL), EVP_sha256(),
-					    EVP_sha256()) != 1)
+	if (RSA_padding_add_PKCS1_OAEP_mgf1(
+		    em->data, (int)k, msg, (int)len, (const uint8_t *)KEYS_WRAP_LABEL,
+		    (int)strlen(KEYS_WRAP_LABEL), EVP_sha256(), EVP_sha256()) != 1)
 		abort();
 	em->len = k;
-	if (oaep_sha256_decode(em, k, (const uint8_t *)KEYS_WRAP_LABEL,
-			       strlen(KEYS_WRAP_LABEL), &out) != 0 ||
+	if (oaep_sha256_decode(em, k, (const uint8_t *)KEYS_WRAP_LABEL, strlen(KEYS_WRAP_LABEL),
+			       &out) != 0 ||
 	    out->len != len || memcmp(out->data, msg, len))
 		abort();
 	secbuf_free(out);

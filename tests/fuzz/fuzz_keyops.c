@@ -78,8 +78,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	f = fopen(path, "w");
 	if (!f)
 		die("softhsm2.conf", -errno);
-	fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\n"
-		   "log.level = ERROR\nslots.removable = false\n", dir);
+	fprintf(f,
+		"directories.tokendir = %s/tokens\nobjectstore.backend = file\n"
+		"log.level = ERROR\nslots.removable = false\n",
+		dir);
 	fclose(f);
 	setenv("SOFTHSM2_CONF", path, 1);
 	snprintf(cmd, sizeof(cmd),
@@ -102,8 +104,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* Runs @op of @name@@version on @len bytes of @in, given in pieces as @data says. */
-static int run(const char *name, uint64_t version, enum key_op op, const uint8_t *in,
-	       size_t len, uint8_t piece, struct secbuf **ret)
+static int run(const char *name, uint64_t version, enum key_op op, const uint8_t *in, size_t len,
+	       uint8_t piece, struct secbuf **ret)
 {
 	struct keys_input *ki = NULL;
 	uint64_t used;
@@ -158,10 +160,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (out->len)
 			out->data[at % out->len] ^= flip;
 		r = run(name, 0, undo[mode & 1], out->data, out->len, 0, &back);
-		if (flip == 0 && (r != 0 || back->len != size - 4 ||
-				  memcmp(back->data, data + 4, size - 4))) {
-			fprintf(stderr, "round trip under %s: %d, %zu bytes in, %zu back\n", name, r,
-				size - 4, r == 0 ? back->len : 0);
+		if (flip == 0 &&
+		    (r != 0 || back->len != size - 4 || memcmp(back->data, data + 4, size - 4))) {
+			fprintf(stderr, "round trip under %s: %d, %zu bytes in, %zu back\n", name,
+				r, size - 4, r == 0 ? back->len : 0);
 			abort();
 		}
 		if (flip != 0 && r != -EBADMSG) {

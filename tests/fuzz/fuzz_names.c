@@ -33,7 +33,8 @@ static int spec_path_ok(const char *s)
 		}
 		if (seg == 0 && *p == '.')
 			return 0;
-		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", *p))
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-",
+			    *p))
 			return 0;
 		seg++;
 	}
