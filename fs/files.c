@@ -347,7 +347,9 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	}
 	h->writable = 1;
 	h->append = (fi->flags & O_APPEND) != 0;
-	h->excl = 1; /* it did not exist: never overwrite one that appears meanwhile */
+	/* O_EXCL: it did not exist, and one that appears meanwhile is never overwritten.
+	 * Without it a create is open-or-create: one made meanwhile gets this as a version. */
+	h->excl = (fi->flags & O_EXCL) != 0;
 	h->touched = 1; /* an empty file is made even if nothing is written */
 	pending_add(v, h);
 	r = nodes_lookup(v->nodes, NODE_SECRET, path, 0, &n);

@@ -19,7 +19,35 @@ struct parse_state {
 	struct vault_config *c;
 	char msg[200];
 	int failed;
+	unsigned seen; /* a bit per setting, by its place in settings[] */
 };
+
+/* Every setting, by section and name: each may be given once. */
+static const char *const settings[][2] = {
+	{ "vault", "max_secret_size" },
+	{ "vault", "retention_days" },
+	{ "vault", "busy_timeout_ms" },
+	{ "audit", "rotate_size" },
+	{ "hsm", "module" },
+	{ "hsm", "token" },
+	{ "hsm", "pin_file" },
+	{ "hsm", "softhsm2_conf" },
+};
+
+int config_value_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > CONFIG_VALUE_MAX || v[0] == ' ' || v[n - 1] == ' ' || v[0] == ';')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return 0;
+		if (v[i] == ';' && v[i - 1] == ' ') /* i > 0: v[0] is not ';' */
+			return 0;
+	}
+	return 1;
+}
 
 int config_set_string(char **field, const char *value)
 {
@@ -42,8 +70,6 @@ int config_new(struct vault_config **ret)
 	c->retention_days = 90;
 	c->busy_timeout_ms = 5000;
 	c->audit_rotate_size = CONFIG_ROTATE_SIZE_DEFAULT;
-	c->audit_timeout_ms = 3000;
-	c->hsm_busy_timeout_ms = 1000;
 	*ret = c;
 	return 0;
 }
@@ -96,6 +122,16 @@ static int on_value(void *user, const char *section, const char *name, const cha
 		return 0;
 	if (!name)
 		return 1; /* a section header alone */
+	/* inih hands an indented line on as another value of the setting above it: a setting
+	 * given twice is refused, whichever way, rather than the last one silently winning */
+	for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		if (strcmp(section, settings[i][0]) || strcmp(name, settings[i][1]))
+			continue;
+		if (s->seen & (1u << i))
+			return fail(s, "given twice (or continued on an indented line):", name,
+				    NULL);
+		s->seen |= 1u << i;
+	}
 	if (strcmp(section, "vault") == 0) {
 		if (strcmp(name, "max_secret_size") == 0) {
 			if (parse_uint(value, 1, CONFIG_SECRET_SIZE_LIMIT, &n) < 0)
@@ -119,22 +155,12 @@ static int on_value(void *user, const char *section, const char *name, const cha
 				return fail(s, "out of range (0, or 65536 to 1099511627776):", name,
 					    value);
 			c->audit_rotate_size = n;
-		} else if (strcmp(name, "timeout_ms") == 0) {
-			if (parse_uint(value, 10, 600000, &n) < 0)
-				return fail(s, "out of range (10 to 600000):", name, value);
-			c->audit_timeout_ms = (unsigned)n;
 		} else {
 			return fail(s, "unknown setting", name, NULL);
 		}
 	} else if (strcmp(section, "hsm") == 0) {
 		char **field;
 
-		if (strcmp(name, "busy_timeout_ms") == 0) {
-			if (parse_uint(value, 0, 600000, &n) < 0)
-				return fail(s, "out of range (0 to 600000):", name, value);
-			c->hsm_busy_timeout_ms = (unsigned)n;
-			return 1;
-		}
 		if (strcmp(name, "module") == 0)
 			field = &c->hsm_module;
 		else if (strcmp(name, "token") == 0)
@@ -149,6 +175,9 @@ static int on_value(void *user, const char *section, const char *name, const cha
 			return 1;
 		if (*value == '\0')
 			return fail(s, "empty setting", name, NULL);
+		/* what could not be written back the same (config_write) is not read either */
+		if (!config_value_ok(value))
+			return fail(s, "not a value vaultfs.conf can hold:", name, NULL);
 		if (config_set_string(field, value) < 0)
 			return fail(s, "out of memory at", name, NULL);
 	} else {
@@ -157,32 +186,63 @@ static int on_value(void *user, const char *section, const char *name, const cha
 	return 1;
 }
 
-int config_load(const char *path, struct vault_config **ret, char *err, size_t errlen)
+/*
+ * Reads all of @f into *@ret (NUL-terminated) and checks what inih would otherwise take
+ * silently: a line too long for its buffer (the rest would be read as a line of its own)
+ * and a NUL byte (the rest of its line would be dropped). Returns 0, -EINVAL with the
+ * message in @err, -EIO or -ENOMEM.
+ */
+static int read_text(FILE *f, char **ret, char *err, size_t errlen)
+{
+	char *buf = malloc(CONFIG_FILE_MAX + 1);
+	size_t n, line = 1, len = 0;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		r = -EIO;
+		goto out;
+	}
+	if (n > CONFIG_FILE_MAX) {
+		snprintf(err, errlen, CONFIG_FILE ": larger than %d bytes", CONFIG_FILE_MAX);
+		r = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\0' || (buf[i] != '\n' && ++len > CONFIG_LINE_MAX)) {
+			snprintf(err, errlen, CONFIG_FILE ":%zu: %s", line,
+				 buf[i] ? "line longer than " CONFIG_LINE_MAX_TEXT " characters"
+					: "a NUL byte");
+			r = -EINVAL;
+			goto out;
+		}
+		if (buf[i] == '\n')
+			line++, len = 0;
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	buf = NULL;
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
+int config_parse(FILE *f, struct vault_config **ret, char *err, size_t errlen)
 {
 	struct parse_state s = { 0 };
-	struct stat st;
-	FILE *f;
-	int fd, r;
+	char *text = NULL;
+	int r;
 
-	/* nothing but a regular file is read: a FIFO put there must not hang the command */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, CONFIG_FILE ": not a regular file");
-		close(fd);
-		return -EINVAL;
-	}
-	f = fdopen(fd, "re");
-	if (!f) {
-		r = -errno;
-		close(fd);
+	r = read_text(f, &text, err, errlen);
+	if (r < 0)
 		return r;
-	}
 	r = config_new(&s.c);
 	if (r < 0)
 		goto out;
-	r = ini_parse_file(f, on_value, &s);
+	r = ini_parse_string(text, on_value, &s);
 	if (r < 0) {
 		r = -EIO;
 		goto out;
@@ -204,6 +264,32 @@ int config_load(const char *path, struct vault_config **ret, char *err, size_t e
 	r = 0;
 out:
 	config_free(s.c);
+	free(text);
+	return r;
+}
+
+int config_load(const char *path, struct vault_config **ret, char *err, size_t errlen)
+{
+	struct stat st;
+	FILE *f;
+	int fd, r;
+
+	/* nothing but a regular file is read: a FIFO put there must not hang the command */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, CONFIG_FILE ": not a regular file");
+		close(fd);
+		return -EINVAL;
+	}
+	f = fdopen(fd, "re");
+	if (!f) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = config_parse(f, ret, err, errlen);
 	fclose(f);
 	return r;
 }
@@ -214,6 +300,10 @@ int config_write(const char *path, const struct vault_config *c)
 	FILE *f = NULL;
 	int fd = -1, r;
 
+	if (!config_value_ok(c->hsm_module) || !config_value_ok(c->token_label) ||
+	    !config_value_ok(c->pin_file) ||
+	    (c->softhsm2_conf && !config_value_ok(c->softhsm2_conf)))
+		return -EINVAL;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -242,10 +332,6 @@ int config_write(const char *path, const struct vault_config *c)
 		"# audit.log is moved to audit.log-SEQ once it reaches this many bytes (0: never;\n"
 		"# then rotate with logrotate and SIGHUP). Rotated files are never deleted.\n"
 		"rotate_size = %llu\n"
-		"# The longest a record waits for the lock on audit.log (another process may hold\n"
-		"# it) or for the token's next epoch key, in milliseconds. Past it the operation\n"
-		"# fails with EIO, and the trail records the stall once it answers again.\n"
-		"timeout_ms = %u\n"
 		"\n"
 		"[hsm]\n"
 		"# The PKCS#11 module and token that hold the vault's key-encryption key.\n"
@@ -254,15 +340,10 @@ int config_write(const char *path, const struct vault_config *c)
 		"# The token's user PIN; a relative path is taken from the vault directory.\n"
 		"pin_file = %s\n"
 		"# SoftHSM2 configuration of the embedded token; empty for any other token.\n"
-		"softhsm2_conf = %s\n"
-		"# The mount lets at most one worker fewer than it has into the token at once, so\n"
-		"# a stalled token never takes them all. A key operation waits this long, in\n"
-		"# milliseconds, for its turn; past it the read fails with EBUSY.\n"
-		"busy_timeout_ms = %u\n",
+		"softhsm2_conf = %s\n",
 		c->max_secret_size, c->retention_days, c->busy_timeout_ms,
-		(unsigned long long)c->audit_rotate_size, c->audit_timeout_ms, c->hsm_module,
-		c->token_label, c->pin_file, c->softhsm2_conf ? c->softhsm2_conf : "",
-		c->hsm_busy_timeout_ms);
+		(unsigned long long)c->audit_rotate_size, c->hsm_module,
+		c->token_label, c->pin_file, c->softhsm2_conf ? c->softhsm2_conf : "");
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		r = -errno;
 		fclose(f);

@@ -8,6 +8,7 @@
 #define VAULTFS_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define CONFIG_FILE "vaultfs.conf"
 #define CONFIG_SECRET_SIZE_DEFAULT 25600
@@ -15,6 +16,12 @@
 #define CONFIG_ROTATE_SIZE_DEFAULT (64ULL << 20)
 #define CONFIG_ROTATE_SIZE_MIN 65536ULL
 #define CONFIG_ROTATE_SIZE_LIMIT (1ULL << 40)
+#define CONFIG_FILE_MAX 65536
+/* inih reads a line into 200 bytes with its newline and NUL: longer ones are refused */
+#define CONFIG_LINE_MAX 198
+#define CONFIG_LINE_MAX_TEXT "198"
+/* the longest string setting that fits a line as config_write writes it */
+#define CONFIG_VALUE_MAX 180
 
 struct vault_config {
 	size_t max_secret_size; /* bytes, 1 .. CONFIG_SECRET_SIZE_LIMIT */
@@ -38,7 +45,18 @@ int config_new(struct vault_config **ret);
  */
 int config_load(const char *path, struct vault_config **ret, char *err, size_t errlen);
 
-/* Writes @c to @path atomically (temporary file, fsync, rename), mode 0600. */
+/* The same for an open stream (read to its end): 0, -EINVAL with the message, or -EIO. */
+int config_parse(FILE *f, struct vault_config **ret, char *err, size_t errlen);
+
+/*
+ * Returns 1 if @value can be a string setting: it reads back from the file exactly as
+ * written — 1 to CONFIG_VALUE_MAX bytes, no control character, no space at either end, and no ';' first or
+ * after a space (where inih would see a comment).
+ */
+int config_value_ok(const char *value);
+
+/* Writes @c to @path atomically (temporary file, fsync, rename), mode 0600; -EINVAL, and
+ * nothing written, if a string setting fails config_value_ok. */
 int config_write(const char *path, const struct vault_config *c);
 
 /* Sets *@field to a copy of @value. Returns 0 or -ENOMEM. */

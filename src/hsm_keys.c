@@ -542,7 +542,8 @@ static int material_object(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s,
 	return ck(p11->C_CreateObject(s, tmpl, ARRAY_SIZE(tmpl), ret), "C_CreateObject");
 }
 
-int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *material,
+/* Wraps @material under @key into a malloc'ed *@ret. */
+static int wrap_once(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *material,
 		     uint8_t **ret, size_t *ret_len)
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(h);
@@ -550,8 +551,6 @@ int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *m
 	CK_SESSION_HANDLE s;
 	int r;
 
-	if (material->len == 0)
-		return -EINVAL;
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
@@ -561,6 +560,46 @@ int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *m
 	r = hsm_wrap(h, key, o, ret, ret_len);
 	hsm_material_destroy(h, s, o);
 	return r;
+}
+
+/*
+ * RFC 5649 binds the material's length (the AIV holds it), so material whose length is no
+ * multiple of 8 wraps to something else than the same bytes padded with zeros. SoftHSM2
+ * 2.6 pads first and wraps the padded bytes: the length is lost, and unwrap gives the
+ * zeros back as material. Such a wrapping is refused (-EINVAL) rather than handed out.
+ */
+int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *material,
+		     uint8_t **ret, size_t *ret_len)
+{
+	struct secbuf *padded = NULL;
+	uint8_t *w = NULL, *wp = NULL;
+	size_t wlen = 0, wplen = 0;
+	int r;
+
+	if (material->len == 0)
+		return -EINVAL;
+	r = wrap_once(h, key, material, &w, &wlen);
+	if (r < 0 || material->len % 8 == 0)
+		goto out;
+	r = secbuf_new(material->len + 8 - material->len % 8, &padded);
+	if (r < 0)
+		goto out;
+	memset(padded->data, 0, padded->cap);
+	memcpy(padded->data, material->data, material->len);
+	padded->len = material->len + 8 - material->len % 8;
+	r = wrap_once(h, key, padded, &wp, &wplen);
+	if (r == 0 && wplen == wlen && memcmp(wp, w, wlen) == 0)
+		r = -EINVAL;
+out:
+	secbuf_free(padded);
+	free(wp);
+	if (r < 0) {
+		free(w);
+		return r;
+	}
+	*ret = w;
+	*ret_len = wlen;
+	return 0;
 }
 
 int hsm_key_aes_unwrap(struct hsm *h, CK_OBJECT_HANDLE key, const uint8_t *in, size_t len,

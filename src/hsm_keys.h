@@ -102,7 +102,9 @@ int hsm_key_aes_gcm(struct hsm *h, CK_OBJECT_HANDLE key, int encrypt, const uint
 		    struct secbuf **ret);
 
 /* RFC 5649 key wrap with padding of @material under @key; unwrap gives it back
- * (-EBADMSG for a damaged or foreign input). */
+ * (-EBADMSG for a damaged or foreign input). Wrap is -EINVAL for empty material, and for
+ * material whose length is no multiple of 8 where the token does not keep that length
+ * (SoftHSM2 2.6: unwrap would give it back with zeros appended). */
 int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *material,
 		     uint8_t **ret, size_t *ret_len);
 int hsm_key_aes_unwrap(struct hsm *h, CK_OBJECT_HANDLE key, const uint8_t *in, size_t len,

@@ -27,6 +27,7 @@
 
 #include "crypto.h"
 #include "keys_internal.h"
+#include "keys_pem.h"
 #include "log.h"
 #include "names.h"
 
@@ -346,23 +347,6 @@ out:
 
 /* ---- import ---- */
 
-struct pass_state {
-	const struct secbuf *pass;
-	int asked;
-};
-
-static int pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	struct pass_state *ps = u;
-
-	(void)rwflag;
-	ps->asked = 1;
-	if (!ps->pass || ps->pass->len > (size_t)size)
-		return -1;
-	memcpy(buf, ps->pass->data, ps->pass->len);
-	return (int)ps->pass->len;
-}
-
 /* A BIGNUM parameter of @pkey as a big-endian secbuf (@pad: at least that many bytes). */
 static int bn_param(EVP_PKEY *pkey, const char *name, size_t pad, struct secbuf **ret)
 {
@@ -466,7 +450,6 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 		const struct secbuf *passphrase, const struct keys_options *o, int64_t now,
 		char *err, size_t errlen)
 {
-	struct pass_state ps = { passphrase, 0 };
 	struct secbuf *text = NULL;
 	struct store_key_version v = { 0 };
 	struct hsm_key_spec spec = { 0 };
@@ -474,7 +457,6 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 	struct store_key k;
 	EVP_PKEY *pkey = NULL;
 	char label[256];
-	BIO *bio = NULL;
 	int r;
 
 	if (name_single_check(name) < 0) {
@@ -489,32 +471,9 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 	r = read_pem(pem, &text, err, errlen);
 	if (r < 0)
 		return r;
-	bio = BIO_new_mem_buf(text->data, (int)text->len);
-	if (!bio) {
-		r = -ENOMEM;
+	r = keys_pem_read(text, passphrase, pem, &pkey, err, errlen);
+	if (r < 0)
 		goto out;
-	}
-	pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb, &ps, NULL, NULL);
-	ERR_clear_error();
-	if (!pkey) {
-		r = -EINVAL;
-		if (ps.asked && !passphrase)
-			snprintf(err, errlen,
-				 "\"%s\" is encrypted: give its passphrase with "
-				 "--passphrase-file",
-				 pem);
-		else if (ps.asked)
-			snprintf(err, errlen, "\"%s\": wrong passphrase, or a damaged key", pem);
-		else if (memmem(text->data, text->len, "PUBLIC KEY-----", 15) ||
-			 memmem(text->data, text->len, "CERTIFICATE-----", 16))
-			snprintf(err, errlen,
-				 "\"%s\" holds a public key or certificate, not a "
-				 "private key",
-				 pem);
-		else
-			snprintf(err, errlen, "\"%s\" is not a PEM private key", pem);
-		goto out;
-	}
 	t = type_of(pkey);
 	if (!t) {
 		r = -EINVAL;
@@ -555,7 +514,6 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 out:
 	store_key_version_clear(&v);
 	EVP_PKEY_free(pkey);
-	BIO_free(bio);
 	secbuf_free(text);
 	return r;
 }

@@ -20,14 +20,12 @@
 #include <openssl/x509.h>
 
 #include "crypto.h"
+#include "keys_header.h"
 #include "keys_internal.h"
 #include "log.h"
 #include "names.h"
 #include "oaep.h"
 
-#define AES_MAGIC "VKA1"
-#define AES_HEADER (4 + 4 + 12)
-#define AES_TAG 16
 #define WRAP_MAX 4096 /* key material: far above any key */
 
 /* SoftHSM2 2.6 refuses OAEP with SHA-256: once the token has, go to raw RSA directly. */
@@ -116,7 +114,8 @@ int keys_input_new(struct store *s, const char *name, uint64_t version, enum key
 		else if (op == KEY_UNWRAP)
 			in->limit = WRAP_MAX + 16;
 		else
-			in->limit = KEYS_INPUT_MAX + (op == KEY_DECRYPT ? AES_HEADER + AES_TAG : 0);
+			in->limit = KEYS_INPUT_MAX +
+				    (op == KEY_DECRYPT ? KEYS_AES_HEADER + KEYS_AES_TAG : 0);
 		r = secbuf_new(0, &in->buf);
 		if (r < 0)
 			goto fail;
@@ -311,19 +310,10 @@ static int rsa_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 	return r;
 }
 
-/* The associated data of an AES ciphertext: its first 8 bytes and the key's name. */
-static size_t aes_aad(const struct keys_input *in, const uint8_t *head, uint8_t *aad)
-{
-	size_t n = strlen(in->name);
-
-	memcpy(aad, head, 8);
-	memcpy(aad + 8, in->name, n);
-	return 8 + n;
-}
-
 static int aes_encrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret)
 {
-	uint8_t head[AES_HEADER], aad[8 + NAME_SEGMENT_MAX];
+	uint8_t head[KEYS_AES_HEADER], nonce[KEYS_AES_NONCE],
+		aad[KEYS_AES_AAD_MAX(NAME_SEGMENT_MAX)];
 	struct secbuf *ct = NULL, *out = NULL;
 	uint64_t v = in->v.version;
 	CK_OBJECT_HANDLE key;
@@ -331,26 +321,22 @@ static int aes_encrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 
 	if (v > UINT32_MAX)
 		return -EOVERFLOW; /* the header has 32 bits for it */
-	memcpy(head, AES_MAGIC, 4);
-	head[4] = (uint8_t)(v >> 24);
-	head[5] = (uint8_t)(v >> 16);
-	head[6] = (uint8_t)(v >> 8);
-	head[7] = (uint8_t)v;
-	r = crypto_random(head + 8, 12);
+	r = crypto_random(nonce, sizeof(nonce));
 	if (r < 0)
 		return r;
+	keys_aes_header_make(v, nonce, head);
 	r = key_object(h, in, &in->v, &key);
 	if (r < 0)
 		return r;
-	r = hsm_key_aes_gcm(h, key, 1, head + 8, aad, aes_aad(in, head, aad), in->buf->data,
-			    in->buf->len, &ct);
+	r = hsm_key_aes_gcm(h, key, 1, head + 8, aad, keys_aes_aad(head, in->name, aad),
+			    in->buf->data, in->buf->len, &ct);
 	if (r < 0)
 		return r;
-	r = secbuf_new(AES_HEADER + ct->len, &out);
+	r = secbuf_new(KEYS_AES_HEADER + ct->len, &out);
 	if (r == 0) {
-		memcpy(out->data, head, AES_HEADER);
-		memcpy(out->data + AES_HEADER, ct->data, ct->len);
-		out->len = AES_HEADER + ct->len;
+		memcpy(out->data, head, KEYS_AES_HEADER);
+		memcpy(out->data + KEYS_AES_HEADER, ct->data, ct->len);
+		out->len = KEYS_AES_HEADER + ct->len;
 		*ret = out;
 	}
 	secbuf_free(ct);
@@ -361,7 +347,7 @@ static int aes_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 		       uint64_t *ret_version)
 {
 	const uint8_t *c = in->buf->data;
-	uint8_t aad[8 + NAME_SEGMENT_MAX];
+	uint8_t aad[KEYS_AES_AAD_MAX(NAME_SEGMENT_MAX)];
 	struct store_key_version other = { 0 };
 	const struct store_key_version *v = &in->v;
 	CK_OBJECT_HANDLE key;
@@ -370,11 +356,8 @@ static int aes_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 
 	if (!in->version_fixed)
 		*ret_version = 0; /* none, until the input names one that exists */
-	if (in->buf->len < AES_HEADER + AES_TAG || memcmp(c, AES_MAGIC, 4) != 0)
+	if (keys_aes_header_parse(c, in->buf->len, &version) < 0)
 		return -EBADMSG;
-	version = (uint64_t)c[4] << 24 | (uint64_t)c[5] << 16 | (uint64_t)c[6] << 8 | c[7];
-	if (version == 0)
-		return -EBADMSG; /* versions count from 1; 0 would ask for the current one */
 	if (version != in->v.version) {
 		if (in->version_fixed)
 			return -EBADMSG;
@@ -386,8 +369,8 @@ static int aes_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 	*ret_version = version;
 	r = key_object(h, in, v, &key);
 	if (r >= 0)
-		r = hsm_key_aes_gcm(h, key, 0, c + 8, aad, aes_aad(in, c, aad), c + AES_HEADER,
-				    in->buf->len - AES_HEADER, ret);
+		r = hsm_key_aes_gcm(h, key, 0, c + 8, aad, keys_aes_aad(c, in->name, aad),
+				    c + KEYS_AES_HEADER, in->buf->len - KEYS_AES_HEADER, ret);
 	store_key_version_clear(&other);
 	return r;
 }

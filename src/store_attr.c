@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attr_value.h"
 #include "store_internal.h"
 #include "timeutil.h"
 
@@ -126,19 +127,42 @@ static int bind_update(struct store *s, enum query q, int64_t id, const char *te
 	return store_step_done(s, st);
 }
 
-/* Attribute values are one line of text: they are printed by tools and logged in audits. */
-static int has_control(const char *v)
+/* Sets tag @tag of secret @id to @value, within the limit on how many a secret has. */
+static int tag_set(struct store *s, int64_t id, const char *tag, const char *value)
 {
-	for (; *v; v++)
-		if ((unsigned char)*v < 0x20 || *v == 0x7f)
-			return 1;
-	return 0;
-}
+	sqlite3_stmt *st = NULL;
+	int64_t n;
+	int r, rc;
 
-static int is_read_only_attr(const char *name)
-{
-	return strcmp(name, "version") == 0 || strcmp(name, "versions") == 0 ||
-	       strcmp(name, "created") == 0 || strcmp(name, "updated") == 0;
+	r = store_stmt(s, Q_TAG_GET, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	store_done(st);
+	if (rc == SQLITE_DONE) {
+		r = store_stmt(s, Q_TAG_COUNT, &st);
+		if (r < 0)
+			return r;
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		store_done(st);
+		if (rc != SQLITE_ROW)
+			return store_sql_errno(s, rc, "tag count");
+		if (n >= STORE_TAGS_MAX)
+			return -ENOSPC;
+	} else if (rc != SQLITE_ROW) {
+		return store_sql_errno(s, rc, "tag lookup");
+	}
+	r = store_stmt(s, Q_TAG_SET, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, tag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+	return store_step_done(s, st);
 }
 
 static int attr_set_locked(struct store *s, const char *path, const char *name, const char *value,
@@ -146,12 +170,12 @@ static int attr_set_locked(struct store *s, const char *path, const char *name, 
 {
 	struct row row;
 	int64_t t;
-	int r;
+	int kind, r;
 
 	r = store_get_row_which(s, path, STORE_LIVE, &row);
 	if (r < 0)
 		return r;
-	if (is_read_only_attr(name))
+	if (attr_is_read_only(name))
 		return -EPERM;
 	if (flags & (STORE_ATTR_CREATE | STORE_ATTR_REPLACE)) {
 		char *old = NULL;
@@ -165,71 +189,21 @@ static int attr_set_locked(struct store *s, const char *path, const char *name, 
 		if (r < 0 && r != -ENODATA)
 			return r;
 	}
-	if (strcmp(name, "content_type") == 0) {
-		if (strlen(value) > STORE_CONTENT_TYPE_MAX)
-			return -ERANGE;
-		if (has_control(value))
-			return -EINVAL;
+	kind = attr_value_check(name, value, &t);
+	switch (kind) {
+	case ATTR_CONTENT_TYPE:
 		return bind_update(s, Q_SET_CONTENT_TYPE, row.id, value, NULL);
+	case ATTR_ENABLED:
+		return bind_update(s, Q_SET_ENABLED, row.id, NULL, &t);
+	case ATTR_NOT_BEFORE:
+	case ATTR_EXPIRES:
+		return bind_update(s, kind == ATTR_NOT_BEFORE ? Q_SET_NOT_BEFORE : Q_SET_EXPIRES,
+				   row.id, NULL, t != STORE_TIME_UNSET ? &t : NULL);
+	case ATTR_TAG:
+		return tag_set(s, row.id, name + 4, value);
+	default:
+		return kind;
 	}
-	if (strcmp(name, "enabled") == 0) {
-		int64_t on;
-
-		if (strcmp(value, "1") != 0 && strcmp(value, "0") != 0)
-			return -EINVAL;
-		on = value[0] == '1';
-		return bind_update(s, Q_SET_ENABLED, row.id, NULL, &on);
-	}
-	if (strcmp(name, "not_before") == 0 || strcmp(name, "expires") == 0) {
-		enum query q = name[0] == 'n' ? Q_SET_NOT_BEFORE : Q_SET_EXPIRES;
-
-		if (!*value)
-			return bind_update(s, q, row.id, NULL, NULL);
-		if (time_parse(value, &t) < 0)
-			return -EINVAL;
-		return bind_update(s, q, row.id, NULL, &t);
-	}
-	if (strncmp(name, "tag.", 4) == 0) {
-		sqlite3_stmt *st = NULL;
-		int rc;
-
-		if (tag_name_check(name + 4) < 0)
-			return -EINVAL;
-		if (strlen(value) > STORE_TAG_VALUE_MAX)
-			return -ERANGE;
-		if (has_control(value))
-			return -EINVAL;
-		r = store_stmt(s, Q_TAG_GET, &st);
-		if (r < 0)
-			return r;
-		sqlite3_bind_int64(st, 1, row.id);
-		sqlite3_bind_text(st, 2, name + 4, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		store_done(st);
-		if (rc == SQLITE_DONE) {
-			r = store_stmt(s, Q_TAG_COUNT, &st);
-			if (r < 0)
-				return r;
-			sqlite3_bind_int64(st, 1, row.id);
-			rc = sqlite3_step(st);
-			t = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-			store_done(st);
-			if (rc != SQLITE_ROW)
-				return store_sql_errno(s, rc, "tag count");
-			if (t >= STORE_TAGS_MAX)
-				return -ENOSPC;
-		} else if (rc != SQLITE_ROW) {
-			return store_sql_errno(s, rc, "tag lookup");
-		}
-		r = store_stmt(s, Q_TAG_SET, &st);
-		if (r < 0)
-			return r;
-		sqlite3_bind_int64(st, 1, row.id);
-		sqlite3_bind_text(st, 2, name + 4, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
-		return store_step_done(s, st);
-	}
-	return -EOPNOTSUPP;
 }
 
 int store_attr_set(struct store *s, const char *path, const char *name, const char *value,
@@ -252,7 +226,7 @@ static int attr_remove_locked(struct store *s, const char *path, const char *nam
 	r = store_get_row_which(s, path, STORE_LIVE, &row);
 	if (r < 0)
 		return r;
-	if (is_read_only_attr(name) || strcmp(name, "enabled") == 0)
+	if (attr_is_read_only(name) || strcmp(name, "enabled") == 0)
 		return -EPERM;
 	r = attr_get_locked(s, path, STORE_LIVE, name, &old);
 	if (r < 0)

@@ -375,6 +375,15 @@ int vault_init(const char *dir, const struct vault_init_options *o, char *err, s
 			snprintf(err, errlen, "PIN file \"%s\": %s", o->pin_file, strerror(-r));
 			goto fail;
 		}
+		if (!config_value_ok(o->hsm_module) || !config_value_ok(o->token_label) ||
+		    !config_value_ok(abspin)) {
+			r = -EINVAL;
+			snprintf(err, errlen,
+				 "the module path, token label and PIN file path must not hold "
+				 "control characters, spaces at either end or \";\" first or "
+				 "after a space (vaultfs.conf could not hold them)");
+			goto fail;
+		}
 		r = vault_read_pin(abspin, &pin, err, errlen);
 		if (r < 0)
 			goto fail;

@@ -74,6 +74,11 @@ mkdir "$T/keep" && echo hello >"$T/keep/unrelated"
 refuses "bad module into an existing dir" 'cannot load' "$VAULTFS" init "$T/keep" \
 	--hsm-module /nonexistent/module.so --token x --pin-file "$V/pin"
 same "existing dir left as it was" "unrelated" "$(ls -A "$T/keep")"
+# A token label vaultfs.conf could not hold (read back, ";x" would be a comment) is refused
+# before anything is made.
+refuses "label vaultfs.conf cannot hold" 'vaultfs.conf could not hold them' "$VAULTFS" init \
+	"$T/semi" --hsm-module "$SOFTHSM2_MODULE" --token ';x' --pin-file "$V/pin"
+[ ! -e "$T/semi" ] && pass || fail "refused init made $T/semi"
 refuses "half the token options" 'go together' "$VAULTFS" init "$T/half" --token x
 [ ! -e "$T/half" ] && pass || fail "refused init made $T/half"
 

@@ -79,6 +79,8 @@ def main(argv):
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
             if len(argv) > 5 and argv[5] == "existing":
                 flags = os.O_WRONLY | os.O_TRUNC
+            elif len(argv) > 5 and argv[5] == "create":
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
             fd = os.open(argv[2], flags, 0o600)
         except OSError as e:
             return "open:" + name(e)

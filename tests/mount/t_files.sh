@@ -51,6 +51,19 @@ wait "$holder"
 same "commit error at close" "close:EEXIST" "$(cat "$T/raced.out")"
 same "the other writer's value stays" theirs "$(cat "$S/raced")"
 rm "$S/raced" && rm "$M/.deleted/secrets/raced"
+# Without O_EXCL a create is open-or-create, as for any file: a secret made meanwhile by
+# someone else gets the writer's value as its next version, and close() succeeds (the
+# crash campaign's writers met EEXIST here).
+sys_ write_wait "$S/raced2" mine "$T/go2" create >"$T/raced2.out" &
+holder=$!
+for _ in $(seq 1 200); do [ -e "$T/go2.ready" ] && break; sleep 0.05; done
+printf theirs | "$VAULTFS" secret set "$V" raced2
+touch "$T/go2"
+wait "$holder"
+same "O_CREAT without O_EXCL on a secret made meanwhile" ok "$(cat "$T/raced2.out")"
+same "both values kept, the writer's on top" "1 2 mine theirs" \
+	"$(getfattr --only-values -n user.vault.versions "$S/raced2") $(cat "$S/raced2") $(cat "$S/raced2@1")"
+rm "$S/raced2" && rm "$M/.deleted/secrets/raced2"
 
 # The size limit: EFBIG at write, nothing committed, the current version kept.
 same "over the limit" "write:EFBIG" "$(sys_ writen "$S/db-conn" 25601)"

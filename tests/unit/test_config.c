@@ -116,6 +116,54 @@ static void test_errors(void **state)
 	expect_error(text, "vaultfs.conf:5:");
 	expect_error("[hsm]\nmodule = m\n", "needs module, token and pin_file");
 	expect_error("[hsm]\nmodule =\ntoken = t\npin_file = p\n", "vaultfs.conf:2: empty setting");
+	/* the last of two values silently winning would hide a typo */
+	expect_error("[hsm]\nmodule = m\ntoken = t\npin_file = p\ntoken = u\n",
+		     "vaultfs.conf:5: given twice");
+	/* inih reads an indented line as another value of the setting above */
+	expect_error("[hsm]\nmodule = m\ntoken = t\n  pin_file = p\n",
+		     "vaultfs.conf:4: given twice");
+	/* found by tests/fuzz/fuzz_config.c: written back as "token = ;x", read as a comment */
+	expect_error("[hsm]\nmodule = m\ntoken=;x\npin_file = p\n",
+		     "vaultfs.conf:3: not a value vaultfs.conf can hold: \"token\"");
+	expect_error("[hsm]\nmodule = m\x01\ntoken=t\npin_file = p\n",
+		     "vaultfs.conf:2: not a value");
+	/* found by tests/fuzz/fuzz_config.c: inih read the rest of a long line as a line of its
+	 * own (here a comment), so the token was cut short without a word */
+	snprintf(text, sizeof(text), "%stoken = %0190d;rest\n", hsm, 7);
+	expect_error(text, "vaultfs.conf:5: line longer than 198 characters");
+	{
+		FILE *f = fopen(path, "w");
+		struct vault_config *c = NULL;
+		char err[256] = "";
+
+		assert_non_null(f);
+		fwrite("[hsm]\nmodule = m\0x\ntoken = t\npin_file = p\n", 1, 41, f);
+		fclose(f);
+		assert_int_equal(config_load(path, &c, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, "vaultfs.conf:2: a NUL byte");
+	}
+}
+
+/* config_write refuses what would not read back the same, and writes nothing. */
+static void test_write_refuses(void **state)
+{
+	static const char *const bad[] = { ";x", "a ;b", " a", "a ", "a\nb", "a\tb", "" };
+	struct vault_config *c = NULL;
+
+	(void)state;
+	unlink(path);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(config_new(&c), 0);
+		assert_int_equal(config_set_string(&c->hsm_module, "/m.so"), 0);
+		assert_int_equal(config_set_string(&c->token_label, bad[i]), 0);
+		assert_int_equal(config_set_string(&c->pin_file, "pin"), 0);
+		assert_int_equal(config_value_ok(bad[i]), 0);
+		assert_int_equal(config_write(path, c), -EINVAL);
+		assert_int_equal(access(path, F_OK), -1);
+		config_free(c);
+	}
+	assert_int_equal(config_value_ok("a;b"), 1);
+	assert_int_equal(config_value_ok("/usr/lib/softhsm/libsofthsm2.so"), 1);
 }
 
 static void test_missing(void **state)
@@ -134,6 +182,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_refuses, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
