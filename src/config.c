@@ -28,10 +28,12 @@ static const char *const settings[][2] = {
 	{ "vault", "retention_days" },
 	{ "vault", "busy_timeout_ms" },
 	{ "audit", "rotate_size" },
+	{ "audit", "timeout_ms" },
 	{ "hsm", "module" },
 	{ "hsm", "token" },
 	{ "hsm", "pin_file" },
 	{ "hsm", "softhsm2_conf" },
+	{ "hsm", "busy_timeout_ms" },
 };
 
 int config_value_ok(const char *v)
@@ -70,6 +72,8 @@ int config_new(struct vault_config **ret)
 	c->retention_days = 90;
 	c->busy_timeout_ms = 5000;
 	c->audit_rotate_size = CONFIG_ROTATE_SIZE_DEFAULT;
+	c->audit_timeout_ms = 3000;
+	c->hsm_busy_timeout_ms = 1000;
 	*ret = c;
 	return 0;
 }
@@ -155,12 +159,22 @@ static int on_value(void *user, const char *section, const char *name, const cha
 				return fail(s, "out of range (0, or 65536 to 1099511627776):", name,
 					    value);
 			c->audit_rotate_size = n;
+		} else if (strcmp(name, "timeout_ms") == 0) {
+			if (parse_uint(value, 10, 600000, &n) < 0)
+				return fail(s, "out of range (10 to 600000):", name, value);
+			c->audit_timeout_ms = (unsigned)n;
 		} else {
 			return fail(s, "unknown setting", name, NULL);
 		}
 	} else if (strcmp(section, "hsm") == 0) {
 		char **field;
 
+		if (strcmp(name, "busy_timeout_ms") == 0) {
+			if (parse_uint(value, 0, 600000, &n) < 0)
+				return fail(s, "out of range (0 to 600000):", name, value);
+			c->hsm_busy_timeout_ms = (unsigned)n;
+			return 1;
+		}
 		if (strcmp(name, "module") == 0)
 			field = &c->hsm_module;
 		else if (strcmp(name, "token") == 0)
@@ -332,6 +346,10 @@ int config_write(const char *path, const struct vault_config *c)
 		"# audit.log is moved to audit.log-SEQ once it reaches this many bytes (0: never;\n"
 		"# then rotate with logrotate and SIGHUP). Rotated files are never deleted.\n"
 		"rotate_size = %llu\n"
+		"# The longest a record waits for the lock on audit.log (another process may hold\n"
+		"# it) or for the token's next epoch key, in milliseconds. Past it the operation\n"
+		"# fails with EIO, and the trail records the stall once it answers again.\n"
+		"timeout_ms = %u\n"
 		"\n"
 		"[hsm]\n"
 		"# The PKCS#11 module and token that hold the vault's key-encryption key.\n"
@@ -340,10 +358,15 @@ int config_write(const char *path, const struct vault_config *c)
 		"# The token's user PIN; a relative path is taken from the vault directory.\n"
 		"pin_file = %s\n"
 		"# SoftHSM2 configuration of the embedded token; empty for any other token.\n"
-		"softhsm2_conf = %s\n",
+		"softhsm2_conf = %s\n"
+		"# The mount lets at most one worker fewer than it has into the token at once, so\n"
+		"# a stalled token never takes them all. A key operation waits this long, in\n"
+		"# milliseconds, for its turn; past it the read fails with EBUSY.\n"
+		"busy_timeout_ms = %u\n",
 		c->max_secret_size, c->retention_days, c->busy_timeout_ms,
-		(unsigned long long)c->audit_rotate_size, c->hsm_module,
-		c->token_label, c->pin_file, c->softhsm2_conf ? c->softhsm2_conf : "");
+		(unsigned long long)c->audit_rotate_size, c->audit_timeout_ms, c->hsm_module,
+		c->token_label, c->pin_file, c->softhsm2_conf ? c->softhsm2_conf : "",
+		c->hsm_busy_timeout_ms);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		r = -errno;
 		fclose(f);
