@@ -676,58 +676,42 @@ static int access_denied(struct vfs *v, struct caller *c, const struct node *n, 
 	return vfs_deny(v, c, "access", ppath, &d, EACCES);
 }
 
-/* Hard links, symbolic links and device nodes have no place in the tree. */
-static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
-{
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *p = nodes_get(v->nodes, newparent);
-	char ppath[NAME_PATH_MAX + 16];
-	struct caller c;
-
-	(void)ino;
-	if (!p) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	vfs_caller(req, &c);
-	child_policy_path(p, newname, ppath, sizeof(ppath));
-	fuse_reply_err(req, -vfs_refuse(v, &c, "link", ppath, "tree", EPERM));
-}
-
-static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+/* Hard links, symbolic links and device nodes have no place in the tree: refused as
+ * @what of @name under @parent, and recorded. */
+static void refuse_new(fuse_req_t req, fuse_ino_t parent, const char *name, const char *what)
 {
 	struct vfs *v = fuse_req_userdata(req);
 	struct node *p = nodes_get(v->nodes, parent);
 	char ppath[NAME_PATH_MAX + 16];
 	struct caller c;
 
-	(void)link;
 	if (!p) {
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
 	vfs_caller(req, &c);
 	child_policy_path(p, name, ppath, sizeof(ppath));
-	fuse_reply_err(req, -vfs_refuse(v, &c, "symlink", ppath, "tree", EPERM));
+	fuse_reply_err(req, -vfs_refuse(v, &c, what, ppath, "tree", EPERM));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino;
+	refuse_new(req, newparent, newname, "link");
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link;
+	refuse_new(req, parent, name, "symlink");
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     dev_t rdev)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *p = nodes_get(v->nodes, parent);
-	char ppath[NAME_PATH_MAX + 16];
-	struct caller c;
-
 	(void)mode;
 	(void)rdev;
-	if (!p) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	vfs_caller(req, &c);
-	child_policy_path(p, name, ppath, sizeof(ppath));
-	fuse_reply_err(req, -vfs_refuse(v, &c, "mknod", ppath, "tree", EPERM));
+	refuse_new(req, parent, name, "mknod");
 }
 
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
