@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case ATTR_EXPIRES:
 		if (strcmp(name, kind == ATTR_NOT_BEFORE ? "not_before" : "expires"))
 			abort();
-		if (!*value ? num != 0 : (time_parse(value, &t) != 0 || num != (t ? t : 1)))
+		if (!*value ? num != STORE_TIME_UNSET : (time_parse(value, &t) != 0 || num != t))
 			abort();
 		break;
 	case ATTR_TAG:

@@ -545,7 +545,9 @@ static void test_index_same_decisions(void **state)
 			for (uid_t uid = 1001; uid <= 1002; uid++) {
 				char a[400];
 
-				who(&c, uid, uid == 1002 ? 2000 : uid, NULL, 0, NULL, NULL);
+				static const gid_t none[1];
+
+				who(&c, uid, uid == 1002 ? 2000 : uid, none, 0, NULL, NULL);
 				for (int op = 0; op < POLICY_OP_COUNT; op++) {
 					snprintf(a, sizeof(a), "%s", decide(indexed, &c, op, paths[k]));
 					if (strcmp(a, decide(plain, &c, op, paths[k])) != 0)
