@@ -428,7 +428,8 @@ static int candidates(const struct policy *p, const char *path, int below, size_
 		if (e->len > plen && e->prefix[plen] == '/' && rule_list_add(&l, e->rule) < 0)
 			goto nomem;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), size_cmp);
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), size_cmp);
 	*ret = l.v;
 	*ret_count = l.n;
 	return 0;

@@ -6,8 +6,8 @@
  * bytes are also formatted as an instant: every instant of years 0000 to 9999 must print
  * as RFC 3339 that parses back to it.
  *
- * A broken round trip is counted and the first one is printed at exit; built with
- * -DFUZZ_TIME_STRICT (FUZZ_TIME_STRICT=1 tests/fuzz/run.sh) it aborts instead, as a crash.
+ * A broken round trip is a crash (abort), with the input and what it printed as. Built
+ * with -DFUZZ_TIME_LENIENT it is counted instead and the first printed at exit.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -39,7 +39,7 @@ static void broken(const char *in, const char *out)
 		snprintf(first, sizeof(first), "%s -> \"%s\"", in, out);
 		atexit(report);
 	}
-#ifdef FUZZ_TIME_STRICT
+#ifndef FUZZ_TIME_LENIENT
 	fprintf(stderr, "round trip broken: %s -> \"%s\"\n", in, out);
 	abort();
 #endif
