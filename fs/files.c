@@ -242,7 +242,7 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* History and deleted secrets are read-only, and a deleted value is not served. */
 	if (n->kind == NODE_TRASH_SECRET || (n->kind == NODE_VERSION && acc != O_RDONLY)) {
 		fuse_reply_err(req, -vfs_refuse(v, &c, "open", ppath,
-						n->kind == NODE_VERSION ? "history" : "deleted",
+						vfs_read_only_rule(n),
 						EACCES));
 		return;
 	}
@@ -564,7 +564,7 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 	if (n->kind != NODE_SECRET) {
 		vfs_policy_path(n, ppath, sizeof(ppath));
 		return vfs_refuse(v, c, "truncate", ppath,
-				  n->kind == NODE_VERSION ? "history" : "deleted", EACCES);
+				  vfs_read_only_rule(n), EACCES);
 	}
 	if (h) {
 		if (!h->writable)

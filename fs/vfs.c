@@ -195,6 +195,11 @@ int vfs_refuse(struct vfs *v, struct caller *c, const char *what, const char *pa
 	return vfs_deny(v, c, what, path, &d, err);
 }
 
+const char *vfs_read_only_rule(const struct node *n)
+{
+	return n->kind == NODE_VERSION ? "history" : "deleted";
+}
+
 int vfs_deny_node(struct vfs *v, struct caller *c, const char *what, const struct node *n,
 		  int err)
 {
@@ -667,7 +672,7 @@ static int access_denied(struct vfs *v, struct caller *c, const struct node *n, 
 	vfs_policy_path(n, ppath, sizeof(ppath));
 	if (w && (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET))
 		return vfs_refuse(v, c, "access", ppath,
-				  n->kind == NODE_VERSION ? "history" : "deleted", EACCES);
+				  vfs_read_only_rule(n), EACCES);
 	if (!w && !node_is_dir(n->kind) && (mask & X_OK) && !(mask & R_OK && !(m & 0400)))
 		return vfs_refuse(v, c, "access", ppath, "modes", EACCES);
 	vfs_decide(v, c, w ? POLICY_WRITE : POLICY_READ, ppath, &d);

@@ -101,6 +101,9 @@ int vfs_deny(struct vfs *v, struct caller *c, const char *what, const char *path
  * rule. Returns -@err, or -EIO if it could not be recorded. */
 int vfs_refuse(struct vfs *v, struct caller *c, const char *what, const char *path,
 	       const char *why, int err);
+/* The rule the tree cites for refusing to change a read-only node: "history" for a
+ * version, "deleted" for a soft-deleted secret. */
+const char *vfs_read_only_rule(const struct node *n);
 /* Records that @c has no right on node @n, asked @what: the denial cites the rule that
  * decides read on it. Returns -@err, or -EIO. */
 int vfs_deny_node(struct vfs *v, struct caller *c, const char *what, const struct node *n,

@@ -57,8 +57,7 @@ for round in $(seq 1 "$rounds"); do
 		echo "$t $line" >>"$T/results"
 	done
 done
-field() { sed -n "s|.*$1= *\([0-9.]*\).*|\1|p"; }
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+. "$(dirname "$0")/lib.sh"
 echo
 echo "medians:"
 for t in $targets; do

@@ -80,9 +80,7 @@ for round in $(seq 1 "$rounds"); do
 		done
 	done
 done
-# field NAME: the number after NAME= in each matching result line
-field() { sed -n "s|.*$1= *\([0-9.]*\).*|\1|p"; }
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+. "$(dirname "$0")/lib.sh"
 echo
 echo "medians:"
 for threads in 1 2; do
