@@ -29,6 +29,7 @@
 #include "cli.h"
 #include "log.h"
 #include "policy.h"
+#include "timeutil.h"
 #include "vault.h"
 #include "vfs.h"
 #include "watch.h"
@@ -205,7 +206,8 @@ static void on_policy_change(void *userdata)
 		snprintf(msg, sizeof(msg), "%zu rules", policy_rule_count(p));
 		vfs_set_policy(rl->vfs, p);
 	} else if (r == -ENOENT) {
-		snprintf(msg, sizeof(msg), "policy: file removed; the last good policy stays in force");
+		snprintf(msg, sizeof(msg),
+			 "policy: file removed; the last good policy stays in force");
 		log_error("%s", msg);
 	} else {
 		snprintf(msg, sizeof(msg), "%s; the last good policy stays in force", err);
@@ -221,6 +223,7 @@ struct flusher {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int stop; /* protected by lock */
+	int64_t token_lost_since; /* time_mono_us() the token was found gone; 0: it is here */
 };
 
 static volatile sig_atomic_t reopen_requested;
@@ -229,6 +232,30 @@ static void on_hup(int sig)
 {
 	(void)sig;
 	reopen_requested = 1; /* logrotate moved audit.log: the flusher reopens it */
+}
+
+/*
+ * A token that went away (its directory moved, the device pulled) fails every operation
+ * closed; once it is back, the flusher opens it again, so the fault clears without a
+ * remount. Said once in the log when it goes, once when it is back, and recorded then.
+ */
+static void token_check(struct flusher *f)
+{
+	char msg[128];
+	int r;
+
+	r = vault_token_recover(f->vault);
+	if (r < 0 && !f->token_lost_since) {
+		f->token_lost_since = time_mono_us();
+		log_warn("The token is gone (%s): every operation fails until it is back",
+			 strerror(-r));
+	} else if (r > 0) {
+		snprintf(msg, sizeof(msg), "the token is back after %.1f s and was opened again",
+			 f->token_lost_since ? (time_mono_us() - f->token_lost_since) / 1e6 : 0.0);
+		log_info("The token is back: opened again");
+		f->token_lost_since = 0;
+		record(f->vault, "token-reopen", 0, msg);
+	}
 }
 
 static void *flusher_main(void *arg)
@@ -248,8 +275,11 @@ static void *flusher_main(void *arg)
 			audit_reopen(f->vault->audit);
 			log_info("Reopening the audit trail");
 		}
+		token_check(f);
 		r = vault_audit_flush(f->vault);
 		if (r < 0)
+			token_check(f); /* a flush is often the first to find the token gone */
+		if (r < 0 && !f->token_lost_since)
 			log_error("Failed to flush the audit trail: %s", strerror(-r));
 		pthread_mutex_lock(&f->lock);
 	}
@@ -264,6 +294,7 @@ static int flusher_start(struct flusher *f, struct vault *vault)
 
 	f->vault = vault;
 	f->stop = 0;
+	f->token_lost_since = 0;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -461,6 +461,11 @@ out_unlocked:
 	return 0;
 }
 
+void audit_token_back(struct audit *a)
+{
+	audit_epochs_retry(a->epochs);
+}
+
 void audit_derive_ahead(struct audit *a)
 {
 	int r = audit_epochs_ahead(a->epochs);

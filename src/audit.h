@@ -99,6 +99,10 @@ int audit_sync(struct audit *a, struct audit_head *ret);
  * append waits for the token while the current key is good (the daemon). */
 void audit_derive_ahead(struct audit *a);
 
+/* The token came back after a failure (hsm_reopen): the next append waits for a fresh epoch
+ * key instead of failing on the token's last error. */
+void audit_token_back(struct audit *a);
+
 /* Turns fdatasync after every record on or off. */
 void audit_set_sync_each(struct audit *a, int on);
 

@@ -113,6 +113,14 @@ int audit_epochs_new(struct hsm *hsm, CK_OBJECT_HANDLE key, struct audit_epochs 
 	return 0;
 }
 
+void audit_epochs_retry(struct audit_epochs *e)
+{
+	pthread_mutex_lock(&e->lock);
+	e->error = 0;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+}
+
 int audit_epochs_ahead(struct audit_epochs *e)
 {
 	int r;

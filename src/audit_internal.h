@@ -59,6 +59,9 @@ struct audit_epochs;
 int audit_epochs_new(struct hsm *hsm, CK_OBJECT_HANDLE key, struct audit_epochs **ret);
 /* Waits for a thread inside a token call to come back. Accepts NULL. */
 void audit_epochs_free(struct audit_epochs *e);
+/* The token is back after a failure: the thread's last error no longer fails a caller at
+ * once, and the thread tries again now. */
+void audit_epochs_retry(struct audit_epochs *e);
 /* Starts a thread that keeps the next epoch's key made ahead of time. Returns 0 or -errno. */
 int audit_epochs_ahead(struct audit_epochs *e);
 /*

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsm_internal.h"
 #include "log.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -27,51 +28,43 @@
 #define KEY_LEN 32 /* AES-256, for the KEK and for data keys */
 #define KEK_ID_LEN 16
 
-/* One per module loaded in this process, shared by all its handles. */
-struct module {
-	CK_FUNCTION_LIST *p11;
-	unsigned users;
-	int finalize; /* our C_Initialize succeeded: the last user calls C_Finalize */
-	struct module *next;
-};
-
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct module *modules; /* protected by modules_lock */
 
-/* What a handle holds of a loaded module. */
-struct lib {
-	void *dl;
-	CK_FUNCTION_LIST *p11;
-	struct module *mod;
-};
+static atomic_uint_fast64_t serials;
 
-struct thread_session {
-	struct hsm *h;
-	CK_SESSION_HANDLE session;
-	struct thread_session *next; /* protected by h->lock */
-};
+/* Return values after which the token or our sessions on it are gone, not the call's own
+ * arguments: the next hsm_reopen starts the module again. */
+static int token_gone(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_TOKEN_NOT_RECOGNIZED:
+	case CKR_DEVICE_REMOVED:
+	case CKR_DEVICE_ERROR:
+	case CKR_SLOT_ID_INVALID:
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		return 1;
+	default:
+		return 0;
+	}
+}
 
-struct hsm {
-	struct lib lib;
-	CK_SLOT_ID slot;
-	CK_SESSION_HANDLE anchor; /* never used for work: it only keeps the login */
-	pthread_key_t key; /* the calling thread's struct thread_session */
-	int key_made;
-	pthread_mutex_t lock;
-	struct thread_session *sessions; /* protected by lock: every live thread's session */
-	uint64_t serial; /* unique in the process, never reused */
-};
-
-static CK_RV logged(CK_RV rv, const char *fn)
+CK_RV hsm_logged(CK_RV rv, const char *fn)
 {
 	if (rv != CKR_OK)
 		log_debug("PKCS#11 %s: CKR 0x%08lx", fn, (unsigned long)rv);
+	if (token_gone(rv))
+		hsm_note_gone();
 	return rv;
 }
 
-static int ck(CK_RV rv, const char *fn)
+int hsm_ck(CK_RV rv, const char *fn)
 {
-	return hsm_errno(logged(rv, fn));
+	return hsm_errno(hsm_logged(rv, fn));
 }
 
 int hsm_errno(CK_RV rv)
@@ -143,7 +136,7 @@ static int module_get(CK_FUNCTION_LIST *p11, struct module **ret)
 		r = -ENOMEM;
 		goto out;
 	}
-	rv = logged(p11->C_Initialize(&args), "C_Initialize");
+	rv = hsm_logged(p11->C_Initialize(&args), "C_Initialize");
 	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		/* a module that cannot start is as good as one that did not load */
 		free(m);
@@ -174,10 +167,41 @@ static void module_put(struct module *m)
 				abort();
 		*pp = m->next;
 		if (m->finalize)
-			(void)ck(m->p11->C_Finalize(NULL), "C_Finalize");
+			(void)hsm_ck(m->p11->C_Finalize(NULL), "C_Finalize");
 		free(m);
 	}
 	pthread_mutex_unlock(&modules_lock);
+}
+
+int hsm_module_restart(struct lib *l)
+{
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
+	CK_RV rv;
+	int r;
+
+	pthread_mutex_lock(&modules_lock);
+	/* Finalising would pull the module from under another handle, or from under whoever
+	 * initialised it before us. */
+	if (l->mod->users != 1 || (!l->mod->finalize && !l->mod->down)) {
+		r = -EBUSY;
+		goto out;
+	}
+	if (!l->mod->down)
+		(void)hsm_ck(l->p11->C_Finalize(NULL), "C_Finalize");
+	rv = hsm_logged(l->p11->C_Initialize(&args), "C_Initialize");
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		/* not initialised now: nobody may finalise it, and a later restart retries */
+		l->mod->finalize = 0;
+		l->mod->down = 1;
+		r = -ELIBACC;
+		goto out;
+	}
+	l->mod->down = 0;
+	l->mod->finalize = 1;
+	r = 0;
+out:
+	pthread_mutex_unlock(&modules_lock);
+	return r;
 }
 
 static int lib_load(const char *path, struct lib *ret)
@@ -198,7 +222,7 @@ static int lib_load(const char *path, struct lib *ret)
 		r = -ELIBACC;
 		goto out;
 	}
-	rv = logged(get_list(&l.p11), "C_GetFunctionList");
+	rv = hsm_logged(get_list(&l.p11), "C_GetFunctionList");
 	if (rv != CKR_OK || !l.p11 || !l.p11->C_Initialize) {
 		r = rv == CKR_HOST_MEMORY ? -ENOMEM : -ELIBACC;
 		goto out;
@@ -239,7 +263,7 @@ static int slot_list(CK_FUNCTION_LIST *p11, CK_BBOOL present, CK_SLOT_ID **ret, 
 	CK_RV rv;
 	int r;
 
-	r = ck(p11->C_GetSlotList(present, NULL, &n), "C_GetSlotList");
+	r = hsm_ck(p11->C_GetSlotList(present, NULL, &n), "C_GetSlotList");
 	if (r < 0)
 		return r;
 	/* a slot may appear between the two calls: ask again with the new count */
@@ -252,7 +276,7 @@ static int slot_list(CK_FUNCTION_LIST *p11, CK_BBOOL present, CK_SLOT_ID **ret, 
 		slots = grown;
 		rv = p11->C_GetSlotList(present, slots, &n);
 	} while (rv == CKR_BUFFER_TOO_SMALL);
-	r = ck(rv, "C_GetSlotList");
+	r = hsm_ck(rv, "C_GetSlotList");
 	if (r < 0)
 		goto out;
 	*ret = slots;
@@ -281,7 +305,7 @@ static int find_slot(CK_FUNCTION_LIST *p11, const CK_UTF8CHAR *padded, CK_SLOT_I
 		CK_TOKEN_INFO info;
 		int initialised;
 
-		if (logged(p11->C_GetTokenInfo(slots[i], &info), "C_GetTokenInfo") != CKR_OK)
+		if (hsm_logged(p11->C_GetTokenInfo(slots[i], &info), "C_GetTokenInfo") != CKR_OK)
 			continue;
 		initialised = (info.flags & CKF_TOKEN_INITIALIZED) != 0;
 		if (padded ? initialised && memcmp(info.label, padded, HSM_TOKEN_LABEL_MAX) == 0
@@ -297,8 +321,7 @@ out:
 	return r;
 }
 
-static int find_token(CK_FUNCTION_LIST *p11, const CK_UTF8CHAR padded[HSM_TOKEN_LABEL_MAX],
-		      CK_SLOT_ID *ret)
+int hsm_find_token(CK_FUNCTION_LIST *p11, const CK_UTF8CHAR *padded, CK_SLOT_ID *ret)
 {
 	return find_slot(p11, padded, ret);
 }
@@ -324,7 +347,7 @@ int hsm_token_create(const char *module, const char *label, const struct secbuf 
 	if (r < 0)
 		return r;
 	/* Two tokens with one label would leave hsm_open to pick one of them. */
-	r = find_token(l.p11, padded, &slot);
+	r = hsm_find_token(l.p11, padded, &slot);
 	if (r == 0) {
 		r = -EEXIST;
 		goto out;
@@ -334,27 +357,27 @@ int hsm_token_create(const char *module, const char *label, const struct secbuf 
 	r = find_free_slot(l.p11, &slot);
 	if (r < 0)
 		goto out;
-	r = ck(l.p11->C_InitToken(slot, so_pin->data, so_pin->len, padded), "C_InitToken");
+	r = hsm_ck(l.p11->C_InitToken(slot, so_pin->data, so_pin->len, padded), "C_InitToken");
 	if (r < 0) {
 		/* the token refused the PIN we offered it: a bad argument, not a wrong PIN */
 		r = r == -EACCES ? -EINVAL : r;
 		goto out;
 	}
 	/* SoftHSM2 moves an initialised token to a new slot id: find it again by label. */
-	r = find_token(l.p11, padded, &slot);
+	r = hsm_find_token(l.p11, padded, &slot);
 	if (r < 0) {
 		r = r == -ENODEV ? -EIO : r;
 		goto out;
 	}
-	r = ck(l.p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
-	       "C_OpenSession");
+	r = hsm_ck(l.p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
+		   "C_OpenSession");
 	if (r < 0)
 		goto out;
-	r = ck(l.p11->C_Login(s, CKU_SO, so_pin->data, so_pin->len), "C_Login");
+	r = hsm_ck(l.p11->C_Login(s, CKU_SO, so_pin->data, so_pin->len), "C_Login");
 	if (r < 0)
 		goto out;
-	r = ck(l.p11->C_InitPIN(s, user_pin->data, user_pin->len), "C_InitPIN");
-	(void)ck(l.p11->C_Logout(s), "C_Logout");
+	r = hsm_ck(l.p11->C_InitPIN(s, user_pin->data, user_pin->len), "C_InitPIN");
+	(void)hsm_ck(l.p11->C_Logout(s), "C_Logout");
 	if (r < 0) {
 		r = r == -EACCES ? -EINVAL : r;
 		goto out;
@@ -362,7 +385,7 @@ int hsm_token_create(const char *module, const char *label, const struct secbuf 
 	r = 0;
 out:
 	if (s != CK_INVALID_HANDLE)
-		(void)ck(l.p11->C_CloseSession(s), "C_CloseSession");
+		(void)hsm_ck(l.p11->C_CloseSession(s), "C_CloseSession");
 	lib_unload(&l);
 	return r;
 }
@@ -374,52 +397,77 @@ static void thread_session_close(void *p)
 	struct hsm *h = ts->h;
 	struct thread_session **pp;
 
+	/* not inside a call, but a reopen must not finalise the module under this one */
+	pthread_rwlock_rdlock(&h->use);
 	pthread_mutex_lock(&h->lock);
 	for (pp = &h->sessions; *pp != ts; pp = &(*pp)->next)
 		if (!*pp)
 			abort();
 	*pp = ts->next;
-	(void)ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
+	if (ts->session != CK_INVALID_HANDLE)
+		(void)hsm_ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
 	pthread_mutex_unlock(&h->lock);
+	pthread_rwlock_unlock(&h->use);
 	free(ts);
+}
+
+int hsm_login(struct hsm *h)
+{
+	CK_RV rv;
+	int r;
+
+	r = hsm_ck(h->lib.p11->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+					     NULL, &h->anchor),
+		   "C_OpenSession");
+	if (r < 0) {
+		h->anchor = CK_INVALID_HANDLE;
+		return r;
+	}
+	/* Login state is per token and process: another handle may have logged in already
+	 * (SoftHSM2 then answers CKR_USER_ALREADY_LOGGED_IN without looking at the PIN). */
+	rv = hsm_logged(h->lib.p11->C_Login(h->anchor, CKU_USER, h->pin->data, h->pin->len),
+			"C_Login");
+	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+		return hsm_errno(rv);
+	return 0;
+}
+
+uint64_t hsm_serial_next(void)
+{
+	return atomic_fetch_add(&serials, 1) + 1;
 }
 
 int hsm_open(const char *module, const char *label, const struct secbuf *pin, struct hsm **ret)
 {
-	CK_UTF8CHAR padded[HSM_TOKEN_LABEL_MAX];
+	pthread_rwlockattr_t attr;
 	struct hsm *h;
-	CK_RV rv;
 	int r;
 
 	if (strlen(label) > HSM_TOKEN_LABEL_MAX)
 		return -ENODEV; /* no token can carry it */
-	pad_label(label, padded);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	static atomic_uint_fast64_t serials;
-
+	pad_label(label, h->padded);
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&h->use, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	h->anchor = CK_INVALID_HANDLE;
-	h->serial = atomic_fetch_add(&serials, 1) + 1;
+	h->serial = hsm_serial_next();
+	r = secbuf_from(pin->data, pin->len, &h->pin);
+	if (r < 0)
+		goto out;
 	r = lib_load(module, &h->lib);
 	if (r < 0)
 		goto out;
-	r = find_token(h->lib.p11, padded, &h->slot);
+	r = hsm_find_token(h->lib.p11, h->padded, &h->slot);
 	if (r < 0)
 		goto out;
-	r = ck(h->lib.p11->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-					 &h->anchor),
-	       "C_OpenSession");
+	r = hsm_login(h);
 	if (r < 0)
 		goto out;
-	/* Login state is per token and process: another handle may have logged in already
-	 * (SoftHSM2 then answers CKR_USER_ALREADY_LOGGED_IN without looking at the PIN). */
-	rv = logged(h->lib.p11->C_Login(h->anchor, CKU_USER, pin->data, pin->len), "C_Login");
-	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-		r = hsm_errno(rv);
-		goto out;
-	}
 	r = -pthread_key_create(&h->key, thread_session_close);
 	if (r < 0)
 		goto out;
@@ -447,15 +495,17 @@ void hsm_free(struct hsm *h)
 	pthread_mutex_lock(&h->lock);
 	while ((ts = h->sessions)) {
 		h->sessions = ts->next;
-		(void)ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
+		(void)hsm_ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
 		free(ts);
 	}
 	pthread_mutex_unlock(&h->lock);
 	/* Closing the token's last session logs it out; a session of another handle on the
 	 * same token keeps the login that handle relies on. */
 	if (h->anchor != CK_INVALID_HANDLE)
-		(void)ck(h->lib.p11->C_CloseSession(h->anchor), "C_CloseSession");
+		(void)hsm_ck(h->lib.p11->C_CloseSession(h->anchor), "C_CloseSession");
 	lib_unload(&h->lib);
+	secbuf_free(h->pin);
+	pthread_rwlock_destroy(&h->use);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
@@ -467,6 +517,7 @@ void hsm_session_reset(struct hsm *h)
 
 	if (!ts)
 		return;
+	hsm_enter(h);
 	(void)pthread_setspecific(h->key, NULL);
 	pthread_mutex_lock(&h->lock);
 	for (pp = &h->sessions; *pp; pp = &(*pp)->next) {
@@ -476,7 +527,9 @@ void hsm_session_reset(struct hsm *h)
 		}
 	}
 	pthread_mutex_unlock(&h->lock);
-	(void)ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
+	if (ts->session != CK_INVALID_HANDLE)
+		(void)hsm_ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
+	hsm_leave(h);
 	free(ts);
 }
 
@@ -486,7 +539,9 @@ void hsm_material_destroy(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o
 
 	if (o == CK_INVALID_HANDLE)
 		return;
-	rv = logged(h->lib.p11->C_DestroyObject(s, o), "C_DestroyObject");
+	hsm_enter(h);
+	rv = hsm_logged(h->lib.p11->C_DestroyObject(s, o), "C_DestroyObject");
+	hsm_leave(h);
 	if (rv == CKR_OK)
 		return;
 	log_warn("PKCS#11 C_DestroyObject of key material failed (CKR 0x%08lx): closing the "
@@ -510,7 +565,18 @@ int hsm_session(struct hsm *h, CK_SESSION_HANDLE *ret)
 	struct thread_session *ts = pthread_getspecific(h->key);
 	int r;
 
-	if (ts) {
+	if (ts && ts->session != CK_INVALID_HANDLE) {
+		*ret = ts->session;
+		return 0;
+	}
+	if (ts) { /* hsm_reopen dropped it with the module's old state */
+		r = hsm_ck(h->lib.p11->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+						     NULL, NULL, &ts->session),
+			   "C_OpenSession");
+		if (r < 0) {
+			ts->session = CK_INVALID_HANDLE;
+			return r;
+		}
 		*ret = ts->session;
 		return 0;
 	}
@@ -519,9 +585,9 @@ int hsm_session(struct hsm *h, CK_SESSION_HANDLE *ret)
 		return -ENOMEM;
 	ts->h = h;
 	ts->session = CK_INVALID_HANDLE;
-	r = ck(h->lib.p11->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-					 &ts->session),
-	       "C_OpenSession");
+	r = hsm_ck(h->lib.p11->C_OpenSession(h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+					     NULL, &ts->session),
+		   "C_OpenSession");
 	if (r < 0)
 		goto out;
 	r = -pthread_setspecific(h->key, ts);
@@ -536,12 +602,12 @@ int hsm_session(struct hsm *h, CK_SESSION_HANDLE *ret)
 	r = 0;
 out:
 	if (ts && ts->session != CK_INVALID_HANDLE)
-		(void)ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
+		(void)hsm_ck(h->lib.p11->C_CloseSession(ts->session), "C_CloseSession");
 	free(ts);
 	return r;
 }
 
-int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
+int hsm_find_label(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ATTRIBUTE tmpl[] = {
@@ -556,12 +622,12 @@ int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
-	r = ck(h->lib.p11->C_FindObjectsInit(s, tmpl, ARRAY_SIZE(tmpl)), "C_FindObjectsInit");
+	r = hsm_ck(h->lib.p11->C_FindObjectsInit(s, tmpl, ARRAY_SIZE(tmpl)), "C_FindObjectsInit");
 	if (r < 0)
 		return r;
-	r = ck(h->lib.p11->C_FindObjects(s, found, ARRAY_SIZE(found), &n), "C_FindObjects");
+	r = hsm_ck(h->lib.p11->C_FindObjects(s, found, ARRAY_SIZE(found), &n), "C_FindObjects");
 	/* always ended: a search left active would fail the session's next one */
-	r_final = ck(h->lib.p11->C_FindObjectsFinal(s), "C_FindObjectsFinal");
+	r_final = hsm_ck(h->lib.p11->C_FindObjectsFinal(s), "C_FindObjectsFinal");
 	if (r < 0)
 		return r;
 	if (r_final < 0)
@@ -572,6 +638,19 @@ int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 		return -ENOTUNIQ;
 	*ret = found[0];
 	return 0;
+}
+
+int hsm_key_find(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
+{
+	CK_OBJECT_HANDLE o;
+	int r;
+
+	hsm_enter(h);
+	r = hsm_find_label(h, label, &o);
+	if (r == 0)
+		r = hsm_named_add(h, label, o, ret);
+	hsm_leave(h);
+	return r;
 }
 
 /*
@@ -609,7 +688,7 @@ static int secret_key_create(struct hsm *h, const char *label, int wrap, CK_OBJE
 	CK_SESSION_HANDLE s;
 	int r;
 
-	r = hsm_key_find(h, label, &existing);
+	r = hsm_find_label(h, label, &existing);
 	if (r == 0 || r == -ENOTUNIQ)
 		return -EEXIST;
 	if (r != -ENOKEY)
@@ -617,48 +696,73 @@ static int secret_key_create(struct hsm *h, const char *label, int wrap, CK_OBJE
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
-	r = ck(h->lib.p11->C_GenerateRandom(s, id, sizeof(id)), "C_GenerateRandom");
+	r = hsm_ck(h->lib.p11->C_GenerateRandom(s, id, sizeof(id)), "C_GenerateRandom");
 	if (r < 0)
 		return r;
-	r = ck(h->lib.p11->C_GenerateKey(s, &mech, tmpl, ARRAY_SIZE(tmpl), &key), "C_GenerateKey");
+	r = hsm_ck(h->lib.p11->C_GenerateKey(s, &mech, tmpl, ARRAY_SIZE(tmpl), &key),
+		   "C_GenerateKey");
 	if (r < 0)
 		return r;
-	*ret = key;
-	return 0;
+	return hsm_named_add(h, label, key, ret);
 }
 
 int hsm_kek_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 {
-	return secret_key_create(h, label, 1, ret);
+	int r;
+
+	hsm_enter(h);
+	r = secret_key_create(h, label, 1, ret);
+	hsm_leave(h);
+	return r;
 }
 
 int hsm_mac_key_create(struct hsm *h, const char *label, CK_OBJECT_HANDLE *ret)
 {
-	return secret_key_create(h, label, 0, ret);
+	int r;
+
+	hsm_enter(h);
+	r = secret_key_create(h, label, 0, ret);
+	hsm_leave(h);
+	return r;
 }
 
-int hsm_mac(struct hsm *h, CK_OBJECT_HANDLE key, const void *data, size_t len,
-	    uint8_t out[HSM_MAC_LEN])
+static int mac(struct hsm *h, CK_OBJECT_HANDLE named, const void *data, size_t len,
+	       uint8_t out[HSM_MAC_LEN])
 {
 	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
 	CK_ULONG out_len = HSM_MAC_LEN;
+	CK_OBJECT_HANDLE key;
 	CK_SESSION_HANDLE s;
 	int r;
 
+	r = hsm_named_object(h, named, &key);
+	if (r < 0)
+		return r;
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
-	r = ck(h->lib.p11->C_SignInit(s, &mech, key), "C_SignInit");
+	r = hsm_named_ck(h->lib.p11->C_SignInit(s, &mech, key), "C_SignInit");
 	if (r < 0)
 		return r;
 	/* C_Sign ends the operation whatever it returns, except for a short buffer, which
 	 * HSM_MAC_LEN never is. */
-	r = ck(h->lib.p11->C_Sign(s, (CK_BYTE_PTR)data, len, out, &out_len), "C_Sign");
+	r = hsm_ck(h->lib.p11->C_Sign(s, (CK_BYTE_PTR)data, len, out, &out_len), "C_Sign");
 	if (r < 0)
 		return r;
 	if (out_len != HSM_MAC_LEN)
 		return -EIO;
 	return 0;
+}
+
+int hsm_mac(struct hsm *h, CK_OBJECT_HANDLE key, const void *data, size_t len,
+	    uint8_t out[HSM_MAC_LEN])
+{
+	int r;
+
+	hsm_enter(h);
+	r = mac(h, key, data, len, out);
+	hsm_leave(h);
+	return r;
 }
 
 /* Reads a session key's value straight into a new secbuf: -EBADMSG unless it is KEY_LEN. */
@@ -674,7 +778,7 @@ static int read_value(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, CK_OBJECT_HAND
 		return r;
 	a.pValue = b->data;
 	a.ulValueLen = b->cap;
-	r = ck(p11->C_GetAttributeValue(s, key, &a, 1), "C_GetAttributeValue");
+	r = hsm_ck(p11->C_GetAttributeValue(s, key, &a, 1), "C_GetAttributeValue");
 	if (r < 0)
 		goto out;
 	if (a.ulValueLen != KEY_LEN) {
@@ -691,8 +795,8 @@ out:
 	return r;
 }
 
-int hsm_wrap(struct hsm *h, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, uint8_t **ret,
-	     size_t *ret_len)
+static int wrap(struct hsm *h, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, uint8_t **ret,
+		size_t *ret_len)
 {
 	CK_MECHANISM m = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_FUNCTION_LIST *p11 = h->lib.p11;
@@ -704,13 +808,13 @@ int hsm_wrap(struct hsm *h, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, uin
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
-	r = ck(p11->C_WrapKey(s, &m, wrapping, key, NULL, &len), "C_WrapKey");
+	r = hsm_ck(p11->C_WrapKey(s, &m, wrapping, key, NULL, &len), "C_WrapKey");
 	if (r < 0)
 		return r;
 	out = malloc(len ? len : 1);
 	if (!out)
 		return -ENOMEM;
-	r = ck(p11->C_WrapKey(s, &m, wrapping, key, out, &len), "C_WrapKey");
+	r = hsm_ck(p11->C_WrapKey(s, &m, wrapping, key, out, &len), "C_WrapKey");
 	if (r < 0) {
 		free(out);
 		return r;
@@ -720,8 +824,19 @@ int hsm_wrap(struct hsm *h, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, uin
 	return 0;
 }
 
-int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key,
-		    uint8_t **ret_wrapped, size_t *ret_wrapped_len)
+int hsm_wrap(struct hsm *h, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, uint8_t **ret,
+	     size_t *ret_len)
+{
+	int r;
+
+	hsm_enter(h);
+	r = wrap(h, wrapping, key, ret, ret_len);
+	hsm_leave(h);
+	return r;
+}
+
+static int datakey_new(struct hsm *h, CK_OBJECT_HANDLE named, struct secbuf **ret_key,
+		       uint8_t **ret_wrapped, size_t *ret_wrapped_len)
 {
 	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -734,16 +849,19 @@ int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key
 		{ CKA_EXTRACTABLE, &yes, sizeof(yes) },
 	};
 	CK_FUNCTION_LIST *p11 = h->lib.p11;
-	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE kek, key = CK_INVALID_HANDLE;
 	struct secbuf *value = NULL;
 	uint8_t *wrapped = NULL;
 	CK_SESSION_HANDLE s;
 	int r;
 
+	r = hsm_named_object(h, named, &kek);
+	if (r < 0)
+		return r;
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
-	r = ck(p11->C_GenerateKey(s, &gen, tmpl, ARRAY_SIZE(tmpl), &key), "C_GenerateKey");
+	r = hsm_ck(p11->C_GenerateKey(s, &gen, tmpl, ARRAY_SIZE(tmpl), &key), "C_GenerateKey");
 	if (r < 0)
 		goto out;
 	r = read_value(p11, s, key, &value);
@@ -751,7 +869,9 @@ int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key
 		r = r == -EBADMSG ? -EIO : r; /* the token made a key of the wrong size */
 		goto out;
 	}
-	r = hsm_wrap(h, kek, key, &wrapped, &wlen);
+	r = wrap(h, kek, key, &wrapped, &wlen);
+	if (r == -ENOKEY)
+		hsm_note_gone(); /* the token does not know the vault's own key: it was reloaded */
 	if (r < 0)
 		goto out;
 	*ret_key = value;
@@ -764,6 +884,17 @@ out:
 	hsm_material_destroy(h, s, key);
 	secbuf_free(value);
 	free(wrapped);
+	return r;
+}
+
+int hsm_datakey_new(struct hsm *h, CK_OBJECT_HANDLE kek, struct secbuf **ret_key,
+		    uint8_t **ret_wrapped, size_t *ret_wrapped_len)
+{
+	int r;
+
+	hsm_enter(h);
+	r = datakey_new(h, kek, ret_key, ret_wrapped, ret_wrapped_len);
+	hsm_leave(h);
 	return r;
 }
 
@@ -786,8 +917,8 @@ static int unwrap_errno(CK_RV rv)
 	}
 }
 
-int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapped,
-		       size_t wrapped_len, struct secbuf **ret_key)
+static int datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE named, const uint8_t *wrapped,
+			  size_t wrapped_len, struct secbuf **ret_key)
 {
 	CK_MECHANISM mech = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -799,18 +930,22 @@ int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapp
 		{ CKA_EXTRACTABLE, &yes, sizeof(yes) },
 	};
 	CK_FUNCTION_LIST *p11 = h->lib.p11;
-	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE kek, key = CK_INVALID_HANDLE;
 	CK_SESSION_HANDLE s;
 	CK_RV rv;
 	int r;
 
+	r = hsm_named_object(h, named, &kek);
+	if (r < 0)
+		return r;
 	r = hsm_session(h, &s);
 	if (r < 0)
 		return r;
-	rv = logged(p11->C_UnwrapKey(s, &mech, kek, (CK_BYTE_PTR)wrapped, wrapped_len, tmpl,
-				     ARRAY_SIZE(tmpl), &key),
-		    "C_UnwrapKey");
+	rv = hsm_logged(p11->C_UnwrapKey(s, &mech, kek, (CK_BYTE_PTR)wrapped, wrapped_len, tmpl,
+					 ARRAY_SIZE(tmpl), &key),
+			"C_UnwrapKey");
 	if (rv != CKR_OK) {
+		hsm_named_refused(rv);
 		r = unwrap_errno(rv);
 		goto out;
 	}
@@ -820,5 +955,16 @@ int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapp
 	r = 0;
 out:
 	hsm_material_destroy(h, s, key);
+	return r;
+}
+
+int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapped,
+		       size_t wrapped_len, struct secbuf **ret_key)
+{
+	int r;
+
+	hsm_enter(h);
+	r = datakey_unwrap(h, kek, wrapped, wrapped_len, ret_key);
+	hsm_leave(h);
 	return r;
 }

@@ -110,6 +110,40 @@ int hsm_datakey_unwrap(struct hsm *h, CK_OBJECT_HANDLE kek, const uint8_t *wrapp
 int hsm_wrap(struct hsm *h, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, uint8_t **ret,
 	     size_t *ret_len);
 
+/*
+ * The module's object behind a handle of hsm_key_find, hsm_kek_create or
+ * hsm_mac_key_create, for callers that make raw calls (tests); CK_INVALID_HANDLE if @key
+ * names none. Those handles name a key by its label, so that they outlive hsm_reopen.
+ */
+CK_OBJECT_HANDLE hsm_key_handle(struct hsm *h, CK_OBJECT_HANDLE key);
+
+/*
+ * Holds off hsm_reopen while the caller uses object handles it found through @h
+ * (hsm_key_object): a reopen may give an old handle to another object, so a handle is
+ * used only inside the hold it was found in. Holds nest; each hsm_hold needs its release.
+ */
+void hsm_hold(struct hsm *h);
+void hsm_release(struct hsm *h);
+
+/* 1 if a call found the token, or this handle's sessions on it, gone since the handle was
+ * opened or last reopened: hsm_reopen is due. */
+int hsm_lost(struct hsm *h);
+
+/*
+ * Starts the module again and logs in afresh, for a token that went away and came back
+ * (SoftHSM2 forgets a token whose directory disappeared until it is initialised again).
+ * Waits, at most @wait_ms, for the calls on @h in progress to end and holds new ones off
+ * meanwhile; then finalises and initialises the module, finds the token by its label,
+ * logs in with the PIN given to hsm_open and finds every named key again. Every thread's
+ * session is opened anew at its next call, and hsm_serial changes, so object handles
+ * cached under the old serial are found again. Returns 0 (the handle is no longer lost),
+ * or -ETIMEDOUT (calls still in the token), -EBUSY (another handle in the process uses the
+ * module, or someone else initialised it), -ENODEV (the token is not back yet), or the
+ * errno of the login; on failure the handle stays lost, and a later call may try again.
+ * The caller holds whatever cross-process guard the token needs around a login.
+ */
+int hsm_reopen(struct hsm *h, int wait_ms);
+
 /* Maps a PKCS#11 return value to a negative errno. */
 int hsm_errno(CK_RV rv);
 

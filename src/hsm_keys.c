@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsm_internal.h"
 #include "log.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -123,7 +124,8 @@ fail:
 		CKA_ID, (void *)(spec)->id, HSM_KEY_ID_LEN                                         \
 	}
 
-int hsm_key_generate(struct hsm *h, const struct hsm_key_spec *spec, struct hsm_public *ret_pub)
+static int key_generate_in(struct hsm *h, const struct hsm_key_spec *spec,
+			   struct hsm_public *ret_pub)
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(h);
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -219,8 +221,8 @@ static int create_object(struct hsm *h, CK_ATTRIBUTE *tmpl, CK_ULONG n)
 	return ck(hsm_functions(h)->C_CreateObject(s, tmpl, n, &o), "C_CreateObject");
 }
 
-int hsm_key_import_rsa(struct hsm *h, const struct hsm_key_spec *spec,
-		       const struct hsm_rsa_parts *k)
+static int key_import_rsa_in(struct hsm *h, const struct hsm_key_spec *spec,
+			     const struct hsm_rsa_parts *k)
 {
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE type = CKK_RSA;
@@ -248,8 +250,8 @@ int hsm_key_import_rsa(struct hsm *h, const struct hsm_key_spec *spec,
 	return create_object(h, tmpl, ARRAY_SIZE(tmpl));
 }
 
-int hsm_key_import_ec(struct hsm *h, const struct hsm_key_spec *spec,
-		      const struct secbuf *private_value)
+static int key_import_ec_in(struct hsm *h, const struct hsm_key_spec *spec,
+			    const struct secbuf *private_value)
 {
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE type = CKK_EC;
@@ -327,8 +329,8 @@ void hsm_key_forget(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN])
 	pthread_mutex_unlock(&handles_lock);
 }
 
-int hsm_key_object(struct hsm *h, enum hsm_key_kind kind, const uint8_t id[HSM_KEY_ID_LEN],
-		   CK_OBJECT_HANDLE *ret)
+static int key_object_in(struct hsm *h, enum hsm_key_kind kind, const uint8_t id[HSM_KEY_ID_LEN],
+			 CK_OBJECT_HANDLE *ret)
 {
 	CK_OBJECT_HANDLE found[2];
 	size_t i = handle_slot(id);
@@ -356,7 +358,7 @@ int hsm_key_object(struct hsm *h, enum hsm_key_kind kind, const uint8_t id[HSM_K
 	return 0;
 }
 
-int hsm_key_destroy(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN])
+static int key_destroy_in(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN])
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(h);
 	CK_OBJECT_HANDLE found[8];
@@ -382,8 +384,8 @@ int hsm_key_destroy(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN])
 	return count;
 }
 
-int hsm_key_sign(struct hsm *h, CK_OBJECT_HANDLE key, enum hsm_sign_mech mech, const uint8_t *in,
-		 size_t len, uint8_t *out, size_t *out_len)
+static int key_sign_in(struct hsm *h, CK_OBJECT_HANDLE key, enum hsm_sign_mech mech,
+		       const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(h);
 	CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
@@ -454,8 +456,8 @@ bad:
 	}
 }
 
-int hsm_key_rsa_decrypt(struct hsm *h, CK_OBJECT_HANDLE key, int oaep, const uint8_t *label,
-			size_t label_len, const uint8_t *in, size_t len, struct secbuf **ret)
+static int key_rsa_decrypt_in(struct hsm *h, CK_OBJECT_HANDLE key, int oaep, const uint8_t *label,
+			      size_t label_len, const uint8_t *in, size_t len, struct secbuf **ret)
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(h);
 	CK_RSA_PKCS_OAEP_PARAMS params = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED,
@@ -481,9 +483,9 @@ int hsm_key_rsa_decrypt(struct hsm *h, CK_OBJECT_HANDLE key, int oaep, const uin
 	return decrypt_into(h, s, in, len, ret);
 }
 
-int hsm_key_aes_gcm(struct hsm *h, CK_OBJECT_HANDLE key, int encrypt, const uint8_t nonce[12],
-		    const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
-		    struct secbuf **ret)
+static int key_aes_gcm_in(struct hsm *h, CK_OBJECT_HANDLE key, int encrypt, const uint8_t nonce[12],
+			  const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
+			  struct secbuf **ret)
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(h);
 	CK_GCM_PARAMS params = { (CK_BYTE_PTR)nonce, 12, 96, (CK_BYTE_PTR)aad, aad_len, 128 };
@@ -568,8 +570,8 @@ static int wrap_once(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *m
  * 2.6 pads first and wraps the padded bytes: the length is lost, and unwrap gives the
  * zeros back as material. Such a wrapping is refused (-EINVAL) rather than handed out.
  */
-int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *material,
-		     uint8_t **ret, size_t *ret_len)
+static int key_aes_wrap_in(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *material,
+			   uint8_t **ret, size_t *ret_len)
 {
 	struct secbuf *padded = NULL;
 	uint8_t *w = NULL, *wp = NULL;
@@ -602,8 +604,8 @@ out:
 	return 0;
 }
 
-int hsm_key_aes_unwrap(struct hsm *h, CK_OBJECT_HANDLE key, const uint8_t *in, size_t len,
-		       struct secbuf **ret)
+static int key_aes_unwrap_in(struct hsm *h, CK_OBJECT_HANDLE key, const uint8_t *in, size_t len,
+			     struct secbuf **ret)
 {
 	CK_FUNCTION_LIST *p11 = hsm_functions(h);
 	CK_MECHANISM m = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
@@ -645,4 +647,115 @@ int hsm_key_aes_unwrap(struct hsm *h, CK_OBJECT_HANDLE key, const uint8_t *in, s
 	b->len = value.ulValueLen;
 	*ret = b;
 	return 0;
+}
+
+/* Every entry is a call on the token, bracketed for hsm_reopen (hsm_reopen.c). */
+
+int hsm_key_generate(struct hsm *h, const struct hsm_key_spec *spec, struct hsm_public *ret_pub)
+{
+	int r;
+
+	hsm_enter(h);
+	r = key_generate_in(h, spec, ret_pub);
+	hsm_leave(h);
+	return r;
+}
+
+int hsm_key_import_rsa(struct hsm *h, const struct hsm_key_spec *spec,
+		       const struct hsm_rsa_parts *k)
+{
+	int r;
+
+	hsm_enter(h);
+	r = key_import_rsa_in(h, spec, k);
+	hsm_leave(h);
+	return r;
+}
+
+int hsm_key_import_ec(struct hsm *h, const struct hsm_key_spec *spec,
+		      const struct secbuf *private_value)
+{
+	int r;
+
+	hsm_enter(h);
+	r = key_import_ec_in(h, spec, private_value);
+	hsm_leave(h);
+	return r;
+}
+
+int hsm_key_object(struct hsm *h, enum hsm_key_kind kind, const uint8_t id[HSM_KEY_ID_LEN],
+		   CK_OBJECT_HANDLE *ret)
+{
+	int r;
+
+	hsm_enter(h);
+	r = key_object_in(h, kind, id, ret);
+	hsm_leave(h);
+	return r;
+}
+
+int hsm_key_destroy(struct hsm *h, const uint8_t id[HSM_KEY_ID_LEN])
+{
+	int r;
+
+	hsm_enter(h);
+	r = key_destroy_in(h, id);
+	hsm_leave(h);
+	return r;
+}
+
+int hsm_key_sign(struct hsm *h, CK_OBJECT_HANDLE key, enum hsm_sign_mech mech, const uint8_t *in,
+		 size_t len, uint8_t *out, size_t *out_len)
+{
+	int r;
+
+	hsm_enter(h);
+	r = key_sign_in(h, key, mech, in, len, out, out_len);
+	hsm_leave(h);
+	return r;
+}
+
+int hsm_key_rsa_decrypt(struct hsm *h, CK_OBJECT_HANDLE key, int oaep, const uint8_t *label,
+			size_t label_len, const uint8_t *in, size_t len, struct secbuf **ret)
+{
+	int r;
+
+	hsm_enter(h);
+	r = key_rsa_decrypt_in(h, key, oaep, label, label_len, in, len, ret);
+	hsm_leave(h);
+	return r;
+}
+
+int hsm_key_aes_gcm(struct hsm *h, CK_OBJECT_HANDLE key, int encrypt, const uint8_t nonce[12],
+		    const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
+		    struct secbuf **ret)
+{
+	int r;
+
+	hsm_enter(h);
+	r = key_aes_gcm_in(h, key, encrypt, nonce, aad, aad_len, in, len, ret);
+	hsm_leave(h);
+	return r;
+}
+
+int hsm_key_aes_wrap(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *material,
+		     uint8_t **ret, size_t *ret_len)
+{
+	int r;
+
+	hsm_enter(h);
+	r = key_aes_wrap_in(h, key, material, ret, ret_len);
+	hsm_leave(h);
+	return r;
+}
+
+int hsm_key_aes_unwrap(struct hsm *h, CK_OBJECT_HANDLE key, const uint8_t *in, size_t len,
+		       struct secbuf **ret)
+{
+	int r;
+
+	hsm_enter(h);
+	r = key_aes_unwrap_in(h, key, in, len, ret);
+	hsm_leave(h);
+	return r;
 }

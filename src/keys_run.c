@@ -430,6 +430,8 @@ int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret, ui
 		*ret_version = in->v.version;
 		return -EBADMSG;
 	}
+	/* the handle found is used under the same hold: a reopen cannot swap its object */
+	hsm_hold(h);
 	r = run_once(in, h, ret, ret_version);
 
 	/* a remembered handle that went stale: search the token again, once */
@@ -437,5 +439,6 @@ int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret, ui
 		hsm_key_forget(h, in->last_id);
 		r = run_once(in, h, ret, ret_version);
 	}
+	hsm_release(h);
 	return r == -ENOKEY ? -EUCLEAN : r;
 }

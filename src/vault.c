@@ -268,12 +268,42 @@ static int open_token(const char *module, const char *label, const struct secbuf
 	r = hsm_open(module, label, pin, ret);
 	r_end = token_guard_end(g, r == 0);
 	if (r_end < 0) /* the vault is open; the copy stays as it was, still good */
-		log_warn("Failed to refresh the known-good copy of the token in \"%s\": %s",
-			 tokens, strerror(-r_end));
+		log_warn("Failed to refresh the known-good copy of the token in \"%s\": %s", tokens,
+			 strerror(-r_end));
 	if (r < 0)
 		snprintf(err, errlen, "token \"%s\" (module \"%s\"): %s", label, module,
 			 hsm_open_reason(r));
 	return r;
+}
+
+/* How long a recovery waits for the token's guard (another process logging in) and for the
+ * calls in progress: the flusher tries again a second later. */
+#define RECOVER_GUARD_WAIT_MS 1000
+#define RECOVER_CALLS_WAIT_MS 2000
+
+int vault_token_recover(struct vault *v)
+{
+	char tokens[PATH_MAX];
+	struct token_guard *g = NULL;
+	unsigned restored = 0;
+	int r;
+
+	if (!hsm_lost(v->hsm))
+		return 0;
+	if (v->cfg->softhsm2_conf) {
+		r = join(tokens, v->dir, VAULT_TOKENS);
+		if (r < 0)
+			return r;
+		r = token_guard_begin(tokens, RECOVER_GUARD_WAIT_MS, &restored, &g);
+		if (r < 0)
+			return r;
+	}
+	r = hsm_reopen(v->hsm, RECOVER_CALLS_WAIT_MS);
+	(void)token_guard_end(g, r == 0); /* a copy not refreshed stays good */
+	if (r < 0)
+		return r;
+	audit_token_back(v->audit);
+	return 1;
 }
 
 static const char *store_reason(int r)
@@ -400,8 +430,8 @@ int vault_init(const char *dir, const struct vault_init_options *o, char *err, s
 	}
 	r = join(path, absdir, VAULT_TOKENS);
 	if (r >= 0)
-		r = open_token(cfg->hsm_module, cfg->token_label, pin,
-			       external ? NULL : path, &hsm, err, errlen);
+		r = open_token(cfg->hsm_module, cfg->token_label, pin, external ? NULL : path, &hsm,
+			       err, errlen);
 	if (r < 0)
 		goto fail;
 	sopt.max_secret_size = cfg->max_secret_size;

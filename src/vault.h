@@ -100,6 +100,14 @@ void vault_daemon_mode(struct vault *v);
 int vault_audit_flush(struct vault *v);
 
 /*
+ * For the mount daemon: when a call found the token gone (its directory removed, the
+ * device pulled), tries to start it again under the token's guard, waiting for calls in
+ * progress no longer than a second or two. Returns 0 if the token was not lost, 1 if it
+ * was and is back, or -errno while it is still gone (try again later).
+ */
+int vault_token_recover(struct vault *v);
+
+/*
  * The trail's head kept in vault.db (vault_head.c). A head is stored with a tag the token
  * computes under the vault's head key; vault_head_open makes that key for a vault from
  * before tags and tags the head it finds then (once, trusting it as found).

@@ -122,13 +122,15 @@ static void test_key_attributes(void **state)
 	CK_SESSION_HANDLE s;
 
 	assert_int_equal(hsm_session(f->tok.hsm, &s), 0);
-	assert_int_equal(p11->C_GetAttributeValue(s, f->key, a, 5), CKR_OK);
+	assert_int_equal(p11->C_GetAttributeValue(s, hsm_key_handle(f->tok.hsm, f->key), a, 5),
+			 CKR_OK);
 	assert_true(sensitive);
 	assert_false(extractable);
 	assert_true(sign);
 	assert_false(wrap);
 	assert_false(encrypt);
-	assert_int_equal(p11->C_GetAttributeValue(s, f->key, &v, 1), CKR_ATTRIBUTE_SENSITIVE);
+	assert_int_equal(p11->C_GetAttributeValue(s, hsm_key_handle(f->tok.hsm, f->key), &v, 1),
+			 CKR_ATTRIBUTE_SENSITIVE);
 	assert_int_equal(hsm_mac_key_create(f->tok.hsm, "vaultfs-audit-test", &again), -EEXIST);
 }
 

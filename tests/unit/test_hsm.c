@@ -165,6 +165,8 @@ static void test_kek_attributes(void **state)
 	CK_SESSION_HANDLE s = session_of(t->hsm);
 
 	assert_int_equal(hsm_kek_create(t->hsm, HSM_KEK_LABEL "-test", &kek), 0);
+	kek = hsm_key_handle(t->hsm, kek); /* the module's own handle, for raw calls */
+	assert_int_not_equal(kek, CK_INVALID_HANDLE);
 	assert_int_equal(get_bool(t->hsm, kek, CKA_TOKEN), CK_TRUE);
 	assert_int_equal(get_bool(t->hsm, kek, CKA_PRIVATE), CK_TRUE);
 	assert_int_equal(get_bool(t->hsm, kek, CKA_SENSITIVE), CK_TRUE);
@@ -308,7 +310,7 @@ static uint8_t *wrap_other(struct hsm *h, CK_OBJECT_HANDLE kek, CK_MECHANISM_TYP
 
 	assert_non_null(w);
 	assert_int_equal(p11->C_GenerateKey(s, &gen, tmpl, 3, &key), CKR_OK);
-	assert_int_equal(p11->C_WrapKey(s, &wrap, kek, key, w, &wlen), CKR_OK);
+	assert_int_equal(p11->C_WrapKey(s, &wrap, hsm_key_handle(h, kek), key, w, &wlen), CKR_OK);
 	assert_int_equal(p11->C_DestroyObject(s, key), CKR_OK);
 	*ret_len = wlen;
 	return w;
@@ -358,12 +360,15 @@ static void test_datakey_new_fails_clean(void **state)
 			{ CKA_VALUE_LEN, &len, sizeof(len) },
 			{ CKA_TOKEN, &no, sizeof(no) },
 			{ CKA_WRAP, &no, sizeof(no) },
+			{ CKA_LABEL, (void *)"nowrap", 6 },
 		};
+		CK_OBJECT_HANDLE raw;
 
-		assert_int_equal(p11->C_GenerateKey(session_of(t->hsm), &gen, tmpl, 3, &kek),
+		assert_int_equal(p11->C_GenerateKey(session_of(t->hsm), &gen, tmpl, 4, &raw),
 				 CKR_OK);
+		assert_int_equal(hsm_key_find(t->hsm, "nowrap", &kek), 0);
 		assert_int_equal(hsm_datakey_new(t->hsm, kek, &k, &w, &l), -EPERM);
-		assert_int_equal(p11->C_DestroyObject(session_of(t->hsm), kek), CKR_OK);
+		assert_int_equal(p11->C_DestroyObject(session_of(t->hsm), raw), CKR_OK);
 	}
 	assert_ptr_equal(k, POISON);
 	assert_ptr_equal(w, POISON);
