@@ -362,8 +362,7 @@ static int append_stall(struct audit *a)
 	pthread_mutex_unlock(&a->stall_lock);
 	if (!refused)
 		return 0;
-	snprintf(detail, sizeof(detail),
-		 "%llu records refused (EIO) from %s: %s within %lld ms",
+	snprintf(detail, sizeof(detail), "%llu records refused (EIO) from %s: %s within %lld ms",
 		 (unsigned long long)refused, since, stall_what[why],
 		 (long long)(timeout_us(a) / 1000));
 	if (holder)
@@ -453,12 +452,17 @@ out_unlocked:
 		return r;
 	}
 	if (r < 0) {
-		log_error("Failed to write an audit record to \"%s\": %s", a->path, strerror(-r));
-		return -EIO;
+		log_debug("audit: record to \"%s\": %s", a->path, strerror(-r));
+		return r;
 	}
 	if (ret_head)
 		*ret_head = head;
 	return 0;
+}
+
+const char *audit_path(const struct audit *a)
+{
+	return a->path;
 }
 
 void audit_token_back(struct audit *a)

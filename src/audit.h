@@ -76,8 +76,9 @@ int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 void audit_free(struct audit *a);
 
 /*
- * Appends one record. Returns 0 and, with @ret_head, the chain's head after it; -EIO
- * when the record could not be written in whole (immutable or full file, a token failure);
+ * Appends one record. Returns 0 and, with @ret_head, the chain's head after it; the
+ * errno of the file or the token when the record could not be written in whole (-EPERM
+ * for an immutable file, -ENOSPC or -EDQUOT for a full disk, -EIO and others);
  * or -ETIMEDOUT when the file's lock (another process holds it: stopped, stalled) or the
  * token's next epoch key did not come within timeout_ms. A failed write leaves the file
  * as it was. Records refused by -ETIMEDOUT are counted, and the first record written
@@ -111,6 +112,9 @@ void audit_reopen(struct audit *a);
 
 /* The label of a vault's audit key, for @vault_id (CRYPTO_VAULT_ID_LEN bytes). */
 void audit_key_label(const uint8_t *vault_id, char *buf, size_t len);
+
+/* The path of the trail's current file. */
+const char *audit_path(const struct audit *a);
 
 /* Prefix of the label of the key that tags a vault's stored head; the vault id follows. */
 #define AUDIT_HEAD_KEY_LABEL "vaultfs-head"

@@ -18,6 +18,16 @@ int cli_key(int argc, char **argv);
 int cli_error(const char *cmd, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+struct vault;
+struct audit_event;
+
+/*
+ * Records an inspection (vault_record_inspection): on a full disk, prints one line saying
+ * the inspection is not in the trail but in the system log, and returns 0 so the command
+ * goes on. Returns -EIO when it could not be recorded for any other reason.
+ */
+int cli_inspection(const char *cmd, struct vault *v, const struct audit_event *ev);
+
 /* Prints a usage error with a pointer to --help and returns EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

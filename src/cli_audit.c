@@ -74,7 +74,7 @@ static int verify(const char *dir)
 	}
 	vault_admin_event(&ev, "audit-verify", exe, sizeof(exe), cgroup, sizeof(cgroup));
 	ev.result = rep.bad_seq || !head_ok ? EBADMSG : 0;
-	if (vault_record(v, &ev) < 0) {
+	if (cli_inspection("audit verify", v, &ev) < 0) {
 		r = cli_error("audit verify", dir, "cannot write the audit trail");
 		goto out;
 	}

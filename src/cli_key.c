@@ -92,7 +92,7 @@ static int run(struct vault *v, const struct key_args *a, struct audit_event *ev
 
 	snprintf(cmd, sizeof(cmd), "key %s", a->sub);
 	if (strcmp(a->sub, "list") == 0) {
-		r = vault_record(v, ev);
+		r = cli_inspection(cmd, v, ev);
 		if (r < 0)
 			return cli_error(cmd, NULL, "cannot write the audit trail: nothing done");
 		r = store_key_list(v->store, list_one, v);

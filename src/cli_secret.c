@@ -65,6 +65,13 @@ static int record(struct vault *v, const struct args *a, int r)
 	return vault_record(v, a->ev) < 0 ? -EIO : r;
 }
 
+/* record() for a command that shows no value: a full disk does not stop it. */
+static int inspect(struct vault *v, const struct args *a, const char *cmd, int r)
+{
+	a->ev->result = r < 0 ? -r : 0;
+	return cli_inspection(cmd, v, a->ev) < 0 ? -EIO : r;
+}
+
 static const char *reason(const char *sub, int r, const struct vault *v)
 {
 	static char buf[128];
@@ -200,7 +207,7 @@ static int do_list(struct vault *v, const struct args *a)
 	if (r == 1)
 		r = 0;
 	if (r >= 0 || r == -ENOENT) {
-		r = record(v, a, r);
+		r = inspect(v, a, "secret list", r);
 		if (r == -EIO)
 			return cli_error("secret list", folder, AUDIT_FAILED);
 	}
@@ -221,7 +228,7 @@ static int do_versions(struct vault *v, const struct args *a)
 
 	r = store_secret_versions(v->store, a->name, a->deleted ? STORE_DELETED : STORE_LIVE, &list,
 				  &n);
-	if (record(v, a, r) == -EIO) {
+	if (inspect(v, a, "secret versions", r) == -EIO) {
 		free(list);
 		return cli_error("secret versions", a->name, AUDIT_FAILED);
 	}
@@ -293,7 +300,7 @@ static int do_attr(struct vault *v, const struct args *a)
 	if (a->attr) {
 		a->ev->detail = a->attr;
 		r = store_attr_get(v->store, a->name, which, a->attr, &value);
-		if (record(v, a, r) == -EIO) {
+		if (inspect(v, a, "secret attr", r) == -EIO) {
 			free(value);
 			return cli_error("secret attr", a->name, AUDIT_FAILED);
 		}
@@ -305,7 +312,7 @@ static int do_attr(struct vault *v, const struct args *a)
 		return 0;
 	}
 	r = store_attr_list(v->store, a->name, which, &names, &len);
-	if (record(v, a, r) == -EIO) {
+	if (inspect(v, a, "secret attr", r) == -EIO) {
 		free(names);
 		return cli_error("secret attr", a->name, AUDIT_FAILED);
 	}

@@ -70,6 +70,20 @@ int cli_error(const char *cmd, const char *name, const char *fmt, ...)
 	return 1;
 }
 
+int cli_inspection(const char *cmd, struct vault *v, const struct audit_event *ev)
+{
+	int r = vault_record_inspection(v, ev);
+
+	if (r == 1) {
+		fprintf(stderr,
+			"vaultfs: %s: \"%s/%s\": the disk is full: this inspection is noted in "
+			"the system log, not in the audit trail\n",
+			cmd, v->dir, VAULT_AUDIT);
+		return 0;
+	}
+	return r < 0 ? -EIO : 0;
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

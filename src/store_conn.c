@@ -54,10 +54,14 @@ int store_conn_open(struct store *s, int flags)
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, (int)s->opt.busy_timeout_ms);
+	/* The -wal and -shm files stay when the last connection closes (the WAL cut to
+	 * nothing, journal_size_limit): a later open, on a disk that filled up meanwhile,
+	 * finds the shared memory already allocated and can still read. */
+	(void)sqlite3_file_control(c->db, "main", SQLITE_FCNTL_PERSIST_WAL, &(int){ 1 });
 	/* secure_delete: purged pages are zeroed, not left in free space. */
 	rc = sqlite3_exec(c->db,
 			  "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;"
-			  " PRAGMA synchronous = FULL",
+			  " PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 1048576",
 			  NULL, NULL, NULL);
 	if (rc != SQLITE_OK || pthread_setspecific(s->conn_key, c) != 0) {
 		log_debug("sqlite: settings: %s", sqlite3_errmsg(c->db));

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -568,24 +569,6 @@ int vault_change_end(struct vault_change *c, int r)
 	return r;
 }
 
-int vault_record(struct vault *v, const struct audit_event *ev)
-{
-	struct audit_head head;
-	int r;
-
-	r = audit_append(v->audit, ev, &head);
-	if (r < 0)
-		return -EIO;
-	/* An admin command's records are on disk already (sync_each): the head follows at
-	 * once. The daemon moves it forward every second instead (vault_audit_flush). */
-	if (!v->daemon) {
-		r = vault_head_store(v, &head);
-		if (r < 0) /* the next record moves it on; verify reads past it meanwhile */
-			log_debug("Failed to record the audit trail's head: %s", strerror(-r));
-	}
-	return 0;
-}
-
 void vault_daemon_mode(struct vault *v)
 {
 	v->daemon = 1;
@@ -602,6 +585,50 @@ int vault_audit_flush(struct vault *v)
 	if (r <= 0)
 		return r;
 	return vault_head_store(v, &head);
+}
+
+/* With @inspection, a full disk leaves the record to the system log (returns 1). */
+static int record(struct vault *v, const struct audit_event *ev, int inspection)
+{
+	struct audit_head head;
+	int r;
+
+	r = audit_append(v->audit, ev, &head);
+	if (inspection && (r == -ENOSPC || r == -EDQUOT)) {
+		/* the system log is kept elsewhere (journald, rsyslog): it says who looked */
+		syslog(LOG_AUTHPRIV | LOG_WARNING,
+		       "%s of vault \"%s\" by uid %u (pid %d) not recorded in its audit trail: "
+		       "%s",
+		       ev->op, v->dir, (unsigned)ev->uid, (int)ev->pid, strerror(-r));
+		return 1;
+	}
+	if (r < 0) {
+		/* the daemon's log says why; a command says it in its own one line */
+		if (v->daemon)
+			log_error("Failed to write an audit record to \"%s\": %s",
+				  audit_path(v->audit), strerror(-r));
+		else
+			log_debug("audit record to \"%s\": %s", audit_path(v->audit), strerror(-r));
+		return -EIO;
+	}
+	/* An admin command's records are on disk already (sync_each): the head follows at
+	 * once. The daemon moves it forward every second instead (vault_audit_flush). */
+	if (!v->daemon) {
+		r = vault_head_store(v, &head);
+		if (r < 0) /* the next record moves it on; verify reads past it meanwhile */
+			log_debug("Failed to record the audit trail's head: %s", strerror(-r));
+	}
+	return 0;
+}
+
+int vault_record(struct vault *v, const struct audit_event *ev)
+{
+	return record(v, ev, 0);
+}
+
+int vault_record_inspection(struct vault *v, const struct audit_event *ev)
+{
+	return record(v, ev, 1);
 }
 
 void vault_admin_event(struct audit_event *ev, const char *op, char *exe, size_t exe_len,

@@ -68,6 +68,14 @@ void vault_free(struct vault *v);
 int vault_record(struct vault *v, const struct audit_event *ev);
 
 /*
+ * vault_record for a command that shows no secret value and changes nothing (audit verify,
+ * secret list and versions, key list, attributes). On a full disk (ENOSPC, EDQUOT) the
+ * inspection goes on: it is noted in the system log (LOG_AUTHPRIV) instead, and 1 is
+ * returned so that the command can say so. Otherwise as vault_record.
+ */
+int vault_record_inspection(struct vault *v, const struct audit_event *ev);
+
+/*
  * Arms the calling thread's next store change with its record: @ev (copied; its strings
  * must live until vault_change_end) is written inside the change's transaction with the
  * version it made, and flushed to disk, before the change commits; the trail's head is

@@ -434,8 +434,8 @@ static void test_short_write(void **state)
 	lim = old;
 	lim.rlim_cur = (rlim_t)before + 100; /* room for part of a record only */
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	assert_int_equal(audit_append(f->a, &plain, NULL), -EIO);
-	assert_int_equal(audit_append(f->a, &plain, NULL), -EIO);
+	assert_int_equal(audit_append(f->a, &plain, NULL), -EFBIG);
+	assert_int_equal(audit_append(f->a, &plain, NULL), -EFBIG);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	assert_int_equal(size_of(f->path), before);
 	append_n(f, 1, NULL);
