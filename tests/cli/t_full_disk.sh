@@ -30,7 +30,7 @@ printf 'one' | "$VAULTFS" secret set "$V" a
 "$VAULTFS" key create "$V" k --type ec-p256 >/dev/null
 dd if=/dev/zero of="$T/fs/fill" bs=64k 2>/dev/null
 # the trail's last page may still take a few records: read until it cannot
-for _ in $(seq 1 100); do "$VAULTFS" secret get "$V" a >/dev/null 2>&1 || break; done
+for _ in $(seq 1 200); do "$VAULTFS" secret get "$V" a >/dev/null 2>"$T/fill.err" || break; done
 sqlite3 "$V/vault.db" 'SELECT count(*) FROM versions' >"$T/versions.before" 2>/dev/null
 sha256sum <"$V/audit.log" >"$T/trail.before"
 run() { local name=$1; shift; "$@" >"$T/$name.out" 2>"$T/$name.err"; echo $? >"$T/$name.rc"; }
@@ -52,6 +52,7 @@ umount /dev "$T/fs" "$T/dev"
 INNER
 unshare -m --propagation private bash "$T/inner.sh" "$T" "$VAULTFS" "$HERE" || fail "the inner script"
 
+grep -q 'cannot write the audit trail' "$T/fill.err" && pass || fail "the trail filled up: $(cat "$T/fill.err")"
 full='the disk is full: this inspection is noted in the system log, not in the audit trail'
 for c in verify list versions attr keys; do
 	same "$c on a full disk: exit" 0 "$(cat "$T/$c.rc")"
