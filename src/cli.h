@@ -13,6 +13,7 @@ int cli_secret(int argc, char **argv);
 int cli_policy(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_key(int argc, char **argv);
+int cli_backup(int argc, char **argv); /* backup and restore */
 
 /* Prints "vaultfs: CMD: "NAME": MESSAGE" (NAME omitted when NULL) and returns 1. */
 int cli_error(const char *cmd, const char *name, const char *fmt, ...)

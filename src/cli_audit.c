@@ -43,7 +43,6 @@ static int verify(const char *dir)
 	char err[512] = "", exe[PATH_MAX], cgroup[PATH_MAX];
 	struct audit_report rep;
 	struct store_anchor stored;
-	struct audit_head anchor;
 	struct audit_event ev;
 	struct vault *v = NULL;
 	int r, head_ok = 0;
@@ -51,25 +50,9 @@ static int verify(const char *dir)
 	r = vault_open(dir, &v, err, sizeof(err));
 	if (r < 0)
 		return cli_error("audit verify", NULL, "%s", err[0] ? err : strerror(-r));
-	r = store_anchor_get(v->store, &stored);
-	if (r >= 0) {
-		r = vault_head_check(v, &stored);
-		head_ok = r == 0;
-		if (r == -EBADMSG)
-			r = 0;
-	}
+	r = vault_verify_trail(v, &stored, &head_ok, &rep, err, sizeof(err));
 	if (r < 0) {
-		r = cli_error("audit verify", dir, "cannot read the vault's audit head: %s",
-			      strerror(-r));
-		goto out;
-	}
-	anchor.seq = stored.seq;
-	memcpy(anchor.mac, stored.mac, AUDIT_MAC_LEN);
-	/* a head that fails its tag is no head: the chain is still checked on its own */
-	r = audit_verify(v->dir, v->hsm, v->audit_key,
-			 head_ok ? &anchor : &(struct audit_head){ 0 }, &rep);
-	if (r < 0) {
-		r = cli_error("audit verify", dir, "%s", strerror(-r));
+		r = cli_error("audit verify", dir, "%s", err);
 		goto out;
 	}
 	vault_admin_event(&ev, "audit-verify", exe, sizeof(exe), cgroup, sizeof(cgroup));

@@ -90,6 +90,16 @@ int store_open(const char *db_path, struct hsm *hsm, const struct store_options 
 
 void store_free(struct store *s);
 
+/*
+ * Writes a copy of the database, as it stands at one instant, to @dest (which must not
+ * exist), and syncs it. Writers go on meanwhile; values stay sealed. Returns 0 or -errno.
+ */
+int store_backup(struct store *s, const char *dest);
+
+/* SQLite's integrity check of the whole database: 0, or -EUCLEAN with its first complaint
+ * in @err, or another -errno. */
+int store_check(struct store *s, char *err, size_t errlen);
+
 /* Removes soft-deleted secrets whose retention ended before @now. */
 int store_purge_expired(struct store *s, int64_t now, unsigned *ret_count);
 

@@ -108,6 +108,34 @@ void vault_daemon_mode(struct vault *v);
 int vault_audit_flush(struct vault *v);
 
 /*
+ * Verifies the trail of @v against the head the vault keeps (audit_verify), as `audit
+ * verify` does: the stored head in *ret_stored, whether its tag holds in *ret_head_ok (a
+ * head that fails it is no head: the chain is still checked on its own), the report in
+ * *ret. Returns 0, or -errno with a reason in @err.
+ */
+int vault_verify_trail(struct vault *v, struct store_anchor *ret_stored, int *ret_head_ok,
+		       struct audit_report *ret, char *err, size_t errlen);
+
+/*
+ * Copies vault @v, in use or not, into the new directory @dest (vault_backup.c): the
+ * database as it stood at one instant, the trail up to at least that instant, settings,
+ * policy, and the embedded token's PIN and files. Returns 0, or -errno with a reason in
+ * @err; on failure @dest is removed.
+ */
+int vault_backup(struct vault *v, const char *dest, char *err, size_t errlen);
+
+/*
+ * Copies backup @backup into the new directory @dir. The caller then opens and checks it
+ * (vault_open, store_check, the trail). Returns 0, or -errno with a reason in @err; on
+ * failure @dir is removed.
+ */
+int vault_restore(const char *backup, const char *dir, char *err, size_t errlen);
+
+/* Removes @dir, which vault_restore made, and everything in it: a restore that failed its
+ * checks leaves nothing behind. */
+void vault_restore_undo(const char *dir);
+
+/*
  * For the mount daemon: when a call found the token gone (its directory removed, the
  * device pulled), tries to start it again under the token's guard, waiting for calls in
  * progress no longer than a second or two. Returns 0 if the token was not lost, 1 if it

@@ -161,3 +161,35 @@ int vault_head_open(struct vault *v, char *err, size_t errlen)
 		snprintf(err, errlen, "the token's head key \"%s\": %s", label, strerror(-r));
 	return r;
 }
+
+int vault_verify_trail(struct vault *v, struct store_anchor *ret_stored, int *ret_head_ok,
+		       struct audit_report *ret, char *err, size_t errlen)
+{
+	struct store_anchor stored;
+	struct audit_head anchor = { 0 };
+	int r, head_ok = 0;
+
+	r = store_anchor_get(v->store, &stored);
+	if (r >= 0) {
+		r = vault_head_check(v, &stored);
+		head_ok = r == 0;
+		if (r == -EBADMSG)
+			r = 0;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read the vault's audit head: %s", strerror(-r));
+		return r;
+	}
+	if (head_ok) {
+		anchor.seq = stored.seq;
+		memcpy(anchor.mac, stored.mac, AUDIT_MAC_LEN);
+	}
+	r = audit_verify(v->dir, v->hsm, v->audit_key, &anchor, ret);
+	if (r < 0) {
+		snprintf(err, errlen, "%s", strerror(-r));
+		return r;
+	}
+	*ret_stored = stored;
+	*ret_head_ok = head_ok;
+	return 0;
+}
