@@ -455,7 +455,9 @@ static int open_audit(struct vault *v, char *err, size_t errlen)
 {
 	struct audit_options aopt = { .rotate_size = v->cfg->audit_rotate_size,
 				      .sync_each = 1,
-				      .timeout_ms = v->cfg->audit_timeout_ms };
+				      .timeout_ms = v->cfg->audit_timeout_ms,
+				      .stored_head = vault_head_stored,
+				      .stored_head_data = v };
 	char label[HSM_TOKEN_LABEL_MAX + 1], path[PATH_MAX];
 	int r;
 
@@ -696,9 +698,10 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 		snprintf(err, errlen, "\"%s\": %s", path, store_reason(r));
 		goto fail;
 	}
-	r = open_audit(v, err, errlen);
+	/* the head key first: a trail found rotated goes on from the head it vouches for */
+	r = vault_head_open(v, err, errlen);
 	if (r >= 0)
-		r = vault_head_open(v, err, errlen);
+		r = open_audit(v, err, errlen);
 	if (r < 0)
 		goto fail;
 	purge_expired(v);
