@@ -252,7 +252,8 @@ static void *flusher_main(void *arg)
 					  "the old file): %s",
 					  f->vault->dir, strerror(-r));
 			audit_reopen(f->vault->audit);
-			log_info("Reopened %sthe audit trail (SIGHUP)", r > 0 ? "vaultfs.log and " : "");
+			log_info("Reopened %sthe audit trail (SIGHUP)",
+				 r > 0 ? "vaultfs.log and " : "");
 		}
 		r = vault_audit_flush(f->vault);
 		if (r < 0)

@@ -241,7 +241,8 @@ static int tail_is_ours(struct audit *a)
 		return 0;
 	audit_hex(a->head.mac, AUDIT_MAC_LEN, want);
 	memcpy(want + 2 * AUDIT_MAC_LEN, "\"}\n", 3);
-	return pread(a->fd, got, sizeof(got), a->end - (off_t)sizeof(got)) == (ssize_t)sizeof(got) &&
+	return pread(a->fd, got, sizeof(got), a->end - (off_t)sizeof(got)) ==
+		       (ssize_t)sizeof(got) &&
 	       memcmp(got, want, sizeof(want)) == 0;
 }
 

@@ -28,12 +28,13 @@
 #define CONF_MAX (64 * 1024) /* a softhsm2.conf is a few lines */
 #define SOFTHSM_LINE_MAX 1023 /* SoftHSM2 reads lines with fgets into 1024 bytes */
 
-const char vault_softhsm_conf[] = "# SoftHSM2 configuration of this vault's embedded token. Its token folder is\n"
-				  "# named relative to this file; vaultfs hands SoftHSM2 its absolute path.\n"
-				  "directories.tokendir = " VAULT_TOKENS_REL "\n"
-				  "objectstore.backend = file\n"
-				  "log.level = ERROR\n"
-				  "slots.removable = false\n";
+const char vault_softhsm_conf[] =
+	"# SoftHSM2 configuration of this vault's embedded token. Its token folder is\n"
+	"# named relative to this file; vaultfs hands SoftHSM2 its absolute path.\n"
+	"directories.tokendir = " VAULT_TOKENS_REL "\n"
+	"objectstore.backend = file\n"
+	"log.level = ERROR\n"
+	"slots.removable = false\n";
 
 struct span {
 	const char *p;
@@ -128,9 +129,8 @@ static int conf_can_hold(const char *path)
 {
 	size_t n = strlen(path);
 
-	if (!n || n + sizeof(TOKENDIR " = \n") > SOFTHSM_LINE_MAX ||
-	    strpbrk(path, "#=\n\r") || isspace((unsigned char)path[0]) ||
-	    isspace((unsigned char)path[n - 1]))
+	if (!n || n + sizeof(TOKENDIR " = \n") > SOFTHSM_LINE_MAX || strpbrk(path, "#=\n\r") ||
+	    isspace((unsigned char)path[0]) || isspace((unsigned char)path[n - 1]))
 		return 0;
 	return 1;
 }
@@ -207,8 +207,10 @@ static int hand_over(struct vault_softhsm *s, const char *text, size_t len, char
 	if (r == 0 && access(name, R_OK) < 0)
 		r = -errno;
 	if (r < 0) {
-		snprintf(err, errlen, "cannot hand SoftHSM2 its configuration through \"%s\" (is "
-			 "/proc mounted?): %s", name, strerror(-r));
+		snprintf(err, errlen,
+			 "cannot hand SoftHSM2 its configuration through \"%s\" (is /proc "
+			 "mounted?): %s",
+			 name, strerror(-r));
 		return r;
 	}
 	if (setenv("SOFTHSM2_CONF", name, 1) < 0) {
@@ -219,8 +221,8 @@ static int hand_over(struct vault_softhsm *s, const char *text, size_t len, char
 	return 0;
 }
 
-int vault_softhsm_begin(const char *absdir, const char *conf, struct vault_softhsm *ret,
-			char *err, size_t errlen)
+int vault_softhsm_begin(const char *absdir, const char *conf, struct vault_softhsm *ret, char *err,
+			size_t errlen)
 {
 	char path[PATH_MAX], folder[PATH_MAX], *text = NULL, *out = NULL, *slash;
 	const char *p, *end;
@@ -285,9 +287,11 @@ int vault_softhsm_begin(const char *absdir, const char *conf, struct vault_softh
 	}
 	if (r >= (int)sizeof(ret->tokens) || !conf_can_hold(ret->tokens)) {
 		r = -EINVAL;
-		snprintf(err, errlen, "embedded token's folder \"%s\": SoftHSM2 cannot be given "
-			 "this path (it holds '#', '=' or a line break, starts or ends with a space, "
-			 "or is longer than 1000 bytes)", ret->tokens);
+		snprintf(err, errlen,
+			 "embedded token's folder \"%s\": SoftHSM2 cannot be given this path "
+			 "(it holds '#', '=' or a line break, starts or ends with a space, or "
+			 "is longer than 1000 bytes)",
+			 ret->tokens);
 		goto out;
 	}
 	olen += (size_t)sprintf(out + olen, TOKENDIR " = %s\n", ret->tokens);
@@ -372,16 +376,16 @@ int vault_token_login(const char *module, const char *label, const struct secbuf
 	r = hsm_open(module, label, pin, ret);
 	r_end = token_guard_end(g, r == 0);
 	if (r_end < 0) /* the vault is open; the copy stays as it was, still good */
-		log_warn("Failed to refresh the known-good copy of the token in \"%s\": %s",
-			 tokens, strerror(-r_end));
+		log_warn("Failed to refresh the known-good copy of the token in \"%s\": %s", tokens,
+			 strerror(-r_end));
 	if (r < 0)
 		snprintf(err, errlen, "token \"%s\" (module \"%s\"): %s", label, module,
 			 hsm_open_reason(r));
 	return r;
 }
 
-int vault_token_open(const char *absdir, const struct vault_config *cfg,
-		     const struct secbuf *pin, struct hsm **ret, char *err, size_t errlen)
+int vault_token_open(const char *absdir, const struct vault_config *cfg, const struct secbuf *pin,
+		     struct hsm **ret, char *err, size_t errlen)
 {
 	struct vault_softhsm s;
 	int r;

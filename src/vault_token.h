@@ -45,8 +45,8 @@ struct vault_softhsm {
  * says. Until vault_softhsm_end, whose call this makes due even on failure. Returns 0, or
  * -errno with one line in @err naming the file.
  */
-int vault_softhsm_begin(const char *absdir, const char *conf, struct vault_softhsm *ret,
-			char *err, size_t errlen);
+int vault_softhsm_begin(const char *absdir, const char *conf, struct vault_softhsm *ret, char *err,
+			size_t errlen);
 
 /* Closes the configuration (the module has read it when it was initialised) and puts
  * SOFTHSM2_CONF back as it was. */
@@ -66,7 +66,7 @@ int vault_token_login(const char *module, const char *label, const struct secbuf
  * vault_softhsm_begin, vault_token_login, vault_softhsm_end for the token that @cfg names
  * for the vault in @absdir (embedded when cfg->softhsm2_conf is set).
  */
-int vault_token_open(const char *absdir, const struct vault_config *cfg,
-		     const struct secbuf *pin, struct hsm **ret, char *err, size_t errlen);
+int vault_token_open(const char *absdir, const struct vault_config *cfg, const struct secbuf *pin,
+		     struct hsm **ret, char *err, size_t errlen);
 
 #endif
