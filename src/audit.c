@@ -227,23 +227,25 @@ static void head_newest(struct audit *a)
 }
 
 /*
- * Under a->lock and the flock, the file as long as this process left it: whether it still
- * ends with the head's record. copytruncate may have cut it and other processes written
- * it back to the very same length; a length alone would take their records for ours.
+ * Under a->lock and the flock: whether the file is as this process left it — as long, and
+ * still ending with the head's record — so that there is nothing to pick up. One pread
+ * of the last record's end and one byte more says both: another writer's records make
+ * the file longer, a cut makes it shorter, and copytruncate followed by others' records
+ * can bring it back to the very same length, which only the bytes tell apart.
  */
-static int tail_is_ours(struct audit *a)
+static int file_as_left(struct audit *a)
 {
-	char want[2 * AUDIT_MAC_LEN + 3], got[sizeof(want)];
+	char want[2 * AUDIT_MAC_LEN + 3], got[sizeof(want) + 1];
 
 	if (a->end == 0)
-		return 1;
-	if (a->end < (off_t)sizeof(want))
+		return pread(a->fd, got, 1, 0) == 0;
+	if (a->end < (off_t)sizeof(want)) /* not known (-1), or no record of ours */
+		return 0;
+	if (pread(a->fd, got, sizeof(got), a->end - (off_t)sizeof(want)) != (ssize_t)sizeof(want))
 		return 0;
 	audit_hex(a->head.mac, AUDIT_MAC_LEN, want);
 	memcpy(want + 2 * AUDIT_MAC_LEN, "\"}\n", 3);
-	return pread(a->fd, got, sizeof(got), a->end - (off_t)sizeof(got)) ==
-		       (ssize_t)sizeof(got) &&
-	       memcmp(got, want, sizeof(want)) == 0;
+	return memcmp(got, want, sizeof(want)) == 0;
 }
 
 /*
@@ -258,8 +260,6 @@ static int resync(struct audit *a, off_t size)
 	off_t complete;
 	ssize_t n;
 
-	if (size == a->end && tail_is_ours(a))
-		return 0;
 	n = audit_last_line(a->fd, size, a->line, sizeof(a->line), &complete);
 	if (n < 0)
 		return n;
@@ -336,6 +336,8 @@ static int prepare(struct audit *a, int64_t deadline)
 		close(a->fd);
 		a->fd = -1;
 	}
+	if (file_as_left(a))
+		return 0;
 	if (fstat(a->fd, &st) < 0) {
 		r = -errno;
 		goto fail;
