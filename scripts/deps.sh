@@ -17,7 +17,8 @@ packages=(
 	clang libclang-rt-14-dev    # the policy parser's libFuzzer target
 	attr jq util-linux python3  # getfattr/setfattr, audit checks, setpriv, exact syscalls in tests
 	vim sed coreutils           # the editors whose write-and-rename idioms the mounted tests run
-	logrotate                   # the audit trail's rotation, as operators run it (mount.t_rotate)
+	logrotate strace            # the audit trail's rotation as operators run it, and a writer
+	                            # held inside logrotate's window (mount.t_rotate)
 )
 
 missing=()

@@ -4,11 +4,13 @@
 # records before each rotation, so that the daemon's own idea of the chain's head is
 # behind. Three styles, each several times: the rotated file moved out of the vault and
 # compressed (only vault.db's head says where the chain stands), move + create + SIGHUP
-# (the README's advice), and copytruncate. `vaultfs audit verify` passes after every
+# (the README's advice), and copytruncate; then an admin command writing inside
+# logrotate's window between its rename and its create. `vaultfs audit verify` passes after every
 # rotation and at the end, every seq is in the files once, and vaultfs.log is reopened on
 # SIGHUP: the moved one stops growing, the new one grows.
 . "$(dirname "$0")/lib.sh"
 command -v logrotate >/dev/null || { echo "logrotate missing (scripts/deps.sh): skipped"; exit 77; }
+command -v strace >/dev/null || { echo "strace missing (scripts/deps.sh): skipped"; exit 77; }
 
 A=$V/audit.log
 L=$V/vaultfs.log
@@ -37,7 +39,7 @@ stop_detached() {
 verify_ok() {
 	local out seqs
 	out=$("$VAULTFS" audit verify "$V" 2>&1) && pass || fail "$1: verify: $out"
-	seqs=$(cat "$V"/audit.log "$V"/audit.log.[0-9]* 2>/dev/null | jq -r .seq | sort -n)
+	seqs=$(cat "$V"/audit.log "$V"/audit.log.[0-9]* "$V"/audit.log-*.backup 2>/dev/null | jq -r .seq | sort -n)
 	same "$1: each seq once" "$(uniq <<<"$seqs" | wc -l)" "$(wc -l <<<"$seqs")"
 	same "$1: no gap" "$(($(tail -n 1 <<<"$seqs") - $(head -n 1 <<<"$seqs") + 1))" "$(wc -l <<<"$seqs")"
 }
@@ -113,10 +115,35 @@ $A {
 EOF
 for n in 6 7 8; do round "$n" "$T/copy.conf"; done
 
+# 4. A writer in logrotate's own window, between its rename and its create (held open
+# with strace): the admin command makes audit.log anew, logrotate then finds it there and
+# moves it to audit.log-YYYYMMDDHH.backup before it creates its own. The chain runs
+# through that file too.
+cat >"$T/race.conf" <<EOF
+$A {
+	rotate 100
+	create 0600 root root
+}
+EOF
+got=$(cat "$S/s0") && same "race: read before" first "$got"
+"$VAULTFS" audit verify "$V" >/dev/null || fail "race: verify before"
+strace -f -o /dev/null -P "$A" -e trace=rename,renameat,renameat2 \
+	-e inject=rename,renameat,renameat2:delay_exit=1500000 \
+	logrotate -f -s "$T/logrotate.state" "$T/race.conf" 2>"$T/lr.err" &
+lr=$!
+for _ in $(seq 1 100); do [ -e "$A" ] || break; sleep 0.01; done
+[ -e "$A" ] && fail "race: logrotate did not move audit.log"
+printf 'in-the-window' | "$VAULTFS" secret set "$V" s9 || fail "race: secret set in the window"
+wait "$lr"
+grep -q 'already exists, renaming' "$T/lr.err" && pass || fail "race: logrotate did not meet the file: $(cat "$T/lr.err")"
+ls "$V" | grep -q '^audit\.log-[0-9]*\.backup$' && pass || fail "race: no .backup file: $(ls "$V")"
+got=$(cat "$S/s9") && same "race: read after" in-the-window "$got"
+verify_ok "race, after the rotation"
+
 # The end: every record in the files that are still in DIR, once, intact.
 stop_detached
 verify_ok "at the end"
-total=$(cat "$V"/audit.log "$V"/audit.log.[0-9]* | wc -l)
+total=$(cat "$V"/audit.log "$V"/audit.log.[0-9]* "$V"/audit.log-*.backup | wc -l)
 out=$("$VAULTFS" audit verify "$V")
 [[ "$out" =~ ^$total\ records ]] && pass || fail "count: \"$out\", $total lines before it"
 finish

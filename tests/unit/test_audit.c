@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "audit_internal.h"
 #include "timeutil.h"
 #include "testutil.h"
 
@@ -641,6 +642,26 @@ static void test_truncated_same_length(void **state)
 	audit_free(b);
 }
 
+/* The files verify reads and a rotated trail is picked up from: audit.log, vaultfs's
+ * audit.log-SEQ, logrotate's audit.log.N, audit.log-DATE and audit.log-DATE.backup (an
+ * audit.log a writer made inside logrotate's window); never compressed ones or others. */
+static void test_trail_names(void **state)
+{
+	static const char *const yes[] = { "audit.log", "audit.log-000000000565", "audit.log.1",
+					   "audit.log-20261203", "audit.log-2026120307.backup",
+					   "audit.log-2026_12_03" };
+	static const char *const no[] = { "audit.log.1.gz", "audit.log-", "audit.log.",
+					  "audit.logx", "audit.log-.backup", "audit.log.1.backup",
+					  "audit.log-1.backup.gz", "audit.log-x.backup", "vaultfs.log",
+					  "audit.log-1.bak" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(audit_is_trail_file(yes[i]));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(audit_is_trail_file(no[i]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,6 +681,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotated_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_same_length, setup, teardown),
+		cmocka_unit_test(test_trail_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
