@@ -18,6 +18,8 @@ packages=(
 	attr jq util-linux python3  # getfattr/setfattr, audit checks, setpriv, exact syscalls in tests
 	vim sed coreutils           # the editors whose write-and-rename idioms the mounted tests run
 	tar rsync                   # the deployment tools the mounted tests run into the vault
+	logrotate strace            # the audit trail's rotation as operators run it, and a writer
+	                            # held inside logrotate's window (mount.t_rotate)
 )
 
 missing=()
