@@ -55,6 +55,7 @@ struct mount_opts {
 	int foreground;
 	int debug;
 	unsigned threads;
+	int cleaned_dead; /* a dead mount on the mount point was unmounted first */
 	char fuse_opts[1024];
 };
 
@@ -200,7 +201,6 @@ static void record(struct vault *vault, const char *op, int result, const char *
 static void on_mount_over(void *userdata, const char *path, int result, const char *detail)
 {
 	struct vault *vault = userdata;
-
 	const char *where = path[0] ? path : "the root";
 
 	if (result == 0)
@@ -338,7 +338,7 @@ static int serve(const struct mount_opts *o)
 	int flushing = 0;
 	struct vault *vault = NULL;
 	struct vfs *vfs = NULL;
-	char err[512] = "", opts[1400];
+	char err[512] = "", opts[1400], detail[PATH_MAX + 64];
 	int lock_fd = -1, r, status = 1;
 
 	r = vault_open(o->dir, &vault, err, sizeof(err));
@@ -423,7 +423,9 @@ static int serve(const struct mount_opts *o)
 		goto out_unmount;
 	}
 	log_info("vault \"%s\" mounted on \"%s\"", vault->dir, o->mountpoint);
-	record(vault, "mount", 0, o->mountpoint);
+	snprintf(detail, sizeof(detail), "%s%s", o->mountpoint,
+		 o->cleaned_dead ? " (a dead mount left there was unmounted first)" : "");
+	record(vault, "mount", 0, detail);
 	report("");
 	loop = fuse_loop_cfg_create();
 	if (!loop) {
@@ -534,11 +536,11 @@ int mount_main(int argc, char **argv)
 	 * hang the daemon on its own mount */
 	{
 		char err[PATH_MAX + 256] = "";
-		int cleaned = 0;
 
-		if (mountpoint_prepare(dir, argv[optind + 1], mp, &cleaned, err, sizeof(err)) < 0)
+		if (mountpoint_prepare(dir, argv[optind + 1], mp, &o.cleaned_dead, err,
+				       sizeof(err)) < 0)
 			return cli_error("mount", argv[optind + 1], "%s", err);
-		if (cleaned)
+		if (o.cleaned_dead)
 			log_info("\"%s\" was left dead by a daemon that died: unmounted it", mp);
 	}
 	o.mountpoint = mp;

@@ -71,6 +71,8 @@ same "the vault serves again" v "$(cat "$S/x" 2>&1)"
 same "one mount on the mount point" 1 "$(awk -v m="$M" '$5 == m' /proc/self/mountinfo | wc -l)"
 grep -q 'left dead by a daemon that died' "$T/remount.err" "$V/vaultfs.log" && pass ||
 	fail "the clean-up is not told"
+same "the mount's record says so" "$M (a dead mount left there was unmounted first)" \
+	"$(last_record 'select(.op == "mount") | .detail' | tr -d '"')"
 pid=$(pgrep -f -- "vaultfs mount $V $M" | head -1)
 fusermount3 -u "$M" && pass || fail "unmount"
 wait_exit "$pid" 30 && pass || fail "the daemon did not exit after its unmount"
