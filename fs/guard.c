@@ -251,6 +251,12 @@ static int sweep(struct guard *g)
 
 	if (mountinfo_read(g->table_fd, &m) < 0)
 		return 1;
+	/* a mount ID is reused once its mount is gone: forget the failures of those gone */
+	for (size_t i = 0; i < g->nfailed;)
+		if (g->failed[i] != g->mount_id && !mountinfo_find(m, g->failed[i]))
+			g->failed[i] = g->failed[--g->nfailed];
+		else
+			i++;
 	for (size_t i = 0; i < m->n; i++)
 		if (m->e[i].parent == g->mount_id && m->e[i].id != g->mount_id)
 			n++;
