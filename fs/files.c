@@ -226,6 +226,10 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	vfs_caller(req, &c);
+	if (acc != O_RDONLY && (r = vfs_refuse_mount_helper(v, &c, "open", n)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
 	if (n->kind == NODE_KEY_FILE) {
 		h = handle_new(n->kind, n->path);
 		r = h ? vfs_keyfile_open(v, &c, n, h) : -ENOMEM;

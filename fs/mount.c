@@ -28,7 +28,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "guard.h"
 #include "log.h"
+#include "mountpoint.h"
 #include "policy.h"
 #include "timeutil.h"
 #include "vault.h"
@@ -56,6 +58,7 @@ struct mount_opts {
 	int foreground;
 	int debug;
 	unsigned threads;
+	int cleaned_dead; /* a dead mount on the mount point was unmounted first */
 	char fuse_opts[1024];
 };
 
@@ -175,18 +178,42 @@ struct reload {
 	char path[PATH_MAX];
 };
 
-/* A record of the daemon's own doing: mount, unmount, policy reloads. */
-static void record(struct vault *vault, const char *op, int result, const char *detail)
+/* A record of the daemon's own doing: mount, unmount, policy reloads, undoing a mount over
+ * the vault (at @path, or NULL). */
+static void record_at(struct vault *vault, const char *op, const char *path, int result,
+		      const char *detail)
 {
 	char exe[PATH_MAX], cgroup[PATH_MAX];
 	struct audit_event ev;
 
 	vault_admin_event(&ev, op, exe, sizeof(exe), cgroup, sizeof(cgroup));
 	ev.rule = NULL;
+	ev.path = path;
 	ev.result = result;
 	ev.detail = detail;
 	if (vault_record(vault, &ev) < 0)
 		log_error("Failed to record \"%s\" in the audit trail", op);
+}
+
+static void record(struct vault *vault, const char *op, int result, const char *detail)
+{
+	record_at(vault, op, NULL, result, detail);
+}
+
+/* The guard found a filesystem mounted over the vault, and detached it (or could not). */
+static void on_mount_over(void *userdata, const char *path, int result, const char *detail)
+{
+	struct vault *vault = userdata;
+	const char *where = path[0] ? path : "the root";
+
+	if (result == 0)
+		log_warn("detached a filesystem mounted over %s%s%s of the vault: %s",
+			 path[0] ? "\"" : "", where, path[0] ? "\"" : "", detail);
+	else
+		log_error("cannot detach a filesystem mounted over %s%s%s of the vault (%s): %s",
+			  path[0] ? "\"" : "", where, path[0] ? "\"" : "", detail,
+			  strerror(result));
+	record_at(vault, "mount-over", path, result, detail);
 }
 
 /* The policy file changed: a good file in a vault that is still safe takes over whole;
@@ -342,6 +369,7 @@ static int serve(const struct mount_opts *o)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
+	struct guard *guard = NULL;
 	struct policy *policy = NULL;
 	struct policy_watch *watch = NULL;
 	struct reload reload;
@@ -349,7 +377,7 @@ static int serve(const struct mount_opts *o)
 	int flushing = 0;
 	struct vault *vault = NULL;
 	struct vfs *vfs = NULL;
-	char err[512] = "", opts[1400];
+	char err[512] = "", opts[1400], detail[PATH_MAX + 64];
 	int lock_fd = -1, r, status = 1;
 
 	r = vault_open(o->dir, &vault, err, sizeof(err));
@@ -428,8 +456,16 @@ static int serve(const struct mount_opts *o)
 		fail("cannot mount on \"%s\"", o->mountpoint);
 		goto out_signals;
 	}
+	r = guard_start(vfs, o->mountpoint, on_mount_over, vault, &guard);
+	if (r < 0) {
+		fail("cannot watch the mount table for mounts over \"%s\": %s", o->mountpoint,
+		     strerror(-r));
+		goto out_unmount;
+	}
 	log_info("vault \"%s\" mounted on \"%s\"", vault->dir, o->mountpoint);
-	record(vault, "mount", 0, o->mountpoint);
+	snprintf(detail, sizeof(detail), "%s%s", o->mountpoint,
+		 o->cleaned_dead ? " (a dead mount left there was unmounted first)" : "");
+	record(vault, "mount", 0, detail);
 	report("");
 	loop = fuse_loop_cfg_create();
 	if (!loop) {
@@ -454,6 +490,8 @@ static int serve(const struct mount_opts *o)
 	record(vault, "unmount", 0, o->mountpoint);
 out_unmount:
 	fuse_session_unmount(se);
+	/* after the unmount: a lookup of the guard's waits for no worker any more */
+	guard_stop(guard);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
@@ -496,7 +534,6 @@ int mount_main(int argc, char **argv)
 	};
 	struct mount_opts o = { .threads = default_threads() };
 	char mp[PATH_MAX], dir[PATH_MAX];
-	struct stat st;
 	int c, pipefd[2];
 	pid_t pid;
 
@@ -535,10 +572,17 @@ int mount_main(int argc, char **argv)
 			return cli_error("mount", NULL, "%s", err);
 	}
 	o.dir = dir;
-	if (!realpath(argv[optind + 1], mp) || stat(mp, &st) < 0)
-		return cli_error("mount", argv[optind + 1], "%s", strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return cli_error("mount", argv[optind + 1], "not a directory");
+	/* judged before anything is mounted: a mount point in the vault, or above it, would
+	 * hang the daemon on its own mount */
+	{
+		char err[PATH_MAX + 256] = "";
+
+		if (mountpoint_prepare(dir, argv[optind + 1], mp, &o.cleaned_dead, err,
+				       sizeof(err)) < 0)
+			return cli_error("mount", argv[optind + 1], "%s", err);
+		if (o.cleaned_dead)
+			log_info("\"%s\" was left dead by a daemon that died: unmounted it", mp);
+	}
 	o.mountpoint = mp;
 	signal(SIGSEGV, on_fatal);
 	signal(SIGBUS, on_fatal);

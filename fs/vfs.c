@@ -561,6 +561,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, -r);
 		return;
 	}
+	if (vfs_is_guard(v, &c)) {
+		vfs_reply_entry_known(req, v, &c, kind, path, version,
+				      have_known ? &known : NULL, (int)POLICY_ALL);
+		return;
+	}
 	/* A name the caller has no right on is not there, unless it may list the folder. The
 	 * fixed folders are there for everyone: what is in them is policy's to show. */
 	child.kind = kind;
@@ -725,12 +730,17 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	struct node *n = nodes_get(v->nodes, ino);
 	struct caller c;
 	mode_t m;
+	int r;
 
 	if (!n) {
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
 	vfs_caller(req, &c);
+	if ((mask & W_OK) && (r = vfs_refuse_mount_helper(v, &c, "access", n)) < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
 	/* only what the caller sees is decided here: a recent read of it will do */
 	c.recent_ok = 1;
 	m = mode_for(n->kind, vfs_rights(v, &c, n));

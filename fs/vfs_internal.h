@@ -67,12 +67,25 @@ struct vfs {
 	struct handle *open; /* protected by lock: every open file */
 	struct listing *listings; /* protected by lock: every open directory */
 	struct token_slots *slots; /* key operations' turns in the token; NULL: no limit */
+	/* the thread id of the guard (guard.c), whose lookups are the daemon's own walk to a
+	 * mount over the vault; 0 when none. Set by that thread, read with __atomic. */
+	pid_t guard_tid;
 };
 
 /* Frees what vfs_set_token_slots made (keyfiles.c). */
 void vfs_token_slots_free(struct vfs *v);
 
 void vfs_caller(fuse_req_t req, struct caller *c);
+
+/* Whether @c is the daemon's own guard thread walking to a mount over the vault: answered
+ * without policy and not recorded (guard.c). */
+int vfs_is_guard(const struct vfs *v, const struct caller *c);
+
+/* -EACCES, recorded as @what on @n refused with rule "mount-helper", when @c is a
+ * set-user-ID root program acting for its user (fusermount3 checking whether its user may
+ * mount there); 0 otherwise, and when that cannot be told (guard.c). */
+int vfs_refuse_mount_helper(struct vfs *v, struct caller *c, const char *what,
+			    const struct node *n);
 void vfs_policy_path(const struct node *n, char *buf, size_t len);
 
 /* In vfs_rights' answer for a folder: some right on it or beneath it, a way in. */

@@ -351,3 +351,42 @@ int caller_exit_code(const struct caller *c, int *ret_code)
 	*ret_code = (int)code;
 	return 1;
 }
+
+int caller_setuid_root(const struct caller *c)
+{
+	char dir[64], buf[8192];
+	unsigned long ruid, euid, suid, fsuid;
+	const char *line;
+	struct stat st;
+	int dfd, r;
+
+	if (c->uid == 0)
+		return 0; /* root acting as root needs nobody's leave to mount */
+	if (c->pid <= 0)
+		return -ESRCH;
+	snprintf(dir, sizeof(dir), "%s/%d", c->proc ? c->proc : "/proc", (int)c->pid);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	/* /proc/PID belongs to the effective uid of a dumpable task; a set-user-ID one is not
+	 * dumpable, so its directory is root's: one owned by the caller settles it at once */
+	if (fstat(dfd, &st) == 0 && st.st_uid == c->uid) {
+		r = 0;
+		goto out;
+	}
+	r = -EIO;
+	if (read_at(dfd, "status", buf, sizeof(buf)) <= 0)
+		goto out;
+	line = strstr(buf, "\nUid:");
+	if (!line || sscanf(line + 5, "%lu %lu %lu %lu", &ruid, &euid, &suid, &fsuid) != 4)
+		goto out;
+	/* access(2) asks with the real uid, anything else with the filesystem uid */
+	if (fsuid != (unsigned long)c->uid && ruid != (unsigned long)c->uid) {
+		r = -ESRCH; /* not the task that made the request, or it changed since */
+		goto out;
+	}
+	r = euid == 0 && ruid == (unsigned long)c->uid;
+out:
+	close(dfd);
+	return r;
+}

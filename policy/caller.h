@@ -67,4 +67,12 @@ int caller_in_group(struct caller *c, gid_t gid);
  */
 int caller_exit_code(const struct caller *c, int *ret_code);
 
+/*
+ * Whether the calling task is a set-user-ID root program acting for its user — effective
+ * uid 0, real uid and filesystem uid the caller's (not 0) — as fusermount3 is while it
+ * decides whether that user may mount on a path: 1, 0, or -errno when that cannot be told
+ * (no pid, the task gone, its status not the caller's).
+ */
+int caller_setuid_root(const struct caller *c);
+
 #endif

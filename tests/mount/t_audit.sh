@@ -16,7 +16,7 @@ cleanup_audit() {
 	mountpoint -q "$SMALL/mnt" 2>/dev/null && fusermount3 -uz "$SMALL/mnt"
 	mountpoint -q "$SMALL" 2>/dev/null && umount -l "$SMALL"
 }
-trap 'cleanup_audit; cleanup_mount' EXIT
+at_exit cleanup_audit
 
 A=$V/audit.log
 new_vault "$(cat <<POLICY

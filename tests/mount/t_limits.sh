@@ -12,7 +12,7 @@ DEPTH=70 # past the 64 segments the glob engine splits a path into
 cleanup_cg() {
 	[ -d "$CG_ROOT/$CG" ] && find "$CG_ROOT/$CG" -depth -type d -exec rmdir {} + 2>/dev/null
 }
-trap 'cleanup_cg; cleanup_mount' EXIT
+at_exit cleanup_cg
 
 # eacces DESCRIPTION OUTPUT: a cat's output that says its open was refused with EACCES.
 eacces() { case $2 in *": $S/"*": Permission denied") pass ;; *) fail "$1: \"$2\"" ;; esac; }

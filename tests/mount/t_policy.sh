@@ -8,7 +8,7 @@ CG_ROOT=/sys/fs/cgroup/unified
 [ -d /sys/fs/cgroup/unified ] || CG_ROOT=/sys/fs/cgroup
 CG=vaultfs-test-$$
 cleanup_cg() { rmdir "$CG_ROOT/$CG" "$CG_ROOT/$CG-ctr" 2>/dev/null; }
-trap 'cleanup_cg; cleanup_mount' EXIT
+at_exit cleanup_cg
 
 new_vault "$(cat <<POLICY
 # effect  operations   path                     who
