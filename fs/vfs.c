@@ -33,6 +33,12 @@ int vfs_new(struct vault *vault, struct policy *policy, struct vfs **ret)
 		free(v);
 		return r;
 	}
+	r = vfs_limits_new(v, vault->cfg);
+	if (r < 0) {
+		nodes_free(v->nodes);
+		free(v);
+		return r;
+	}
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_rwlock_init(&v->policy_lock, NULL);
 	v->vault = vault;
@@ -50,6 +56,7 @@ void vfs_free(struct vfs *v)
 		return;
 	vfs_files_release_all(v);
 	vfs_dirs_release_all(v);
+	vfs_limits_free(v);
 	nodes_free(v->nodes);
 	vfs_token_slots_free(v);
 	policy_free(v->policy);
