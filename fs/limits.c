@@ -230,7 +230,19 @@ int vfs_limits_open(struct vfs *v, struct caller *c, const char *what, const cha
 	snprintf(detail, sizeof(detail), "%s=%" PRIu64, cap, value);
 	vfs_event(c, what, path, 0, &d, err, &ev);
 	ev.detail = detail;
-	return vault_record(v->vault, &ev) < 0 ? -EIO : -err;
+	if (vault_record(v->vault, &ev) == 0)
+		return -err;
+	/* not recorded after all: the next refusal is the first of its run again */
+	pthread_mutex_lock(&l->lock);
+	if (own) {
+		a = account(l, c->uid, 0);
+		if (a)
+			a->own_recorded = 0;
+	} else {
+		l->all_recorded = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return -EIO;
 }
 
 int vfs_limits_refuse_write(struct vfs *v, struct caller *c, const char *path, const char *cap,

@@ -10,6 +10,9 @@
       then writes once more to each refused descriptor; prints "opened N FIRST_ERROR",
       "written N refused ERRNO:COUNT ..." and "again ERRNO:COUNT ..."; creates READY,
       waits for GO, and closes every descriptor
+  hog.py spin PATH SECONDS
+      open+read+close of PATH as fast as it can for SECONDS; prints "ERRNO:COUNT ..."
+      with "ok" for the reads that worked
   hog.py read PATH EXPECTED STOP LOG
       reads PATH every 20 ms until STOP exists; appends one line to LOG for each read:
       "ok", "wrong" or the errno name
@@ -93,6 +96,20 @@ def main(argv):
                 os.close(fd)
             except OSError:
                 pass  # a key file's close reports nothing; a refused one nothing more
+    elif op == "spin":
+        path, end = argv[2], time.monotonic() + float(argv[3])
+        errs = collections.Counter()
+        while time.monotonic() < end:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.read(fd, 65536)
+                finally:
+                    os.close(fd)
+                errs["ok"] += 1
+            except OSError as e:
+                errs[name(e)] += 1
+        print(counts(errs), flush=True)
     elif op == "read":
         path, expected, stop, log = argv[2], argv[3].encode(), argv[4], argv[5]
         with open(log, "a") as out:

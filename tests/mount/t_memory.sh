@@ -199,6 +199,16 @@ finish_hog "$hog" buffer
 sleep 0.5
 near_start "after the encrypt files closed"
 
+# Many callers of one uid, each with one file open at a time, never meet its cap: their
+# closes reach the daemon in turn rather than pile up behind their opens.
+spin=()
+for i in $(seq 1 48); do
+	as 1002 $HOG spin "$S/big" 8 >"$T/spin-$i" &
+	spin+=($!)
+done
+wait "${spin[@]}"
+same "48 busy readers of one uid: no refusal" 48 "$(cat "$T"/spin-* | grep -c '^ok:[0-9]*$')"
+
 touch "$T/stop"
 wait "$READER"
 kill -0 "$DAEMON_PID" 2>/dev/null && pass || fail "the daemon died"
