@@ -314,10 +314,12 @@ int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, stru
 			r = secbuf_from(pem, len, &h->value);
 			free(pem);
 		}
-		/* past a cap the refusal is the record of this open */
-		if (r == 0 && (r = vfs_limits_open(v, c, "open", ppath, secbuf_held(h->value),
-						   &h->charge)) < 0)
-			return r;
+		if (r == 0) {
+			/* past a cap the refusal is the record of this open */
+			r = vfs_limits_open(v, c, "open", ppath, secbuf_held(h->value), &h->charge);
+			if (r < 0)
+				return r;
+		}
 		vfs_event(c, "open", ppath, n->version, &d, r < 0 ? -r : 0, &ev);
 		ev.detail = PUBLIC_PEM;
 		return vault_record(v->vault, &ev) < 0 ? -EIO : r;
@@ -335,9 +337,11 @@ int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, stru
 		r = -ENOENT;
 	if (r == 0)
 		r = vfs_opener_set(h, c, &d);
-	if (r == 0 && (r = vfs_limits_open(v, c, "open", ppath, vfs_keyfile_held(h),
-					   &h->charge)) < 0)
-		return r;
+	if (r == 0) {
+		r = vfs_limits_open(v, c, "open", ppath, vfs_keyfile_held(h), &h->charge);
+		if (r < 0)
+			return r;
+	}
 	vfs_event(c, "open", ppath, n->version, &d, r < 0 ? -r : 0, &ev);
 	ev.detail = file;
 	if (vault_record(v->vault, &ev) < 0)

@@ -165,8 +165,8 @@ static void record_summary(struct vfs *v, const struct summary *s)
 	time_format(s->run.first_us, 1, first);
 	time_format(s->run.last_us, 1, last);
 	snprintf(detail, sizeof(detail),
-		 "%" PRIu64 " more opens refused past %s=%" PRIu64 " from %s to %s", s->run.unrecorded,
-		 s->run.cap, s->run.value, first, last);
+		 "%" PRIu64 " more opens refused past %s=%" PRIu64 " from %s to %s",
+		 s->run.unrecorded, s->run.cap, s->run.value, first, last);
 	vfs_event(&c, "limits", NULL, 0, &d, s->run.err, &ev);
 	ev.detail = detail;
 	if (vault_record(v->vault, &ev) < 0)
@@ -175,8 +175,7 @@ static void record_summary(struct vfs *v, const struct summary *s)
 }
 
 /* With l->lock held: moves @run, if it counted any, to @out (up to SUMMARIES). */
-static void take(struct vfs_limits *l, uid_t uid, struct run *run, struct summary *out,
-		 size_t *n)
+static void take(struct vfs_limits *l, uid_t uid, struct run *run, struct summary *out, size_t *n)
 {
 	if (!run->unrecorded || *n == SUMMARIES)
 		return;
@@ -258,8 +257,8 @@ int vfs_limits_refuse_write(struct vfs *v, struct caller *c, const char *path, c
 	return vault_record(v->vault, &ev) < 0 ? -EIO : -ENOSPC;
 }
 
-int vfs_limits_hold(struct vfs *v, struct limits_charge *ch, uint64_t bytes,
-		    const char **ret_cap, uint64_t *ret_value)
+int vfs_limits_hold(struct vfs *v, struct limits_charge *ch, uint64_t bytes, const char **ret_cap,
+		    uint64_t *ret_value)
 {
 	struct vfs_limits *l = v->limits;
 	struct account *a;

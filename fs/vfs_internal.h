@@ -95,8 +95,8 @@ int vfs_limits_open(struct vfs *v, struct caller *c, const char *what, const cha
 		    uint64_t bytes, struct limits_charge *ch);
 /* Sets what @ch holds to @bytes: -ENOSPC, with the cap passed and its value, if growth
  * would pass a cap (then nothing changes); shrinking always works. Records nothing. */
-int vfs_limits_hold(struct vfs *v, struct limits_charge *ch, uint64_t bytes,
-		    const char **ret_cap, uint64_t *ret_value);
+int vfs_limits_hold(struct vfs *v, struct limits_charge *ch, uint64_t bytes, const char **ret_cap,
+		    uint64_t *ret_value);
 /* Sets what @ch holds to @bytes, past the caps if need be: for memory already taken. */
 void vfs_limits_set(struct vfs *v, struct limits_charge *ch, uint64_t bytes);
 /* Gives back all @ch holds (nothing if it was never charged), and records the runs of

@@ -34,8 +34,7 @@ static int hold(struct vfs *v, struct handle *h, uint64_t size)
 
 	if (h->failed == ENOSPC)
 		return -ENOSPC;
-	r = vfs_limits_hold(v, &h->charge, secbuf_held_after(h->value, (size_t)size), &cap,
-			    &value);
+	r = vfs_limits_hold(v, &h->charge, secbuf_held_after(h->value, (size_t)size), &cap, &value);
 	if (r == 0)
 		return 0;
 	h->failed = ENOSPC;
@@ -186,8 +185,7 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 		return size == 0 ? 0 : -EINVAL; /* a shell's "> keys/k/sign": input starts empty */
 	if (n->kind != NODE_SECRET) {
 		vfs_policy_path(n, ppath, sizeof(ppath));
-		return vfs_refuse(v, c, "truncate", ppath,
-				  vfs_read_only_rule(n), EACCES);
+		return vfs_refuse(v, c, "truncate", ppath, vfs_read_only_rule(n), EACCES);
 	}
 	if (h) {
 		if (!h->writable)
@@ -230,4 +228,3 @@ out:
 	secbuf_free(value);
 	return r < 0 ? r : 0;
 }
-

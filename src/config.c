@@ -413,7 +413,7 @@ int config_write(const char *path, const struct vault_config *c)
 		"# the daemon's memory from the others. Past a uid's own cap an open fails with\n"
 		"# EMFILE, past the cap in all with ENFILE; a write that would buffer past either\n"
 		"# fails with ENOSPC. Refusals are recorded in the audit trail (rule \"limits\").\n"
-		"# Files and folders one uid may have open through the mount at once (1 to 65536).\n"
+		"# Files and folders one uid may have open through the mount (1 to 65536).\n"
 		"open_files_per_uid = %u\n"
 		"# Files and folders all uids together may have open.\n"
 		"open_files = %u\n"

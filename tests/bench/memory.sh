@@ -11,7 +11,8 @@
 #    step. With DROP_CACHES=1, also after the kernel dropped its dentries and inodes (which
 #    lets the daemon forget its nodes; this drops every cache of the machine).
 #
-# With BEFORE=PATH (another build's vaultfs), that binary runs the same, after this one.
+# Each part runs on a daemon of its own; CALLERS=0 or SECRETS=0 leaves a part out. With
+# BEFORE=PATH (another build's vaultfs), that binary runs the same, after this one.
 # Vaults live on a tmpfs, so that fsync costs nothing: what is measured is memory.
 # Run as root, from a build: tests/bench/memory.sh [BUILD] [SECONDS]
 set -euo pipefail
@@ -42,9 +43,9 @@ show() { # LABEL PID
 }
 as() { local uid=$1; shift; setpriv --reuid "$uid" --regid "$uid" --clear-groups -- "$@"; }
 
-# run LABEL VAULTFS: both parts against one binary, on a fresh tmpfs.
-run() {
-	local label=$1 exe=$2 v m pid start i n
+# setup VAULTFS: a vault on a fresh tmpfs, mounted; sets v, m and pid.
+setup() {
+	local exe=$1 i
 	mount -t tmpfs -o size=4g,mode=0755 tmpfs "$T/fs"
 	v=$T/fs/vault m=$T/fs/mnt
 	mkdir "$m"
@@ -62,7 +63,19 @@ run() {
 	POLICY
 	"$exe" mount "$v" "$m"
 	pid=$(pgrep -f "vaultfs mount $v $m" | head -1)
-	echo "== $label ($exe): $callers callers for $seconds s"
+}
+
+teardown() {
+	fusermount3 -u "$m"
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	umount "$T/fs"
+}
+
+# callers LABEL VAULTFS: part 1, on a daemon of its own.
+callers() {
+	local label=$1 start i
+	setup "$2"
+	echo "== $label ($2): $callers callers for $seconds s"
 	show "mounted, idle" "$pid"
 	rm -f "$T/stop"
 	: >"$T/ops"
@@ -87,8 +100,15 @@ run() {
 		END {for (k in ops) printf "  %s: %d operations, %d errors\n", k, ops[k], err[k]
 		     for (k in kind) printf "    %s: %d\n", k, kind[k]}' "$T/ops" | sort
 	show "callers gone" "$pid"
+	teardown
+}
 
-	echo "== $label: $secrets secrets"
+# scale LABEL VAULTFS: part 2, on a daemon of its own.
+scale() {
+	local label=$1 i n pass
+	setup "$2"
+	echo "== $label ($2): $secrets secrets"
+	show "mounted, idle" "$pid"
 	n=$(((secrets + 3999) / 4000 * 1000)) # four writers, whole folders each
 	for i in 0 1 2 3; do
 		$py fill "$m/secrets/bulk" $((i * n)) $(((i + 1) * n < secrets ? (i + 1) * n : secrets)) \
@@ -112,11 +132,13 @@ run() {
 		sleep 2
 		show "after drop_caches" "$pid"
 	fi
-	fusermount3 -u "$m"
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-	umount "$T/fs"
+	teardown
 }
 
-run now "$build/vaultfs"
-[ -n "${BEFORE:-}" ] && run before "$BEFORE"
+for target in now ${BEFORE:+before}; do
+	exe=$build/vaultfs
+	[ "$target" = before ] && exe=$BEFORE
+	[ "$callers" -gt 0 ] && [ "$seconds" -gt 0 ] && callers "$target" "$exe"
+	[ "$secrets" -gt 0 ] && scale "$target" "$exe"
+done
 exit 0

@@ -151,7 +151,8 @@ static void test_errors(void **state)
 	snprintf(text, sizeof(text), "[hsm]\nbusy_timeout_ms = 1s\nmodule = m\ntoken = t\npin_file = p\n");
 	expect_error(text, "vaultfs.conf:2: out of range (0 to 600000): \"busy_timeout_ms\"");
 	snprintf(text, sizeof(text), "%s[limits]\nopen_files_per_uid = 0\n", hsm);
-	expect_error(text, "vaultfs.conf:6: out of range (1 to 65536): \"open_files_per_uid\": \"0\"");
+	expect_error(text,
+		     "vaultfs.conf:6: out of range (1 to 65536): \"open_files_per_uid\": \"0\"");
 	snprintf(text, sizeof(text), "%s[limits]\nopen_files = 65537\n", hsm);
 	expect_error(text, "vaultfs.conf:6: out of range (1 to 65536): \"open_files\"");
 	snprintf(text, sizeof(text), "%s[limits]\nopen_files = -1\n", hsm);

@@ -138,8 +138,8 @@ static void test_pool_gives_back(void **state)
 			assert_true(during - before >= 100000);
 			/* what stays is the pool's reserve: at most 1 MiB for each of 5 sizes */
 			if (after - before > 5 * 1024 + 1024)
-				fail_msg("VmLck %ld kB before, %ld with the buffers, %ld after", before,
-					 during, after);
+				fail_msg("VmLck %ld kB before, %ld with the buffers, %ld after",
+					 before, during, after);
 		}
 	}
 }
