@@ -7,6 +7,10 @@
  * for the fixed folders too, so that `vaultfs policy explain` answers as the mount does
  * and the record names the rule that decided: a right beneath a folder lets the caller
  * enter it (lookup), never list it.
+ *
+ * An open folder is one of its opener's open files under [limits], and its listing's
+ * memory counts as bytes it holds: names of a large folder, held open many times, would
+ * otherwise be a way to take the daemon's memory.
  */
 #include "vfs_internal.h"
 
@@ -20,6 +24,8 @@ struct listing {
 	char **names;
 	unsigned char *is_dir;
 	size_t count, cap;
+	uint64_t bytes; /* what the names and arrays take on the heap, about */
+	struct limits_charge charge;
 	struct listing *prev, *next; /* protected by vfs->lock */
 };
 
@@ -42,14 +48,17 @@ static int listing_add(struct listing *l, const char *name, int is_dir)
 	l->names[l->count] = strdup(name);
 	if (!l->names[l->count])
 		return -ENOMEM;
+	/* a name's bytes in a malloc chunk (16-byte steps, 8 of header), its pointer, its flag */
+	l->bytes += (strlen(name) + 1 + 8 + 15) / 16 * 16 + sizeof(char *) + 1;
 	l->is_dir[l->count++] = (unsigned char)is_dir;
 	return 0;
 }
 
-static void listing_free(struct listing *l)
+static void listing_free(struct vfs *v, struct listing *l)
 {
 	if (!l)
 		return;
+	vfs_limits_close(v, &l->charge);
 	for (size_t i = 0; i < l->count; i++)
 		free(l->names[i]);
 	free(l->names);
@@ -91,7 +100,7 @@ void vfs_dirs_release_all(struct vfs *v)
 		struct listing *l = v->listings;
 
 		v->listings = l->next;
-		listing_free(l);
+		listing_free(v, l);
 	}
 }
 
@@ -160,10 +169,19 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	default:
 		break;
 	}
+	if (r >= 0) {
+		/* past a cap the refusal is the record of this listing */
+		r = vfs_limits_open(v, &c, "readdir", ppath, l->bytes, &l->charge);
+		if (r < 0) {
+			listing_free(v, l);
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
 	if (vfs_record(v, &c, "readdir", ppath, 0, &d, r < 0 ? -r : 0) < 0)
 		r = -EIO;
 	if (r < 0) {
-		listing_free(l);
+		listing_free(v, l);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -171,7 +189,7 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	track(v, l);
 	if (fuse_reply_open(req, fi) != 0) {
 		untrack(v, l);
-		listing_free(l);
+		listing_free(v, l);
 	}
 }
 
@@ -212,6 +230,6 @@ void vfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	(void)ino;
 	untrack(v, l);
-	listing_free(l);
+	listing_free(v, l);
 	fuse_reply_err(req, 0);
 }

@@ -1,8 +1,9 @@
 /*
  * files: open secrets. An open for reading takes a snapshot of the value into a secbuf;
  * an open for writing builds the new value in one (from empty with O_TRUNC, else from the
- * current value) and commits it as a version at the first flush after a write, so that
- * close() returns the commit's error and no reader ever sees half a value.
+ * current value; writes.c) and commits it as a version at the first flush after a write,
+ * so that close() returns the commit's error and no reader ever sees half a value. Every
+ * open file is charged to its opener's uid under [limits] (limits.c).
  *
  * Every open is direct_io without keep_cache: no byte of a secret stays in the page cache
  * for the next caller. Handles are wiped when released.
@@ -60,10 +61,11 @@ static int writer_set(struct vfs *v, struct handle *h, struct caller *c,
 	return r;
 }
 
-static void handle_free(struct handle *h)
+static void handle_free(struct vfs *v, struct handle *h)
 {
 	if (!h)
 		return;
+	vfs_limits_close(v, &h->charge);
 	vfs_keyfile_free(h);
 	free(h->opener);
 	secbuf_free(h->value);
@@ -101,7 +103,7 @@ void vfs_files_release_all(struct vfs *v)
 		struct handle *h = v->open;
 
 		v->open = h->next_open;
-		handle_free(h);
+		handle_free(v, h);
 	}
 	v->pending = NULL;
 }
@@ -164,7 +166,7 @@ static int commit(struct vfs *v, struct handle *h, int last)
 	char ppath[NAME_PATH_MAX + 16];
 
 	if (h->failed)
-		return -EFBIG;
+		return -h->failed;
 	if (!h->dirty && !(last && h->touched && !h->committed))
 		return 0;
 	snprintf(ppath, sizeof(ppath), "secrets/%s", h->path);
@@ -198,7 +200,7 @@ static int reply_open(fuse_req_t req, struct vfs *v, struct handle *h, struct fu
 	if (fuse_reply_open(req, fi) != 0) {
 		/* the caller went away (interrupted open): nothing will release this */
 		untrack(v, h);
-		handle_free(h);
+		handle_free(v, h);
 		return -EINTR;
 	}
 	return 0;
@@ -234,7 +236,7 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		h = handle_new(n->kind, n->path);
 		r = h ? vfs_keyfile_open(v, &c, n, h) : -ENOMEM;
 		if (r < 0) {
-			handle_free(h);
+			handle_free(v, h);
 			fuse_reply_err(req, -r);
 			return;
 		}
@@ -275,13 +277,22 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (r >= 0 && h->writable)
 		r = writer_set(v, h, &c, &d, ppath);
+	if (r >= 0) {
+		/* past a cap the refusal is the record of this open */
+		r = vfs_limits_open(v, &c, "open", ppath, secbuf_held(h->value), &h->charge);
+		if (r < 0) {
+			handle_free(v, h);
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
 	/* Recorded, with what it gives, before anything is served. */
 	vfs_event(&c, "open", ppath, version, &d, r < 0 ? -r : 0, &ev);
 	ev.detail = acc == O_RDONLY ? "read" : acc == O_WRONLY ? "write" : "read-write";
 	if (vault_record(v->vault, &ev) < 0)
 		r = -EIO;
 	if (r < 0) {
-		handle_free(h);
+		handle_free(v, h);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -338,14 +349,23 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	if (r == 0 && !h->opener->recover.allow &&
 	    store_secret_stat(v->store, path, STORE_DELETED, &ss) == 0) {
 		r = vfs_deny(v, &c, "create", ppath, &h->opener->recover, EACCES);
-		handle_free(h);
+		handle_free(v, h);
 		fuse_reply_err(req, -r);
 		return;
+	}
+	if (r == 0) {
+		/* past a cap the refusal is the record of this create */
+		r = vfs_limits_open(v, &c, "create", ppath, secbuf_held(h->value), &h->charge);
+		if (r < 0) {
+			handle_free(v, h);
+			fuse_reply_err(req, -r);
+			return;
+		}
 	}
 	if (vfs_record(v, &c, "create", ppath, 0, &d, r < 0 ? -r : 0) < 0)
 		r = -EIO;
 	if (r < 0) {
-		handle_free(h);
+		handle_free(v, h);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -359,7 +379,7 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	r = nodes_lookup(v->nodes, NODE_SECRET, path, 0, &n);
 	if (r < 0) {
 		pending_remove(v, h);
-		handle_free(h);
+		handle_free(v, h);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -368,7 +388,7 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	if (r < 0) {
 		nodes_forget(v->nodes, n->ino, 1);
 		pending_remove(v, h);
-		handle_free(h);
+		handle_free(v, h);
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -382,7 +402,7 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		nodes_forget(v->nodes, n->ino, 1);
 		untrack(v, h);
 		pending_remove(v, h);
-		handle_free(h);
+		handle_free(v, h);
 	}
 }
 
@@ -435,181 +455,6 @@ void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
 			       size < h->value->len - (size_t)off ? size
 								  : h->value->len - (size_t)off);
 	pthread_mutex_unlock(&h->lock);
-}
-
-/* With h->lock held: sets the value's length, zero-filling growth, within the limit. */
-static int resize(struct vfs *v, struct handle *h, uint64_t size)
-{
-	int r;
-
-	if (size > v->max_size) {
-		h->failed = 1;
-		return -EFBIG;
-	}
-	if (size < h->value->len) {
-		secbuf_truncate(h->value, (size_t)size);
-	} else if (size > h->value->len) {
-		r = secbuf_reserve(h->value, (size_t)size);
-		if (r < 0)
-			return r;
-		memset(h->value->data + h->value->len, 0, (size_t)size - h->value->len);
-		h->value->len = (size_t)size;
-	}
-	h->dirty = 1;
-	return 0;
-}
-
-/* With h->lock held: writes @size bytes at @off into a secret's new value. */
-static int value_write(struct vfs *v, struct handle *h, const void *buf, size_t size, off_t off)
-{
-	uint64_t start, end;
-	int r;
-
-	/* O_APPEND: the kernel's idea of the size may be stale (no attribute cache). */
-	start = h->append ? h->value->len : (uint64_t)off;
-	end = start + size;
-	if (off < 0 || end < start || end > v->max_size) {
-		/* Nothing of this handle is committed: the secret keeps its current version. */
-		h->failed = 1;
-		return -EFBIG;
-	}
-	if (end > h->value->len) {
-		r = resize(v, h, end);
-		if (r < 0)
-			return r;
-	}
-	memcpy(h->value->data + start, buf, size);
-	h->dirty = 1;
-	return 0;
-}
-
-void vfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		  struct fuse_file_info *fi)
-{
-	struct vfs *v = fuse_req_userdata(req);
-	struct handle *h = fh(fi);
-	int r;
-
-	(void)ino;
-	pthread_mutex_lock(&h->lock);
-	if (!h->writable)
-		r = -EBADF;
-	else if (h->kind == NODE_KEY_FILE)
-		r = vfs_keyfile_write(h, buf, size, off);
-	else
-		r = value_write(v, h, buf, size, off);
-	pthread_mutex_unlock(&h->lock);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_write(req, size);
-}
-
-/*
- * copy_file_range between two open secrets (`cp` inside the vault): from what the source
- * handle holds into the destination's new value, under the rights decided at both opens.
- * Without it the kernel would copy through the page cache, which is refused. Key files
- * are EINVAL, on which cp falls back to read and write.
- */
-void vfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
-			    struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
-			    struct fuse_file_info *fi_out, size_t len, int flags)
-{
-	struct vfs *v = fuse_req_userdata(req);
-	struct handle *in = fh(fi_in), *out = fh(fi_out);
-	struct secbuf *chunk = NULL;
-	size_t n = 0;
-	int r = 0;
-
-	(void)ino_in;
-	(void)ino_out;
-	if (flags != 0 || in->kind == NODE_KEY_FILE || out->kind == NODE_KEY_FILE) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (!out->writable) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	/* one handle's lock at a time: a copy the other way cannot deadlock with this one */
-	pthread_mutex_lock(&in->lock);
-	if (off_in >= 0 && (uint64_t)off_in < in->value->len) {
-		n = in->value->len - (size_t)off_in < len ? in->value->len - (size_t)off_in : len;
-		r = secbuf_from(in->value->data + off_in, n, &chunk);
-	}
-	pthread_mutex_unlock(&in->lock);
-	if (r == 0 && n > 0) {
-		pthread_mutex_lock(&out->lock);
-		r = value_write(v, out, chunk->data, n, off_out);
-		pthread_mutex_unlock(&out->lock);
-	}
-	secbuf_free(chunk);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_write(req, n);
-}
-
-int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct fuse_file_info *fi,
-		 uint64_t size)
-{
-	struct handle *h = fi ? fh(fi) : NULL;
-	char ppath[NAME_PATH_MAX + 16];
-	struct policy_decision d, recover;
-	struct secbuf *value = NULL;
-	struct vault_change ch;
-	struct audit_event ev;
-	int r;
-
-	if (node_is_dir(n->kind))
-		return -EISDIR;
-	if (n->kind == NODE_KEY_FILE)
-		return size == 0 ? 0 : -EINVAL; /* a shell's "> keys/k/sign": input starts empty */
-	if (n->kind != NODE_SECRET) {
-		vfs_policy_path(n, ppath, sizeof(ppath));
-		return vfs_refuse(v, c, "truncate", ppath,
-				  vfs_read_only_rule(n), EACCES);
-	}
-	if (h) {
-		if (!h->writable)
-			return -EBADF;
-		pthread_mutex_lock(&h->lock);
-		r = resize(v, h, size);
-		pthread_mutex_unlock(&h->lock);
-		return r;
-	}
-	/* truncate(2) on a path: a new version, as open, ftruncate and close would make */
-	vfs_policy_path(n, ppath, sizeof(ppath));
-	r = vfs_check(v, c, "truncate", POLICY_WRITE, ppath, &d);
-	if (r < 0)
-		return r;
-	vfs_decide(v, c, POLICY_RECOVER, ppath, &recover);
-	vfs_event(c, "truncate", ppath, 0, &d, 0, &ev);
-	vault_change_begin(v->vault, &ch, &ev);
-	if (!recover.allow)
-		vault_change_refused(&ch, ppath, recover.rule);
-	if (size > v->max_size) {
-		r = -EFBIG;
-		goto out;
-	}
-	r = store_secret_get(v->store, n->path, 0, time_now_us(), &value, NULL);
-	if (r < 0)
-		goto out;
-	if (size <= value->len) {
-		secbuf_truncate(value, (size_t)size);
-	} else {
-		r = secbuf_reserve(value, (size_t)size);
-		if (r < 0)
-			goto out;
-		memset(value->data + value->len, 0, (size_t)size - value->len);
-		value->len = (size_t)size;
-	}
-	r = store_secret_put(v->store, n->path, value, recover.allow ? 0 : STORE_PUT_NO_REVIVE,
-			     time_now_us(), NULL);
-out:
-	r = vault_change_end(&ch, r);
-	secbuf_free(value);
-	return r < 0 ? r : 0;
 }
 
 /* With h->lock held: records that what @h's writer wrote is not committed, and why. */
@@ -700,6 +545,6 @@ void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (h->pending)
 		pending_remove(v, h);
 	untrack(v, h);
-	handle_free(h);
+	handle_free(v, h);
 	fuse_reply_err(req, 0);
 }

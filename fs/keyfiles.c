@@ -264,15 +264,21 @@ static void slot_give(struct token_slots *t)
 
 /* An open key file: public.pem (its text in h->value) or an operation. */
 struct keyop {
-	struct keys_input *in;
+	struct keys_input *in; /* freed once the operation ran: its result replaces it */
 	enum key_op op;
 	int ran;
+	int refused; /* input past a [limits] cap was refused: ENOSPC from then on */
 	int error; /* the run's error, returned by every read after it */
 	size_t pos;
 	size_t written;
 	uint64_t version;
 	char ppath[NAME_PATH_MAX + 16];
 };
+
+uint64_t vfs_keyfile_held(const struct handle *h)
+{
+	return secbuf_held(h->value) + (h->keyop ? keys_input_held(h->keyop->in) : 0);
+}
 
 void vfs_keyfile_free(struct handle *h)
 {
@@ -308,6 +314,12 @@ int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, stru
 			r = secbuf_from(pem, len, &h->value);
 			free(pem);
 		}
+		if (r == 0) {
+			/* past a cap the refusal is the record of this open */
+			r = vfs_limits_open(v, c, "open", ppath, secbuf_held(h->value), &h->charge);
+			if (r < 0)
+				return r;
+		}
 		vfs_event(c, "open", ppath, n->version, &d, r < 0 ? -r : 0, &ev);
 		ev.detail = PUBLIC_PEM;
 		return vault_record(v->vault, &ev) < 0 ? -EIO : r;
@@ -325,6 +337,11 @@ int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, stru
 		r = -ENOENT;
 	if (r == 0)
 		r = vfs_opener_set(h, c, &d);
+	if (r == 0) {
+		r = vfs_limits_open(v, c, "open", ppath, vfs_keyfile_held(h), &h->charge);
+		if (r < 0)
+			return r;
+	}
 	vfs_event(c, "open", ppath, n->version, &d, r < 0 ? -r : 0, &ev);
 	ev.detail = file;
 	if (vault_record(v->vault, &ev) < 0)
@@ -332,19 +349,49 @@ int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, stru
 	return r;
 }
 
-/* With h->lock held. */
-int vfs_keyfile_write(struct handle *h, const char *buf, size_t size, off_t off)
+/*
+ * With h->lock held: input that would pass a [limits] cap. The operation will not run: its
+ * input is wiped and given back, and this refusal, recorded once for the open file, is
+ * the answer to every later write and read of it.
+ */
+static int refuse_input(struct vfs *v, struct handle *h, const char *cap, uint64_t value)
 {
 	struct keyop *k = h->keyop;
+
+	k->refused = 1;
+	k->ran = 1;
+	k->error = -ENOSPC;
+	keys_input_free(k->in);
+	k->in = NULL;
+	vfs_limits_set(v, &h->charge, vfs_keyfile_held(h));
+	if (h->limit_refused)
+		return -ENOSPC;
+	h->limit_refused = 1;
+	return vfs_limits_refuse_write(v, &h->opener->c, k->ppath, cap, value);
+}
+
+/* With h->lock held. */
+int vfs_keyfile_write(struct vfs *v, struct handle *h, const char *buf, size_t size, off_t off)
+{
+	struct keyop *k = h->keyop;
+	const char *cap;
+	uint64_t value;
 	int r;
 
 	if (!k)
 		return -EBADF; /* public.pem */
+	if (k->refused)
+		return -ENOSPC;
 	if (k->ran)
 		return -EINVAL; /* one operation per open */
 	if (off < 0 || (uint64_t)off != k->written)
 		return -EINVAL; /* input is a stream: written in order */
+	/* charged before the input grows, so that no cap is passed even for a moment */
+	r = vfs_limits_hold(v, &h->charge, keys_input_held_after(k->in, size), &cap, &value);
+	if (r < 0)
+		return refuse_input(v, h, cap, value);
 	r = keys_input_add(k->in, buf, size);
+	vfs_limits_set(v, &h->charge, vfs_keyfile_held(h));
 	if (r < 0)
 		return r;
 	k->written += size;
@@ -372,6 +419,14 @@ static int run(struct vfs *v, struct handle *h)
 		secbuf_free(h->value);
 		h->value = NULL;
 		r = -EIO;
+	}
+	if (k->ran) {
+		/* The input is done with: its memory goes back now, not at close. The result
+		 * is charged as it is, past a cap if need be: it holds at most one block more
+		 * than its input did (a header, a signature of a hashed message). */
+		keys_input_free(k->in);
+		k->in = NULL;
+		vfs_limits_set(v, &h->charge, vfs_keyfile_held(h));
 	}
 	if (r == -EUCLEAN || r == -ENOKEY)
 		log_error("Key \"%s\": the token lacks a version the vault records", k->ppath);

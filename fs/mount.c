@@ -389,8 +389,14 @@ static int serve(const struct mount_opts *o)
 		goto out;
 	}
 #if !defined(__SANITIZE_ADDRESS__)
-	/* Keep every page — secret values, keys — out of swap where the limits allow. */
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+	/*
+	 * Keep every page — secret values, keys — out of swap where the limits allow. Locked
+	 * as they are first touched (MCL_ONFAULT): every page that ever holds a byte is locked
+	 * all the same, but a mapping is not filled whole in advance — without it each
+	 * worker thread's 8 MiB stack was locked in RAM in full, most of the daemon's memory.
+	 */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 &&
+	    mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
 		log_debug("mlockall: %s (secret buffers are still locked one by one)",
 			  strerror(errno));
 #endif
@@ -479,6 +485,11 @@ static int serve(const struct mount_opts *o)
 	fuse_loop_cfg_set_clone_fd(loop, 0);
 	/* 0: unmounted from outside; > 0: the signal that stopped it; < 0: an error. */
 	r = fuse_session_loop_mt(se, loop);
+	/* The kernel ends a connection that still has requests queued (an unmount while
+	 * thousands of closes are on their way) with ECONNABORTED rather than ENODEV, which
+	 * libfuse takes for the end: it is the same end, not a failure. */
+	if (r == -ECONNABORTED)
+		r = 0;
 	if (r < 0) {
 		log_error("vault \"%s\": session failed: %s", vault->dir, strerror(-r));
 	} else {

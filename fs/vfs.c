@@ -33,6 +33,12 @@ int vfs_new(struct vault *vault, struct policy *policy, struct vfs **ret)
 		free(v);
 		return r;
 	}
+	r = vfs_limits_new(v, vault->cfg);
+	if (r < 0) {
+		nodes_free(v->nodes);
+		free(v);
+		return r;
+	}
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_rwlock_init(&v->policy_lock, NULL);
 	v->vault = vault;
@@ -50,6 +56,7 @@ void vfs_free(struct vfs *v)
 		return;
 	vfs_files_release_all(v);
 	vfs_dirs_release_all(v);
+	vfs_limits_free(v);
 	nodes_free(v->nodes);
 	vfs_token_slots_free(v);
 	policy_free(v->policy);
@@ -1041,6 +1048,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * version first. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/*
+	 * A close(2) returns before its RELEASE reaches us: the kernel sends it in the
+	 * background, at most max_background at a time (12 by default), while every open
+	 * goes ahead of them. Under many callers closed files then piled up unreleased —
+	 * each holding its value — and counted against [limits]: a uid of 36 readers met
+	 * EMFILE with one file open each. With room for many, releases are served in turn.
+	 */
+	conn->max_background = 1024;
 	/* Nothing that lets the kernel answer for us. */
 	conn->want &=
 		~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |

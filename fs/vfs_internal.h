@@ -25,6 +25,13 @@ struct opener {
 	struct policy_decision recover;
 };
 
+/* What one open file or folder is charged to the uid that opened it (limits.c). */
+struct limits_charge {
+	uid_t uid;
+	int open; /* counted as one of the uid's open files */
+	uint64_t bytes; /* of locked memory held */
+};
+
 /* An open secret or version. */
 struct handle {
 	pthread_mutex_t lock;
@@ -41,7 +48,11 @@ struct handle {
 	int dirty; /* written (or ftruncated) since the last commit */
 	int touched; /* opened with O_TRUNC or created: the value is new even if unwritten */
 	int committed; /* some commit from this handle succeeded */
-	int failed; /* a write was refused (EFBIG): nothing from this handle is committed */
+	/* a write was refused (EFBIG, or ENOSPC past a cap): that errno; nothing from this
+	 * handle is committed */
+	int failed;
+	struct limits_charge charge;
+	int limit_refused; /* a write past a cap was refused and recorded: later ones are not */
 	/* the last flush came from a writer on its way out — killed by a signal, or exiting
 	 * with a failure — without having closed the file: what it wrote is not committed */
 	int abandoned;
@@ -70,7 +81,34 @@ struct vfs {
 	/* the thread id of the guard (guard.c), whose lookups are the daemon's own walk to a
 	 * mount over the vault; 0 when none. Set by that thread, read with __atomic. */
 	pid_t guard_tid;
+	struct vfs_limits *limits; /* what open files may hold: its own lock */
 };
+
+/* limits.c: [limits] of vaultfs.conf. Its lock is taken last: under a handle's. */
+int vfs_limits_new(struct vfs *v, const struct vault_config *cfg);
+/* Records refusals not recorded yet; every charge must be closed first. */
+void vfs_limits_free(struct vfs *v);
+/*
+ * Charges a new open file or folder of @c, holding @bytes, into @ch. Past @c's uid's own
+ * caps: -EMFILE, past the caps in all: -ENFILE — the refusal recorded as @what on @path
+ * (the first of a run; the others are counted and recorded at the next close) — or -EIO
+ * if it could not be recorded; -ENOMEM. @ch is untouched on failure.
+ */
+int vfs_limits_open(struct vfs *v, struct caller *c, const char *what, const char *path,
+		    uint64_t bytes, struct limits_charge *ch);
+/* Sets what @ch holds to @bytes: -ENOSPC, with the cap passed and its value, if growth
+ * would pass a cap (then nothing changes); shrinking always works. Records nothing. */
+int vfs_limits_hold(struct vfs *v, struct limits_charge *ch, uint64_t bytes, const char **ret_cap,
+		    uint64_t *ret_value);
+/* Sets what @ch holds to @bytes, past the caps if need be: for memory already taken. */
+void vfs_limits_set(struct vfs *v, struct limits_charge *ch, uint64_t bytes);
+/* Gives back all @ch holds (nothing if it was never charged), and records the runs of
+ * refusals this ends. */
+void vfs_limits_close(struct vfs *v, struct limits_charge *ch);
+/* Records that a write on @path by @c was refused past @cap (of @value): -ENOSPC, or -EIO
+ * if it could not be recorded. */
+int vfs_limits_refuse_write(struct vfs *v, struct caller *c, const char *path, const char *cap,
+			    uint64_t value);
 
 /* Frees what vfs_set_token_slots made (keyfiles.c). */
 void vfs_token_slots_free(struct vfs *v);
@@ -143,7 +181,7 @@ void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c, enum
 			   const char *path, uint64_t version, const struct store_stat *known,
 			   int rights);
 
-/* files.c */
+/* files.c (and writes.c: write, copy_file_range, truncate) */
 /* Wipes and frees the handles the kernel never released (the session ended first). */
 void vfs_files_release_all(struct vfs *v);
 int vfs_pending_size(struct vfs *v, const char *path, uint64_t *ret_size);
@@ -185,7 +223,9 @@ int vfs_opener_set(struct handle *h, struct caller *c, const struct policy_decis
 
 /* Opens key file @n for @c into @h (recorded); -EACCES without the operation's right. */
 int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, struct handle *h);
-int vfs_keyfile_write(struct handle *h, const char *buf, size_t size, off_t off);
+int vfs_keyfile_write(struct vfs *v, struct handle *h, const char *buf, size_t size, off_t off);
+/* The locked bytes key file @h holds. */
+uint64_t vfs_keyfile_held(const struct handle *h);
 int vfs_keyfile_read(struct vfs *v, struct handle *h, size_t size, off_t off, const void **ret,
 		     size_t *ret_len);
 void vfs_keyfile_free(struct handle *h);

@@ -34,6 +34,10 @@ static const char *const settings[][2] = {
 	{ "hsm", "pin_file" },
 	{ "hsm", "softhsm2_conf" },
 	{ "hsm", "busy_timeout_ms" },
+	{ "limits", "open_files_per_uid" },
+	{ "limits", "open_files" },
+	{ "limits", "buffered_bytes_per_uid" },
+	{ "limits", "buffered_bytes" },
 };
 
 int config_value_ok(const char *v)
@@ -74,6 +78,10 @@ int config_new(struct vault_config **ret)
 	c->audit_rotate_size = CONFIG_ROTATE_SIZE_DEFAULT;
 	c->audit_timeout_ms = 3000;
 	c->hsm_busy_timeout_ms = 1000;
+	c->open_files_per_uid = CONFIG_OPEN_FILES_PER_UID_DEFAULT;
+	c->open_files = CONFIG_OPEN_FILES_DEFAULT;
+	c->buffered_per_uid = CONFIG_BUFFERED_PER_UID_DEFAULT;
+	c->buffered = CONFIG_BUFFERED_DEFAULT;
 	*ret = c;
 	return 0;
 }
@@ -114,6 +122,35 @@ static int fail(struct parse_state *s, const char *msg, const char *name, const 
 		s->failed = 1;
 	}
 	return 0;
+}
+
+/* [limits]: an open-files cap or a buffered-bytes cap, per uid or in all. */
+static int on_limit(struct parse_state *s, const char *name, const char *value)
+{
+	struct vault_config *c = s->c;
+	unsigned long long *bytes = NULL, n;
+	unsigned *files = NULL;
+
+	if (strcmp(name, "open_files_per_uid") == 0)
+		files = &c->open_files_per_uid;
+	else if (strcmp(name, "open_files") == 0)
+		files = &c->open_files;
+	else if (strcmp(name, "buffered_bytes_per_uid") == 0)
+		bytes = &c->buffered_per_uid;
+	else if (strcmp(name, "buffered_bytes") == 0)
+		bytes = &c->buffered;
+	else
+		return fail(s, "unknown setting", name, NULL);
+	if (files) {
+		if (parse_uint(value, 1, CONFIG_OPEN_FILES_LIMIT, &n) < 0)
+			return fail(s, "out of range (1 to 65536):", name, value);
+		*files = (unsigned)n;
+	} else {
+		if (parse_uint(value, CONFIG_BUFFERED_MIN, CONFIG_BUFFERED_LIMIT, &n) < 0)
+			return fail(s, "out of range (2097152 to 1099511627776):", name, value);
+		*bytes = n;
+	}
+	return 1;
 }
 
 static int on_value(void *user, const char *section, const char *name, const char *value)
@@ -194,6 +231,8 @@ static int on_value(void *user, const char *section, const char *name, const cha
 			return fail(s, "not a value vaultfs.conf can hold:", name, NULL);
 		if (config_set_string(field, value) < 0)
 			return fail(s, "out of memory at", name, NULL);
+	} else if (strcmp(section, "limits") == 0) {
+		return on_limit(s, name, value);
 	} else {
 		return fail(s, "unknown section", section, NULL);
 	}
@@ -368,6 +407,23 @@ int config_write(const char *path, const struct vault_config *c)
 		(unsigned long long)c->audit_rotate_size, c->audit_timeout_ms, c->hsm_module,
 		c->token_label, c->pin_file, c->softhsm2_conf ? c->softhsm2_conf : "",
 		c->hsm_busy_timeout_ms);
+	fprintf(f,
+		"\n"
+		"[limits]\n"
+		"# What the mount's open files and folders may hold, so that no caller can take\n"
+		"# the daemon's memory from the others. Past a uid's own cap an open fails with\n"
+		"# EMFILE, past the cap in all with ENFILE; a write that would buffer past either\n"
+		"# fails with ENOSPC. Refusals are recorded in the audit trail (rule \"limits\").\n"
+		"# Files and folders one uid may have open through the mount (1 to 65536).\n"
+		"open_files_per_uid = %u\n"
+		"# Files and folders all uids together may have open.\n"
+		"open_files = %u\n"
+		"# Bytes one uid's open files may hold in locked memory: values read or being\n"
+		"# written, key operations' input and results (2097152 to 1099511627776).\n"
+		"buffered_bytes_per_uid = %llu\n"
+		"# Bytes all open files together may hold.\n"
+		"buffered_bytes = %llu\n",
+		c->open_files_per_uid, c->open_files, c->buffered_per_uid, c->buffered);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		r = -errno;
 		fclose(f);

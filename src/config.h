@@ -16,6 +16,14 @@
 #define CONFIG_ROTATE_SIZE_DEFAULT (64ULL << 20)
 #define CONFIG_ROTATE_SIZE_MIN 65536ULL
 #define CONFIG_ROTATE_SIZE_LIMIT (1ULL << 40)
+/* [limits]: what the mount's open files and folders may hold (see vfs_limits) */
+#define CONFIG_OPEN_FILES_PER_UID_DEFAULT 1024
+#define CONFIG_OPEN_FILES_DEFAULT 8192
+#define CONFIG_OPEN_FILES_LIMIT 65536
+#define CONFIG_BUFFERED_PER_UID_DEFAULT (64ULL << 20)
+#define CONFIG_BUFFERED_DEFAULT (256ULL << 20)
+#define CONFIG_BUFFERED_MIN (2ULL << 20) /* room for one value of the largest size */
+#define CONFIG_BUFFERED_LIMIT (1ULL << 40)
 #define CONFIG_FILE_MAX 65536
 /* inih reads a line into 200 bytes with its newline and NUL: longer ones are refused */
 #define CONFIG_LINE_MAX 198
@@ -34,6 +42,12 @@ struct vault_config {
 	char *token_label;
 	char *pin_file; /* absolute, or relative to the vault directory */
 	char *softhsm2_conf; /* the embedded token's SoftHSM2 config, or NULL */
+	/* [limits] of a mount: 1 .. CONFIG_OPEN_FILES_LIMIT open files and folders, and
+	 * CONFIG_BUFFERED_MIN .. CONFIG_BUFFERED_LIMIT bytes buffered, per uid and in all */
+	unsigned open_files_per_uid;
+	unsigned open_files;
+	unsigned long long buffered_per_uid;
+	unsigned long long buffered;
 };
 
 /* A config with every default and no HSM settings. Returns 0 or -ENOMEM. */

@@ -98,6 +98,10 @@ int keys_input_new(struct store *s, const char *name, uint64_t version, enum key
  * decrypt and unwrap take any length: past the longest ciphertext the key makes, the run
  * is -EBADMSG. */
 int keys_input_add(struct keys_input *in, const void *data, size_t len);
+/* The bytes of locked memory @in holds (0 for NULL), and what it would hold once @len
+ * more bytes were added (the same when keys_input_add would refuse or drop them). */
+size_t keys_input_held(const struct keys_input *in);
+size_t keys_input_held_after(const struct keys_input *in, size_t len);
 /* Runs the operation in the token: the result in *ret, and the version used (for
  * decrypt, the one the input names). -EBADMSG for bad or tampered input. */
 int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret,

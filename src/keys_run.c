@@ -145,6 +145,19 @@ int keys_input_add(struct keys_input *in, const void *data, size_t len)
 	return secbuf_append(in->buf, data, len);
 }
 
+size_t keys_input_held(const struct keys_input *in)
+{
+	return in ? secbuf_held(in->buf) : 0;
+}
+
+size_t keys_input_held_after(const struct keys_input *in, size_t len)
+{
+	/* as keys_input_add decides: sign keeps a hash, input past the limit is not kept */
+	if (!in || !in->buf || in->too_long || len > in->limit || in->buf->len > in->limit - len)
+		return keys_input_held(in);
+	return secbuf_held_after(in->buf, in->buf->len + len);
+}
+
 static int key_object(struct hsm *h, struct keys_input *in, const struct store_key_version *v,
 		      CK_OBJECT_HANDLE *ret)
 {

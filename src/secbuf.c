@@ -8,7 +8,10 @@
  *
  * Blocks up to POOL_MAX come from a pool of such mappings, kept and reused once wiped:
  * a read through the mount then costs no mmap, mlock or munmap (and no TLB shootdown on
- * every core). Larger blocks are mapped one by one.
+ * every core). Larger blocks are mapped one by one. The pool keeps at most POOL_KEEP bytes
+ * of free blocks per size: a block freed beyond that is unmapped, so memory that a burst
+ * of open files took goes back to the system when they close (the pool must never grow
+ * to the largest number of buffers ever held at once and stay there).
  */
 #include "secbuf.h"
 
@@ -36,6 +39,8 @@ static size_t page_round(size_t n)
 #define POOL_MIN 4096
 #define POOL_MAX (POOL_MIN << (POOL_CLASSES - 1))
 #define POOL_CHUNK (256 * 1024) /* mapped at once and cut into blocks of one class */
+/* free bytes kept per class: more than the blocks a few dozen concurrent reads hold */
+#define POOL_KEEP (1024 * 1024)
 
 /* A free block holds only the link to the next one: its bytes were wiped. */
 struct free_block {
@@ -44,6 +49,7 @@ struct free_block {
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct free_block *pool_free[POOL_CLASSES]; /* protected by pool_lock */
+static size_t pool_free_bytes[POOL_CLASSES]; /* protected by pool_lock */
 
 static void *map_secure(size_t len)
 {
@@ -80,42 +86,62 @@ static void *pool_get(int c)
 				b = (struct free_block *)(chunk + off);
 				b->next = pool_free[c];
 				pool_free[c] = b;
+				pool_free_bytes[c] += size;
 			}
 	}
 	b = pool_free[c];
 	if (b) {
 		pool_free[c] = b->next;
+		pool_free_bytes[c] -= size;
 		b->next = NULL; /* a new block reads as zeros */
 	}
 	pthread_mutex_unlock(&pool_lock);
 	return b;
 }
 
+/* Takes back a wiped block, or unmaps it when the class already keeps enough: a block is
+ * whole pages of its chunk, and unmapping them alone gives them back (the rest of the
+ * chunk stays mapped). */
 static void pool_put(void *p, int c)
 {
+	size_t size = (size_t)POOL_MIN << c;
 	struct free_block *b = p;
+	int keep;
 
 	pthread_mutex_lock(&pool_lock);
-	b->next = pool_free[c];
-	pool_free[c] = b;
+	keep = pool_free_bytes[c] + size <= POOL_KEEP;
+	if (keep) {
+		b->next = pool_free[c];
+		pool_free[c] = b;
+		pool_free_bytes[c] += size;
+	}
 	pthread_mutex_unlock(&pool_lock);
+	if (!keep)
+		(void)munmap(p, size);
+}
+
+/* The length of the block that holds @cap bytes: a pool class, or whole pages. 0 when
+ * no block can be that large. */
+static size_t block_len(size_t cap)
+{
+	size_t len = page_round(cap);
+
+	if (len != 0 && len <= POOL_MAX)
+		len = (size_t)POOL_MIN << pool_class(len);
+	return len;
 }
 
 static int map_block(size_t cap, uint8_t **ret_data, size_t *ret_map_len)
 {
-	size_t len = page_round(cap);
+	size_t len = block_len(cap);
 	void *p;
 
 	if (len == 0)
 		return -ENOMEM;
-	if (len <= POOL_MAX) {
-		int c = pool_class(len);
-
-		len = (size_t)POOL_MIN << c;
-		p = pool_get(c);
-	} else {
+	if (len <= POOL_MAX)
+		p = pool_get(pool_class(len));
+	else
 		p = map_secure(len);
-	}
 	if (!p)
 		return -ENOMEM;
 	*ret_data = p;
@@ -180,6 +206,33 @@ int secbuf_from(const void *src, size_t len, struct secbuf **ret)
 	return 0;
 }
 
+/* The capacity to map so that @b holds @need bytes. */
+static size_t grown_cap(const struct secbuf *b, size_t need)
+{
+	/* Grow geometrically so that many small appends stay linear. */
+	if (need < b->cap * 2 && b->cap * 2 > b->cap)
+		return b->cap * 2;
+	return need;
+}
+
+size_t secbuf_held(const struct secbuf *b)
+{
+	return b ? b->map_len : 0;
+}
+
+size_t secbuf_held_after(const struct secbuf *b, size_t need)
+{
+	size_t len;
+
+	if (!b)
+		len = block_len(need);
+	else if (need <= b->cap)
+		return b->map_len;
+	else
+		len = block_len(grown_cap(b, need));
+	return len ? len : SIZE_MAX;
+}
+
 int secbuf_reserve(struct secbuf *b, size_t need)
 {
 	uint8_t *data;
@@ -189,9 +242,7 @@ int secbuf_reserve(struct secbuf *b, size_t need)
 	secbuf_check(b);
 	if (need <= b->cap)
 		return 0;
-	/* Grow geometrically so that many small appends stay linear. */
-	if (need < b->cap * 2 && b->cap * 2 > b->cap)
-		need = b->cap * 2;
+	need = grown_cap(b, need);
 	r = map_block(need, &data, &map_len);
 	if (r < 0)
 		return r;

@@ -29,6 +29,14 @@ int secbuf_from(const void *src, size_t len, struct secbuf **ret);
  * old block wiped and unmapped. Returns 0 or -ENOMEM; on failure @b is unchanged. */
 int secbuf_reserve(struct secbuf *b, size_t need);
 
+/* The bytes of memory @b holds (its mapping, whole pages); 0 for NULL. */
+size_t secbuf_held(const struct secbuf *b);
+
+/* What secbuf_held would be once secbuf_reserve(@b, @need) succeeded — or, for a NULL @b,
+ * what secbuf_new(@need) holds. SIZE_MAX when no buffer can be that large. Lets a caller
+ * with a budget refuse growth before the memory is taken. */
+size_t secbuf_held_after(const struct secbuf *b, size_t need);
+
 /* Appends @len bytes; grows as secbuf_reserve does. */
 int secbuf_append(struct secbuf *b, const void *src, size_t len);
 

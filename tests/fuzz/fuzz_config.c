@@ -72,7 +72,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (c->max_secret_size < 1 || c->max_secret_size > CONFIG_SECRET_SIZE_LIMIT ||
 	    c->retention_days < 1 || c->retention_days > 36500 || c->busy_timeout_ms > 600000 ||
 	    (c->audit_rotate_size && c->audit_rotate_size < CONFIG_ROTATE_SIZE_MIN) ||
-	    c->audit_rotate_size > CONFIG_ROTATE_SIZE_LIMIT || !*c->hsm_module ||
+	    c->audit_rotate_size > CONFIG_ROTATE_SIZE_LIMIT || c->open_files_per_uid < 1 ||
+	    c->open_files_per_uid > CONFIG_OPEN_FILES_LIMIT || c->open_files < 1 ||
+	    c->open_files > CONFIG_OPEN_FILES_LIMIT || c->buffered_per_uid < CONFIG_BUFFERED_MIN ||
+	    c->buffered_per_uid > CONFIG_BUFFERED_LIMIT || c->buffered < CONFIG_BUFFERED_MIN ||
+	    c->buffered > CONFIG_BUFFERED_LIMIT || !*c->hsm_module ||
 	    !*c->token_label || !*c->pin_file)
 		abort();
 	if (config_write(scratch(), c) != 0)
@@ -85,6 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    back->retention_days != c->retention_days ||
 	    back->busy_timeout_ms != c->busy_timeout_ms ||
 	    back->audit_rotate_size != c->audit_rotate_size ||
+	    back->open_files_per_uid != c->open_files_per_uid ||
+	    back->open_files != c->open_files || back->buffered_per_uid != c->buffered_per_uid ||
+	    back->buffered != c->buffered ||
 	    !same(back->hsm_module, c->hsm_module) || !same(back->token_label, c->token_label) ||
 	    !same(back->pin_file, c->pin_file) || !same(back->softhsm2_conf, c->softhsm2_conf)) {
 		fprintf(stderr, "written settings parse back different\n");

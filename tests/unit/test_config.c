@@ -72,6 +72,48 @@ static void test_roundtrip(void **state)
 	assert_int_equal(back->hsm_busy_timeout_ms, 1000);
 	assert_true(test_file_contains(path, "timeout_ms = 3000", 17));
 	assert_true(test_file_contains(path, "busy_timeout_ms = 1000", 22));
+	/* the caps on what the mount's open files may hold */
+	assert_int_equal(back->open_files_per_uid, 1024);
+	assert_int_equal(back->open_files, 8192);
+	assert_true(back->buffered_per_uid == 64ULL << 20);
+	assert_true(back->buffered == 256ULL << 20);
+	assert_true(test_file_contains(path, "[limits]", 8));
+	assert_true(test_file_contains(path, "open_files_per_uid = 1024", 25));
+	assert_true(test_file_contains(path, "open_files = 8192", 17));
+	assert_true(test_file_contains(path, "buffered_bytes_per_uid = 67108864", 33));
+	assert_true(test_file_contains(path, "buffered_bytes = 268435456", 26));
+	config_free(c);
+	config_free(back);
+}
+
+/* A vault made before [limits] existed gets every cap's default; set ones read back. */
+static void test_limits(void **state)
+{
+	struct vault_config *c = NULL, *back = NULL;
+	char err[256] = "";
+
+	(void)state;
+	write_file("[vault]\nmax_secret_size = 100\n[hsm]\nmodule = m\ntoken = t\npin_file = p\n");
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->open_files_per_uid, 1024);
+	assert_int_equal(c->open_files, 8192);
+	assert_true(c->buffered_per_uid == 64ULL << 20);
+	assert_true(c->buffered == 256ULL << 20);
+	config_free(c);
+	write_file("[hsm]\nmodule = m\ntoken = t\npin_file = p\n[limits]\n"
+		   "open_files_per_uid = 1\nopen_files = 65536\n"
+		   "buffered_bytes_per_uid = 2097152\nbuffered_bytes = 1099511627776\n");
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->open_files_per_uid, 1);
+	assert_int_equal(c->open_files, 65536);
+	assert_true(c->buffered_per_uid == 2097152);
+	assert_true(c->buffered == 1ULL << 40);
+	assert_int_equal(config_write(path, c), 0);
+	assert_int_equal(config_load(path, &back, err, sizeof(err)), 0);
+	assert_int_equal(back->open_files_per_uid, 1);
+	assert_int_equal(back->open_files, 65536);
+	assert_true(back->buffered_per_uid == 2097152);
+	assert_true(back->buffered == 1ULL << 40);
 	config_free(c);
 	config_free(back);
 }
@@ -108,6 +150,27 @@ static void test_errors(void **state)
 	expect_error(text, "vaultfs.conf:6: out of range");
 	snprintf(text, sizeof(text), "[hsm]\nbusy_timeout_ms = 1s\nmodule = m\ntoken = t\npin_file = p\n");
 	expect_error(text, "vaultfs.conf:2: out of range (0 to 600000): \"busy_timeout_ms\"");
+	snprintf(text, sizeof(text), "%s[limits]\nopen_files_per_uid = 0\n", hsm);
+	expect_error(text,
+		     "vaultfs.conf:6: out of range (1 to 65536): \"open_files_per_uid\": \"0\"");
+	snprintf(text, sizeof(text), "%s[limits]\nopen_files = 65537\n", hsm);
+	expect_error(text, "vaultfs.conf:6: out of range (1 to 65536): \"open_files\"");
+	snprintf(text, sizeof(text), "%s[limits]\nopen_files = -1\n", hsm);
+	expect_error(text, "vaultfs.conf:6: out of range (1 to 65536)");
+	snprintf(text, sizeof(text), "%s[limits]\nbuffered_bytes_per_uid = 2097151\n", hsm);
+	expect_error(text, "vaultfs.conf:6: out of range (2097152 to 1099511627776): "
+			   "\"buffered_bytes_per_uid\"");
+	snprintf(text, sizeof(text), "%s[limits]\nbuffered_bytes = 1099511627777\n", hsm);
+	expect_error(text, "vaultfs.conf:6: out of range (2097152 to 1099511627776): "
+			   "\"buffered_bytes\"");
+	snprintf(text, sizeof(text), "%s[limits]\nbuffered_bytes = 64M\n", hsm);
+	expect_error(text, "vaultfs.conf:6: out of range");
+	snprintf(text, sizeof(text), "%s[limits]\nopen_files = 10\nopen_files = 20\n", hsm);
+	expect_error(text, "vaultfs.conf:7: given twice");
+	snprintf(text, sizeof(text), "%s[limits]\nopen_file = 10\n", hsm);
+	expect_error(text, "vaultfs.conf:6: unknown setting \"open_file\"");
+	snprintf(text, sizeof(text), "%s[vault]\nopen_files = 10\n", hsm);
+	expect_error(text, "vaultfs.conf:6: unknown setting \"open_files\"");
 	snprintf(text, sizeof(text), "%s[vault]\nmax_secrets_size = 10\n", hsm);
 	expect_error(text, "vaultfs.conf:6: unknown setting \"max_secrets_size\"");
 	snprintf(text, sizeof(text), "%s[vaults]\nx = 1\n", hsm);
@@ -181,6 +244,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_refuses, setup, teardown),
 	};
