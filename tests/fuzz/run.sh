@@ -4,16 +4,16 @@
 # runs in the same output directory found. Every parser of untrusted input has one:
 #
 #   policy      the policy file (policy/policy.c, globs, decisions)
-#   audit_line  a line of the audit trail, before any MAC is checked (src/audit_line.c)
-#   config      vaultfs.conf through inih, written back and read again (src/config.c)
-#   pem         a private key to import, with or without a passphrase (src/keys_pem.c)
+#   audit_line  a line of the audit trail, before any MAC is checked (src/audit/audit_line.c)
+#   config      vaultfs.conf through inih, written back and read again (src/config/config.c)
+#   pem         a private key to import, with or without a passphrase (src/keys/keys_pem.c)
 #   keyfile     the AES-GCM header and OAEP decoding of decrypt/unwrap input
-#               (src/keys_header.c, src/oaep.c, OAEP against OpenSSL's own decoder)
+#               (src/keys/keys_header.c, src/crypto/oaep.c, OAEP against OpenSSL's own decoder)
 #   keyops      whole decrypt, unwrap, encrypt and wrap operations on a real SoftHSM2 token
-#               made once per process (src/keys_run.c and the token's own parsing)
-#   attr        user.vault.* attribute names and values (src/attr_value.c)
-#   time        RFC 3339 times, parsed and printed back (src/timeutil.c)
-#   names       secret names and NAME@N (src/names.c)
+#               made once per process (src/keys/keys_run.c and the token's own parsing)
+#   attr        user.vault.* attribute names and values (src/store/attr_value.c)
+#   time        RFC 3339 times, parsed and printed back (src/base/timeutil.c)
+#   names       secret names and NAME@N (src/base/names.c)
 #
 # Each target links only the files it fuzzes. Usage: run.sh [SECONDS] [TARGET...] (all by
 # default). Prints one line per target — executions, and crashes (always 0, or the target
@@ -33,22 +33,22 @@ cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 # sources and libraries of each target, and the longest input worth trying
 declare -A src lib maxlen
 src[policy]="policy/policy.c policy/glob.c policy/caller.c"
-src[audit_line]="src/audit_line.c src/hsm.c src/secbuf.c src/log.c src/timeutil.c"
+src[audit_line]="src/audit/audit_line.c src/hsm/hsm.c src/base/secbuf.c src/base/log.c src/base/timeutil.c"
 lib[audit_line]="-lcrypto -ldl"
-src[config]="src/config.c"
+src[config]="src/config/config.c"
 lib[config]="$(pkg-config --libs inih)"
-src[pem]="src/keys_pem.c src/secbuf.c"
+src[pem]="src/keys/keys_pem.c src/base/secbuf.c"
 lib[pem]="-lcrypto"
-src[keyfile]="src/keys_header.c src/oaep.c src/secbuf.c"
+src[keyfile]="src/keys/keys_header.c src/crypto/oaep.c src/base/secbuf.c"
 lib[keyfile]="-lcrypto"
-src[keyops]="src/keys.c src/keys_run.c src/keys_pem.c src/keys_header.c src/oaep.c src/hsm.c
-	src/hsm_keys.c src/store.c src/store_secret.c src/store_attr.c src/store_tree.c
-	src/store_cache.c src/store_conn.c src/store_keys.c src/crypto.c src/secbuf.c src/fdio.c
-	src/log.c src/names.c src/timeutil.c src/attr_value.c"
+src[keyops]="src/keys/keys.c src/keys/keys_run.c src/keys/keys_pem.c src/keys/keys_header.c src/crypto/oaep.c src/hsm/hsm.c
+	src/hsm/hsm_keys.c src/store/store.c src/store/store_secret.c src/store/store_attr.c src/store/store_tree.c
+	src/store/store_cache.c src/store/store_conn.c src/store/store_keys.c src/crypto/crypto.c src/base/secbuf.c src/base/fdio.c
+	src/base/log.c src/base/names.c src/base/timeutil.c src/store/attr_value.c"
 lib[keyops]="-lsqlite3 -lcrypto -ldl -lpthread"
-src[attr]="src/attr_value.c src/names.c src/timeutil.c"
-src[time]="src/timeutil.c"
-src[names]="src/names.c"
+src[attr]="src/store/attr_value.c src/base/names.c src/base/timeutil.c"
+src[time]="src/base/timeutil.c"
+src[names]="src/base/names.c"
 maxlen=([policy]=8192 [audit_line]=20000 [config]=4096 [pem]=8192 [keyfile]=600
 	[keyops]=600 [attr]=600 [time]=64 [names]=4096)
 all=(policy audit_line config pem keyfile keyops attr time names)

@@ -1,5 +1,5 @@
 /*
- * Unit tests of OAEP-SHA-256 decoding (src/oaep.c) against OpenSSL: an encoding OpenSSL
+ * Unit tests of OAEP-SHA-256 decoding (src/crypto/oaep.c) against OpenSSL: an encoding OpenSSL
  * made decodes to its message under the label it was made with, and only under that one
  * (the empty label of decrypt, "vaultfs-wrap" of unwrap); every damaged one — a non-zero
  * first byte, any byte of the masked seed or data block changed, a wrong length — is

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the embedded token's configuration (src/vault_token.c): what SoftHSM2 is
+ * Unit tests of the embedded token's configuration (src/vault/vault_token.c): what SoftHSM2 is
  * handed for a vault's softhsm2.conf — every other line as it is, the token folder last
  * and absolute, read the way SoftHSM2 reads a line — where a vault of an older vaultfs
  * (an absolute folder) is taken to be now and how its file is rewritten, a file outside
