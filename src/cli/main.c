@@ -58,46 +58,6 @@ static const char init_help[] =
 	"  --token LABEL      the token's label\n"
 	"  --pin-file FILE    a file holding the user PIN, readable by its owner only\n";
 
-int cli_error(const char *cmd, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "vaultfs: %s: ", cmd);
-	if (name)
-		fprintf(stderr, "\"%s\": ", name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
-
-int cli_inspection(const char *cmd, struct vault *v, const struct audit_event *ev)
-{
-	int r = vault_record_inspection(v, ev);
-
-	if (r == 1) {
-		fprintf(stderr,
-			"vaultfs: %s: \"%s/%s\": the disk is full: this inspection is noted in "
-			"the system log, not in the audit trail\n",
-			cmd, v->dir, VAULT_AUDIT);
-		return 0;
-	}
-	return r < 0 ? -EIO : 0;
-}
-
-int cli_usage(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "vaultfs: %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see 'vaultfs %s --help')\n", cmd);
-	return EXIT_USAGE;
-}
-
 int cli_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
