@@ -74,9 +74,22 @@ int hsm_ck(CK_RV rv, const char *fn);
 /* The object that named-key handle @k stands for now: -ENOKEY if @k names none. */
 int hsm_named_object(struct hsm *h, CK_OBJECT_HANDLE k, CK_OBJECT_HANDLE *ret);
 
-/* Notes, for the calling thread's hsm_leave, that a call found the token or our sessions
- * on it gone. */
+/* hsm_module.c. Notes, for the calling thread's hsm_leave, that a call found the token or
+ * our sessions on it gone; hsm_gone_take says whether one did since it last asked, and
+ * forgets it. */
 void hsm_note_gone(void);
+int hsm_gone_take(void);
+
+/* Loads the module at @path and takes a reference on its process-wide initialisation
+ * (-ELIBACC if it is no PKCS#11 module); hsm_lib_unload gives both back. */
+int hsm_lib_load(const char *path, struct lib *ret);
+void hsm_lib_unload(struct lib *l);
+
+/* @label (at most HSM_TOKEN_LABEL_MAX bytes) padded with spaces, as PKCS#11 keeps it. */
+void hsm_pad_label(const char *label, CK_UTF8CHAR out[HSM_TOKEN_LABEL_MAX]);
+
+/* hsm_session.c. A thread's exit: its session goes with it (the key's destructor). */
+void hsm_thread_session_close(void *p);
 
 /* Notes the token gone when @rv refuses the object behind a named-key handle as invalid:
  * a named key is never destroyed, so its token was loaded again under us. */
@@ -84,6 +97,9 @@ void hsm_named_refused(CK_RV rv);
 
 /* hsm_ck for a call on a named key: hsm_named_refused, then the errno. */
 int hsm_named_ck(CK_RV rv, const char *fn);
+
+/* hsm_use.c. 1 if the calling thread is inside a call on @h. */
+int hsm_entered(const struct hsm *h);
 
 /*
  * Brackets every call on the token: hsm_enter takes h->use for reading (once per thread,
