@@ -18,6 +18,9 @@ import subprocess
 import sys
 
 
+TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def read_layers(path):
     """layers.txt: 'LAYER: USES...' a line, '#' comments. Returns {layer: set(uses)}."""
     layers = {}
@@ -48,7 +51,9 @@ def objects(build):
                 if fn.endswith(".c.o"):
                     obj = os.path.join(root, fn)
                     src = os.path.relpath(obj, base)[: -len(".o")]
-                    out.append((src, obj))
+                    # an object left from a source since moved or removed is no file
+                    if os.path.exists(os.path.join(TREE, src)):
+                        out.append((src, obj))
     return out
 
 

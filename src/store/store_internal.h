@@ -125,7 +125,7 @@ int store_enter_write(struct store *s, const char *path);
 /* The calling thread's database handle (after store_enter). */
 sqlite3 *store_db(struct store *s);
 
-/* store_conn.c: connections. */
+/* store_sql.c: connections. */
 int store_conn_open(struct store *s, int flags);
 void store_conn_close(struct conn *c);
 void store_conn_destroy(void *p); /* the thread-exit destructor */
@@ -157,6 +157,9 @@ int store_folder_insert(struct store *s, const char *path, int64_t now);
 int store_insert_named(struct store *s, enum query q, const char *path, int64_t now);
 int store_ensure_parents(struct store *s, const char *path, int mkdirs, int64_t now);
 int store_datakey_get(struct store *s, int64_t id, const struct secbuf **ret);
+/* Makes a new data key in the token, wrapped under the KEK, and makes it current. */
+int store_datakey_add(struct store *s, int64_t now);
+
 int store_datakey_current(struct store *s, int64_t *ret);
 int store_value_aad(struct store *s, int64_t key_id, uint64_t version, const char *path,
 		    uint8_t *buf, size_t len);
