@@ -36,19 +36,6 @@ static struct handle *handle_new(enum node_kind kind, const char *path)
 	return h;
 }
 
-int vfs_opener_set(struct handle *h, struct caller *c, const struct policy_decision *d)
-{
-	h->opener = malloc(sizeof(*h->opener));
-	if (!h->opener)
-		return -ENOMEM;
-	/* read now, once for the open's record and the later ones: by then the opener may
-	 * be gone */
-	caller_load(c, CALLER_HAVE_EXE | CALLER_HAVE_CGROUP);
-	h->opener->c = *c;
-	h->opener->d = *d;
-	return 0;
-}
-
 /* vfs_opener_set for a writer of secret @ppath, with whether it may bring back a deleted
  * secret of that name at commit. */
 static int writer_set(struct vfs *v, struct handle *h, struct caller *c,
@@ -113,44 +100,6 @@ static struct handle *fh(struct fuse_file_info *fi)
 	return (struct handle *)(uintptr_t)fi->fh;
 }
 
-static void pending_add(struct vfs *v, struct handle *h)
-{
-	pthread_mutex_lock(&v->lock);
-	h->next_pending = v->pending;
-	v->pending = h;
-	h->pending = 1;
-	pthread_mutex_unlock(&v->lock);
-}
-
-static void pending_remove(struct vfs *v, struct handle *h)
-{
-	pthread_mutex_lock(&v->lock);
-	for (struct handle **pp = &v->pending; *pp; pp = &(*pp)->next_pending)
-		if (*pp == h) {
-			*pp = h->next_pending;
-			break;
-		}
-	h->pending = 0;
-	pthread_mutex_unlock(&v->lock);
-}
-
-int vfs_pending_size(struct vfs *v, const char *path, uint64_t *ret_size)
-{
-	int r = -ENOENT;
-
-	pthread_mutex_lock(&v->lock);
-	for (struct handle *h = v->pending; h; h = h->next_pending)
-		if (strcmp(h->path, path) == 0) {
-			/* h->lock is not taken (lock order is h->lock, then v->lock): a length
-			 * that is a write behind is fine for stat. */
-			*ret_size = __atomic_load_n(&h->value->len, __ATOMIC_RELAXED);
-			r = 0;
-			break;
-		}
-	pthread_mutex_unlock(&v->lock);
-	return r;
-}
-
 /*
  * With h->lock held: makes the value a version. At flush only what was written counts —
  * a shell's "> file" closes a dup of the descriptor before writing, and that close must not
@@ -185,7 +134,7 @@ static int commit(struct vfs *v, struct handle *h, int last)
 	h->committed = 1;
 	h->excl = 0; /* it exists now: later commits are versions of it */
 	if (h->pending)
-		pending_remove(v, h);
+		vfs_pending_remove(v, h);
 	return 0;
 }
 
@@ -247,9 +196,8 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	vfs_policy_path(n, ppath, sizeof(ppath));
 	/* History and deleted secrets are read-only, and a deleted value is not served. */
 	if (n->kind == NODE_TRASH_SECRET || (n->kind == NODE_VERSION && acc != O_RDONLY)) {
-		fuse_reply_err(req, -vfs_refuse(v, &c, "open", ppath,
-						vfs_read_only_rule(n),
-						EACCES));
+		fuse_reply_err(req,
+			       -vfs_refuse(v, &c, "open", ppath, vfs_read_only_rule(n), EACCES));
 		return;
 	}
 	r = acc != O_WRONLY ? vfs_check(v, &c, "open", POLICY_READ, ppath, &d) : 0;
@@ -375,10 +323,10 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	 * Without it a create is open-or-create: one made meanwhile gets this as a version. */
 	h->excl = (fi->flags & O_EXCL) != 0;
 	h->touched = 1; /* an empty file is made even if nothing is written */
-	pending_add(v, h);
+	vfs_pending_add(v, h);
 	r = nodes_lookup(v->nodes, NODE_SECRET, path, 0, &n);
 	if (r < 0) {
-		pending_remove(v, h);
+		vfs_pending_remove(v, h);
 		handle_free(v, h);
 		fuse_reply_err(req, -r);
 		return;
@@ -387,7 +335,7 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	r = vfs_stat(v, &c, n, &e.attr);
 	if (r < 0) {
 		nodes_forget(v->nodes, n->ino, 1);
-		pending_remove(v, h);
+		vfs_pending_remove(v, h);
 		handle_free(v, h);
 		fuse_reply_err(req, -r);
 		return;
@@ -401,7 +349,7 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		nodes_forget(v->nodes, n->ino, 1);
 		untrack(v, h);
-		pending_remove(v, h);
+		vfs_pending_remove(v, h);
 		handle_free(v, h);
 	}
 }
@@ -486,8 +434,9 @@ static int flush_commit(fuse_req_t req, struct vfs *v, struct handle *h)
 	h->abandoned = caller_exit_code(&c, &code) == 1 && code != 0;
 	if (h->abandoned) {
 		if (h->dirty || (h->touched && !h->committed))
-			record_discard(v, h, (code & 0x7f) ? "the writer was killed before it closed"
-							   : "the writer failed before it closed");
+			record_discard(v, h,
+				       (code & 0x7f) ? "the writer was killed before it closed"
+						     : "the writer failed before it closed");
 		return 0;
 	}
 	r = commit(v, h, 0);
@@ -535,7 +484,8 @@ void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	r = 0;
 	if (h->writable && h->kind != NODE_KEY_FILE && !h->failed && !h->abandoned) {
 		if (h->dirty)
-			record_discard(v, h, "the file was released without a close after the write");
+			record_discard(v, h,
+				       "the file was released without a close after the write");
 		else
 			r = commit(v, h, 1);
 	}
@@ -543,7 +493,7 @@ void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r < 0)
 		log_debug("commit at release of \"%s\" failed: %s", h->path, strerror(-r));
 	if (h->pending)
-		pending_remove(v, h);
+		vfs_pending_remove(v, h);
 	untrack(v, h);
 	handle_free(v, h);
 	fuse_reply_err(req, 0);

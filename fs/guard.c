@@ -80,8 +80,7 @@ int vfs_is_guard(const struct vfs *v, const struct caller *c)
 	return tid > 0 && c->pid == tid && c->uid == geteuid();
 }
 
-int vfs_refuse_mount_helper(struct vfs *v, struct caller *c, const char *what,
-			    const struct node *n)
+int vfs_refuse_mount_helper(struct vfs *v, struct caller *c, const char *what, const struct node *n)
 {
 	char ppath[NAME_PATH_MAX + 16];
 
@@ -122,8 +121,7 @@ static int detach_fd(int fd)
 }
 
 /* Records a failure to clear mount @id once; returns -ECANCELED, "recorded". */
-static int failed(struct guard *g, const struct mountinfo_entry *e, int id, const char *path,
-		  int r)
+static int failed(struct guard *g, const struct mountinfo_entry *e, int id, const char *path, int r)
 {
 	if (!failed_before(g, id))
 		tell(g, e, path, r);
@@ -137,8 +135,7 @@ static int failed(struct guard *g, const struct mountinfo_entry *e, int id, cons
  * (the next sweep sees it), -ECANCELED when a failure was recorded, or another -errno.
  */
 static int clear_stack(struct guard *g, const struct mountinfo *m, const char *path,
-		       int (*open_top)(struct guard *, const void *), const void *arg,
-		       int *ret_n)
+		       int (*open_top)(struct guard *, const void *), const void *arg, int *ret_n)
 {
 	int fd, id, r;
 
@@ -273,8 +270,8 @@ static int sweep(struct guard *g)
 			over[n++] = &m->e[i];
 	/* the shallowest first: a walk to a deeper one must not cross it */
 	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && depth(over[j]->mountpoint) < depth(over[j - 1]->mountpoint);
-		     j--) {
+		for (size_t j = i;
+		     j > 0 && depth(over[j]->mountpoint) < depth(over[j - 1]->mountpoint); j--) {
 			const struct mountinfo_entry *t = over[j];
 
 			over[j] = over[j - 1];

@@ -17,8 +17,7 @@ struct guard;
  * else a positive errno; @detail what was mounted — type, source and options, where a
  * FUSE mount's user_id= names the user who mounted it.
  */
-typedef void (*guard_record_fn)(void *userdata, const char *path, int result,
-				const char *detail);
+typedef void (*guard_record_fn)(void *userdata, const char *path, int result, const char *detail);
 
 /*
  * Watches the mount table for mounts over the vault mounted by @v on @mountpoint

@@ -42,25 +42,6 @@ static unsigned folder_ops(const struct store_key *k, uint64_t version)
 	return k->ops & (KEY_BIT(KEY_DECRYPT) | KEY_BIT(KEY_UNWRAP));
 }
 
-/* Splits a key file node's path "NAME/FILE". */
-static void split(const char *path, char *name, size_t len, const char **ret_file)
-{
-	const char *slash = strchr(path, '/');
-	size_t n = slash ? (size_t)(slash - path) : strlen(path);
-
-	snprintf(name, len, "%.*s", (int)n, path);
-	*ret_file = slash ? slash + 1 : "";
-}
-
-void vfs_key_policy_path(const struct node *n, char *buf, size_t len)
-{
-	char name[NAME_SEGMENT_MAX + 1];
-	const char *file;
-
-	split(n->path, name, sizeof(name), &file);
-	snprintf(buf, len, "keys/%s", name);
-}
-
 int vfs_keys_resolve(struct vfs *v, const struct node *parent, const char *name,
 		     enum node_kind *ret_kind, char *path, size_t len, uint64_t *ret_version)
 {
@@ -144,7 +125,7 @@ int vfs_keys_stat(struct vfs *v, const struct node *n, unsigned rights, struct s
 	struct store_key k;
 	int r;
 
-	split(n->path, name, sizeof(name), &file);
+	vfs_key_split(n->path, name, sizeof(name), &file);
 	r = store_key_get(v->store, name, &k);
 	if (r < 0)
 		return r;
@@ -298,7 +279,7 @@ int vfs_keyfile_open(struct vfs *v, struct caller *c, const struct node *n, stru
 	char *pem = NULL;
 	int op, r;
 
-	split(n->path, name, sizeof(name), &file);
+	vfs_key_split(n->path, name, sizeof(name), &file);
 	snprintf(ppath, sizeof(ppath), "keys/%s", name);
 	op = keys_op_from_name(file);
 	if (op < 0) {

@@ -150,15 +150,14 @@ int vfs_deny(struct vfs *v, struct caller *c, const char *what, const char *path
 /* Records a refusal that comes from the tree rather than from policy (history is
  * read-only, a deleted value is not served, the fixed folders stay): @why is the record's
  * rule. Returns -@err, or -EIO if it could not be recorded. */
-int vfs_refuse(struct vfs *v, struct caller *c, const char *what, const char *path,
-	       const char *why, int err);
+int vfs_refuse(struct vfs *v, struct caller *c, const char *what, const char *path, const char *why,
+	       int err);
 /* The rule the tree cites for refusing to change a read-only node: "history" for a
  * version, "deleted" for a soft-deleted secret. */
 const char *vfs_read_only_rule(const struct node *n);
 /* Records that @c has no right on node @n, asked @what: the denial cites the rule that
  * decides read on it. Returns -@err, or -EIO. */
-int vfs_deny_node(struct vfs *v, struct caller *c, const char *what, const struct node *n,
-		  int err);
+int vfs_deny_node(struct vfs *v, struct caller *c, const char *what, const struct node *n, int err);
 /* Fills @ev for @c (reading its exe and cgroup) doing @what on @path under @d. */
 void vfs_event(struct caller *c, const char *what, const char *path, uint64_t version,
 	       const struct policy_decision *d, int result, struct audit_event *ev);
@@ -236,5 +235,34 @@ void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 		     size_t size, int flags);
 void vfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void vfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* Shared by the handlers (access.c, lookup.c). A key file's path "NAME/FILE" split into
+ * the key's name and the file's (access.c). */
+void vfs_key_split(const char *path, char *name, size_t len, const char **ret_file);
+/* pending.c: a new secret is pending from its create to its commit. */
+void vfs_pending_add(struct vfs *v, struct handle *h);
+void vfs_pending_remove(struct vfs *v, struct handle *h);
+void vfs_concat(char *buf, size_t len, const char *a, const char *b, const char *c);
+void vfs_child_policy_path(const struct node *parent, const char *name, char *buf, size_t len);
+mode_t vfs_mode_for(enum node_kind kind, unsigned rights);
+int vfs_hidden_errno(struct vfs *v, struct caller *c, const struct node *parent);
+
+/* The handlers of the operations table (lookup.c, tree.c). */
+void vfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void vfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void vfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void vfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void vfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		    struct fuse_file_info *fi);
+void vfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void vfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void vfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void vfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask);
+void vfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void vfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void vfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void vfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		   const char *newname, unsigned int flags);
+void vfs_op_statfs(fuse_req_t req, fuse_ino_t ino);
 
 #endif

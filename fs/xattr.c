@@ -129,8 +129,7 @@ static int writable(struct vfs *v, struct caller *c, const struct node *n, const
 
 	vfs_policy_path(n, ppath, NAME_PATH_MAX + 16);
 	if (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET)
-		return vfs_refuse(v, c, what, ppath,
-				  vfs_read_only_rule(n), EPERM);
+		return vfs_refuse(v, c, what, ppath, vfs_read_only_rule(n), EPERM);
 	if (n->kind != NODE_SECRET)
 		return -ENOTSUP;
 	r = vfs_check(v, c, what, POLICY_WRITE, ppath, d);
