@@ -410,7 +410,8 @@ static int candidates(const struct policy *p, const char *path, int below, size_
 		const char *slash;
 
 		for (size_t i = lower_bound(p, path, qlen);
-		     i < p->count && prefix_cmp(p->index[i].prefix, p->index[i].len, path, qlen) == 0;
+		     i < p->count &&
+		     prefix_cmp(p->index[i].prefix, p->index[i].len, path, qlen) == 0;
 		     i++)
 			if (rule_list_add(&l, p->index[i].rule) < 0)
 				goto nomem;

@@ -189,4 +189,3 @@ size_t audit_format_body(char *buf, size_t size, const struct audit_event *ev, u
 		abort();
 	return o.len;
 }
-

@@ -51,8 +51,8 @@ int audit_line_parse(const char *line, size_t len, struct audit_line *ret)
 	static const char mac[] = "\",\"mac\":\"";
 	static const char prev[] = ",\"prev\":\"";
 	/* ,"key":"HEX16","mac":"HEX64"} */
-	const size_t tail = sizeof(key) - 1 + 2 * AUDIT_NONCE_LEN + sizeof(mac) - 1 +
-			    2 * AUDIT_MAC_LEN + 2;
+	const size_t tail =
+		sizeof(key) - 1 + 2 * AUDIT_NONCE_LEN + sizeof(mac) - 1 + 2 * AUDIT_MAC_LEN + 2;
 	struct audit_line l = { 0 };
 	const char *p, *t;
 	size_t i;

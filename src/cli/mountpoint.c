@@ -168,7 +168,8 @@ static int clean_dead(const char *arg, char *err, size_t errlen)
 	}
 	r = unmount_lazy(path);
 	if (r < 0)
-		snprintf(err, errlen, "left dead by a daemon that died, and cannot be unmounted: %s",
+		snprintf(err, errlen,
+			 "left dead by a daemon that died, and cannot be unmounted: %s",
 			 strerror(-r));
 out:
 	mountinfo_free(m);
@@ -198,8 +199,8 @@ static int mounted_on(const char *mp, char *what, size_t len)
 	return root;
 }
 
-int mountpoint_prepare(const char *dir, const char *arg, char *ret_mp, int *ret_cleaned,
-		       char *err, size_t errlen)
+int mountpoint_prepare(const char *dir, const char *arg, char *ret_mp, int *ret_cleaned, char *err,
+		       size_t errlen)
 {
 	char mp[PATH_MAX], what[PATH_MAX + 64];
 	struct stat mp_st, dir_st;
@@ -232,25 +233,29 @@ int mountpoint_prepare(const char *dir, const char *arg, char *ret_mp, int *ret_
 		return r;
 	}
 	if (strcmp(mp, dir) == 0 || same_file(&mp_st, &dir_st)) {
-		snprintf(err, errlen, "is the vault directory itself: the daemon would wait on "
-				      "its own mount for its own files; mount it elsewhere");
+		snprintf(err, errlen,
+			 "is the vault directory itself: the daemon would wait on "
+			 "its own mount for its own files; mount it elsewhere");
 		return -ELOOP;
 	}
 	if (path_within(mp, dir) || at_or_below(mp, &dir_st)) {
-		snprintf(err, errlen, "is inside the vault directory \"%s\": the daemon would "
-				      "wait on its own mount for its own files; mount it elsewhere",
+		snprintf(err, errlen,
+			 "is inside the vault directory \"%s\": the daemon would "
+			 "wait on its own mount for its own files; mount it elsewhere",
 			 dir);
 		return -ELOOP;
 	}
 	if (path_within(dir, mp) || at_or_below(dir, &mp_st)) {
-		snprintf(err, errlen, "is above the vault directory \"%s\": the daemon would wait "
-				      "on its own mount for its own files; mount it elsewhere",
+		snprintf(err, errlen,
+			 "is above the vault directory \"%s\": the daemon would wait "
+			 "on its own mount for its own files; mount it elsewhere",
 			 dir);
 		return -ELOOP;
 	}
 	if (mounted_on(mp, what, sizeof(what))) {
-		snprintf(err, errlen, "%s is already mounted there; unmount it first, or choose "
-				      "another mount point",
+		snprintf(err, errlen,
+			 "%s is already mounted there; unmount it first, or choose "
+			 "another mount point",
 			 what);
 		return -EBUSY;
 	}

@@ -19,7 +19,7 @@
  *   -ENOTDIR  @arg is not a directory;
  *   other     @arg cannot be resolved, or a dead mount there cannot be unmounted.
  */
-int mountpoint_prepare(const char *dir, const char *arg, char *ret_mp, int *ret_cleaned,
-		       char *err, size_t errlen);
+int mountpoint_prepare(const char *dir, const char *arg, char *ret_mp, int *ret_cleaned, char *err,
+		       size_t errlen);
 
 #endif

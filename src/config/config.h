@@ -64,8 +64,8 @@ int config_parse(FILE *f, struct vault_config **ret, char *err, size_t errlen);
 
 /*
  * Returns 1 if @value can be a string setting: it reads back from the file exactly as
- * written — 1 to CONFIG_VALUE_MAX bytes, no control character, no space at either end, and no ';' first or
- * after a space (where inih would see a comment).
+ * written — 1 to CONFIG_VALUE_MAX bytes, no control character, no space at either end, and no ';'
+ * first or after a space (where inih would see a comment).
  */
 int config_value_ok(const char *value);
 

@@ -76,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    c->open_files_per_uid > CONFIG_OPEN_FILES_LIMIT || c->open_files < 1 ||
 	    c->open_files > CONFIG_OPEN_FILES_LIMIT || c->buffered_per_uid < CONFIG_BUFFERED_MIN ||
 	    c->buffered_per_uid > CONFIG_BUFFERED_LIMIT || c->buffered < CONFIG_BUFFERED_MIN ||
-	    c->buffered > CONFIG_BUFFERED_LIMIT || !*c->hsm_module ||
-	    !*c->token_label || !*c->pin_file)
+	    c->buffered > CONFIG_BUFFERED_LIMIT || !*c->hsm_module || !*c->token_label ||
+	    !*c->pin_file)
 		abort();
 	if (config_write(scratch(), c) != 0)
 		abort();
@@ -91,9 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    back->audit_rotate_size != c->audit_rotate_size ||
 	    back->open_files_per_uid != c->open_files_per_uid ||
 	    back->open_files != c->open_files || back->buffered_per_uid != c->buffered_per_uid ||
-	    back->buffered != c->buffered ||
-	    !same(back->hsm_module, c->hsm_module) || !same(back->token_label, c->token_label) ||
-	    !same(back->pin_file, c->pin_file) || !same(back->softhsm2_conf, c->softhsm2_conf)) {
+	    back->buffered != c->buffered || !same(back->hsm_module, c->hsm_module) ||
+	    !same(back->token_label, c->token_label) || !same(back->pin_file, c->pin_file) ||
+	    !same(back->softhsm2_conf, c->softhsm2_conf)) {
 		fprintf(stderr, "written settings parse back different\n");
 		abort();
 	}

@@ -649,12 +649,19 @@ static void test_truncated_same_length(void **state)
  * audit.log a writer made inside logrotate's window); never compressed ones or others. */
 static void test_trail_names(void **state)
 {
-	static const char *const yes[] = { "audit.log", "audit.log-000000000565", "audit.log.1",
-					   "audit.log-20261203", "audit.log-2026120307.backup",
-					   "audit.log-2026_12_03" };
-	static const char *const no[] = { "audit.log.1.gz", "audit.log-", "audit.log.",
-					  "audit.logx", "audit.log-.backup", "audit.log.1.backup",
-					  "audit.log-1.backup.gz", "audit.log-x.backup", "vaultfs.log",
+	static const char *const yes[] = {
+		"audit.log",	      "audit.log-000000000565",	     "audit.log.1",
+		"audit.log-20261203", "audit.log-2026120307.backup", "audit.log-2026_12_03"
+	};
+	static const char *const no[] = { "audit.log.1.gz",
+					  "audit.log-",
+					  "audit.log.",
+					  "audit.logx",
+					  "audit.log-.backup",
+					  "audit.log.1.backup",
+					  "audit.log-1.backup.gz",
+					  "audit.log-x.backup",
+					  "vaultfs.log",
 					  "audit.log-1.bak" };
 
 	(void)state;

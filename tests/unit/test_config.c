@@ -148,7 +148,8 @@ static void test_errors(void **state)
 	expect_error(text, "vaultfs.conf:6: out of range (10 to 600000): \"timeout_ms\"");
 	snprintf(text, sizeof(text), "%s[audit]\ntimeout_ms = 600001\n", hsm);
 	expect_error(text, "vaultfs.conf:6: out of range");
-	snprintf(text, sizeof(text), "[hsm]\nbusy_timeout_ms = 1s\nmodule = m\ntoken = t\npin_file = p\n");
+	snprintf(text, sizeof(text),
+		 "[hsm]\nbusy_timeout_ms = 1s\nmodule = m\ntoken = t\npin_file = p\n");
 	expect_error(text, "vaultfs.conf:2: out of range (0 to 600000): \"busy_timeout_ms\"");
 	snprintf(text, sizeof(text), "%s[limits]\nopen_files_per_uid = 0\n", hsm);
 	expect_error(text,

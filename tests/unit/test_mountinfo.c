@@ -66,8 +66,7 @@ static void test_broken(void **state)
 	static const char *const bad[] = {
 		"1 1 0:2 / / rw - rootfs rootfs rw", /* no newline: cut short */
 		"1 1 0:2 / / rw - rootfs\n", /* no source */
-		"x 1 0:2 / / rw - rootfs rootfs rw\n",
-		"1 1 0-2 / / rw - rootfs rootfs rw\n",
+		"x 1 0:2 / / rw - rootfs rootfs rw\n", "1 1 0-2 / / rw - rootfs rootfs rw\n",
 		"1 1 0:2 / / rw shared:1\n", /* no separator */
 	};
 	struct mountinfo *m = (struct mountinfo *)&m;

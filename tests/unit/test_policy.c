@@ -509,15 +509,27 @@ static void test_caller_proc(void **state)
 static void test_index_same_decisions(void **state)
 {
 	static const char *const globs[] = {
-		"**", "secrets", "secrets/**", "secrets/*", "secrets/a", "secrets/a/**",
-		"secrets/a/*", "secrets/*/x", "secrets/a/c", "secrets/a/c/**", "secrets/b/**",
-		"secrets/top", "secrets/**/x", "secrets/?", "keys", "keys/**", "keys/k",
-		"secrets/a-b/**", "secrets/a/c/z", "secrets/[ab]/x", "*/a/**",
+		"**",		"secrets",     "secrets/**",	 "secrets/*",	  "secrets/a",
+		"secrets/a/**", "secrets/a/*", "secrets/*/x",	 "secrets/a/c",	  "secrets/a/c/**",
+		"secrets/b/**", "secrets/top", "secrets/**/x",	 "secrets/?",	  "keys",
+		"keys/**",	"keys/k",      "secrets/a-b/**", "secrets/a/c/z", "secrets/[ab]/x",
+		"*/a/**",
 	};
 	static const char *const paths[] = {
-		"", "secrets", "secrets/a", "secrets/a/x", "secrets/a/c", "secrets/a/c/z",
-		"secrets/b", "secrets/b/x", "secrets/top", "secrets/a-b", "secrets/a-b/q", "keys",
-		"keys/k", "secrets/ab",
+		"",
+		"secrets",
+		"secrets/a",
+		"secrets/a/x",
+		"secrets/a/c",
+		"secrets/a/c/z",
+		"secrets/b",
+		"secrets/b/x",
+		"secrets/top",
+		"secrets/a-b",
+		"secrets/a-b/q",
+		"keys",
+		"keys/k",
+		"secrets/ab",
 	};
 	static const char *const whos[] = { "*", "uid=1001", "uid=1002", "gid=2000" };
 	unsigned seed = 12345;
@@ -531,11 +543,12 @@ static void test_index_same_decisions(void **state)
 
 		for (int i = 0; i < 40; i++) {
 			seed = seed * 1103515245 + 12345;
-			off += (size_t)snprintf(text + off, sizeof(text) - off, "%s %s %s %s\n",
-						(seed >> 16) % 4 == 0 ? "deny" : "allow",
-						policy_op_name((seed >> 8) % POLICY_OP_COUNT),
-						globs[(seed >> 12) % (sizeof(globs) / sizeof(globs[0]))],
-						whos[(seed >> 20) % 4]);
+			off += (size_t)snprintf(
+				text + off, sizeof(text) - off, "%s %s %s %s\n",
+				(seed >> 16) % 4 == 0 ? "deny" : "allow",
+				policy_op_name((seed >> 8) % POLICY_OP_COUNT),
+				globs[(seed >> 12) % (sizeof(globs) / sizeof(globs[0]))],
+				whos[(seed >> 20) % 4]);
 		}
 		policy_set_index_threshold(1);
 		indexed = parse_ok(text);
@@ -549,15 +562,18 @@ static void test_index_same_decisions(void **state)
 
 				who(&c, uid, uid == 1002 ? 2000 : uid, none, 0, NULL, NULL);
 				for (int op = 0; op < POLICY_OP_COUNT; op++) {
-					snprintf(a, sizeof(a), "%s", decide(indexed, &c, op, paths[k]));
+					snprintf(a, sizeof(a), "%s",
+						 decide(indexed, &c, op, paths[k]));
 					if (strcmp(a, decide(plain, &c, op, paths[k])) != 0)
-						fail_msg("%s on \"%s\": %s with the index, %s without\n%s",
+						fail_msg("%s on \"%s\": %s with the index, %s "
+							 "without\n%s",
 							 policy_op_name(op), paths[k], a,
 							 decide(plain, &c, op, paths[k]), text);
 				}
 				for (int below = 0; below <= 1; below++)
-					assert_int_equal(policy_rights(indexed, &c, paths[k], below),
-							 policy_rights(plain, &c, paths[k], below));
+					assert_int_equal(
+						policy_rights(indexed, &c, paths[k], below),
+						policy_rights(plain, &c, paths[k], below));
 			}
 		policy_free(indexed);
 		policy_free(plain);
@@ -568,11 +584,16 @@ static void test_index_same_decisions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_globs),	       cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_parse_ok),       cmocka_unit_test(test_decide),
-		cmocka_unit_test(test_rights),	       cmocka_unit_test(test_deep_and_wide),
-		cmocka_unit_test(test_limits),	       cmocka_unit_test(test_leading_dot),
-		cmocka_unit_test(test_exe_unverified), cmocka_unit_test(test_caller_proc),
+		cmocka_unit_test(test_globs),
+		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_ok),
+		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_rights),
+		cmocka_unit_test(test_deep_and_wide),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_leading_dot),
+		cmocka_unit_test(test_exe_unverified),
+		cmocka_unit_test(test_caller_proc),
 		cmocka_unit_test(test_index_same_decisions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -263,7 +263,8 @@ static void test_attributes(void **state)
 	expect_attr(f->s, "s", "expires", "2000-01-01T00:00:00Z");
 	assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, NULL), -EKEYEXPIRED);
 	assert_int_equal(store_attr_set(f->s, "s", "expires", "", 0), 0);
-	assert_int_equal(store_attr_set(f->s, "s", "not_before", "2999-01-01T00:00:00+02:00", 0), 0);
+	assert_int_equal(store_attr_set(f->s, "s", "not_before", "2999-01-01T00:00:00+02:00", 0),
+			 0);
 	expect_attr(f->s, "s", "not_before", "2998-12-31T22:00:00Z");
 	assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, NULL), -EKEYEXPIRED);
 	assert_int_equal(store_attr_remove(f->s, "s", "not_before"), 0);
@@ -664,23 +665,23 @@ static void test_rename_keeps_history(void **state)
 
 	/* RENAME_NOREPLACE, decided in the transaction */
 	put(f->s, "other", "o1", 1, 1);
-	assert_int_equal(store_secret_rename(f->s, "other", "target", STORE_RENAME_NOREPLACE,
-					     time_now_us()),
-			 -EEXIST);
+	assert_int_equal(
+		store_secret_rename(f->s, "other", "target", STORE_RENAME_NOREPLACE, time_now_us()),
+		-EEXIST);
 	check_value(f->s, "target", 0, "t3");
 	check_value(f->s, "other", 0, "o1");
 
 	/* onto a deleted name: its history comes back, unless the caller may not recover */
 	put(f->s, "gone", "g1", 1, 1);
 	assert_int_equal(store_secret_delete(f->s, "gone", time_now_us()), 0);
-	assert_int_equal(store_secret_rename(f->s, "other", "gone", STORE_RENAME_NO_REVIVE,
-					     time_now_us()),
-			 STORE_NO_REVIVE_ERR);
+	assert_int_equal(
+		store_secret_rename(f->s, "other", "gone", STORE_RENAME_NO_REVIVE, time_now_us()),
+		STORE_NO_REVIVE_ERR);
 	check_value(f->s, "other", 0, "o1");
 	assert_int_equal(store_secret_stat(f->s, "gone", STORE_DELETED, &ss), 0);
-	assert_int_equal(store_secret_rename(f->s, "other", "gone", STORE_RENAME_NOREPLACE,
-					     time_now_us()),
-			 1);
+	assert_int_equal(
+		store_secret_rename(f->s, "other", "gone", STORE_RENAME_NOREPLACE, time_now_us()),
+		1);
 	check_value(f->s, "gone", 1, "g1");
 	check_value(f->s, "gone", 2, "o1");
 }
@@ -739,7 +740,8 @@ static void test_attr_times_round_trip(void **state)
 	assert_int_equal(store_attr_get(f->s, "s", STORE_LIVE, "not_before", &value), 0);
 	assert_string_equal(value, "1970-01-01T00:00:00Z");
 	free(value);
-	assert_int_equal(store_attr_set(f->s, "s", "not_before", "2016-12-31T23:59:60Z", 0), -EINVAL);
+	assert_int_equal(store_attr_set(f->s, "s", "not_before", "2016-12-31T23:59:60Z", 0),
+			 -EINVAL);
 	assert_int_equal(store_attr_set(f->s, "s", "not_before", "", 0), 0);
 	assert_int_equal(store_attr_get(f->s, "s", STORE_LIVE, "not_before", &value), -ENODATA);
 }
