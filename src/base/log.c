@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,4 +102,37 @@ void log_msg(int level, const char *fmt, ...)
 	fputc('\n', stderr);
 	fflush(stderr);
 	va_end(ap);
+}
+
+/* The signals on_fatal handlers catch, by name, without strsignal (not async-signal-safe). */
+static const char *fatal_name(int sig)
+{
+	switch (sig) {
+	case SIGSEGV:
+		return "SIGSEGV";
+	case SIGBUS:
+		return "SIGBUS";
+	case SIGABRT:
+		return "SIGABRT";
+	case SIGILL:
+		return "SIGILL";
+	case SIGFPE:
+		return "SIGFPE";
+	default:
+		return "a fatal signal";
+	}
+}
+
+void log_fatal_signal(const char *what, int sig)
+{
+	const char *parts[] = { "vaultfs: ", what, ": ", fatal_name(sig), "\n" };
+	int saved = errno;
+
+	/* write(2) only: stderr is the daemon's log file when it is detached */
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (write(STDERR_FILENO, parts[i], strlen(parts[i])) < 0)
+			break;
+	if (use_syslog)
+		syslog(LOG_CRIT, "%s: %s", what, fatal_name(sig)); /* best effort, see log.h */
+	errno = saved;
 }

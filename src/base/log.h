@@ -38,4 +38,11 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
 
+/*
+ * For a handler of a fatal signal: "vaultfs: WHAT: SIGNAME" on stderr (the daemon's log
+ * file once detached) with write(2) alone, which is async-signal-safe; then to syslog if
+ * it is in use — not async-signal-safe, and tried last, when the process is going anyway.
+ */
+void log_fatal_signal(const char *what, int sig);
+
 #endif

@@ -359,7 +359,7 @@ static void flusher_stop(struct flusher *f)
 static void on_fatal(int sig)
 {
 	/* Best effort on the way down: the message is what an operator looks for. */
-	log_error("daemon died: %s", strsignal(sig));
+	log_fatal_signal("daemon died", sig);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }

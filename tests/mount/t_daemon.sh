@@ -40,7 +40,7 @@ cmp -s "$T/big" "$S/big" && pass || fail "daemon hurt by killed readers"
 # The daemon's last word when it dies, in its log.
 kill -SEGV "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-grep -q "daemon died: Segmentation fault" "$V/vaultfs.log" && pass || fail "no last word: $(tail -3 "$V/vaultfs.log")"
+grep -q "daemon died: SIGSEGV" "$V/vaultfs.log" && pass || fail "no last word: $(tail -3 "$V/vaultfs.log")"
 fusermount3 -uz "$M"
 
 # SIGTERM unmounts cleanly, and every write whose close succeeded is in the vault.
