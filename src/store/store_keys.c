@@ -201,21 +201,23 @@ static int version_get_locked(struct store *s, const char *name, uint64_t versio
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == STORE_KEY_ID_LEN) {
 		int n = sqlite3_column_bytes(st, 2);
+		struct store_key_version v = { 0 };
 
-		memset(ret, 0, sizeof(*ret));
-		ret->version = (uint64_t)sqlite3_column_int64(st, 0);
-		memcpy(ret->token_id, sqlite3_column_blob(st, 1), STORE_KEY_ID_LEN);
-		ret->created = sqlite3_column_int64(st, 3);
+		v.version = (uint64_t)sqlite3_column_int64(st, 0);
+		memcpy(v.token_id, sqlite3_column_blob(st, 1), STORE_KEY_ID_LEN);
+		v.created = sqlite3_column_int64(st, 3);
 		r = 0;
 		if (n > 0) {
-			ret->public_der = malloc((size_t)n);
-			if (ret->public_der) {
-				memcpy(ret->public_der, sqlite3_column_blob(st, 2), (size_t)n);
-				ret->public_len = (size_t)n;
+			v.public_der = malloc((size_t)n);
+			if (v.public_der) {
+				memcpy(v.public_der, sqlite3_column_blob(st, 2), (size_t)n);
+				v.public_len = (size_t)n;
 			} else {
 				r = -ENOMEM;
 			}
 		}
+		if (r == 0) /* *ret untouched on failure */
+			*ret = v;
 	} else if (rc == SQLITE_ROW) {
 		r = -EUCLEAN;
 	} else {
@@ -228,6 +230,7 @@ static int version_get_locked(struct store *s, const char *name, uint64_t versio
 int store_key_version_get(struct store *s, const char *name, uint64_t version,
 			  struct store_key_version *ret)
 {
+	struct store_key_version v;
 	struct store_key k;
 	int r;
 
@@ -235,10 +238,12 @@ int store_key_version_get(struct store *s, const char *name, uint64_t version,
 		r = store_key_get(s, name, &k);
 		if (r < 0)
 			return r;
-		if (cache_get(s, name, NULL, ret) == 0) {
-			if (ret->version == k.current)
+		if (cache_get(s, name, NULL, &v) == 0) {
+			if (v.version == k.current) {
+				*ret = v;
 				return 0;
-			store_key_version_clear(ret);
+			}
+			store_key_version_clear(&v);
 		}
 		version = k.current;
 	} else {
