@@ -364,13 +364,118 @@ static void on_fatal(int sig)
 	raise(sig);
 }
 
+/* Keeps every page — secret values, keys — out of swap where the limits allow. Locked
+ * as they are first touched (MCL_ONFAULT): every page that ever holds a byte is locked all
+ * the same, but a mapping is not filled whole in advance — without it each worker thread's
+ * 8 MiB stack was locked in RAM in full, most of the daemon's memory. */
+static void lock_memory(void)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 &&
+	    mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		log_debug("mlockall: %s (secret buffers are still locked one by one)",
+			  strerror(errno));
+#endif
+}
+
+/*
+ * Serves @se with @threads workers until it is unmounted or a signal stops it. Returns 0
+ * for a clean end (unmounted, or stopped by a signal), 1 when the session failed, -1 when
+ * no loop could be made (nothing served).
+ */
+static int run_loop(struct fuse_session *se, unsigned threads, const char *dir)
+{
+	struct fuse_loop_config *loop = fuse_loop_cfg_create();
+	int r;
+
+	if (!loop) {
+		log_error("out of memory");
+		return -1;
+	}
+	/* Workers are kept, not retired when idle: each holds its own database connection and
+	 * token session, which are dear to make again. */
+	fuse_loop_cfg_set_max_threads(loop, threads);
+	fuse_loop_cfg_set_idle_threads(loop, threads);
+	fuse_loop_cfg_set_clone_fd(loop, 0);
+	/* 0: unmounted from outside; > 0: the signal that stopped it; < 0: an error. */
+	r = fuse_session_loop_mt(se, loop);
+	fuse_loop_cfg_destroy(loop);
+	/* The kernel ends a connection that still has requests queued (an unmount while
+	 * thousands of closes are on their way) with ECONNABORTED rather than ENODEV, which
+	 * libfuse takes for the end: it is the same end, not a failure. */
+	if (r == -ECONNABORTED)
+		r = 0;
+	if (r < 0) {
+		log_error("vault \"%s\": session failed: %s", dir, strerror(-r));
+		return 1;
+	}
+	if (r > 0)
+		log_info("vault \"%s\": stopping on %s", dir, strsignal(r));
+	return 0;
+}
+
+/*
+ * The mount's tree, on the policy in force (recorded and refused if it has an error), and
+ * the watch that reloads it on change into @rl. Says why on failure (fail) and returns
+ * -errno; *ret_vfs and *ret_watch are set only on success.
+ */
+static int vfs_make(const struct mount_opts *o, struct vault *vault, struct reload *rl,
+		    struct vfs **ret_vfs, struct policy_watch **ret_watch)
+{
+	struct policy *policy = NULL;
+	struct policy_watch *watch = NULL;
+	struct vfs *vfs = NULL;
+	char err[512] = "";
+	int r;
+
+	snprintf(rl->path, sizeof(rl->path), "%s/%s", vault->dir, VAULT_POLICY);
+	r = policy_load(rl->path, VAULT_POLICY, &policy, err, sizeof(err));
+	if (r < 0) {
+		record(vault, "mount", -r, err);
+		fail("%s", err);
+		return r;
+	}
+	r = vfs_new(vault, policy, &vfs);
+	if (r < 0) {
+		policy_free(policy);
+		fail("%s", strerror(-r));
+		return r;
+	}
+	/* the vfs owns the policy now. One worker always stays out of the token, for
+	 * everything that does not need it. */
+	r = vfs_set_token_slots(vfs, o->threads > 1 ? o->threads - 1 : 1,
+				vault->cfg->hsm_busy_timeout_ms);
+	if (r < 0) {
+		fail("%s", strerror(-r));
+		goto out;
+	}
+	rl->vfs = vfs;
+	rl->vault = vault;
+	r = policy_watch_start(vault->dir, VAULT_POLICY, on_policy_change, rl, &watch);
+	if (r < 0) {
+		fail("cannot watch \"%s\": %s", rl->path, strerror(-r));
+		goto out;
+	}
+	*ret_vfs = vfs;
+	*ret_watch = watch;
+	vfs = NULL;
+	r = 0;
+out:
+	vfs_free(vfs);
+	return r;
+}
+
+/*
+ * The daemon's life, in order: open the vault and lock it, lock memory, start the flusher,
+ * make the tree (vfs_make), the session and its signals, mount, start the guard, serve
+ * (run_loop), and unwind in reverse through one set of labels. Kept as one function, a
+ * little over the usual length, so that the order of start and stop reads in one place.
+ */
 static int serve(const struct mount_opts *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
 	struct guard *guard = NULL;
-	struct policy *policy = NULL;
 	struct policy_watch *watch = NULL;
 	struct reload reload;
 	struct flusher flusher;
@@ -388,18 +493,7 @@ static int serve(const struct mount_opts *o)
 		fail("vault \"%s\" is already mounted or in use", o->dir);
 		goto out;
 	}
-#if !defined(__SANITIZE_ADDRESS__)
-	/*
-	 * Keep every page — secret values, keys — out of swap where the limits allow. Locked
-	 * as they are first touched (MCL_ONFAULT): every page that ever holds a byte is locked
-	 * all the same, but a mapping is not filled whole in advance — without it each
-	 * worker thread's 8 MiB stack was locked in RAM in full, most of the daemon's memory.
-	 */
-	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 &&
-	    mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
-		log_debug("mlockall: %s (secret buffers are still locked one by one)",
-			  strerror(errno));
-#endif
+	lock_memory();
 	vault_daemon_mode(vault);
 	r = flusher_start(&flusher, vault);
 	if (r < 0) {
@@ -407,33 +501,9 @@ static int serve(const struct mount_opts *o)
 		goto out;
 	}
 	flushing = 1;
-	snprintf(reload.path, sizeof(reload.path), "%s/%s", vault->dir, VAULT_POLICY);
-	r = policy_load(reload.path, VAULT_POLICY, &policy, err, sizeof(err));
-	if (r < 0) {
-		record(vault, "mount", -r, err);
-		fail("%s", err);
+	r = vfs_make(o, vault, &reload, &vfs, &watch);
+	if (r < 0)
 		goto out;
-	}
-	r = vfs_new(vault, policy, &vfs);
-	if (r < 0) {
-		fail("%s", strerror(-r));
-		goto out;
-	}
-	policy = NULL; /* the vfs owns it */
-	/* One worker always stays out of the token, for everything that does not need it. */
-	r = vfs_set_token_slots(vfs, o->threads > 1 ? o->threads - 1 : 1,
-				vault->cfg->hsm_busy_timeout_ms);
-	if (r < 0) {
-		fail("%s", strerror(-r));
-		goto out;
-	}
-	reload.vfs = vfs;
-	reload.vault = vault;
-	r = policy_watch_start(vault->dir, VAULT_POLICY, on_policy_change, &reload, &watch);
-	if (r < 0) {
-		fail("cannot watch \"%s\": %s", reload.path, strerror(-r));
-		goto out;
-	}
 	snprintf(opts, sizeof(opts), "fsname=vaultfs:%s,subtype=vaultfs%s%s%s", vault->dir,
 		 geteuid() == 0 ? ",allow_other" : "", o->fuse_opts[0] ? "," : "", o->fuse_opts);
 	if (fuse_opt_add_arg(&args, "vaultfs") < 0 || fuse_opt_add_arg(&args, "-o") < 0 ||
@@ -473,30 +543,10 @@ static int serve(const struct mount_opts *o)
 		 o->cleaned_dead ? " (a dead mount left there was unmounted first)" : "");
 	record(vault, "mount", 0, detail);
 	report("");
-	loop = fuse_loop_cfg_create();
-	if (!loop) {
-		log_error("out of memory");
-		goto out_unmount;
-	}
-	/* Workers are kept, not retired when idle: each holds its own database connection and
-	 * token session, which are dear to make again. */
-	fuse_loop_cfg_set_max_threads(loop, o->threads);
-	fuse_loop_cfg_set_idle_threads(loop, o->threads);
-	fuse_loop_cfg_set_clone_fd(loop, 0);
-	/* 0: unmounted from outside; > 0: the signal that stopped it; < 0: an error. */
-	r = fuse_session_loop_mt(se, loop);
-	/* The kernel ends a connection that still has requests queued (an unmount while
-	 * thousands of closes are on their way) with ECONNABORTED rather than ENODEV, which
-	 * libfuse takes for the end: it is the same end, not a failure. */
-	if (r == -ECONNABORTED)
-		r = 0;
-	if (r < 0) {
-		log_error("vault \"%s\": session failed: %s", vault->dir, strerror(-r));
-	} else {
-		if (r > 0)
-			log_info("vault \"%s\": stopping on %s", vault->dir, strsignal(r));
-		status = 0;
-	}
+	r = run_loop(se, o->threads, vault->dir);
+	if (r < 0)
+		goto out_unmount; /* no loop could be made: nothing was served */
+	status = r;
 	log_info("vault \"%s\" unmounted from \"%s\"", vault->dir, o->mountpoint);
 	record(vault, "unmount", 0, o->mountpoint);
 out_unmount:
@@ -509,12 +559,10 @@ out:
 	policy_watch_stop(watch);
 	if (flushing)
 		flusher_stop(&flusher);
-	fuse_loop_cfg_destroy(loop);
 	if (se)
 		fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
 	vfs_free(vfs);
-	policy_free(policy);
 	vault_free(vault);
 	if (lock_fd >= 0)
 		close(lock_fd);
