@@ -248,9 +248,91 @@ static int record_init(const char *dir, char *err, size_t errlen)
 	return r;
 }
 
-int vault_init(const char *dir, const struct vault_init_options *o, char *err, size_t errlen)
+/* The token of an init with --hsm-module, --token and --pin-file: checked, its PIN read,
+ * and the three written into @cfg. */
+static int init_external_token(const struct vault_init_options *o, struct vault_config *cfg,
+			       struct secbuf **ret_pin, char *err, size_t errlen)
+{
+	struct secbuf *pin = NULL;
+	char abspin[PATH_MAX];
+	int r;
+
+	if (strlen(o->token_label) > HSM_TOKEN_LABEL_MAX || !*o->token_label) {
+		r = -EINVAL;
+		snprintf(err, errlen, "token label must be 1 to 32 bytes");
+		goto out;
+	}
+	if (!realpath(o->pin_file, abspin)) {
+		r = -errno;
+		snprintf(err, errlen, "PIN file \"%s\": %s", o->pin_file, strerror(-r));
+		goto out;
+	}
+	if (!config_value_ok(o->hsm_module) || !config_value_ok(o->token_label) ||
+	    !config_value_ok(abspin)) {
+		r = -EINVAL;
+		snprintf(err, errlen,
+			 "the module path, token label and PIN file path must not hold "
+			 "control characters, spaces at either end or \";\" first or "
+			 "after a space (vaultfs.conf could not hold them)");
+		goto out;
+	}
+	r = vault_read_pin(abspin, &pin, err, errlen);
+	if (r < 0)
+		goto out;
+	if (config_set_string(&cfg->hsm_module, o->hsm_module) < 0 ||
+	    config_set_string(&cfg->token_label, o->token_label) < 0 ||
+	    config_set_string(&cfg->pin_file, abspin) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*ret_pin = pin;
+	pin = NULL;
+	r = 0;
+out:
+	secbuf_free(pin);
+	return r;
+}
+
+/* The vault's files, the token open: the database (with its key-encryption key in the
+ * token), the policy that denies everything, an empty trail, and vaultfs.conf last. */
+static int init_files(const char *absdir, struct hsm *hsm, const struct vault_config *cfg,
+		      char *err, size_t errlen)
 {
 	struct store_options sopt = { 0 };
+	char path[PATH_MAX];
+	int r;
+
+	sopt.max_secret_size = cfg->max_secret_size;
+	sopt.retention_days = cfg->retention_days;
+	sopt.busy_timeout_ms = cfg->busy_timeout_ms;
+	r = join(path, absdir, VAULT_DB);
+	if (r >= 0)
+		r = store_create(path, hsm, &sopt);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create \"%s\": %s", path, store_reason(r));
+		return r;
+	}
+	r = join(path, absdir, VAULT_POLICY);
+	if (r >= 0)
+		r = write_new_file(path, 0600, default_policy, sizeof(default_policy) - 1);
+	if (r >= 0)
+		r = join(path, absdir, VAULT_AUDIT);
+	if (r >= 0)
+		r = write_new_file(path, 0600, "", 0);
+	if (r >= 0)
+		r = join(path, absdir, CONFIG_FILE);
+	/* Written last: a vaultfs.conf is what marks a finished vault. */
+	if (r >= 0)
+		r = config_write(path, cfg);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write \"%s\": %s", path, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int vault_init(const char *dir, const struct vault_init_options *o, char *err, size_t errlen)
+{
 	struct vault_config *cfg = NULL;
 	struct secbuf *pin = NULL;
 	struct hsm *hsm = NULL;
@@ -298,36 +380,9 @@ int vault_init(const char *dir, const struct vault_init_options *o, char *err, s
 	if (r < 0)
 		goto fail;
 	if (external) {
-		char abspin[PATH_MAX];
-
-		if (strlen(o->token_label) > HSM_TOKEN_LABEL_MAX || !*o->token_label) {
-			r = -EINVAL;
-			snprintf(err, errlen, "token label must be 1 to 32 bytes");
-			goto fail;
-		}
-		if (!realpath(o->pin_file, abspin)) {
-			r = -errno;
-			snprintf(err, errlen, "PIN file \"%s\": %s", o->pin_file, strerror(-r));
-			goto fail;
-		}
-		if (!config_value_ok(o->hsm_module) || !config_value_ok(o->token_label) ||
-		    !config_value_ok(abspin)) {
-			r = -EINVAL;
-			snprintf(err, errlen,
-				 "the module path, token label and PIN file path must not hold "
-				 "control characters, spaces at either end or \";\" first or "
-				 "after a space (vaultfs.conf could not hold them)");
-			goto fail;
-		}
-		r = vault_read_pin(abspin, &pin, err, errlen);
+		r = init_external_token(o, cfg, &pin, err, errlen);
 		if (r < 0)
 			goto fail;
-		if (config_set_string(&cfg->hsm_module, o->hsm_module) < 0 ||
-		    config_set_string(&cfg->token_label, o->token_label) < 0 ||
-		    config_set_string(&cfg->pin_file, abspin) < 0) {
-			r = -ENOMEM;
-			goto fail;
-		}
 	} else {
 		r = init_embedded_token(absdir, cfg, &pin, err, errlen);
 		if (r < 0)
@@ -336,32 +391,9 @@ int vault_init(const char *dir, const struct vault_init_options *o, char *err, s
 	r = vault_token_open(absdir, cfg, pin, &hsm, err, errlen);
 	if (r < 0)
 		goto fail;
-	sopt.max_secret_size = cfg->max_secret_size;
-	sopt.retention_days = cfg->retention_days;
-	sopt.busy_timeout_ms = cfg->busy_timeout_ms;
-	r = join(path, absdir, VAULT_DB);
-	if (r >= 0)
-		r = store_create(path, hsm, &sopt);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot create \"%s\": %s", path, store_reason(r));
+	r = init_files(absdir, hsm, cfg, err, errlen);
+	if (r < 0)
 		goto fail;
-	}
-	r = join(path, absdir, VAULT_POLICY);
-	if (r >= 0)
-		r = write_new_file(path, 0600, default_policy, sizeof(default_policy) - 1);
-	if (r >= 0)
-		r = join(path, absdir, VAULT_AUDIT);
-	if (r >= 0)
-		r = write_new_file(path, 0600, "", 0);
-	if (r >= 0)
-		r = join(path, absdir, CONFIG_FILE);
-	/* Written last: a vaultfs.conf is what marks a finished vault. */
-	if (r >= 0)
-		r = config_write(path, cfg);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot write \"%s\": %s", path, strerror(-r));
-		goto fail;
-	}
 	r = record_init(absdir, err, errlen);
 	if (r < 0)
 		goto fail;
