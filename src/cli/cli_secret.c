@@ -339,7 +339,8 @@ static int parse_version(const char *s, uint64_t *ret)
 	return name_split_version(buf, &name_len, ret);
 }
 
-int cli_secret(int argc, char **argv)
+/* The options after the subcommand into @a. Returns -1 to go on, or the exit code. */
+static int parse_options(int argc, char **argv, const char *cmd, struct args *a)
 {
 	static const struct option opts[] = {
 		{ "file", required_argument, NULL, 'f' },
@@ -350,6 +351,59 @@ int cli_secret(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			a->file = optarg;
+			break;
+		case 'v':
+			if (parse_version(optarg, &a->version) < 0)
+				return cli_usage(cmd, "--version takes a number from 1");
+			break;
+		case 'd':
+			a->deleted = 1;
+			break;
+		case 'c':
+			a->create = 1;
+			break;
+		case 'r':
+			a->remove = optarg;
+			break;
+		case 'h':
+			fputs(secret_help, stdout);
+			return 0; /* --help */
+		default:
+			return cli_usage("secret", "unknown option");
+		}
+	}
+	return -1;
+}
+
+/* NAME@N for get reads version N, as the mount's NAME@N file does: @a's name and version
+ * from it (@name holds the name). Returns -1 to go on, or the exit code. */
+static int name_at_version(struct args *a, char *name, size_t len, const char *cmd)
+{
+	size_t name_len;
+	uint64_t version;
+
+	if (!a->name || strcmp(a->sub, "get") != 0)
+		return -1;
+	if (name_split_version(a->name, &name_len, &version) < 0 || name_len >= len)
+		return cli_error(cmd, a->name, "%s", reason(a->sub, -EINVAL, NULL));
+	if (version) {
+		if (a->version && a->version != version)
+			return cli_usage(cmd, "NAME@N and --version disagree");
+		snprintf(name, len, "%.*s", (int)name_len, a->name);
+		a->name = name;
+		a->version = version;
+	}
+	return -1;
+}
+
+int cli_secret(int argc, char **argv)
+{
 	static const struct {
 		const char *name;
 		int (*fn)(struct vault *v, const struct args *a);
@@ -366,7 +420,7 @@ int cli_secret(int argc, char **argv)
 	struct args a = { 0 };
 	struct vault *v = NULL;
 	size_t i, npos;
-	int c, r;
+	int r;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(secret_help, argc < 2 ? stderr : stdout);
@@ -382,31 +436,9 @@ int cli_secret(int argc, char **argv)
 	optind = 1;
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			a.file = optarg;
-			break;
-		case 'v':
-			if (parse_version(optarg, &a.version) < 0)
-				return cli_usage(cmd, "--version takes a number from 1");
-			break;
-		case 'd':
-			a.deleted = 1;
-			break;
-		case 'c':
-			a.create = 1;
-			break;
-		case 'r':
-			a.remove = optarg;
-			break;
-		case 'h':
-			fputs(secret_help, stdout);
-			return 0;
-		default:
-			return cli_usage("secret", "unknown option");
-		}
-	}
+	r = parse_options(argc, argv, cmd, &a);
+	if (r >= 0)
+		return r;
 	npos = (size_t)(argc - optind);
 	if (npos < (size_t)subs[i].min_pos || npos > (size_t)subs[i].max_pos)
 		return cli_usage("secret", "wrong number of arguments for \"%s\"", a.sub);
@@ -418,21 +450,9 @@ int cli_secret(int argc, char **argv)
 	    (a.version && strcmp(a.sub, "get") != 0) || (a.remove && strcmp(a.sub, "attr") != 0) ||
 	    (a.remove && a.attr))
 		return cli_usage("secret", "option not valid with \"%s\"", a.sub);
-	if (a.name && strcmp(a.sub, "get") == 0) {
-		size_t name_len;
-		uint64_t version;
-
-		/* NAME@N reads version N, as the mount's NAME@N file does. */
-		if (name_split_version(a.name, &name_len, &version) < 0 || name_len >= sizeof(name))
-			return cli_error(cmd, a.name, "%s", reason(a.sub, -EINVAL, NULL));
-		if (version) {
-			if (a.version && a.version != version)
-				return cli_usage(cmd, "NAME@N and --version disagree");
-			snprintf(name, sizeof(name), "%.*s", (int)name_len, a.name);
-			a.name = name;
-			a.version = version;
-		}
-	}
+	r = name_at_version(&a, name, sizeof(name), cmd);
+	if (r >= 0)
+		return r;
 	if (a.name && name_path_check(a.name) < 0)
 		return cli_error(cmd, a.name, "%s", reason(a.sub, -EINVAL, NULL));
 	r = vault_open(a.dir, &v, err, sizeof(err));
