@@ -347,27 +347,9 @@ int config_load(const char *path, struct vault_config **ret, char *err, size_t e
 	return r;
 }
 
-int config_write(const char *path, const struct vault_config *c)
+/* Every setting of @c with its comment, as init writes them: the file documents itself. */
+static void write_settings(FILE *f, const struct vault_config *c)
 {
-	char tmp[PATH_MAX];
-	FILE *f = NULL;
-	int fd = -1, r;
-
-	if (!config_value_ok(c->hsm_module) || !config_value_ok(c->token_label) ||
-	    !config_value_ok(c->pin_file) ||
-	    (c->softhsm2_conf && !config_value_ok(c->softhsm2_conf)))
-		return -EINVAL;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (!f) {
-		r = -errno;
-		close(fd);
-		goto fail;
-	}
 	fprintf(f,
 		"# vaultfs settings. Every setting is written out with its value in force.\n"
 		"# Changes take effect at the next mount or command.\n"
@@ -424,6 +406,30 @@ int config_write(const char *path, const struct vault_config *c)
 		"# Bytes all open files together may hold.\n"
 		"buffered_bytes = %llu\n",
 		c->open_files_per_uid, c->open_files, c->buffered_per_uid, c->buffered);
+}
+
+int config_write(const char *path, const struct vault_config *c)
+{
+	char tmp[PATH_MAX];
+	FILE *f = NULL;
+	int fd = -1, r;
+
+	if (!config_value_ok(c->hsm_module) || !config_value_ok(c->token_label) ||
+	    !config_value_ok(c->pin_file) ||
+	    (c->softhsm2_conf && !config_value_ok(c->softhsm2_conf)))
+		return -EINVAL;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		r = -errno;
+		close(fd);
+		goto fail;
+	}
+	write_settings(f, c);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		r = -errno;
 		fclose(f);
