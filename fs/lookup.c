@@ -184,113 +184,158 @@ int vfs_hidden_errno(struct vfs *v, struct caller *c, const struct node *parent)
 	return vfs_rights(v, c, parent) & POLICY_BIT(POLICY_LIST) ? EACCES : ENOENT;
 }
 
-/* Which node @name under @parent is, without regard to the caller. */
+/* What a name resolves to (resolve): written out only when it resolves. */
+struct resolved {
+	enum node_kind kind;
+	uint64_t version;
+	struct store_stat known; /* the secret's stat, when have_known */
+	int have_known;
+};
+
+/* A name under secrets/ or one of its folders: a secret (committed or pending), NAME@N,
+ * or a folder. */
+static int resolve_live(struct vfs *v, const struct node *parent, const char *name, char *path,
+			size_t len, struct resolved *res)
+{
+	char base[NAME_SEGMENT_MAX + 1];
+	uint64_t version = 0, size;
+	struct store_stat ss;
+	size_t name_len;
+	int64_t created;
+	int r;
+
+	if (name_split_version(name, &name_len, &version) < 0 ||
+	    name_segment_check(name, name_len) < 0)
+		return -EINVAL;
+	memcpy(base, name, name_len);
+	base[name_len] = '\0';
+	r = vfs_join(parent, base, path, len);
+	if (r < 0)
+		return r;
+	if (name_path_check(path) < 0)
+		return -EINVAL;
+	if (version) {
+		r = store_version_stat(v->store, path, version, &size, &created);
+		if (r < 0)
+			return r;
+		res->kind = NODE_VERSION;
+		res->version = version;
+		return 0;
+	}
+	r = store_secret_stat(v->store, path, STORE_LIVE, &ss);
+	/* A file made here and not yet committed is pending; its commit may land between the
+	 * two looks, so the store is asked once more after the pending list. */
+	if (r == -ENOENT && vfs_pending_size(v, path, &size) < 0) {
+		r = store_secret_stat(v->store, path, STORE_LIVE, &ss);
+	} else if (r == -ENOENT) {
+		res->kind = NODE_SECRET;
+		return 0;
+	}
+	if (r == 0) {
+		res->known = ss;
+		res->have_known = 1;
+		res->kind = NODE_SECRET;
+		return 0;
+	}
+	if (r != -ENOENT)
+		return r;
+	r = store_folder_exists(v->store, path);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return -ENOENT;
+	res->kind = NODE_FOLDER;
+	return 0;
+}
+
+/* A name under .deleted/secrets/ or one of its folders: a deleted secret or a folder that
+ * holds some. */
+static int resolve_deleted(struct vfs *v, const struct node *parent, const char *name, char *path,
+			   size_t len, struct resolved *res)
+{
+	struct store_stat ss;
+	int r;
+
+	if (name_segment_check(name, strlen(name)) < 0)
+		return -ENOENT;
+	r = vfs_join(parent, name, path, len);
+	if (r < 0)
+		return r;
+	if (name_path_check(path) < 0)
+		return -ENOENT;
+	r = store_secret_stat(v->store, path, STORE_DELETED, &ss);
+	if (r == 0) {
+		res->kind = NODE_TRASH_SECRET;
+		return 0;
+	}
+	if (r != -ENOENT)
+		return r;
+	r = store_list(v->store, path, STORE_LIST_DELETED, stop_at_first, NULL);
+	if (r == 1) {
+		res->kind = NODE_TRASH_FOLDER;
+		return 0;
+	}
+	return r < 0 ? r : -ENOENT;
+}
+
+/* The fixed folders: secrets/, keys/, .deleted/ and .deleted/secrets/. */
+static int resolve_fixed(const struct node *parent, const char *name, char *path,
+			 struct resolved *res)
+{
+	if (parent->kind == NODE_TRASH && strcmp(name, "secrets") == 0)
+		res->kind = NODE_TRASH_SECRETS;
+	else if (parent->kind == NODE_ROOT && strcmp(name, "secrets") == 0)
+		res->kind = NODE_SECRETS;
+	else if (parent->kind == NODE_ROOT && strcmp(name, "keys") == 0)
+		res->kind = NODE_KEYS;
+	else if (parent->kind == NODE_ROOT && strcmp(name, ".deleted") == 0)
+		res->kind = NODE_TRASH;
+	else
+		return -ENOENT;
+	path[0] = '\0';
+	return 0;
+}
+
+/* Which node @name under @parent is, without regard to the caller: its kind and path (in
+ * @path), its version for NAME@N, and the secret's stat when it was read on the way. The
+ * ret_* are untouched on failure. */
 static int resolve(struct vfs *v, const struct node *parent, const char *name,
 		   enum node_kind *ret_kind, char *path, size_t len, uint64_t *ret_version,
 		   struct store_stat *ret_known, int *ret_have_known)
 {
-	struct store_stat ss;
-	uint64_t version = 0, size;
-	size_t name_len;
+	struct resolved res = { 0 };
 	int r;
 
-	*ret_version = 0;
 	switch (parent->kind) {
 	case NODE_ROOT:
-		if (strcmp(name, "secrets") == 0)
-			*ret_kind = NODE_SECRETS;
-		else if (strcmp(name, "keys") == 0)
-			*ret_kind = NODE_KEYS;
-		else if (strcmp(name, ".deleted") == 0)
-			*ret_kind = NODE_TRASH;
-		else
-			return -ENOENT;
-		path[0] = '\0';
-		return 0;
 	case NODE_TRASH:
-		if (strcmp(name, "secrets") != 0)
-			return -ENOENT;
-		*ret_kind = NODE_TRASH_SECRETS;
-		path[0] = '\0';
-		return 0;
+		r = resolve_fixed(parent, name, path, &res);
+		break;
 	case NODE_SECRETS:
 	case NODE_FOLDER:
-		if (name_split_version(name, &name_len, &version) < 0 ||
-		    name_segment_check(name, name_len) < 0)
-			return -EINVAL;
-		{
-			char base[NAME_SEGMENT_MAX + 1];
-
-			memcpy(base, name, name_len);
-			base[name_len] = '\0';
-			r = vfs_join(parent, base, path, len);
-			if (r < 0)
-				return r;
-		}
-		if (name_path_check(path) < 0)
-			return -EINVAL;
-		if (version) {
-			int64_t created;
-
-			r = store_version_stat(v->store, path, version, &size, &created);
-			if (r < 0)
-				return r;
-			*ret_kind = NODE_VERSION;
-			*ret_version = version;
-			return 0;
-		}
-		r = store_secret_stat(v->store, path, STORE_LIVE, &ss);
-		/* A file made here and not yet committed is pending; its commit may land between
-		 * the two looks, so the store is asked once more after the pending list. */
-		if (r == -ENOENT && vfs_pending_size(v, path, &size) < 0)
-			r = store_secret_stat(v->store, path, STORE_LIVE, &ss);
-		else if (r == -ENOENT) {
-			*ret_kind = NODE_SECRET;
-			return 0;
-		}
-		if (r == 0) {
-			*ret_known = ss;
-			*ret_have_known = 1;
-			*ret_kind = NODE_SECRET;
-			return 0;
-		}
-		if (r != -ENOENT)
-			return r;
-		r = store_folder_exists(v->store, path);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			return -ENOENT;
-		*ret_kind = NODE_FOLDER;
-		return 0;
+		r = resolve_live(v, parent, name, path, len, &res);
+		break;
 	case NODE_KEYS:
 	case NODE_KEY:
-		return vfs_keys_resolve(v, parent, name, ret_kind, path, len, ret_version);
+		r = vfs_keys_resolve(v, parent, name, &res.kind, path, len, &res.version);
+		break;
 	case NODE_TRASH_SECRETS:
 	case NODE_TRASH_FOLDER:
-		if (name_segment_check(name, strlen(name)) < 0)
-			return -ENOENT;
-		r = vfs_join(parent, name, path, len);
-		if (r < 0)
-			return r;
-		if (name_path_check(path) < 0)
-			return -ENOENT;
-		r = store_secret_stat(v->store, path, STORE_DELETED, &ss);
-		if (r == 0) {
-			*ret_kind = NODE_TRASH_SECRET;
-			return 0;
-		}
-		if (r != -ENOENT)
-			return r;
-		r = store_list(v->store, path, STORE_LIST_DELETED, stop_at_first, NULL);
-		if (r == 1) {
-			*ret_kind = NODE_TRASH_FOLDER;
-			return 0;
-		}
-		return r < 0 ? r : -ENOENT;
+		r = resolve_deleted(v, parent, name, path, len, &res);
+		break;
 	default:
-		return -ENOENT;
+		r = -ENOENT;
+		break;
 	}
+	if (r < 0)
+		return r;
+	*ret_kind = res.kind;
+	*ret_version = res.version;
+	if (res.have_known) {
+		*ret_known = res.known;
+		*ret_have_known = 1;
+	}
+	return 0;
 }
 
 static int is_fixed_kind(enum node_kind kind)
