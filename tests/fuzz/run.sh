@@ -27,8 +27,11 @@ shift || true
 out=${BUILD_FUZZ:-build-fuzz}
 mkdir -p "$out"
 
+# every layer's headers: a target links only the files it lists, from any layer
+layers=()
+for d in src/*/ policy/; do layers+=("-I${d%/}"); done
 cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-	-fno-sanitize-recover=all -Isrc $(pkg-config --cflags p11-kit-1))
+	-fno-sanitize-recover=all "${layers[@]}" $(pkg-config --cflags p11-kit-1))
 
 # sources and libraries of each target, and the longest input worth trying
 declare -A src lib maxlen
@@ -67,7 +70,6 @@ failed=0
 for t in "${targets[@]}"; do
 	[ -n "${maxlen[$t]:-}" ] || { echo "unknown target: $t" >&2; exit 2; }
 	extra=()
-	[ "$t" = policy ] && extra=(-Ipolicy)
 	[ "$t" = keyfile ] && extra=(-Wno-deprecated-declarations)
 	[ "$t" = keyops ] && extra=(-DSOFTHSM2_MODULE="\"${SOFTHSM2_MODULE:-$(softhsm_module)}\""
 		-DVAULTFS_VERSION='"fuzz"' -DVAULTFS_SOFTHSM2_MODULE="\"$(softhsm_module)\"")
