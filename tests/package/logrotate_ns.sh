@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Run by t_package.sh as PID 1 of a PID namespace of its own (unshare --pid --fork
+# --mount-proc), so that the snippet's pkill sees only the processes started here.
+# Usage: logrotate_ns.sh ROOT WORK — ROOT is the unpacked package, WORK a new directory.
+# The packaged logrotate snippet, with /var/lib/vaultfs/ moved into WORK, rotates a
+# vault mounted by the packaged vaultfs, twice: audit.log and vaultfs.log are moved and
+# made anew, the daemon (and only it) gets SIGHUP and goes on serving, its records go
+# to the new audit.log, an admin command (`vaultfs audit tail -f`) runs on unharmed, and
+# `vaultfs audit verify` passes after each rotation. Prints "ok WHAT" or "FAIL: WHAT".
+set -u
+R=$1
+W=$2
+VFS=$R/usr/bin/vaultfs
+SNIPPET=$R/etc/logrotate.d/vaultfs
+BASE=$W/var/lib/vaultfs
+V=$BASE/t
+M=$W/mnt
+DAEMON=
+TAIL=
+
+check() {
+	local what=$1
+	shift
+	if "$@"; then echo "ok $what"; else echo "FAIL: $what"; fi
+}
+
+cleanup() {
+	[ -n "$TAIL" ] && kill "$TAIL" 2>/dev/null
+	if mountpoint -q "$M" 2>/dev/null; then
+		fusermount3 -u "$M" 2>/dev/null || fusermount3 -uz "$M"
+	fi
+	if [ -n "$DAEMON" ]; then
+		for _ in $(seq 1 100); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.05; done
+		kill -0 "$DAEMON" 2>/dev/null && { echo "FAIL: the daemon outlived its unmount"; kill -9 "$DAEMON"; }
+	fi
+}
+trap cleanup EXIT
+
+mkdir -p "$BASE" "$M"
+"$VFS" init "$V" >/dev/null || { echo "FAIL: vaultfs init"; exit 1; }
+printf 'allow * ** uid=0\n' >"$V/policy"
+printf 'one' | "$VFS" secret set "$V" s1 || { echo "FAIL: secret set"; exit 1; }
+# detached, as a service runs it: logging to DIR/vaultfs.log
+"$VFS" mount "$V" "$M" || { echo "FAIL: vaultfs mount"; exit 1; }
+DAEMON=$(jq -r 'select(.op == "mount") | .pid' "$V/audit.log" | tail -n 1)
+[ -n "$DAEMON" ] && kill -0 "$DAEMON" || { echo "FAIL: no daemon pid"; exit 1; }
+"$VFS" audit tail "$V" -f -n 0 >"$W/tail.out" 2>&1 &
+TAIL=$!
+
+# The daemons are found by their command line: the pattern finds the daemon, not the
+# admin command.
+pattern=$(sed -n "s/.*pkill -HUP -f '\([^']*\)'.*/\1/p" "$SNIPPET")
+check "the snippet's postrotate names the daemons by a pattern" [ -n "$pattern" ]
+check "the pattern finds the daemon and nothing else ($(pgrep -af "$pattern" | tr '\n' ';'))" \
+	[ "$(pgrep -f "$pattern")" = "$DAEMON" ]
+
+sed "s|/var/lib/vaultfs/|$BASE/|g" "$SNIPPET" >"$W/lr.conf"
+check "the snippet names /var/lib/vaultfs/*/audit.log" grep -qF "$BASE/*/audit.log" "$W/lr.conf"
+
+# rotate N: reads, logrotate -f, then reads until the daemon's record is in the new file
+rotate() {
+	local n=$1 got
+	got=$(cat "$M/secrets/s1")
+	check "rotation $n: read before" [ "$got" = one ]
+	logrotate -f -s "$W/lr.state" "$W/lr.conf" >"$W/lr.$n.out" 2>&1
+	check "rotation $n: logrotate exit status 0 ($(tr '\n' ' ' <"$W/lr.$n.out"))" [ $? -eq 0 ]
+	check "rotation $n: audit.log moved to audit.log.1" [ -s "$V/audit.log.1" ]
+	check "rotation $n: vaultfs.log moved to vaultfs.log.1" [ -s "$V/vaultfs.log.1" ]
+	check "rotation $n: a new audit.log, mode 0600" [ "$(stat -c %a "$V/audit.log" 2>/dev/null)" = 600 ]
+	check "rotation $n: a new vaultfs.log" [ -e "$V/vaultfs.log" ]
+	for _ in $(seq 1 100); do
+		got=$(cat "$M/secrets/s1")
+		grep -q '"op":"open".*"path":"secrets/s1"' "$V/audit.log" && break
+		sleep 0.05
+	done
+	check "rotation $n: the daemon serves on" [ "$got" = one ]
+	check "rotation $n: its records go to the new audit.log" \
+		grep -q '"op":"open".*"path":"secrets/s1"' "$V/audit.log"
+	check "rotation $n: the daemon is alive" kill -0 "$DAEMON"
+	check "rotation $n: the admin command's process is unharmed" kill -0 "$TAIL"
+	"$VFS" audit verify "$V" >"$W/verify.$n" 2>&1
+	check "rotation $n: audit verify passes ($(cat "$W/verify.$n"))" [ $? -eq 0 ]
+}
+rotate 1
+rotate 2
+check "delaycompress: the older rotation compressed" [ -s "$V/audit.log.2.gz" ]
+ls "$V" | tr '\n' ' ' | sed 's/^/files: /'
+echo
