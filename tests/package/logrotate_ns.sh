@@ -17,6 +17,7 @@ V=$BASE/t
 M=$W/mnt
 DAEMON=
 TAIL=
+M2=$W/mnt2
 
 check() {
 	local what=$1
@@ -26,9 +27,11 @@ check() {
 
 cleanup() {
 	[ -n "$TAIL" ] && kill "$TAIL" 2>/dev/null
-	if mountpoint -q "$M" 2>/dev/null; then
-		fusermount3 -u "$M" 2>/dev/null || fusermount3 -uz "$M"
-	fi
+	for m in "$M2" "$M"; do
+		if mountpoint -q "$m" 2>/dev/null; then
+			fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m"
+		fi
+	done
 	if [ -n "$DAEMON" ]; then
 		for _ in $(seq 1 100); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.05; done
 		kill -0 "$DAEMON" 2>/dev/null && { echo "FAIL: the daemon outlived its unmount"; kill -9 "$DAEMON"; }
@@ -84,5 +87,27 @@ rotate() {
 rotate 1
 rotate 2
 check "delaycompress: the older rotation compressed" [ -s "$V/audit.log.2.gz" ]
+
+# logrotate may run while a vault is being mounted: its SIGHUP must stop neither the
+# starting daemon nor the command waiting for it to serve. HUPs every 5 ms, as the
+# snippet sends them, from before `vaultfs mount` starts until it returns.
+V2=$BASE/u
+"$VFS" init "$V2" >/dev/null && printf 'allow * ** uid=0\n' >"$V2/policy" && mkdir -p "$M2" ||
+	{ echo "FAIL: a second vault"; exit 1; }
+touch "$W/hup.run"
+(while [ -e "$W/hup.run" ]; do pkill -HUP -f "$pattern"; sleep 0.005; done) &
+HUPPER=$!
+sleep 0.05
+"$VFS" mount "$V2" "$M2" 2>"$W/mount2.err"
+rc=$?
+rm -f "$W/hup.run"
+wait "$HUPPER"
+check "vaultfs mount under logrotate's SIGHUPs: exit status $rc, 0 expected ($(cat "$W/mount2.err"))" [ "$rc" -eq 0 ]
+check "the vault mounted under SIGHUPs serves" [ -d "$M2/secrets" ]
+DAEMON2=$(jq -r 'select(.op == "mount") | .pid' "$V2/audit.log" | tail -n 1)
+if mountpoint -q "$M2"; then
+	fusermount3 -u "$M2"
+	for _ in $(seq 1 100); do kill -0 "$DAEMON2" 2>/dev/null || break; sleep 0.05; done
+fi
 ls "$V" | tr '\n' ' ' | sed 's/^/files: /'
 echo

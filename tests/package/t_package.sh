@@ -111,7 +111,7 @@ if [ -e "$SRC/systemd/vaultfs@.service" ]; then
 		fail "the package lacks /lib/systemd/system/vaultfs@.service"; fi
 fi
 depends=$(dpkg-deb -f "$DEB" Depends)
-for d in fuse3 softhsm2 libfuse3-3 libssl3 libsqlite3-0; do
+for d in fuse3 softhsm2 procps libfuse3-3 libssl3 libsqlite3-0; do
 	case ", $depends," in *", $d"[\ ,]*) pass ;; *) fail "Depends lacks $d: $depends" ;; esac
 done
 same "conffiles" /etc/logrotate.d/vaultfs "$(dpkg-deb -I "$DEB" conffiles 2>/dev/null)"
