@@ -109,5 +109,17 @@ if mountpoint -q "$M2"; then
 	fusermount3 -u "$M2"
 	for _ in $(seq 1 100); do kill -0 "$DAEMON2" 2>/dev/null || break; sleep 0.05; done
 fi
+
+# Both unmount cleanly; the daemons' logs (rotated or not) hold no error.
+kill "$TAIL" 2>/dev/null
+TAIL=
+fusermount3 -u "$M"
+check "fusermount3 -u after the rotations" [ $? -eq 0 ]
+for _ in $(seq 1 100); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.05; done
+check "the daemon ends once unmounted" eval '! kill -0 "$DAEMON" 2>/dev/null'
+DAEMON=
+check "the daemons' logs hold no error ($(cat "$V"/vaultfs.log* "$V2"/vaultfs.log* | grep -i error | head -n 3))" \
+	eval '! cat "$V"/vaultfs.log* "$V2"/vaultfs.log* | grep -qi error'
+check "the unmount is in the daemon's log" eval 'cat "$V"/vaultfs.log* | grep -q unmounted'
 ls "$V" | tr '\n' ' ' | sed 's/^/files: /'
 echo
