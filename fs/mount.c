@@ -5,7 +5,8 @@
  * (or it failed) and exits with that result. The child opens the vault — and so
  * initialises the token — only after the fork, and never forks again. It holds a lock on
  * the vault directory so that a second mount of the same vault is refused, locks its
- * memory where allowed, and unmounts cleanly on SIGTERM, SIGINT or SIGHUP.
+ * memory where allowed, and unmounts cleanly on SIGTERM or SIGINT. SIGHUP reopens its
+ * log (DIR/vaultfs.log, detached) and the audit trail, as logrotate expects.
  */
 #include "mount.h"
 
@@ -41,7 +42,8 @@ static const char mount_help[] =
 	"requests and goes on in the background, logging to DIR/vaultfs.log and syslog.\n"
 	"Run as root, the mount\n"
 	"is reachable by other users (allow_other); policy decides what each may do.\n"
-	"SIGTERM, or fusermount3 -u MOUNTPOINT, unmounts it.\n"
+	"SIGTERM, or fusermount3 -u MOUNTPOINT, unmounts it. SIGHUP reopens DIR/vaultfs.log\n"
+	"and DIR/audit.log after logrotate moved them.\n"
 	"\n"
 	"  -f, --foreground   stay in the foreground, logging to stderr\n"
 	"  -o OPTION,...      threads=N (worker threads, default twice the cores), debug (log "
@@ -151,19 +153,19 @@ static int parent_wait(int fd, const char *mountpoint)
 static void detach_stdio(const char *dir)
 {
 	char path[PATH_MAX];
-	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC), log_fd = -1;
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC), r = -ENAMETOOLONG;
 
-	if (snprintf(path, sizeof(path), "%s/vaultfs.log", dir) < (int)sizeof(path))
-		log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (null_fd >= 0) {
 		dup2(null_fd, STDIN_FILENO);
 		dup2(null_fd, STDOUT_FILENO);
 	}
-	dup2(log_fd >= 0 ? log_fd : null_fd, STDERR_FILENO);
+	/* SIGHUP opens it again (log_reopen), as logrotate expects */
+	if (snprintf(path, sizeof(path), "%s/vaultfs.log", dir) < (int)sizeof(path))
+		r = log_to_file(path);
+	if (r < 0 && null_fd >= 0)
+		dup2(null_fd, STDERR_FILENO);
 	if (null_fd >= 0)
 		close(null_fd);
-	if (log_fd >= 0)
-		close(log_fd);
 	log_use_timestamps();
 }
 
@@ -231,7 +233,7 @@ static volatile sig_atomic_t reopen_requested;
 static void on_hup(int sig)
 {
 	(void)sig;
-	reopen_requested = 1; /* logrotate moved audit.log: the flusher reopens it */
+	reopen_requested = 1; /* logrotate moved the logs: the flusher reopens them */
 }
 
 /*
@@ -272,8 +274,14 @@ static void *flusher_main(void *arg)
 		pthread_mutex_unlock(&f->lock);
 		if (reopen_requested) {
 			reopen_requested = 0;
+			r = log_reopen();
+			if (r < 0)
+				log_error("Failed to reopen vaultfs.log in \"%s\" (logging on to "
+					  "the old file): %s",
+					  f->vault->dir, strerror(-r));
 			audit_reopen(f->vault->audit);
-			log_info("Reopening the audit trail");
+			log_info("Reopened %sthe audit trail (SIGHUP)",
+				 r > 0 ? "vaultfs.log and " : "");
 		}
 		token_check(f);
 		r = vault_audit_flush(f->vault);
@@ -408,7 +416,8 @@ static int serve(const struct mount_opts *o)
 		fail("cannot set signal handlers");
 		goto out;
 	}
-	/* SIGHUP reopens the audit trail, as logrotate expects, rather than unmounting. */
+	/* SIGHUP reopens vaultfs.log and the audit trail, as logrotate expects, rather than
+	 * unmounting. */
 	{
 		struct sigaction sa = { .sa_handler = on_hup };
 

@@ -18,10 +18,12 @@ packages=(
 	attr jq util-linux python3  # getfattr/setfattr, audit checks, setpriv, exact syscalls in tests
 	vim sed coreutils           # the editors whose write-and-rename idioms the mounted tests run
 	tar rsync                   # the deployment tools the mounted tests run into the vault
+	logrotate strace            # the audit trail's rotation as operators run it, and a writer
+	                            # held inside logrotate's window (mount.t_rotate)
 	scdoc                       # the manual pages' source format, made into troff at build time
 	debhelper dpkg-dev fakeroot # building the Debian package (tests/package/t_package.sh)
 	lintian man-db              # checking it: lintian, man --warnings, lexgrog
-	bash-completion logrotate procps # running its completion and its logrotate snippet (pkill)
+	bash-completion procps      # running its completion and its logrotate snippet (pkill)
 )
 
 missing=()

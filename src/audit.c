@@ -158,13 +158,15 @@ static void stall_note(struct audit *a, enum stall why)
 		log_error("The lock on \"%s\" is held by pid %d", a->path, (int)holder);
 }
 
-/* The highest head found at the end of a rotated trail file, for a fresh audit.log. */
-static void head_from_rotated(struct audit *a)
+/* The furthest head found at the end of a rotated trail file still in the directory, in
+ * *ret (seq 0 if none). Rotated files are never written again, so their ends are final. */
+static void head_from_rotated(struct audit *a, struct audit_head *ret)
 {
 	char name[PATH_MAX];
 	DIR *d = opendir(a->dir);
 	struct dirent *e;
 
+	ret->seq = 0;
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
@@ -183,9 +185,9 @@ static void head_from_rotated(struct audit *a)
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 			n = audit_last_line(fd, st.st_size, a->line, sizeof(a->line), &end);
 			if (n > 0 && audit_line_parse(a->line, (size_t)n, &l) == 0 &&
-			    l.seq > a->head.seq) {
-				a->head.seq = l.seq;
-				memcpy(a->head.mac, l.mac, AUDIT_MAC_LEN);
+			    l.seq > ret->seq) {
+				ret->seq = l.seq;
+				memcpy(ret->mac, l.mac, AUDIT_MAC_LEN);
 			}
 		}
 		close(fd);
@@ -194,9 +196,63 @@ static void head_from_rotated(struct audit *a)
 }
 
 /*
- * Under a->lock and the file's flock: brings the head up to the file. Another process may
- * have appended (take its last record), logrotate may have truncated it (copytruncate), a
- * writer may have died mid-record (cut the torn line: its result was never returned).
+ * Under a->lock and the flock, the file empty: it is new, or was cut, and the chain goes
+ * on from the furthest head anyone left. This process's own head is behind when another
+ * process (an admin command, audit verify) wrote last before the rotation; the rotated
+ * file holds that record unless it left the directory (compressed, moved to an olddir),
+ * and then the head the vault keeps says where the chain stands. On equal seqs the files
+ * win: what is written is what verify will follow.
+ */
+static void head_newest(struct audit *a)
+{
+	struct audit_head best = a->head, h;
+	int r;
+
+	if (a->opt.stored_head) {
+		r = a->opt.stored_head(a->opt.stored_head_data, &h);
+		if (r < 0)
+			log_debug("The head the vault keeps for \"%s\" is not used: %s", a->path,
+				  strerror(-r));
+		else if (h.seq > best.seq)
+			best = h;
+	}
+	head_from_rotated(a, &h);
+	if (h.seq > 0 && h.seq >= best.seq)
+		best = h;
+	if (best.seq != a->head.seq)
+		log_debug("The audit trail \"%s\" goes on after seq %llu (this process's last: "
+			  "%llu)",
+			  a->path, (unsigned long long)best.seq, (unsigned long long)a->head.seq);
+	a->head = best;
+}
+
+/*
+ * Under a->lock and the flock: whether the file is as this process left it — as long, and
+ * still ending with the head's record — so that there is nothing to pick up. One pread
+ * of the last record's end and one byte more says both: another writer's records make
+ * the file longer, a cut makes it shorter, and copytruncate followed by others' records
+ * can bring it back to the very same length, which only the bytes tell apart.
+ */
+static int file_as_left(struct audit *a)
+{
+	char want[2 * AUDIT_MAC_LEN + 3], got[sizeof(want) + 1];
+
+	if (a->end == 0)
+		return pread(a->fd, got, 1, 0) == 0;
+	if (a->end < (off_t)sizeof(want)) /* not known (-1), or no record of ours */
+		return 0;
+	if (pread(a->fd, got, sizeof(got), a->end - (off_t)sizeof(want)) != (ssize_t)sizeof(want))
+		return 0;
+	audit_hex(a->head.mac, AUDIT_MAC_LEN, want);
+	memcpy(want + 2 * AUDIT_MAC_LEN, "\"}\n", 3);
+	return memcmp(got, want, sizeof(want)) == 0;
+}
+
+/*
+ * Under a->lock and the flock: brings the head up to the file. Another process may
+ * have appended (take its last record), logrotate may have truncated it (copytruncate) or
+ * put a new file in its place, a writer may have died mid-record (cut the torn line: its
+ * result was never returned).
  */
 static int resync(struct audit *a, off_t size)
 {
@@ -204,8 +260,6 @@ static int resync(struct audit *a, off_t size)
 	off_t complete;
 	ssize_t n;
 
-	if (size == a->end)
-		return 0;
 	n = audit_last_line(a->fd, size, a->line, sizeof(a->line), &complete);
 	if (n < 0)
 		return n;
@@ -218,8 +272,7 @@ static int resync(struct audit *a, off_t size)
 	a->end = complete;
 	if (n == 0) {
 		/* an empty file: a fresh trail, or a new file after a rotation */
-		if (a->head.seq == 0)
-			head_from_rotated(a);
+		head_newest(a);
 		a->need_marker = a->head.seq > 0;
 		return 0;
 	}
@@ -227,6 +280,7 @@ static int resync(struct audit *a, off_t size)
 		log_error("The last line of \"%s\" is not an audit record", a->path);
 		return -EBADMSG;
 	}
+	a->need_marker = 0; /* whoever wrote the file's first record started it */
 	/* Another writer's record continues the chain; never step back behind ours. */
 	if (l.seq >= a->head.seq) {
 		a->head.seq = l.seq;
@@ -282,6 +336,8 @@ static int prepare(struct audit *a, int64_t deadline)
 		close(a->fd);
 		a->fd = -1;
 	}
+	if (file_as_left(a))
+		return 0;
 	if (fstat(a->fd, &st) < 0) {
 		r = -errno;
 		goto fail;

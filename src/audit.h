@@ -13,8 +13,11 @@
  *
  * Several processes may append (the daemon and admin commands): each append holds an
  * flock on the file and picks the chain up from the file's last record when another
- * process wrote after it. The chain's head (last seq and MAC) is also kept in vault.db by
- * the caller (audit_head), where an attacker with the log alone cannot roll it back, so a
+ * process wrote after it. When the file is new or empty (rotated: moved away, replaced,
+ * or truncated by copytruncate), the chain goes on from the furthest head anyone left:
+ * the last record of a rotated file in the directory, the head the vault keeps, or this
+ * process's own. The chain's head (last seq and MAC) is also kept in vault.db by the
+ * caller (audit_head), where an attacker with the log alone cannot roll it back, so a
  * cut tail is found.
  *
  * Secret values never reach this module: records hold names, numbers and identities.
@@ -63,6 +66,14 @@ struct audit_options {
 	int sync_each; /* fdatasync after every record (one-shot admin commands) */
 	unsigned timeout_ms; /* the longest a record waits for the file's lock or the token's
 			      * epoch key; 0: the default (3000) */
+	/*
+	 * The head the vault keeps (vault.db), when it holds: 0 with it in *ret, or -errno
+	 * (it is then not used). Asked under the file's lock when the file is found empty
+	 * and the chain must go on (a rotation), because the file that held the last record
+	 * may be gone from the directory (compressed, moved elsewhere). NULL: not asked.
+	 */
+	int (*stored_head)(void *userdata, struct audit_head *ret);
+	void *stored_head_data;
 };
 
 /*
@@ -107,7 +118,8 @@ void audit_token_back(struct audit *a);
 /* Turns fdatasync after every record on or off. */
 void audit_set_sync_each(struct audit *a, int on);
 
-/* The next append starts a new file if DIR/audit.log was moved away (SIGHUP, logrotate). */
+/* Closes the file: the next append opens whatever DIR/audit.log is then (SIGHUP after
+ * logrotate). An append follows a moved, replaced or truncated file without it too. */
 void audit_reopen(struct audit *a);
 
 /* The label of a vault's audit key, for @vault_id (CRYPTO_VAULT_ID_LEN bytes). */

@@ -97,7 +97,8 @@ size_t audit_utf8(const unsigned char *s, size_t n, uint32_t *ret_cp);
  * default-ignorable, private-use or non-character (audit_text.c lists them). */
 int audit_cp_hidden(uint32_t cp);
 
-/* 1 if @name is a trail file of the directory (audit.log, audit.log-*, audit.log.N). */
+/* 1 if @name is a trail file of the directory: audit.log, audit.log-N, audit.log.N (N:
+ * digits, '-' and '_'), and logrotate's audit.log-YYYYMMDDHH.backup. */
 int audit_is_trail_file(const char *name);
 
 #endif

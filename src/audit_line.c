@@ -217,8 +217,9 @@ ssize_t audit_last_line(int fd, off_t size, char *buf, size_t buflen, off_t *ret
 
 int audit_is_trail_file(const char *name)
 {
+	static const char backup[] = ".backup";
 	const char *base = "audit.log";
-	size_t l = strlen(base);
+	size_t l = strlen(base), n = strlen(name);
 
 	if (strncmp(name, base, l) != 0)
 		return 0;
@@ -226,9 +227,14 @@ int audit_is_trail_file(const char *name)
 		return 1;
 	if (name[l] != '-' && name[l] != '.')
 		return 0;
+	/* logrotate's name for an audit.log a writer made between its rename and its
+	 * create, which it moves aside: the records in it belong to the chain */
+	if (name[l] == '-' && n > l + sizeof(backup) &&
+	    strcmp(name + n - (sizeof(backup) - 1), backup) == 0)
+		n -= sizeof(backup) - 1;
 	/* compressed rotations cannot be read in place */
-	for (const char *p = name + l + 1; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+	for (size_t i = l + 1; i < n; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'))
 			return 0;
-	return name[l + 1] != '\0';
+	return n > l + 1;
 }

@@ -4,6 +4,9 @@
  */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 static int max_level = -1;
 static int use_syslog;
 static int stamp;
+static char file_path[PATH_MAX]; /* log_to_file's; set before threads start, then read-only */
 
 void log_set_level(int level)
 {
@@ -30,6 +34,43 @@ void log_use_syslog(const char *ident)
 void log_use_timestamps(void)
 {
 	stamp = 1;
+}
+
+static int open_onto_stderr(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	fflush(stderr);
+	/* dup2 swaps the descriptor at once: a line being written goes wholly to one file */
+	if (dup2(fd, STDERR_FILENO) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int log_to_file(const char *path)
+{
+	int r;
+
+	if (strlen(path) >= sizeof(file_path))
+		return -ENAMETOOLONG;
+	r = open_onto_stderr(path);
+	if (r == 0)
+		strcpy(file_path, path);
+	return r;
+}
+
+int log_reopen(void)
+{
+	int r;
+
+	if (!file_path[0])
+		return 0;
+	r = open_onto_stderr(file_path);
+	return r < 0 ? r : 1;
 }
 
 void log_msg(int level, const char *fmt, ...)

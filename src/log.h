@@ -17,6 +17,20 @@ void log_use_syslog(const char *ident);
 /* Starts each line on stderr with the time and pid (when stderr is a log file). */
 void log_use_timestamps(void);
 
+/*
+ * Makes the file at @path (appended to, made 0600 if missing) stderr — every log line, and
+ * what else a dying process prints — and keeps @path for log_reopen. Returns 0, or -errno
+ * with stderr as it was. Called once, before any thread starts.
+ */
+int log_to_file(const char *path);
+
+/*
+ * Opens log_to_file's path again and makes it stderr, so that a log moved away by
+ * logrotate stops growing and the new file takes the lines. Returns 1 when reopened, 0
+ * when stderr is no file of ours (the foreground), or -errno with stderr as it was.
+ */
+int log_reopen(void);
+
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

@@ -25,7 +25,7 @@
 #include "fdio.h"
 #include "log.h"
 #include "timeutil.h"
-#include "token_guard.h"
+#include "vault_token.h"
 
 static const char *const vault_files[] = {
 	CONFIG_FILE, VAULT_DB,		 VAULT_POLICY, VAULT_AUDIT,
@@ -134,9 +134,9 @@ static int init_embedded_token(const char *dir, struct vault_config *cfg, struct
 {
 	char path[PATH_MAX], tokens[PATH_MAX], label[HSM_TOKEN_LABEL_MAX + 1];
 	struct secbuf *pin = NULL, *so_pin = NULL;
+	struct vault_softhsm conf;
 	uint8_t rnd[4];
-	char *conf = NULL;
-	int r, n;
+	int r;
 
 	r = join(tokens, dir, VAULT_TOKENS);
 	if (r < 0)
@@ -146,27 +146,11 @@ static int init_embedded_token(const char *dir, struct vault_config *cfg, struct
 		snprintf(err, errlen, "cannot make \"%s\": %s", tokens, strerror(-r));
 		goto out;
 	}
-	n = asprintf(&conf,
-		     "# SoftHSM2 configuration of this vault's embedded token.\n"
-		     "directories.tokendir = %s\n"
-		     "objectstore.backend = file\n"
-		     "log.level = ERROR\n"
-		     "slots.removable = false\n",
-		     tokens);
-	if (n < 0) {
-		conf = NULL;
-		r = -ENOMEM;
-		goto out;
-	}
 	r = join(path, dir, VAULT_SOFTHSM_CONF);
 	if (r >= 0)
-		r = write_new_file(path, 0600, conf, (size_t)n);
+		r = write_new_file(path, 0600, vault_softhsm_conf, strlen(vault_softhsm_conf));
 	if (r < 0) {
 		snprintf(err, errlen, "cannot write \"%s\": %s", path, strerror(-r));
-		goto out;
-	}
-	if (setenv("SOFTHSM2_CONF", path, 1) < 0) {
-		r = -errno;
 		goto out;
 	}
 	r = random_pin(&pin);
@@ -188,12 +172,16 @@ static int init_embedded_token(const char *dir, struct vault_config *cfg, struct
 	}
 	/* The security officer's PIN is not kept: the vault never needs it, and a lost user
 	 * PIN is recovered by making a new vault, not by resetting this one. */
-	r = hsm_token_create(VAULTFS_SOFTHSM2_MODULE, label, so_pin, pin);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot make a SoftHSM2 token with \"%s\": %s",
-			 VAULTFS_SOFTHSM2_MODULE, strerror(-r));
-		goto out;
+	r = vault_softhsm_begin(dir, VAULT_SOFTHSM_CONF, &conf, err, errlen);
+	if (r >= 0) {
+		r = hsm_token_create(VAULTFS_SOFTHSM2_MODULE, label, so_pin, pin);
+		if (r < 0)
+			snprintf(err, errlen, "cannot make a SoftHSM2 token with \"%s\": %s",
+				 VAULTFS_SOFTHSM2_MODULE, strerror(-r));
 	}
+	vault_softhsm_end(&conf);
+	if (r < 0)
+		goto out;
 	if (config_set_string(&cfg->hsm_module, VAULTFS_SOFTHSM2_MODULE) < 0 ||
 	    config_set_string(&cfg->token_label, label) < 0 ||
 	    config_set_string(&cfg->pin_file, VAULT_PIN) < 0 ||
@@ -205,102 +193,18 @@ static int init_embedded_token(const char *dir, struct vault_config *cfg, struct
 	pin = NULL;
 	r = 0;
 out:
-	free(conf);
 	secbuf_free(pin);
 	secbuf_free(so_pin);
 	return r;
 }
 
-static const char *hsm_open_reason(int r)
-{
-	switch (r) {
-	case -ELIBACC:
-		return "cannot load the PKCS#11 module";
-	case -ENODEV:
-		return "no token with that label";
-	case -EACCES:
-		return "wrong PIN";
-	case -EPERM:
-		return "the PIN is locked";
-	default:
-		return strerror(-r);
-	}
-}
-
-static const char *guard_reason(int r)
-{
-	switch (r) {
-	case -ETIMEDOUT:
-		return "another vaultfs process kept it locked for 30 s (try again)";
-	case -EUCLEAN:
-		return "token.object is damaged and has no intact known-good copy "
-		       "(token.object.good)";
-	default:
-		return strerror(-r);
-	}
-}
-
-/*
- * Loads the module and logs in. The embedded token (@tokens, its SoftHSM2 token directory,
- * or NULL for an external token) is opened under its guard: no other vaultfs process loads
- * it or logs in meanwhile, no catchable signal ends this one half-way, and a token.object
- * that an earlier kill emptied is put back from its known-good copy first.
- */
-static int open_token(const char *module, const char *label, const struct secbuf *pin,
-		      const char *tokens, struct hsm **ret, char *err, size_t errlen)
-{
-	struct token_guard *g = NULL;
-	unsigned restored = 0;
-	int r, r_end;
-
-	if (tokens) {
-		r = token_guard_begin(tokens, TOKEN_GUARD_WAIT_MS, &restored, &g);
-		if (r < 0) {
-			snprintf(err, errlen, "embedded token in \"%s\": %s", tokens,
-				 guard_reason(r));
-			return r;
-		}
-		if (restored)
-			log_warn("The embedded token's token.object in \"%s\" was damaged (a "
-				 "process killed while it logged in): put back from its "
-				 "known-good copy",
-				 tokens);
-	}
-	r = hsm_open(module, label, pin, ret);
-	r_end = token_guard_end(g, r == 0);
-	if (r_end < 0) /* the vault is open; the copy stays as it was, still good */
-		log_warn("Failed to refresh the known-good copy of the token in \"%s\": %s", tokens,
-			 strerror(-r_end));
-	if (r < 0)
-		snprintf(err, errlen, "token \"%s\" (module \"%s\"): %s", label, module,
-			 hsm_open_reason(r));
-	return r;
-}
-
-/* How long a recovery waits for the token's guard (another process logging in) and for the
- * calls in progress: the flusher tries again a second later. */
-#define RECOVER_GUARD_WAIT_MS 1000
-#define RECOVER_CALLS_WAIT_MS 2000
-
 int vault_token_recover(struct vault *v)
 {
-	char tokens[PATH_MAX];
-	struct token_guard *g = NULL;
-	unsigned restored = 0;
 	int r;
 
 	if (!hsm_lost(v->hsm))
 		return 0;
-	if (v->cfg->softhsm2_conf) {
-		r = join(tokens, v->dir, VAULT_TOKENS);
-		if (r < 0)
-			return r;
-		r = token_guard_begin(tokens, RECOVER_GUARD_WAIT_MS, &restored, &g);
-		if (r < 0)
-			return r;
-	}
-	r = hsm_reopen(v->hsm, RECOVER_CALLS_WAIT_MS);
-	(void)token_guard_end(g, r == 0); /* a copy not refreshed stays good */
+	r = vault_token_reopen(v->dir, v->cfg, v->hsm);
 	if (r < 0)
 		return r;
 	audit_token_back(v->audit);
@@ -429,10 +333,7 @@ int vault_init(const char *dir, const struct vault_init_options *o, char *err, s
 		if (r < 0)
 			goto fail;
 	}
-	r = join(path, absdir, VAULT_TOKENS);
-	if (r >= 0)
-		r = open_token(cfg->hsm_module, cfg->token_label, pin, external ? NULL : path, &hsm,
-			       err, errlen);
+	r = vault_token_open(absdir, cfg, pin, &hsm, err, errlen);
 	if (r < 0)
 		goto fail;
 	sopt.max_secret_size = cfg->max_secret_size;
@@ -486,7 +387,9 @@ static int open_audit(struct vault *v, char *err, size_t errlen)
 {
 	struct audit_options aopt = { .rotate_size = v->cfg->audit_rotate_size,
 				      .sync_each = 1,
-				      .timeout_ms = v->cfg->audit_timeout_ms };
+				      .timeout_ms = v->cfg->audit_timeout_ms,
+				      .stored_head = vault_head_stored,
+				      .stored_head_data = v };
 	char label[HSM_TOKEN_LABEL_MAX + 1], path[PATH_MAX];
 	int r;
 
@@ -687,7 +590,7 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 	struct store_options sopt = { 0 };
 	struct secbuf *pin = NULL;
 	struct vault *v;
-	char path[PATH_MAX], absdir[PATH_MAX], tokens[PATH_MAX], cerr[256] = "";
+	char path[PATH_MAX], absdir[PATH_MAX], cerr[256] = "";
 	int r;
 
 	r = vault_resolve_safe(dir, absdir, err, errlen);
@@ -717,29 +620,11 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read \"%s\": %s", path, strerror(-r));
 		goto fail;
 	}
-	if (v->cfg->softhsm2_conf) {
-		r = resolve(path, absdir, v->cfg->softhsm2_conf);
-		if (r < 0 || setenv("SOFTHSM2_CONF", path, 1) < 0) {
-			r = r < 0 ? r : -errno;
-			snprintf(err, errlen, "cannot use \"%s\": %s", path, strerror(-r));
-			goto fail;
-		}
-		if (access(path, R_OK) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "embedded token's \"%s\": %s", path, strerror(-r));
-			goto fail;
-		}
-	}
 	r = resolve(path, absdir, v->cfg->pin_file);
 	if (r >= 0)
 		r = vault_read_pin(path, &pin, err, errlen);
-	if (r < 0)
-		goto fail;
-	if (v->cfg->softhsm2_conf)
-		r = join(tokens, absdir, VAULT_TOKENS);
 	if (r >= 0)
-		r = open_token(v->cfg->hsm_module, v->cfg->token_label, pin,
-			       v->cfg->softhsm2_conf ? tokens : NULL, &v->hsm, err, errlen);
+		r = vault_token_open(absdir, v->cfg, pin, &v->hsm, err, errlen);
 	secbuf_freep(&pin);
 	if (r < 0)
 		goto fail;
@@ -753,9 +638,10 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 		snprintf(err, errlen, "\"%s\": %s", path, store_reason(r));
 		goto fail;
 	}
-	r = open_audit(v, err, errlen);
+	/* the head key first: a trail found rotated goes on from the head it vouches for */
+	r = vault_head_open(v, err, errlen);
 	if (r >= 0)
-		r = vault_head_open(v, err, errlen);
+		r = open_audit(v, err, errlen);
 	if (r < 0)
 		goto fail;
 	purge_expired(v);

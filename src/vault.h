@@ -167,6 +167,13 @@ int vault_head_store(struct vault *v, const struct audit_head *head);
  */
 int vault_head_check(struct vault *v, const struct store_anchor *a);
 
+/*
+ * The trail's stored head, for the writer that finds audit.log rotated (audit_options'
+ * stored_head; @userdata is the vault): 0 with it in *ret when its tag holds, -EBADMSG
+ * when it does not, or -errno. The vault's head key must be known (vault_head_open).
+ */
+int vault_head_stored(void *userdata, struct audit_head *ret);
+
 /* The identity of this process, for the records of admin commands. */
 void vault_admin_event(struct audit_event *ev, const char *op, char *exe, size_t exe_len,
 		       char *cgroup, size_t cgroup_len);

@@ -117,6 +117,22 @@ int vault_head_check(struct vault *v, const struct store_anchor *a)
 	return r < 0 ? r : r ? 0 : -EBADMSG;
 }
 
+int vault_head_stored(void *userdata, struct audit_head *ret)
+{
+	struct vault *v = userdata;
+	struct store_anchor a;
+	int r;
+
+	r = store_anchor_get(v->store, &a);
+	if (r >= 0)
+		r = vault_head_check(v, &a);
+	if (r < 0)
+		return r;
+	ret->seq = a.seq;
+	memcpy(ret->mac, a.mac, AUDIT_MAC_LEN);
+	return 0;
+}
+
 /*
  * In one write transaction, so that two processes opening the same old vault make one
  * key between them: the second finds the first's key once the first has committed.

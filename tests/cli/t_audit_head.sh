@@ -15,8 +15,8 @@ out=$("$VAULTFS" audit verify "$V") && pass || fail "intact: $out"
 label=$(sed -n 's/^token = //p' "$V/vaultfs.conf")
 p11() { # p11 VAULT ARGS...: pkcs11-tool logged in to VAULT's token
 	local v=$1; shift
-	SOFTHSM2_CONF=$v/softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" \
-		--token-label "$label" --login --pin "$(cat "$v/pin")" "$@"
+	(cd "$v" && SOFTHSM2_CONF=softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" \
+		--token-label "$label" --login --pin "$(cat pin)" "$@")
 }
 head_key=$(p11 "$V" --list-objects 2>/dev/null | sed -n 's/^ *label: *\(vaultfs-head-[0-9a-f]*\)$/\1/p')
 [ -n "$head_key" ] && pass || fail "no head key in the token: $(p11 "$V" --list-objects 2>&1)"
@@ -91,8 +91,7 @@ sqlite3 "$C/vault.db" "UPDATE audit_anchor SET seq = $wseq, mac = X'$wmac', tag 
 "$VAULTFS" audit verify "$C" >/dev/null 2>"$T/.err" && fail "another vault's trail and head verified" ||
 	pass
 
-# A vault from before tags: no tag column (schema 3) and no head key in its token. (Its
-# own vault: a copy's softhsm2.conf names the same token.)
+# A vault from before tags: no tag column (schema 3) and no head key in its token.
 U=$T/old
 "$VAULTFS" init "$U" >/dev/null || fail "third vault"
 for i in 1 2 3 4 5; do printf 'v%s' "$i" | "$VAULTFS" secret set "$U" "s$i"; done

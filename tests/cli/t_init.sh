@@ -25,8 +25,8 @@ same "pin length" 32 "$(wc -c <"$V/pin")"
 
 # The key-encryption key: sensitive, never extractable, on the token.
 label=$(sed -n 's/^token = //p' "$V/vaultfs.conf")
-SOFTHSM2_CONF=$V/softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" --token-label "$label" \
-	--login --pin "$(cat "$V/pin")" --list-objects >"$T/objects" 2>&1
+(cd "$V" && SOFTHSM2_CONF=softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" \
+	--token-label "$label" --login --pin "$(cat pin)" --list-objects) >"$T/objects" 2>&1
 grep -q "Secret Key Object; AES length 32" "$T/objects" && pass || fail "no AES-256 key: $(cat "$T/objects")"
 grep -q "label:.*vaultfs-kek-" "$T/objects" && pass || fail "KEK label: $(cat "$T/objects")"
 # The key-encryption key, the audit trail's HMAC key and the key that tags its head, and

@@ -51,7 +51,8 @@ rec=$(jq -c 'select(.op == "backup")' "$V/audit.log")
 same "the backup's record" "0 $B" "$(jq -r '"\(.result) \(.detail)"' <<<"$rec")"
 [ "$(wc -l <"$T/acked_before")" -gt 10 ] && pass || fail "too few writes before the backup: $(wc -l <"$T/acked_before")"
 
-tokens_sum() { find "$V/tokens" -type f ! -name '.vaultfs.lock' -print0 | sort -z | xargs -0 sha256sum | sha256sum; }
+ORIG=$V
+tokens_sum() { (cd "$ORIG/tokens" && find . -type f ! -name .vaultfs.lock -print0 | sort -z | xargs -0 sha256sum); }
 before=$(tokens_sum)
 R=$T/restored
 "$VAULTFS" restore "$B" "$R" 2>"$T/restore.err" && pass || fail "restore: $(cat "$T/restore.err")"

@@ -53,8 +53,8 @@ same "list" "ec ec-p256 ecdsa 1 sign" "$(key list "$V" | awk '$1 == "ec" { print
 # Every private or secret key object: sensitive, never extractable (imported ones are
 # sensitive and not extractable; the token knows they were once outside it).
 label=$(sed -n 's/^token = //p' "$V/vaultfs.conf")
-SOFTHSM2_CONF=$V/softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" --token-label "$label" \
-	--login --pin "$(cat "$V/pin")" --list-objects >"$T/objects" 2>/dev/null
+(cd "$V" && SOFTHSM2_CONF=softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" \
+	--token-label "$label" --login --pin "$(cat pin)" --list-objects) >"$T/objects" 2>/dev/null
 same "private key objects" 7 "$(grep -c 'Private Key Object' "$T/objects")"
 bad=$(awk '/Key Object/ { obj = $0 } /Access:/ { a = $0; sub(/never extractable/, "", a);
 	if (a !~ /sensitive/ || a ~ /extractable/) print obj ": " $0 }' "$T/objects")
@@ -263,8 +263,8 @@ check "delete" key delete "$V" imptrad
 refuses "delete a missing key" 'no such key' key delete "$V" imptrad
 refuses "rotate a missing key" 'no such key' key rotate "$V" imptrad
 same "--passphrase-file with create is a usage error" 2 "$(key create "$V" y --type aes-256 --passphrase-file "$T/pass" 2>/dev/null; echo $?)"
-SOFTHSM2_CONF=$V/softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" --token-label "$label" \
-	--login --pin "$(cat "$V/pin")" --list-objects >"$T/objects" 2>/dev/null
+(cd "$V" && SOFTHSM2_CONF=softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" \
+	--token-label "$label" --login --pin "$(cat pin)" --list-objects) >"$T/objects" 2>/dev/null
 grep -q -- '-imptrad@' "$T/objects" && fail "deleted key still in the token" || pass
 same "key changes recorded" "key-create key-import key-list key-rotate key-delete" \
 	"$(jq -r 'select(.op | startswith("key-")) | select(.result == 0) | .op' "$A" | uniq | tr '\n' ' ' | sed 's/ $//')"

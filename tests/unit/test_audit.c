@@ -3,7 +3,8 @@
  * format under hostile field values (every line is JSON that json-c reads back to the
  * same strings), the chain and every kind of tampering, the vault's anchor, epochs,
  * torn records, two writers on one file, a write cut short (RLIMIT_FSIZE) that leaves no
- * partial record, and rotation.
+ * partial record, and rotation — by size, and by others (moved, moved out of the directory,
+ * truncated) after another writer wrote last.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "audit_internal.h"
 #include "timeutil.h"
 #include "testutil.h"
 
@@ -507,6 +509,161 @@ static void test_lock_timeout(void **state)
 	assert_int_equal(rep.records, 5);
 }
 
+/* What a vault would answer as its stored head (audit_options' stored_head). */
+struct stored {
+	struct audit_head head;
+	int r; /* returned instead of the head when < 0 (a head whose tag fails) */
+	int asked;
+};
+
+static int stored_head(void *userdata, struct audit_head *ret)
+{
+	struct stored *s = userdata;
+
+	s->asked++;
+	if (s->r < 0)
+		return s->r;
+	*ret = s->head;
+	return 0;
+}
+
+/* Writers a (the daemon, which wrote first) and b (an admin command, which wrote last). */
+static void two_writers(struct fixture *f, struct stored *st, struct audit **ret_b)
+{
+	struct audit_options o = { .stored_head = stored_head, .stored_head_data = st };
+	struct audit_options ob = o;
+
+	ob.sync_each = 1;
+	audit_free(f->a);
+	assert_int_equal(audit_open(f->path, f->tok.hsm, f->key, &o, &f->a), 0);
+	assert_int_equal(audit_open(f->path, f->tok.hsm, f->key, &ob, ret_b), 0);
+}
+
+/*
+ * The file moved away after another writer's records: the first writer's own head is
+ * behind, and the chain goes on from the rotated file's last record, whichever writer
+ * comes first. Then the rotated files leave the directory (compressed, an olddir): the
+ * head the vault keeps says where the chain stands; one whose tag fails is not used.
+ */
+static void test_rotated_behind(void **state)
+{
+	struct fixture *f = *state;
+	struct stored st = { .r = 0 };
+	struct audit_head head;
+	struct audit_report rep;
+	struct audit *b;
+
+	two_writers(f, &st, &b);
+	append_n(f, 2, NULL);
+	assert_int_equal(audit_append(b, &plain, &head), 0);
+	assert_int_equal(audit_append(b, &plain, &head), 0);
+	assert_int_equal(head.seq, 4);
+	edit(f, "mv audit.log audit.log.1");
+	append_n(f, 1, &head);
+	assert_int_equal(head.seq, 6); /* audit-rotate, then the record */
+	rep = verify(f, &head);
+	assert_int_equal(rep.bad_seq, 0);
+	assert_int_equal(rep.records, 6);
+
+	/* b wrote last again; both files leave; only the stored head knows seq 8 */
+	assert_int_equal(audit_append(b, &plain, NULL), 0);
+	assert_int_equal(audit_append(b, &plain, &head), 0);
+	st.head = head;
+	edit(f, "mkdir old && mv audit.log audit.log.1 old/");
+	st.asked = 0;
+	append_n(f, 1, &head);
+	assert_true(st.asked > 0);
+	assert_int_equal(head.seq, 10);
+	rep = verify(f, &head);
+	assert_int_equal(rep.bad_seq, 0);
+	assert_int_equal(rep.first_seq, 9);
+
+	/* a stored head whose tag fails is not followed: the file's chain goes on */
+	assert_int_equal(audit_append(b, &plain, &head), 0);
+	edit(f, "cp audit.log audit.log.2 && : > audit.log");
+	st.head.seq = 1000;
+	st.r = -EBADMSG;
+	append_n(f, 1, &head);
+	assert_int_equal(head.seq, 13);
+	rep = verify(f, &head);
+	assert_int_equal(rep.bad_seq, 0);
+	assert_int_equal(rep.records, 5);
+	audit_free(b);
+}
+
+/*
+ * copytruncate cuts the file under a writer, and another writer's records fill it to the
+ * very length the first one left: the first writer must not take that for its own file
+ * and reuse a seq. The other writer's record is made as long as needed with its detail,
+ * measured on a scratch trail (a record's length depends only on its fields and the
+ * digits of its seq).
+ */
+static void test_truncated_same_length(void **state)
+{
+	struct fixture *f = *state;
+	struct stored st = { .r = -ENOENT };
+	struct audit_event ev = plain;
+	struct audit_head head;
+	struct audit_report rep;
+	struct audit *b, *c;
+	char scratch[PATH_MAX + 32], detail[1024];
+	off_t end, have;
+
+	two_writers(f, &st, &b);
+	append_n(f, 4, NULL);
+	end = size_of(f->path);
+	assert_int_equal(audit_append(b, &plain, NULL), 0); /* seq 5 */
+	edit(f, "cp audit.log audit.log.1 && : > audit.log");
+	/* b will write audit-rotate (seq 6) and a record (seq 7) with a detail of n bytes */
+	memset(detail, 'x', sizeof(detail));
+	detail[1] = '\0';
+	ev.detail = detail;
+	edit(f, "mkdir scratch");
+	snprintf(scratch, sizeof(scratch), "%s/scratch/audit.log", f->dir);
+	{
+		struct audit_options o = { 0 };
+
+		assert_int_equal(audit_open(scratch, f->tok.hsm, f->key, &o, &c), 0);
+		assert_int_equal(audit_append(c, &plain, NULL), 0);
+		edit(f, "mv scratch/audit.log scratch/audit.log-1");
+		assert_int_equal(audit_append(c, &ev, NULL), 0);
+		audit_free(c);
+	}
+	have = size_of(scratch);
+	assert_true(have <= end && end - have < (off_t)sizeof(detail) - 1);
+	detail[1] = 'x';
+	detail[1 + (end - have)] = '\0';
+	assert_int_equal(audit_append(b, &ev, &head), 0);
+	assert_int_equal(head.seq, 7);
+	assert_int_equal(size_of(f->path), end);
+	append_n(f, 1, &head);
+	assert_int_equal(head.seq, 8);
+	rep = verify(f, &head);
+	assert_int_equal(rep.bad_seq, 0);
+	assert_int_equal(rep.records, 8);
+	audit_free(b);
+}
+
+/* The files verify reads and a rotated trail is picked up from: audit.log, vaultfs's
+ * audit.log-SEQ, logrotate's audit.log.N, audit.log-DATE and audit.log-DATE.backup (an
+ * audit.log a writer made inside logrotate's window); never compressed ones or others. */
+static void test_trail_names(void **state)
+{
+	static const char *const yes[] = { "audit.log", "audit.log-000000000565", "audit.log.1",
+					   "audit.log-20261203", "audit.log-2026120307.backup",
+					   "audit.log-2026_12_03" };
+	static const char *const no[] = { "audit.log.1.gz", "audit.log-", "audit.log.",
+					  "audit.logx", "audit.log-.backup", "audit.log.1.backup",
+					  "audit.log-1.backup.gz", "audit.log-x.backup", "vaultfs.log",
+					  "audit.log-1.bak" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(audit_is_trail_file(yes[i]));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(audit_is_trail_file(no[i]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,6 +681,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_short_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotated_behind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_same_length, setup, teardown),
+		cmocka_unit_test(test_trail_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
