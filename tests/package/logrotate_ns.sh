@@ -4,9 +4,10 @@
 # Usage: logrotate_ns.sh ROOT WORK — ROOT is the unpacked package, WORK a new directory.
 # The packaged logrotate snippet, with /var/lib/vaultfs/ moved into WORK, rotates a
 # vault mounted by the packaged vaultfs, twice: audit.log and vaultfs.log are moved and
-# made anew, the daemon (and only it) gets SIGHUP and goes on serving, its records go
-# to the new audit.log, an admin command (`vaultfs audit tail -f`) runs on unharmed, and
-# `vaultfs audit verify` passes after each rotation. Prints "ok WHAT" or "FAIL: WHAT".
+# made anew, the daemon (and only it) gets SIGHUP, logs to the new vaultfs.log and goes
+# on serving with its records in the new audit.log, an admin command (`vaultfs audit
+# tail -f`) runs on unharmed, and `vaultfs audit verify` passes after each rotation; and
+# a vault mounted while SIGHUPs arrive mounts. Prints "ok WHAT" or "FAIL: WHAT".
 set -u
 R=$1
 W=$2
@@ -76,6 +77,12 @@ rotate() {
 		grep -q '"op":"open".*"path":"secrets/s1"' "$V/audit.log" && break
 		sleep 0.05
 	done
+	for _ in $(seq 1 100); do
+		grep -q 'Reopened vaultfs.log' "$V/vaultfs.log" 2>/dev/null && break
+		sleep 0.05
+	done
+	check "rotation $n: the daemon got SIGHUP and logs to the new vaultfs.log" \
+		grep -q 'Reopened vaultfs.log' "$V/vaultfs.log"
 	check "rotation $n: the daemon serves on" [ "$got" = one ]
 	check "rotation $n: its records go to the new audit.log" \
 		grep -q '"op":"open".*"path":"secrets/s1"' "$V/audit.log"
@@ -86,22 +93,36 @@ rotate() {
 }
 rotate 1
 rotate 2
-check "delaycompress: the older rotation compressed" [ -s "$V/audit.log.2.gz" ]
+check "delaycompress: the older audit.log compressed" [ -s "$V/audit.log.2.gz" ]
+check "delaycompress: the older vaultfs.log compressed" [ -s "$V/vaultfs.log.2.gz" ]
 
 # logrotate may run while a vault is being mounted: its SIGHUP must stop neither the
 # starting daemon nor the command waiting for it to serve. HUPs every 5 ms, as the
-# snippet sends them, from before `vaultfs mount` starts until it returns.
+# snippet sends them, until `vaultfs mount` returns, from the moment the command runs
+# its own code: SIGHUP ignored (SigIgn in /proc says so) or its daemon forked. Before
+# that (exec, the dynamic loader) no program has a say about signals.
 V2=$BASE/u
 "$VFS" init "$V2" >/dev/null && printf 'allow * ** uid=0\n' >"$V2/policy" && mkdir -p "$M2" ||
 	{ echo "FAIL: a second vault"; exit 1; }
-touch "$W/hup.run"
-(while [ -e "$W/hup.run" ]; do pkill -HUP -f "$pattern"; sleep 0.005; done) &
-HUPPER=$!
-sleep 0.05
-"$VFS" mount "$V2" "$M2" 2>"$W/mount2.err"
+"$VFS" mount "$V2" "$M2" 2>"$W/mount2.err" &
+MOUNTER=$!
+for _ in $(seq 1 2000); do
+	ign=$(awk '/^SigIgn/ { print $2 }' "/proc/$MOUNTER/status" 2>/dev/null)
+	[ -n "$ign" ] && (((16#$ign) & 1)) && break
+	pgrep -P "$MOUNTER" >/dev/null && break
+	kill -0 "$MOUNTER" 2>/dev/null || break
+	sleep 0.001
+done
+hups=0
+while :; do
+	case $(ps -o stat= -p "$MOUNTER") in Z* | "") break ;; esac # it has ended
+	pkill -HUP -f "$pattern" && hups=$((hups + 1))
+	sleep 0.005
+done
+wait "$MOUNTER"
 rc=$?
-rm -f "$W/hup.run"
-wait "$HUPPER"
+echo "SIGHUPs sent while vaultfs mount ran: $hups"
+check "SIGHUPs reached the starting mount" [ "$hups" -gt 0 ]
 check "vaultfs mount under logrotate's SIGHUPs: exit status $rc, 0 expected ($(cat "$W/mount2.err"))" [ "$rc" -eq 0 ]
 check "the vault mounted under SIGHUPs serves" [ -d "$M2/secrets" ]
 DAEMON2=$(jq -r 'select(.op == "mount") | .pid' "$V2/audit.log" | tail -n 1)
