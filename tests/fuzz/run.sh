@@ -33,7 +33,7 @@ cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 # sources and libraries of each target, and the longest input worth trying
 declare -A src lib maxlen
 src[policy]="policy/policy.c policy/glob.c policy/caller.c"
-src[audit_line]="src/audit_line.c src/hsm.c src/secbuf.c src/log.c src/timeutil.c"
+src[audit_line]="src/audit_line.c src/hsm.c src/hsm_reopen.c src/secbuf.c src/log.c src/timeutil.c"
 lib[audit_line]="-lcrypto -ldl"
 src[config]="src/config.c"
 lib[config]="$(pkg-config --libs inih)"
@@ -42,7 +42,7 @@ lib[pem]="-lcrypto"
 src[keyfile]="src/keys_header.c src/oaep.c src/secbuf.c"
 lib[keyfile]="-lcrypto"
 src[keyops]="src/keys.c src/keys_run.c src/keys_pem.c src/keys_header.c src/oaep.c src/hsm.c
-	src/hsm_keys.c src/store.c src/store_secret.c src/store_attr.c src/store_tree.c
+	src/hsm_reopen.c src/hsm_keys.c src/store.c src/store_secret.c src/store_attr.c src/store_tree.c
 	src/store_cache.c src/store_conn.c src/store_keys.c src/crypto.c src/secbuf.c src/fdio.c
 	src/log.c src/names.c src/timeutil.c src/attr_value.c"
 lib[keyops]="-lsqlite3 -lcrypto -ldl -lpthread"
