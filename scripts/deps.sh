@@ -20,6 +20,10 @@ packages=(
 	tar rsync                   # the deployment tools the mounted tests run into the vault
 	logrotate strace            # the audit trail's rotation as operators run it, and a writer
 	                            # held inside logrotate's window (mount.t_rotate)
+	scdoc                       # the manual pages' source format, made into troff at build time
+	debhelper dpkg-dev fakeroot # building the Debian package (tests/package/t_package.sh)
+	lintian man-db              # checking it: lintian, man --warnings, lexgrog
+	bash-completion procps      # running its completion and its logrotate snippet (pkill)
 )
 
 missing=()

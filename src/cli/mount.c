@@ -596,6 +596,10 @@ int mount_main(int argc, char **argv)
 	int c, pipefd[2];
 	pid_t pid;
 
+	/* SIGHUP means "reopen your logs" (logrotate sends it to every mount daemon), never
+	 * "stop": ignored until serve() puts on_hup in place, so that it ends neither a
+	 * daemon that is starting nor this command while it waits for the mount to serve. */
+	signal(SIGHUP, SIG_IGN);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fho:", opts, NULL)) != -1) {
 		switch (c) {

@@ -48,6 +48,7 @@ run get2 "$VAULTFS" secret get "$V" a
 run verify2 "$VAULTFS" audit verify "$V"
 sleep 0.2
 kill "$catcher"
+wait "$catcher" # it holds /dev/log open: /dev is busy until it has gone
 umount /dev "$T/fs" "$T/dev"
 INNER
 unshare -m --propagation private bash "$T/inner.sh" "$T" "$VAULTFS" "$HERE" || fail "the inner script"
