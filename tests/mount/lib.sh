@@ -157,3 +157,21 @@ SYS_PY="/usr/bin/python3 $(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/sys.py"
 sys_() { $SYS_PY "$@"; }
 # as_sys UID OP ARGS...: the same, as another uid.
 as_sys() { local uid=$1; shift; as "$uid" $SYS_PY "$@"; }
+
+# cli_writer STOP LOG: `vaultfs secret set` of unique values to a secret picked from $names
+# (comma-separated) until STOP exists. Each is logged "attempt NAME SHA256" before and
+# "ack NAME SHA256" once the command exited 0, for crash_check.py (t_crash, t_backup).
+cli_writer() {
+	local stop=$1 log=$2 n=0 name value
+	while [ ! -e "$stop" ]; do
+		n=$((n + 1))
+		name=$(echo "$names" | tr , '\n' | shuf -n 1)
+		value=$T/cli.value
+		{ printf 'cli-%s-' "$n"; head -c $((RANDOM % 1024)) /dev/urandom; } >"$value"
+		sum=$(sha256sum <"$value" | cut -d' ' -f1)
+		echo "attempt $name $sum" >>"$log"
+		if "$VAULTFS" secret set "$V" "$name" --file "$value" 2>>"$T/cli.err"; then
+			echo "ack $name $sum" >>"$log"
+		fi
+	done
+}

@@ -14,21 +14,6 @@ names=a,b,c,d
 new_vault
 start
 
-cli_writer() {
-	local stop=$1 log=$2 n=0 name value
-	while [ ! -e "$stop" ]; do
-		n=$((n + 1))
-		name=$(echo "$names" | tr , '\n' | shuf -n 1)
-		value=$T/cli.value
-		{ printf 'cli-%s-' "$n"; head -c $((RANDOM % 1024)) /dev/urandom; } >"$value"
-		sum=$(sha256sum <"$value" | cut -d' ' -f1)
-		echo "attempt $name $sum" >>"$log"
-		if "$VAULTFS" secret set "$V" "$name" --file "$value" 2>>"$T/cli.err"; then
-			echo "ack $name $sum" >>"$log"
-		fi
-	done
-}
-
 pids=()
 for w in 1 2; do
 	/usr/bin/python3 "$here/crash_writer.py" "$S" "w$w" "$names" "$T/writer$w.log" "$T/stop" &

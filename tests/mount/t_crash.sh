@@ -23,22 +23,6 @@ lost_token() {
 	fi
 }
 
-# cli_writer STOP LOG: `vaultfs secret set` of unique values until STOP exists.
-cli_writer() {
-	local stop=$1 log=$2 n=0 name value
-	while [ ! -e "$stop" ]; do
-		n=$((n + 1))
-		name=$(echo "$names" | tr , '\n' | shuf -n 1)
-		value=$T/cli.value
-		{ printf 'cli-%s-' "$n"; head -c $((RANDOM % 1024)) /dev/urandom; } >"$value"
-		sum=$(sha256sum <"$value" | cut -d' ' -f1)
-		echo "attempt $name $sum" >>"$log"
-		if "$VAULTFS" secret set "$V" "$name" --file "$value" 2>>"$T/cli.err"; then
-			echo "ack $name $sum" >>"$log"
-		fi
-	done
-}
-
 acked_before=0
 for cycle in $(seq 1 "$cycles"); do
 	"$VAULTFS" mount "$V" "$M" -f 2>"$T/daemon.err" &
