@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,28 +99,73 @@ static int add_opt(struct mount_opts *o, const char *opt)
 	return 0;
 }
 
-static int parse_o(struct mount_opts *o, char *list)
+/* What parse_o's callback makes of an option: vaultfs's own, refused, or the kernel's. */
+enum { KEY_THREADS, KEY_DEBUG, KEY_REFUSED };
+
+struct parse_state {
+	struct mount_opts *o;
+	int error; /* -EPERM: an option vaultfs refuses; -E2BIG: too many for the kernel */
+};
+
+static int parse_one(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
-	char *save = NULL;
+	struct parse_state *ps = data;
 
-	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
-		if (strncmp(opt, "threads=", 8) == 0) {
-			char *end;
-			unsigned long n = strtoul(opt + 8, &end, 10);
+	(void)outargs;
+	switch (key) {
+	case KEY_THREADS: {
+		char *end;
+		unsigned long n = strtoul(arg + strlen("threads="), &end, 10);
 
-			if (*end || n < 1 || n > 256)
-				return -EINVAL;
-			o->threads = (unsigned)n;
-		} else if (strcmp(opt, "debug") == 0) {
-			o->debug = 1;
-		} else if (strcmp(opt, "default_permissions") == 0 ||
-			   strcmp(opt, "kernel_cache") == 0 || strcmp(opt, "auto_cache") == 0) {
-			/* these would let the kernel decide for policy, or cache secrets */
-			return -EPERM;
-		} else if (add_opt(o, opt) < 0) {
-			return -E2BIG;
+		if (*end || !arg[strlen("threads=")] || n < 1 || n > 256) {
+			ps->error = -EINVAL;
+			return -1;
 		}
+		ps->o->threads = (unsigned)n;
+		return 0;
 	}
+	case KEY_DEBUG:
+		ps->o->debug = 1;
+		return 0;
+	case KEY_REFUSED:
+		/* these would let the kernel decide for policy, or cache secrets */
+		ps->error = -EPERM;
+		return -1;
+	case FUSE_OPT_KEY_OPT:
+		if (add_opt(ps->o, arg) < 0) {
+			ps->error = -E2BIG;
+			return -1;
+		}
+		return 0; /* kept for the kernel in o->fuse_opts, not in outargs */
+	default:
+		return 1;
+	}
+}
+
+/*
+ * One -o list, through libfuse's own option parser (fuse_opt): threads=N (1 to 256) and
+ * debug are vaultfs's; default_permissions, kernel_cache and auto_cache are refused
+ * (-EPERM); anything else goes to the kernel's mount options. Returns 0, -EPERM or -EINVAL.
+ */
+static int parse_o(struct mount_opts *o, const char *list)
+{
+	static const struct fuse_opt table[] = {
+		FUSE_OPT_KEY("threads=", KEY_THREADS),
+		FUSE_OPT_KEY("debug", KEY_DEBUG),
+		FUSE_OPT_KEY("default_permissions", KEY_REFUSED),
+		FUSE_OPT_KEY("kernel_cache", KEY_REFUSED),
+		FUSE_OPT_KEY("auto_cache", KEY_REFUSED),
+		FUSE_OPT_END,
+	};
+	char *argv[] = { (char *)"vaultfs", (char *)"-o", (char *)list, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	struct parse_state ps = { .o = o };
+	int r;
+
+	r = fuse_opt_parse(&args, &ps, table, parse_one);
+	fuse_opt_free_args(&args);
+	if (r < 0)
+		return ps.error == -EPERM ? -EPERM : -EINVAL;
 	return 0;
 }
 
