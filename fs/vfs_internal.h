@@ -33,6 +33,22 @@ struct limits_charge {
 };
 
 /* An open secret or version. */
+/*
+ * An open file. Its life as a writer is a small state machine, every step under h->lock:
+ *
+ *   open ──write/ftruncate──▶ dirty ──flush: commit──▶ committed (clean) ──write──▶ dirty …
+ *     │ (O_TRUNC, create: touched)      │ commit fails: close() returns it; not retried
+ *     │                                 │ flush from a writer on its way out: abandoned
+ *     │                                 ▼
+ *     └──────────── a write refused past max_secret_size or a cap: failed (terminal:
+ *                   nothing from this handle is ever committed)
+ *   release: commits a touched, never-written value once (empty), unless failed or
+ *   abandoned; then wipes the value and gives back its charge (limits.c).
+ *
+ * A created file is pending (in vfs->pending, under vfs->lock) from its create to its
+ * first commit. kind, path, writable, append, excl, opener and keyop are set at open and
+ * never change. Lock order: h->lock, then vfs->lock.
+ */
 struct handle {
 	pthread_mutex_t lock;
 	enum node_kind kind;
