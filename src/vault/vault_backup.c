@@ -2,9 +2,10 @@
  * vault_backup: a vault copied while it is in use, and a copy put back into place.
  *
  * A backup is a vault directory at rest: the database as it stood at one instant (SQLite's
- * online backup, store_backup.c), then the trail copied whole under the trail's own lock
- * (so no record is half-copied and no rotation happens in between: the trail reaches the
- * head the copied database holds, and goes past it), the settings, the policy, and for
+ * online backup, store_backup.c), then the trail — its rotated files, which never change,
+ * and then the live file under the trail's own lock (so no record is half-copied and no
+ * rotation happens in between: the trail reaches the head the copied database holds, and
+ * goes past it) — the settings, the policy, and for
  * the embedded token its PIN and token files, copied under the token's guard (no login is
  * half-way through rewriting token.object). Restore copies a backup into a new directory
  * and proves it before saying so: the vault opens (its token holds its key), SQLite finds
@@ -85,7 +86,8 @@ out:
 }
 
 /* Copies every regular file of folder @src into a new folder @dst (mode 0700), skipping
- * @skip; @prefix (if set) picks only the names that start with it. */
+ * @skip; @prefix (if set) picks only the names that start with it, into @dst as it is,
+ * leaving a file already there (copied by an earlier call) as it is. */
 static int copy_dir(const char *src, const char *dst, const char *prefix, const char *skip,
 		    int whole_lines)
 {
@@ -124,6 +126,8 @@ static int copy_dir(const char *src, const char *dst, const char *prefix, const 
 			r = copy_file(from, to, st.st_mode & 0600, whole_lines);
 		else
 			r = 0; /* a socket or link has no place in a vault: left out */
+		if (r == -EEXIST && prefix)
+			r = 0;
 		if (r < 0)
 			goto out;
 	}
@@ -266,8 +270,12 @@ int vault_backup(struct vault *v, const char *dest, char *err, size_t errlen)
 		snprintf(err, errlen, "copying the database: %s", strerror(-r));
 		goto out;
 	}
-	/* after the database: the trail copied reaches the head the copy holds */
-	r = trail_lock(v->dir, &lock);
+	/* after the database: the trail copied reaches the head the copy holds. Rotated
+	 * files never change: they are copied first, without the lock, so that writers wait
+	 * for no more than the live file's copy (and the files rotated meanwhile). */
+	r = copy_dir(v->dir, dest, VAULT_AUDIT "-", NULL, 1);
+	if (r == 0)
+		r = trail_lock(v->dir, &lock);
 	if (r == 0) {
 		r = copy_dir(v->dir, dest, VAULT_AUDIT, NULL, 1);
 		close(lock);
