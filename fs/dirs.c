@@ -106,8 +106,8 @@ void vfs_dirs_release_all(struct vfs *v)
 
 void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *n = nodes_get(v->nodes, ino);
+	struct vfs *v = vfs_data(req);
+	struct node *n = vfs_node(req, ino);
 	char ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;
 	struct listing *l;
@@ -225,7 +225,7 @@ void vfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 void vfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct vfs *v = fuse_req_userdata(req);
+	struct vfs *v = vfs_data(req);
 	struct listing *l = (struct listing *)(uintptr_t)fi->fh;
 
 	(void)ino;

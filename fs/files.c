@@ -108,11 +108,10 @@ static struct handle *fh(struct fuse_file_info *fi)
  */
 static int commit(struct vfs *v, struct handle *h, int last)
 {
-	int r;
-
-	struct vault_change ch;
-	struct audit_event ev;
 	char ppath[NAME_PATH_MAX + 16];
+	struct audit_event ev;
+	struct vault_act act;
+	int r;
 
 	if (h->failed)
 		return -h->failed;
@@ -120,14 +119,11 @@ static int commit(struct vfs *v, struct handle *h, int last)
 		return 0;
 	snprintf(ppath, sizeof(ppath), "secrets/%s", h->path);
 	vfs_event(&h->opener->c, "write", ppath, 0, &h->opener->d, 0, &ev);
-	vault_change_begin(v->vault, &ch, &ev);
+	vault_act_init(&act, &ev);
 	if (!h->opener->recover.allow)
-		vault_change_refused(&ch, ppath, h->opener->recover.rule);
-	r = store_secret_put(v->store, h->path, h->value,
-			     (h->excl ? STORE_PUT_EXCL : 0) |
-				     (h->opener->recover.allow ? 0 : STORE_PUT_NO_REVIVE),
-			     time_now_us(), NULL);
-	r = vault_change_end(&ch, r);
+		vault_act_no_recover(&act, ppath, h->opener->recover.rule);
+	r = vault_secret_write(v->vault, &act, h->path, h->value, h->excl ? VAULT_WRITE_EXCL : 0,
+			       NULL);
 	if (r < 0)
 		return r;
 	h->dirty = 0;
@@ -155,10 +151,66 @@ static int reply_open(fuse_req_t req, struct vfs *v, struct handle *h, struct fu
 	return 0;
 }
 
+/* Opens key file @n: a handle that keyfiles.c decides on and records. */
+static void open_key_file(fuse_req_t req, struct vfs *v, struct caller *c, const struct node *n,
+			  struct fuse_file_info *fi)
+{
+	struct handle *h = handle_new(n->kind, n->path);
+	int r = h ? vfs_keyfile_open(v, c, n, h) : -ENOMEM;
+
+	if (r < 0) {
+		handle_free(v, h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	h->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+	reply_open(req, v, h, fi);
+}
+
+/* Whether @c may open secret or version @n (policy path @ppath) as @acc asks: 0 with the
+ * rule in @d, or the refusal, recorded. */
+static int open_allowed(struct vfs *v, struct caller *c, const struct node *n, int acc,
+			const char *ppath, struct policy_decision *d)
+{
+	int r;
+
+	/* History and deleted secrets are read-only, and a deleted value is not served. */
+	if (n->kind == NODE_TRASH_SECRET || (n->kind == NODE_VERSION && acc != O_RDONLY))
+		return vfs_refuse(v, c, "open", ppath, vfs_read_only_rule(n), EACCES);
+	r = acc != O_WRONLY ? vfs_check(v, c, "open", POLICY_READ, ppath, d) : 0;
+	if (r == 0 && acc != O_RDONLY)
+		r = vfs_check(v, c, "open", POLICY_WRITE, ppath, d);
+	return r;
+}
+
+/* Fills new handle @h for @n opened with @flags: the value it starts from (none to read
+ * for O_TRUNC), and for a writer who opened it. The version served is in *@ret_version. */
+static int open_value(struct vfs *v, struct caller *c, const struct node *n, int flags,
+		      const struct policy_decision *d, const char *ppath, struct handle *h,
+		      uint64_t *ret_version)
+{
+	int r;
+
+	h->writable = (flags & O_ACCMODE) != O_RDONLY;
+	h->append = (flags & O_APPEND) != 0;
+	if (h->writable && (flags & O_TRUNC)) {
+		r = store_secret_stat(v->store, n->path, STORE_LIVE, &(struct store_stat){ 0 });
+		if (r == 0)
+			r = secbuf_new(0, &h->value);
+		h->touched = 1;
+	} else {
+		r = store_secret_get(v->store, n->path, n->kind == NODE_VERSION ? n->version : 0,
+				     time_now_us(), &h->value, ret_version);
+	}
+	if (r >= 0 && h->writable)
+		r = writer_set(v, h, c, d, ppath);
+	return r;
+}
+
 void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *n = nodes_get(v->nodes, ino);
+	struct vfs *v = vfs_data(req);
+	struct node *n = vfs_node(req, ino);
 	int acc = fi->flags & O_ACCMODE;
 	char ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;
@@ -182,57 +234,24 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (n->kind == NODE_KEY_FILE) {
-		h = handle_new(n->kind, n->path);
-		r = h ? vfs_keyfile_open(v, &c, n, h) : -ENOMEM;
-		if (r < 0) {
-			handle_free(v, h);
-			fuse_reply_err(req, -r);
-			return;
-		}
-		h->writable = acc != O_RDONLY;
-		reply_open(req, v, h, fi);
+		open_key_file(req, v, &c, n, fi);
 		return;
 	}
 	vfs_policy_path(n, ppath, sizeof(ppath));
-	/* History and deleted secrets are read-only, and a deleted value is not served. */
-	if (n->kind == NODE_TRASH_SECRET || (n->kind == NODE_VERSION && acc != O_RDONLY)) {
-		fuse_reply_err(req,
-			       -vfs_refuse(v, &c, "open", ppath, vfs_read_only_rule(n), EACCES));
-		return;
-	}
-	r = acc != O_WRONLY ? vfs_check(v, &c, "open", POLICY_READ, ppath, &d) : 0;
-	if (r == 0 && acc != O_RDONLY)
-		r = vfs_check(v, &c, "open", POLICY_WRITE, ppath, &d);
+	r = open_allowed(v, &c, n, acc, ppath, &d);
+	if (r >= 0 && !(h = handle_new(n->kind, n->path)))
+		r = -ENOMEM;
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	h = handle_new(n->kind, n->path);
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
+	r = open_value(v, &c, n, fi->flags, &d, ppath, h, &version);
+	/* past a cap the refusal is the record of this open */
+	if (r >= 0 &&
+	    (r = vfs_limits_open(v, &c, "open", ppath, secbuf_held(h->value), &h->charge)) < 0) {
+		handle_free(v, h);
+		fuse_reply_err(req, -r);
 		return;
-	}
-	h->writable = acc != O_RDONLY;
-	h->append = (fi->flags & O_APPEND) != 0;
-	if (h->writable && (fi->flags & O_TRUNC)) {
-		r = store_secret_stat(v->store, n->path, STORE_LIVE, &(struct store_stat){ 0 });
-		if (r == 0)
-			r = secbuf_new(0, &h->value);
-		h->touched = 1;
-	} else {
-		r = store_secret_get(v->store, n->path, n->kind == NODE_VERSION ? n->version : 0,
-				     time_now_us(), &h->value, &version);
-	}
-	if (r >= 0 && h->writable)
-		r = writer_set(v, h, &c, &d, ppath);
-	if (r >= 0) {
-		/* past a cap the refusal is the record of this open */
-		r = vfs_limits_open(v, &c, "open", ppath, secbuf_held(h->value), &h->charge);
-		if (r < 0) {
-			handle_free(v, h);
-			fuse_reply_err(req, -r);
-			return;
-		}
 	}
 	/* Recorded, with what it gives, before anything is served. */
 	vfs_event(&c, "open", ppath, version, &d, r < 0 ? -r : 0, &ev);
@@ -247,18 +266,102 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	reply_open(req, v, h, fi);
 }
 
+/*
+ * Whether @c may create @path (policy path @ppath) with @flags, allowed by @d: a handle
+ * for the new value in *@ret, or the refusal (a denial recorded; other errors for the
+ * create's record).
+ */
+static int create_handle(struct vfs *v, struct caller *c, const char *path, const char *ppath,
+			 int flags, const struct policy_decision *d, struct handle **ret)
+{
+	struct store_stat ss;
+	struct handle *h;
+	uint64_t size;
+	int r;
+
+	if (store_secret_stat(v->store, path, STORE_LIVE, &ss) == 0 ||
+	    ((flags & O_EXCL) && vfs_pending_size(v, path, &size) == 0))
+		return -EEXIST;
+	r = store_folder_exists(v->store, path);
+	if (r != 0)
+		return r > 0 ? -EISDIR : r;
+	h = handle_new(NODE_SECRET, path);
+	if (!h || secbuf_new(0, &h->value) < 0 || writer_set(v, h, c, d, ppath) < 0) {
+		handle_free(v, h);
+		return -ENOMEM;
+	}
+	h->writable = 1;
+	h->append = (flags & O_APPEND) != 0;
+	/* O_EXCL: it did not exist, and one that appears meanwhile is never overwritten.
+	 * Without it a create is open-or-create: one made meanwhile gets this as a version. */
+	h->excl = (flags & O_EXCL) != 0;
+	h->touched = 1; /* an empty file is made even if nothing is written */
+	*ret = h;
+	return 0;
+}
+
+/* Creating a deleted secret's name brings its history back: that is recover too, which
+ * @h's opener may lack. 0, or the denial, recorded. The commit checks it again, in its
+ * transaction. */
+static int create_revives(struct vfs *v, struct caller *c, const char *path, const char *ppath,
+			  struct handle *h)
+{
+	struct store_stat ss;
+
+	if (h->opener->recover.allow || store_secret_stat(v->store, path, STORE_DELETED, &ss) != 0)
+		return 0;
+	return vfs_deny(v, c, "create", ppath, &h->opener->recover, EACCES);
+}
+
+/* Answers a create with the new node of @path and its open handle @h, pending from now
+ * to its first commit; undone if the reply cannot be given. */
+static void reply_create(fuse_req_t req, struct vfs *v, struct caller *c, const char *path,
+			 struct handle *h, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	struct node *n;
+	int r;
+
+	vfs_pending_add(v, h);
+	r = nodes_lookup(v->nodes, NODE_SECRET, path, 0, &n);
+	if (r < 0) {
+		vfs_pending_remove(v, h);
+		handle_free(v, h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	r = vfs_stat(v, c, n, &e.attr);
+	if (r < 0) {
+		nodes_forget(v->nodes, n->ino, 1);
+		vfs_pending_remove(v, h);
+		handle_free(v, h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	e.ino = n->ino;
+	e.generation = 1;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	track(v, h);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		nodes_forget(v->nodes, n->ino, 1);
+		untrack(v, h);
+		vfs_pending_remove(v, h);
+		handle_free(v, h);
+	}
+}
+
 void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   struct fuse_file_info *fi)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *p = nodes_get(v->nodes, parent), *n;
+	struct vfs *v = vfs_data(req);
+	struct node *p = vfs_node(req, parent);
 	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;
-	struct fuse_entry_param e;
-	struct store_stat ss;
-	struct handle *h;
+	struct handle *h = NULL;
 	struct caller c;
-	uint64_t size;
 	int r;
 
 	(void)mode; /* modes are computed per caller */
@@ -281,34 +384,14 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		return;
 	}
 	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
-	if (store_secret_stat(v->store, path, STORE_LIVE, &ss) == 0 ||
-	    ((fi->flags & O_EXCL) && vfs_pending_size(v, path, &size) == 0))
-		r = -EEXIST;
-	if (r == 0) {
-		r = store_folder_exists(v->store, path);
-		if (r > 0)
-			r = -EISDIR;
-	}
-	h = r == 0 ? handle_new(NODE_SECRET, path) : NULL;
-	if (r == 0 && (!h || secbuf_new(0, &h->value) < 0 || writer_set(v, h, &c, &d, ppath) < 0))
-		r = -ENOMEM;
-	/* Creating a deleted secret's name brings its history back: that is recover too. The
-	 * commit checks it again, in its transaction. */
-	if (r == 0 && !h->opener->recover.allow &&
-	    store_secret_stat(v->store, path, STORE_DELETED, &ss) == 0) {
-		r = vfs_deny(v, &c, "create", ppath, &h->opener->recover, EACCES);
+	r = create_handle(v, &c, path, ppath, fi->flags, &d, &h);
+	/* a denial, or past a cap: the refusal is the record of this create */
+	if (r == 0 && ((r = create_revives(v, &c, path, ppath, h)) < 0 ||
+		       (r = vfs_limits_open(v, &c, "create", ppath, secbuf_held(h->value),
+					    &h->charge)) < 0)) {
 		handle_free(v, h);
 		fuse_reply_err(req, -r);
 		return;
-	}
-	if (r == 0) {
-		/* past a cap the refusal is the record of this create */
-		r = vfs_limits_open(v, &c, "create", ppath, secbuf_held(h->value), &h->charge);
-		if (r < 0) {
-			handle_free(v, h);
-			fuse_reply_err(req, -r);
-			return;
-		}
 	}
 	if (vfs_record(v, &c, "create", ppath, 0, &d, r < 0 ? -r : 0) < 0)
 		r = -EIO;
@@ -317,41 +400,7 @@ void vfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		fuse_reply_err(req, -r);
 		return;
 	}
-	h->writable = 1;
-	h->append = (fi->flags & O_APPEND) != 0;
-	/* O_EXCL: it did not exist, and one that appears meanwhile is never overwritten.
-	 * Without it a create is open-or-create: one made meanwhile gets this as a version. */
-	h->excl = (fi->flags & O_EXCL) != 0;
-	h->touched = 1; /* an empty file is made even if nothing is written */
-	vfs_pending_add(v, h);
-	r = nodes_lookup(v->nodes, NODE_SECRET, path, 0, &n);
-	if (r < 0) {
-		vfs_pending_remove(v, h);
-		handle_free(v, h);
-		fuse_reply_err(req, -r);
-		return;
-	}
-	memset(&e, 0, sizeof(e));
-	r = vfs_stat(v, &c, n, &e.attr);
-	if (r < 0) {
-		nodes_forget(v->nodes, n->ino, 1);
-		vfs_pending_remove(v, h);
-		handle_free(v, h);
-		fuse_reply_err(req, -r);
-		return;
-	}
-	e.ino = n->ino;
-	e.generation = 1;
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
-	track(v, h);
-	if (fuse_reply_create(req, &e, fi) != 0) {
-		nodes_forget(v->nodes, n->ino, 1);
-		untrack(v, h);
-		vfs_pending_remove(v, h);
-		handle_free(v, h);
-	}
+	reply_create(req, v, &c, path, h, fi);
 }
 
 /*
@@ -379,8 +428,7 @@ void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
 	(void)ino;
 	pthread_mutex_lock(&h->lock);
 	if (fi->lock_owner == 0) {
-		int r = h->page_cache_refused ? -EACCES
-					      : refuse_page_cache(req, fuse_req_userdata(req), h);
+		int r = h->page_cache_refused ? -EACCES : refuse_page_cache(req, vfs_data(req), h);
 
 		h->page_cache_refused = 1;
 		pthread_mutex_unlock(&h->lock);
@@ -390,7 +438,7 @@ void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
 	if (h->kind == NODE_KEY_FILE) {
 		const void *out = NULL;
 		size_t len = 0;
-		int r = vfs_keyfile_read(fuse_req_userdata(req), h, size, off, &out, &len);
+		int r = vfs_keyfile_read(vfs_data(req), h, size, off, &out, &len);
 
 		if (r < 0)
 			fuse_reply_err(req, -r);
@@ -450,7 +498,7 @@ static int flush_commit(fuse_req_t req, struct vfs *v, struct handle *h)
 
 void vfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct vfs *v = fuse_req_userdata(req);
+	struct vfs *v = vfs_data(req);
 	struct handle *h = fh(fi);
 	int r;
 
@@ -469,7 +517,7 @@ void vfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file
 
 void vfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct vfs *v = fuse_req_userdata(req);
+	struct vfs *v = vfs_data(req);
 	struct handle *h = fh(fi);
 	int r;
 

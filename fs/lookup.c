@@ -382,9 +382,9 @@ void vfs_reply_entry_known(fuse_req_t req, struct vfs *v, struct caller *c, enum
 
 void vfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct vfs *v = fuse_req_userdata(req);
+	struct vfs *v = vfs_data(req);
 	char path[NAME_PATH_MAX + 1];
-	struct node *p = nodes_get(v->nodes, parent), child;
+	struct node *p = vfs_node(req, parent), child;
 	enum node_kind kind = NODE_ROOT;
 	struct store_stat known;
 	int have_known = 0;
@@ -436,7 +436,7 @@ void vfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 void vfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct vfs *v = fuse_req_userdata(req);
+	struct vfs *v = vfs_data(req);
 
 	nodes_forget(v->nodes, ino, nlookup);
 	fuse_reply_none(req);
@@ -444,7 +444,7 @@ void vfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 
 void vfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
-	struct vfs *v = fuse_req_userdata(req);
+	struct vfs *v = vfs_data(req);
 
 	for (size_t i = 0; i < count; i++)
 		nodes_forget(v->nodes, forgets[i].ino, forgets[i].nlookup);
@@ -453,8 +453,8 @@ void vfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *
 
 void vfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *n = nodes_get(v->nodes, ino);
+	struct vfs *v = vfs_data(req);
+	struct node *n = vfs_node(req, ino);
 	struct caller c;
 	struct stat st;
 	int r;

@@ -21,8 +21,8 @@
 void vfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		    struct fuse_file_info *fi)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *n = nodes_get(v->nodes, ino);
+	struct vfs *v = vfs_data(req);
+	struct node *n = vfs_node(req, ino);
 	struct caller c;
 	struct stat st;
 	int r;
@@ -77,8 +77,8 @@ static int access_denied(struct vfs *v, struct caller *c, const struct node *n, 
  * @what of @name under @parent, and recorded. */
 static void refuse_new(fuse_req_t req, fuse_ino_t parent, const char *name, const char *what)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *p = nodes_get(v->nodes, parent);
+	struct vfs *v = vfs_data(req);
+	struct node *p = vfs_node(req, parent);
 	char ppath[NAME_PATH_MAX + 16];
 	struct caller c;
 
@@ -112,8 +112,8 @@ void vfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 
 void vfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *n = nodes_get(v->nodes, ino);
+	struct vfs *v = vfs_data(req);
+	struct node *n = vfs_node(req, ino);
 	struct caller c;
 	mode_t m;
 	int r;
@@ -139,11 +139,11 @@ void vfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 
 void vfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *p = nodes_get(v->nodes, parent);
+	struct vfs *v = vfs_data(req);
+	struct node *p = vfs_node(req, parent);
 	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;
-	struct vault_change ch;
+	struct vault_act act;
 	struct audit_event ev;
 	struct caller c;
 	int r;
@@ -166,8 +166,8 @@ void vfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	snprintf(ppath, sizeof(ppath), "secrets/%s", path);
 	vfs_event(&c, "mkdir", ppath, 0, &d, 0, &ev);
-	vault_change_begin(v->vault, &ch, &ev);
-	r = vault_change_end(&ch, store_folder_create(v->store, path, time_now_us()));
+	vault_act_init(&act, &ev);
+	r = vault_folder_create(v->vault, &act, path);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -177,14 +177,13 @@ void vfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 
 void vfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *p = nodes_get(v->nodes, parent);
+	struct vfs *v = vfs_data(req);
+	struct node *p = vfs_node(req, parent);
 	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;
-	struct vault_change ch;
+	struct vault_act act;
 	struct audit_event ev;
 	struct caller c;
-	int r;
 
 	if (!p) {
 		fuse_reply_err(req, ESTALE);
@@ -210,18 +209,17 @@ void vfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	vfs_event(&c, "rmdir", ppath, 0, &d, 0, &ev);
-	vault_change_begin(v->vault, &ch, &ev);
-	r = vault_change_end(&ch, store_folder_remove(v->store, path));
-	fuse_reply_err(req, -r);
+	vault_act_init(&act, &ev);
+	fuse_reply_err(req, -vault_folder_remove(v->vault, &act, path));
 }
 
 void vfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *p = nodes_get(v->nodes, parent);
+	struct vfs *v = vfs_data(req);
+	struct node *p = vfs_node(req, parent);
 	char path[NAME_PATH_MAX + 1], ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;
-	struct vault_change ch;
+	struct vault_act act;
 	struct audit_event ev;
 	const char *what;
 	enum policy_op op;
@@ -267,12 +265,11 @@ void vfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	vfs_event(&c, what, ppath, 0, &d, 0, &ev);
-	vault_change_begin(v->vault, &ch, &ev);
+	vault_act_init(&act, &ev);
 	if (op == POLICY_PURGE)
-		r = store_secret_purge(v->store, path);
+		r = vault_secret_purge(v->vault, &act, path);
 	else
-		r = store_secret_delete(v->store, path, time_now_us());
-	r = vault_change_end(&ch, r);
+		r = vault_secret_delete(v->vault, &act, path);
 	fuse_reply_err(req, -r);
 }
 
@@ -312,6 +309,79 @@ static int rename_check(struct vfs *v, struct caller *c, const char *pfrom, cons
 	return 0;
 }
 
+/* mv of .deleted/secrets/X back to secrets/X: recover, under its own name only. */
+static int rename_recover(struct vfs *v, struct caller *c, const char *from, const char *to,
+			  const char *pfrom)
+{
+	struct policy_decision d;
+	struct audit_event ev;
+	struct vault_act act;
+	int r;
+
+	if (strcmp(from, to) != 0)
+		return -EXDEV;
+	r = vfs_check(v, c, "recover", POLICY_RECOVER, pfrom, &d);
+	if (r < 0)
+		return r;
+	vfs_event(c, "recover", pfrom, 0, &d, 0, &ev);
+	vault_act_init(&act, &ev);
+	return vault_secret_recover(v->vault, &act, from);
+}
+
+/* mv of secrets/X to .deleted/secrets/X: a soft delete, under its own name only. */
+static int rename_delete(struct vfs *v, struct caller *c, const char *from, const char *to,
+			 const char *pfrom)
+{
+	struct policy_decision d;
+	struct audit_event ev;
+	struct vault_act act;
+	int r;
+
+	if (strcmp(from, to) != 0)
+		return -EXDEV;
+	r = vfs_check(v, c, "delete", POLICY_DELETE, pfrom, &d);
+	if (r < 0)
+		return r;
+	vfs_event(c, "delete", pfrom, 0, &d, 0, &ev);
+	vault_act_init(&act, &ev);
+	return vault_secret_delete(v->vault, &act, from);
+}
+
+/* mv within secrets/: a move, or a new version of a live @to (an editor's save). */
+static int rename_move(struct vfs *v, struct caller *c, const char *from, const char *to,
+		       const char *pfrom, const char *pto, unsigned int flags)
+{
+	struct policy_decision d, recover;
+	struct audit_event ev;
+	struct vault_act act;
+	int r;
+
+	r = rename_check(v, c, pfrom, pto, &d, &recover);
+	if (r < 0)
+		return r;
+	vfs_event(c, "rename", pfrom, 0, &d, 0, &ev);
+	ev.detail = pto;
+	vault_act_init(&act, &ev);
+	if (!recover.allow)
+		vault_act_no_recover(&act, pto, recover.rule);
+	r = vault_secret_rename(v->vault, &act, from, to,
+				(flags & RENAME_NOREPLACE) ? VAULT_RENAME_NOREPLACE : 0);
+	/* a folder moves by copy and delete, which mv does on EXDEV */
+	if (r == -EISDIR && store_folder_exists(v->store, from) == 1)
+		r = -EXDEV;
+	return r;
+}
+
+static int live_kind(enum node_kind k)
+{
+	return k == NODE_SECRETS || k == NODE_FOLDER;
+}
+
+static int trash_kind(enum node_kind k)
+{
+	return k == NODE_TRASH_SECRETS || k == NODE_TRASH_FOLDER;
+}
+
 /*
  * mv within secrets/ moves or replaces (an editor's temporary file renamed over its
  * target gives the target a new version and leaves no temporary name); mv from
@@ -321,15 +391,12 @@ static int rename_check(struct vfs *v, struct caller *c, const char *pfrom, cons
 void vfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		   const char *newname, unsigned int flags)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *p = nodes_get(v->nodes, parent), *np = nodes_get(v->nodes, newparent);
+	struct vfs *v = vfs_data(req);
+	struct node *p = vfs_node(req, parent), *np = vfs_node(req, newparent);
 	char from[NAME_PATH_MAX + 1], to[NAME_PATH_MAX + 1];
 	char pfrom[NAME_PATH_MAX + 16], pto[NAME_PATH_MAX + 16];
-	struct policy_decision d, recover;
-	int src_live, dst_live, r;
-	struct vault_change ch;
-	struct audit_event ev;
 	struct caller c;
+	int r;
 
 	if (!p || !np) {
 		fuse_reply_err(req, ESTALE);
@@ -340,10 +407,8 @@ void vfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 		return;
 	}
 	vfs_caller(req, &c);
-	src_live = p->kind == NODE_SECRETS || p->kind == NODE_FOLDER;
-	dst_live = np->kind == NODE_SECRETS || np->kind == NODE_FOLDER;
-	if ((!src_live && p->kind != NODE_TRASH_SECRETS && p->kind != NODE_TRASH_FOLDER) ||
-	    (!dst_live && np->kind != NODE_TRASH_SECRETS && np->kind != NODE_TRASH_FOLDER)) {
+	if (!(live_kind(p->kind) || trash_kind(p->kind)) ||
+	    !(live_kind(np->kind) || trash_kind(np->kind))) {
 		vfs_child_policy_path(p, name, pfrom, sizeof(pfrom));
 		fuse_reply_err(req, -vfs_refuse(v, &c, "rename", pfrom, "tree", EPERM));
 		return;
@@ -358,54 +423,14 @@ void vfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 	}
 	snprintf(pfrom, sizeof(pfrom), "secrets/%s", from);
 	snprintf(pto, sizeof(pto), "secrets/%s", to);
-	if (!src_live && dst_live) {
-		if (strcmp(from, to) != 0) {
-			fuse_reply_err(req, EXDEV); /* recovered under its own name only */
-			return;
-		}
-		r = vfs_check(v, &c, "recover", POLICY_RECOVER, pfrom, &d);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
-		}
-		vfs_event(&c, "recover", pfrom, 0, &d, 0, &ev);
-		vault_change_begin(v->vault, &ch, &ev);
-		r = vault_change_end(&ch, store_secret_recover(v->store, from));
-	} else if (src_live && !dst_live) {
-		if (strcmp(from, to) != 0) {
-			fuse_reply_err(req, EXDEV);
-			return;
-		}
-		r = vfs_check(v, &c, "delete", POLICY_DELETE, pfrom, &d);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
-		}
-		vfs_event(&c, "delete", pfrom, 0, &d, 0, &ev);
-		vault_change_begin(v->vault, &ch, &ev);
-		r = vault_change_end(&ch, store_secret_delete(v->store, from, time_now_us()));
-	} else if (src_live) {
-		r = rename_check(v, &c, pfrom, pto, &d, &recover);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
-		}
-		vfs_event(&c, "rename", pfrom, 0, &d, 0, &ev);
-		ev.detail = pto;
-		vault_change_begin(v->vault, &ch, &ev);
-		if (!recover.allow)
-			vault_change_refused(&ch, pto, recover.rule);
-		r = store_secret_rename(v->store, from, to,
-					((flags & RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0) |
-						(recover.allow ? 0 : STORE_RENAME_NO_REVIVE),
-					time_now_us());
-		r = vault_change_end(&ch, r);
-		/* a folder moves by copy and delete, which mv does on EXDEV */
-		if (r == -EISDIR && store_folder_exists(v->store, from) == 1)
-			r = -EXDEV;
-	} else {
+	if (trash_kind(p->kind) && live_kind(np->kind))
+		r = rename_recover(v, &c, from, to, pfrom);
+	else if (live_kind(p->kind) && trash_kind(np->kind))
+		r = rename_delete(v, &c, from, to, pfrom);
+	else if (live_kind(p->kind))
+		r = rename_move(v, &c, from, to, pfrom, pto, flags);
+	else
 		r = vfs_refuse(v, &c, "rename", pfrom, "tree", EPERM);
-	}
 	fuse_reply_err(req, r < 0 ? -r : 0);
 }
 

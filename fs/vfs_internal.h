@@ -14,6 +14,7 @@
 #include "secbuf.h"
 #include "store.h"
 #include "vault.h"
+#include "vault_ops.h"
 #include "vfs.h"
 
 /* Who opened a file for writing, and the rule that let them: its commits are theirs. */
@@ -128,6 +129,21 @@ int vfs_limits_refuse_write(struct vfs *v, struct caller *c, const char *path, c
 
 /* Frees what vfs_set_token_slots made (keyfiles.c). */
 void vfs_token_slots_free(struct vfs *v);
+
+/*
+ * The mount of a request, and the node @ino names (libfuse passthrough_ll's lo_data and
+ * lo_inode): every handler finds its nodes through these. vfs_node returns NULL for a
+ * node the kernel has forgotten or never had, answered with ESTALE.
+ */
+static inline struct vfs *vfs_data(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline struct node *vfs_node(fuse_req_t req, fuse_ino_t ino)
+{
+	return nodes_get(vfs_data(req)->nodes, ino);
+}
 
 void vfs_caller(fuse_req_t req, struct caller *c);
 

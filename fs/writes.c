@@ -104,7 +104,7 @@ static int value_write(struct vfs *v, struct handle *h, const void *buf, size_t 
 void vfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		  struct fuse_file_info *fi)
 {
-	struct vfs *v = fuse_req_userdata(req);
+	struct vfs *v = vfs_data(req);
 	struct handle *h = fh(fi);
 	int r;
 
@@ -133,7 +133,7 @@ void vfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			    struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
 			    struct fuse_file_info *fi_out, size_t len, int flags)
 {
-	struct vfs *v = fuse_req_userdata(req);
+	struct vfs *v = vfs_data(req);
 	struct handle *in = fh(fi_in), *out = fh(fi_out);
 	struct secbuf *chunk = NULL;
 	size_t n = 0;
@@ -174,9 +174,8 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 	struct handle *h = fi ? fh(fi) : NULL;
 	char ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d, recover;
-	struct secbuf *value = NULL;
-	struct vault_change ch;
 	struct audit_event ev;
+	struct vault_act act;
 	int r;
 
 	if (node_is_dir(n->kind))
@@ -202,29 +201,8 @@ int vfs_truncate(struct vfs *v, struct caller *c, const struct node *n, struct f
 		return r;
 	vfs_decide(v, c, POLICY_RECOVER, ppath, &recover);
 	vfs_event(c, "truncate", ppath, 0, &d, 0, &ev);
-	vault_change_begin(v->vault, &ch, &ev);
+	vault_act_init(&act, &ev);
 	if (!recover.allow)
-		vault_change_refused(&ch, ppath, recover.rule);
-	if (size > v->max_size) {
-		r = -EFBIG;
-		goto out;
-	}
-	r = store_secret_get(v->store, n->path, 0, time_now_us(), &value, NULL);
-	if (r < 0)
-		goto out;
-	if (size <= value->len) {
-		secbuf_truncate(value, (size_t)size);
-	} else {
-		r = secbuf_reserve(value, (size_t)size);
-		if (r < 0)
-			goto out;
-		memset(value->data + value->len, 0, (size_t)size - value->len);
-		value->len = (size_t)size;
-	}
-	r = store_secret_put(v->store, n->path, value, recover.allow ? 0 : STORE_PUT_NO_REVIVE,
-			     time_now_us(), NULL);
-out:
-	r = vault_change_end(&ch, r);
-	secbuf_free(value);
-	return r < 0 ? r : 0;
+		vault_act_no_recover(&act, ppath, recover.rule);
+	return vault_secret_resize(v->vault, &act, n->path, size);
 }

@@ -43,8 +43,8 @@ static void reply_value(fuse_req_t req, const char *value, size_t len, size_t si
 
 void vfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *n = nodes_get(v->nodes, ino);
+	struct vfs *v = vfs_data(req);
+	struct node *n = vfs_node(req, ino);
 	enum store_which which;
 	char *value = NULL;
 	struct caller c;
@@ -74,8 +74,8 @@ void vfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 
 void vfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *n = nodes_get(v->nodes, ino);
+	struct vfs *v = vfs_data(req);
+	struct node *n = vfs_node(req, ino);
 	char *names = NULL, *out = NULL;
 	size_t len = 0, out_len = 0;
 	enum store_which which;
@@ -118,13 +118,13 @@ void vfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	free(names);
 }
 
-/* Checks that @n's attributes may change for @c (recording a denial) and arms the change's
- * record: @ppath (NAME_PATH_MAX + 16 bytes), @d and @ev must live until vault_change_end,
- * for the record points into them. */
+/* Checks that @n's attributes may change for @c (recording a denial) and starts the
+ * action's record in @act: @ppath (NAME_PATH_MAX + 16 bytes) and @d must live as long as
+ * @act, for the record points into them. */
 static int writable(struct vfs *v, struct caller *c, const struct node *n, const char *what,
-		    const char *name, char *ppath, struct policy_decision *d,
-		    struct audit_event *ev, struct vault_change *ch)
+		    const char *name, char *ppath, struct policy_decision *d, struct vault_act *act)
 {
+	struct audit_event ev;
 	int r;
 
 	vfs_policy_path(n, ppath, NAME_PATH_MAX + 16);
@@ -135,21 +135,28 @@ static int writable(struct vfs *v, struct caller *c, const struct node *n, const
 	r = vfs_check(v, c, what, POLICY_WRITE, ppath, d);
 	if (r < 0)
 		return r;
-	vfs_event(c, what, ppath, 0, d, 0, ev);
-	ev->detail = name;
-	vault_change_begin(v->vault, ch, ev);
+	vfs_event(c, what, ppath, 0, d, 0, &ev);
+	ev.detail = name;
+	vault_act_init(act, &ev);
 	return 0;
+}
+
+/* An attribute name vaultfs keeps: user.vault.NAME; -@err for any other. */
+static int own_name(const char *name, int err)
+{
+	return strncmp(name, PREFIX, PREFIX_LEN) == 0 ? 0 : -err;
 }
 
 void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		     size_t size, int flags)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *n = nodes_get(v->nodes, ino);
+	struct vfs *v = vfs_data(req);
+	struct node *n = vfs_node(req, ino);
 	char *copy = NULL, ppath[NAME_PATH_MAX + 16];
+	unsigned vflags = ((flags & XATTR_CREATE) ? VAULT_ATTR_CREATE : 0) |
+			  ((flags & XATTR_REPLACE) ? VAULT_ATTR_REPLACE : 0);
 	struct policy_decision d;
-	struct vault_change ch;
-	struct audit_event ev;
+	struct vault_act act;
 	struct caller c;
 	int r;
 
@@ -158,38 +165,31 @@ void vfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 		return;
 	}
 	vfs_caller(req, &c);
-	r = writable(v, &c, n, "setxattr", name, ppath, &d, &ev, &ch);
+	r = writable(v, &c, n, "setxattr", name, ppath, &d, &act);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
-		r = -ENOTSUP;
+	r = own_name(name, ENOTSUP);
 	if (r >= 0 && memchr(value, '\0', size))
 		r = -EINVAL;
-	if (r >= 0) {
-		/* XATTR_CREATE and XATTR_REPLACE are checked in the change's transaction */
-		unsigned sflags = ((flags & XATTR_CREATE) ? STORE_ATTR_CREATE : 0) |
-				  ((flags & XATTR_REPLACE) ? STORE_ATTR_REPLACE : 0);
-
-		copy = strndup(value, size);
-		r = copy ? store_attr_set(v->store, n->path, name + PREFIX_LEN, copy, sflags)
-			 : -ENOMEM;
-		free(copy);
-	}
-	if (r == -EOPNOTSUPP)
-		r = -ENOTSUP;
-	fuse_reply_err(req, -vault_change_end(&ch, r));
+	if (r >= 0 && !(copy = strndup(value, size)))
+		r = -ENOMEM;
+	if (r >= 0) /* XATTR_CREATE and XATTR_REPLACE are checked in the change's transaction */
+		r = vault_attr_set(v->vault, &act, n->path, name + PREFIX_LEN, copy, vflags);
+	else
+		r = vault_act_failed(v->vault, &act, r);
+	free(copy);
+	fuse_reply_err(req, r == -EOPNOTSUPP ? ENOTSUP : -r);
 }
 
 void vfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct vfs *v = fuse_req_userdata(req);
-	struct node *n = nodes_get(v->nodes, ino);
+	struct vfs *v = vfs_data(req);
+	struct node *n = vfs_node(req, ino);
 	char ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;
-	struct vault_change ch;
-	struct audit_event ev;
+	struct vault_act act;
 	struct caller c;
 	int r;
 
@@ -198,16 +198,15 @@ void vfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	vfs_caller(req, &c);
-	r = writable(v, &c, n, "removexattr", name, ppath, &d, &ev, &ch);
+	r = writable(v, &c, n, "removexattr", name, ppath, &d, &act);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	if (strncmp(name, PREFIX, PREFIX_LEN) != 0)
-		r = -ENODATA;
+	r = own_name(name, ENODATA);
 	if (r >= 0)
-		r = store_attr_remove(v->store, n->path, name + PREFIX_LEN);
-	if (r == -EOPNOTSUPP)
-		r = -ENODATA;
-	fuse_reply_err(req, -vault_change_end(&ch, r));
+		r = vault_attr_remove(v->vault, &act, n->path, name + PREFIX_LEN);
+	else
+		r = vault_act_failed(v->vault, &act, r);
+	fuse_reply_err(req, r == -EOPNOTSUPP ? ENODATA : -r);
 }

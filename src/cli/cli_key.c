@@ -17,6 +17,7 @@
 #include "keys.h"
 #include "timeutil.h"
 #include "vault.h"
+#include "vault_ops.h"
 
 static const char key_help[] =
 	"Usage: vaultfs key create DIR NAME --type TYPE [--alg ps256] [--ops OPS]\n"
@@ -86,7 +87,7 @@ static int run(struct vault *v, const struct key_args *a, struct audit_event *ev
 	char cmd[32], err[512] = "";
 	struct keys_options o = { .type = a->type };
 	struct secbuf *pass = NULL;
-	struct vault_change ch;
+	struct vault_act act;
 	uint64_t version = 0;
 	int r;
 
@@ -113,19 +114,17 @@ static int run(struct vault *v, const struct key_args *a, struct audit_event *ev
 		if (r < 0)
 			return cli_error(cmd, a->pass_file, "%s", perr[0] ? perr : strerror(-r));
 	}
-	vault_change_begin(v, &ch, ev);
+	vault_act_init(&act, ev);
 	if (strcmp(a->sub, "create") == 0)
-		r = keys_create(v->store, v->hsm, a->name, &o, time_now_us());
+		r = vault_key_create(v, &act, a->name, &o);
 	else if (strcmp(a->sub, "import") == 0)
-		r = keys_import(v->store, v->hsm, a->name, a->file, pass, &o, time_now_us(), err,
-				sizeof(err));
+		r = vault_key_import(v, &act, a->name, a->file, pass, &o, err, sizeof(err));
 	else if (strcmp(a->sub, "rotate") == 0)
-		r = keys_rotate(v->store, v->hsm, a->name, time_now_us(), &version);
+		r = vault_key_rotate(v, &act, a->name, &version);
 	else
-		r = keys_delete(v->store, v->hsm, a->name);
-	r = vault_change_end(&ch, r);
+		r = vault_key_delete(v, &act, a->name);
 	secbuf_free(pass);
-	if (ch.record_failed)
+	if (act.unrecorded)
 		return cli_error(cmd, a->name, "cannot write the audit trail: nothing done");
 	if (r < 0)
 		return cli_error(cmd, a->name, "%s", err[0] ? err : reason(r));

@@ -18,6 +18,7 @@
 #include "names.h"
 #include "timeutil.h"
 #include "vault.h"
+#include "vault_ops.h"
 
 static const char secret_help[] =
 	"Usage: vaultfs secret SUBCOMMAND DIR [NAME] [OPTIONS]\n"
@@ -122,8 +123,7 @@ static const char *reason(const char *sub, int r, const struct vault *v)
 static int do_set(struct vault *v, const struct args *a)
 {
 	struct secbuf *value = NULL;
-	struct vault_change c;
-	uint64_t version;
+	struct vault_act act;
 	int fd = STDIN_FILENO, r;
 
 	if (a->file) {
@@ -140,13 +140,11 @@ static int do_set(struct vault *v, const struct args *a)
 			return cli_error("secret set", a->name, AUDIT_FAILED);
 		return cli_error("secret set", a->name, "%s", reason("set", r, v));
 	}
-	vault_change_begin(v, &c, a->ev);
-	r = store_secret_put(v->store, a->name, value,
-			     STORE_PUT_MKDIRS | (a->create ? STORE_PUT_EXCL : 0), time_now_us(),
-			     &version);
-	r = vault_change_end(&c, r);
+	vault_act_init(&act, a->ev);
+	r = vault_secret_write(v, &act, a->name, value,
+			       VAULT_WRITE_MKDIRS | (a->create ? VAULT_WRITE_EXCL : 0), NULL);
 	secbuf_free(value);
-	if (c.record_failed || (r == -EIO && !c.recorded))
+	if (act.unrecorded)
 		return cli_error("secret set", a->name, AUDIT_FAILED);
 	if (r < 0)
 		return cli_error("secret set", a->name, "%s", reason("set", r, v));
@@ -242,20 +240,19 @@ static int do_versions(struct vault *v, const struct args *a)
 
 static int do_lifecycle(struct vault *v, const struct args *a)
 {
-	struct vault_change c;
+	struct vault_act act;
 	char cmd[32];
 	int r;
 
-	vault_change_begin(v, &c, a->ev);
+	vault_act_init(&act, a->ev);
 	if (strcmp(a->sub, "delete") == 0)
-		r = store_secret_delete(v->store, a->name, time_now_us());
+		r = vault_secret_delete(v, &act, a->name);
 	else if (strcmp(a->sub, "recover") == 0)
-		r = store_secret_recover(v->store, a->name);
+		r = vault_secret_recover(v, &act, a->name);
 	else
-		r = store_secret_purge(v->store, a->name);
-	r = vault_change_end(&c, r);
+		r = vault_secret_purge(v, &act, a->name);
 	snprintf(cmd, sizeof(cmd), "secret %s", a->sub);
-	if (c.record_failed || (r == -EIO && !c.recorded))
+	if (act.unrecorded)
 		return cli_error(cmd, a->name, AUDIT_FAILED);
 	if (r == -ENOENT && strcmp(a->sub, "delete") != 0)
 		return cli_error(cmd, a->name, "no such deleted secret");
@@ -272,14 +269,13 @@ static int do_attr(struct vault *v, const struct args *a)
 	int r = 0;
 
 	if (a->remove || (a->attr && a->value && !a->deleted)) {
-		struct vault_change c;
+		struct vault_act act;
 
 		a->ev->detail = a->remove ? a->remove : a->attr;
-		vault_change_begin(v, &c, a->ev);
-		r = a->remove ? store_attr_remove(v->store, a->name, a->remove)
-			      : store_attr_set(v->store, a->name, a->attr, a->value, 0);
-		r = vault_change_end(&c, r);
-		if (c.record_failed || (r == -EIO && !c.recorded))
+		vault_act_init(&act, a->ev);
+		r = a->remove ? vault_attr_remove(v, &act, a->name, a->remove)
+			      : vault_attr_set(v, &act, a->name, a->attr, a->value, 0);
+		if (act.unrecorded)
 			return cli_error("secret attr", a->name, AUDIT_FAILED);
 	}
 	if (a->remove) {

@@ -125,6 +125,15 @@ int store_secret_get(struct store *s, const char *path, uint64_t version, int64_
 int store_secret_put(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
 		     int64_t now, uint64_t *ret_version);
 
+/*
+ * truncate(2) of live secret @path: its current value cut or zero-extended to @size and
+ * put as store_secret_put does, in one transaction. Returns what store_secret_put does,
+ * or -EFBIG (@size over max_secret_size), -ENOENT, -EISDIR, -EACCES (disabled),
+ * -EKEYEXPIRED (outside not_before..expires).
+ */
+int store_secret_resize(struct store *s, const char *path, uint64_t size, int64_t now,
+			uint64_t *ret_version);
+
 /* Size and creation time of version @version of a live secret: -ENOENT if there is none. */
 int store_version_stat(struct store *s, const char *path, uint64_t version, uint64_t *ret_size,
 		       int64_t *ret_created);

@@ -270,6 +270,55 @@ int store_secret_put(struct store *s, const char *path, const struct secbuf *val
 	return r;
 }
 
+/* Inside a transaction: @path's current value cut or zero-extended to @size, put back. */
+static int resize_locked(struct store *s, const char *path, uint64_t size, int64_t now,
+			 uint64_t *ret_version)
+{
+	static const uint8_t zeros[4096];
+	struct secbuf *value = NULL;
+	struct row row;
+	int r;
+
+	r = store_get_row_which(s, path, STORE_LIVE, &row);
+	if (r == -ENOENT && store_folder_exists_locked(s, path) == 1)
+		r = -EISDIR;
+	if (r >= 0)
+		r = readable_now(&row, now);
+	if (r >= 0)
+		r = store_version_open(s, path, row.id, row.current, &value);
+	if (r < 0)
+		return r;
+	if (size <= value->len)
+		secbuf_truncate(value, (size_t)size);
+	else
+		r = secbuf_reserve(value, (size_t)size);
+	while (r >= 0 && value->len < size) {
+		size_t n = (size_t)size - value->len;
+
+		r = secbuf_append(value, zeros, n < sizeof(zeros) ? n : sizeof(zeros));
+	}
+	if (r >= 0)
+		r = store_put_locked(s, path, value, 0, now, ret_version);
+	secbuf_free(value);
+	return r;
+}
+
+int store_secret_resize(struct store *s, const char *path, uint64_t size, int64_t now,
+			uint64_t *ret_version)
+{
+	uint64_t version = 0;
+	int r;
+
+	if (size > s->opt.max_secret_size)
+		return -EFBIG;
+	r = store_enter_write(s, path);
+	if (r >= 0)
+		r = store_tx_end(s, resize_locked(s, path, size, now, &version));
+	if (r >= 0 && ret_version)
+		*ret_version = version;
+	return r;
+}
+
 int store_version_stat(struct store *s, const char *path, uint64_t version, uint64_t *ret_size,
 		       int64_t *ret_created)
 {

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -25,6 +24,7 @@
 #include "fdio.h"
 #include "log.h"
 #include "timeutil.h"
+#include "vault_ops.h"
 #include "vault_token.h"
 
 static const char *const vault_files[] = {
@@ -444,66 +444,6 @@ static int open_audit(struct vault *v, char *err, size_t errlen)
 	return r;
 }
 
-static int change_hook(void *userdata, uint64_t version, const struct store_anchor *cur,
-		       struct store_anchor *ret)
-{
-	struct vault_change *c = userdata;
-	struct audit_head head, synced;
-	int r;
-
-	if (version)
-		c->ev.version = version;
-	r = audit_append(c->v->audit, &c->ev, &head);
-	if (r >= 0)
-		r = audit_sync(c->v->audit, &synced); /* with every new version, on disk */
-	if (r < 0) {
-		c->record_failed = 1;
-		return -EIO;
-	}
-	c->recorded = 1;
-	/* a token failure here rolls the change back, and vault_change_end records that */
-	return vault_head_next(c->v, cur, &head, ret);
-}
-
-void vault_change_begin(struct vault *v, struct vault_change *c, const struct audit_event *ev)
-{
-	c->v = v;
-	c->ev = *ev;
-	c->recorded = 0;
-	c->record_failed = 0;
-	c->refused_rule = NULL;
-	store_on_commit(v->store, change_hook, c);
-}
-
-void vault_change_refused(struct vault_change *c, const char *path, const char *rule)
-{
-	c->refused_path = path;
-	c->refused_rule = rule;
-}
-
-int vault_change_end(struct vault_change *c, int r)
-{
-	store_on_commit(c->v->store, NULL, NULL);
-	if (c->record_failed)
-		return -EIO;
-	if (r >= 0)
-		return r;
-	/* Failed before its commit (nothing recorded yet), or its commit failed after the
-	 * record: either way the trail gets the failure. */
-	if (r == STORE_NO_REVIVE_ERR) {
-		r = -EACCES;
-		if (c->refused_rule) {
-			c->ev.allow = 0;
-			c->ev.path = c->refused_path;
-			c->ev.rule = c->refused_rule;
-		}
-	}
-	c->ev.result = -r;
-	if (vault_record(c->v, &c->ev) < 0)
-		return -EIO;
-	return r;
-}
-
 void vault_daemon_mode(struct vault *v)
 {
 	v->daemon = 1;
@@ -522,97 +462,12 @@ int vault_audit_flush(struct vault *v)
 	return vault_head_store(v, &head);
 }
 
-/* With @inspection, a full disk leaves the record to the system log (returns 1). */
-static int record(struct vault *v, const struct audit_event *ev, int inspection)
-{
-	struct audit_head head;
-	int r;
-
-	r = audit_append(v->audit, ev, &head);
-	if (inspection && (r == -ENOSPC || r == -EDQUOT)) {
-		/* the system log is kept elsewhere (journald, rsyslog): it says who looked */
-		syslog(LOG_AUTHPRIV | LOG_WARNING,
-		       "%s of vault \"%s\" by uid %u (pid %d) not recorded in its audit trail: "
-		       "%s",
-		       ev->op, v->dir, (unsigned)ev->uid, (int)ev->pid, strerror(-r));
-		return 1;
-	}
-	if (r < 0) {
-		/* the daemon's log says why; a command says it in its own one line */
-		if (v->daemon)
-			log_error("Failed to write an audit record to \"%s\": %s",
-				  audit_path(v->audit), strerror(-r));
-		else
-			log_debug("audit record to \"%s\": %s", audit_path(v->audit), strerror(-r));
-		return -EIO;
-	}
-	/* An admin command's records are on disk already (sync_each): the head follows at
-	 * once. The daemon moves it forward every second instead (vault_audit_flush). */
-	if (!v->daemon) {
-		r = vault_head_store(v, &head);
-		if (r < 0) /* the next record moves it on; verify reads past it meanwhile */
-			log_debug("Failed to record the audit trail's head: %s", strerror(-r));
-	}
-	return 0;
-}
-
-int vault_record(struct vault *v, const struct audit_event *ev)
-{
-	return record(v, ev, 0);
-}
-
-int vault_record_inspection(struct vault *v, const struct audit_event *ev)
-{
-	return record(v, ev, 1);
-}
-
-void vault_admin_event(struct audit_event *ev, const char *op, char *exe, size_t exe_len,
-		       char *cgroup, size_t cgroup_len)
-{
-	ssize_t n;
-	FILE *f;
-
-	memset(ev, 0, sizeof(*ev));
-	ev->uid = getuid();
-	ev->gid = getgid();
-	ev->pid = getpid();
-	ev->op = op;
-	ev->allow = 1;
-	ev->rule = "admin";
-	n = readlink("/proc/self/exe", exe, exe_len - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		ev->exe = exe;
-	}
-	f = fopen("/proc/self/cgroup", "re");
-	if (f) {
-		char line[PATH_MAX + 8];
-
-		while (fgets(line, sizeof(line), f)) {
-			if (strncmp(line, "0::", 3) == 0) {
-				line[strcspn(line, "\n")] = '\0';
-				snprintf(cgroup, cgroup_len, "%s", line + 3);
-				ev->cgroup = cgroup;
-			}
-		}
-		fclose(f);
-	}
-}
-
 /* Retention is enforced whenever the vault is opened; a busy database defers it. */
 static void purge_expired(struct vault *v)
 {
-	char exe[PATH_MAX], cgroup[PATH_MAX];
-	struct audit_event ev;
-	struct vault_change c;
-	unsigned n = 0;
-	int r;
+	unsigned n;
+	int r = vault_purge_expired(v, &n);
 
-	vault_admin_event(&ev, "purge-expired", exe, sizeof(exe), cgroup, sizeof(cgroup));
-	ev.rule = "retention";
-	vault_change_begin(v, &c, &ev);
-	r = store_purge_expired(v->store, time_now_us(), &n);
-	store_on_commit(v->store, NULL, NULL);
 	if (r < 0)
 		log_debug("purge of expired deleted secrets deferred: %s", strerror(-r));
 }

@@ -39,15 +39,6 @@ struct vault {
 	uint8_t head_tag[AUDIT_MAC_LEN];
 };
 
-/* A change to the store and its audit record, made together (vault_change_begin). */
-struct vault_change {
-	struct vault *v;
-	struct audit_event ev;
-	int recorded; /* the record was written (inside the transaction) */
-	int record_failed; /* it could not be: the change was rolled back */
-	const char *refused_path, *refused_rule; /* vault_change_refused */
-};
-
 struct vault_init_options {
 	/* All three set: use this existing token. All NULL: make an embedded SoftHSM2 one. */
 	const char *hsm_module;
@@ -74,30 +65,6 @@ int vault_record(struct vault *v, const struct audit_event *ev);
  * returned so that the command can say so. Otherwise as vault_record.
  */
 int vault_record_inspection(struct vault *v, const struct audit_event *ev);
-
-/*
- * Arms the calling thread's next store change with its record: @ev (copied; its strings
- * must live until vault_change_end) is written inside the change's transaction with the
- * version it made, and flushed to disk, before the change commits; the trail's head is
- * stored with it. If the record cannot be written, the change does not happen.
- */
-void vault_change_begin(struct vault *v, struct vault_change *c, const struct audit_event *ev);
-
-/*
- * After the store call that returned @r: disarms, and records a change that failed before
- * it could commit (with its error as result) or whose commit failed after its record.
- * Returns @r, or -EIO when the change failed for want of its record or its failure could
- * not be recorded.
- */
-int vault_change_end(struct vault_change *c, int r);
-
-/*
- * Says that STORE_NO_REVIVE_ERR from the store call is a denial of recover on @path under
- * @rule (both must live until vault_change_end): the store checks it in the change's own
- * transaction, where a name can turn out to be a deleted secret's. It is recorded as deny,
- * on @path, and vault_change_end returns -EACCES for it.
- */
-void vault_change_refused(struct vault_change *c, const char *path, const char *rule);
 
 /* For the mount daemon: records are flushed to disk by vault_audit_flush (every second)
  * and with every change, not one by one as for an admin command. */

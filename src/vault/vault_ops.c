@@ -1,0 +1,265 @@
+/*
+ * vault_ops: the recorded operations (vault_ops.h). The one place where a change and its
+ * record are joined: the store runs the change in a transaction and, just before it
+ * commits, calls change_hook, which appends the record, flushes the trail to disk and
+ * hands back the trail's new head to be stored in the same transaction. A hook that fails
+ * rolls the change back.
+ */
+#include "vault_ops.h"
+
+#include <errno.h>
+#include <limits.h>
+
+#include "log.h"
+#include "timeutil.h"
+
+/* One change in progress: the action, and how far its record got. */
+struct change {
+	struct vault *v;
+	struct vault_act *act;
+	int recorded; /* the record was written (inside the transaction) */
+	int record_failed; /* it could not be: the change was rolled back */
+};
+
+void vault_act_init(struct vault_act *a, const struct audit_event *ev)
+{
+	a->ev = *ev;
+	a->no_recover_path = NULL;
+	a->no_recover_rule = NULL;
+	a->unrecorded = 0;
+}
+
+void vault_act_no_recover(struct vault_act *a, const char *path, const char *rule)
+{
+	a->no_recover_path = path;
+	a->no_recover_rule = rule;
+}
+
+static int change_hook(void *userdata, uint64_t version, const struct store_anchor *cur,
+		       struct store_anchor *ret)
+{
+	struct change *c = userdata;
+	struct audit_head head, synced;
+	int r;
+
+	if (version)
+		c->act->ev.version = version;
+	r = audit_append(c->v->audit, &c->act->ev, &head);
+	if (r >= 0)
+		r = audit_sync(c->v->audit, &synced); /* with every new version, on disk */
+	if (r < 0) {
+		c->record_failed = 1;
+		return -EIO;
+	}
+	c->recorded = 1;
+	/* a token failure here rolls the change back, and end() records that */
+	return vault_head_next(c->v, cur, &head, ret);
+}
+
+/* Arms the calling thread's next store change with @a's record (the store's hooks are
+ * per thread: the store call must follow on this thread). */
+static void begin(struct vault *v, struct vault_act *a, struct change *c)
+{
+	c->v = v;
+	c->act = a;
+	c->recorded = 0;
+	c->record_failed = 0;
+	a->unrecorded = 0;
+	store_on_commit(v->store, change_hook, c);
+}
+
+/*
+ * After the store call that returned @r: disarms, and records a change that failed before
+ * it could commit (with its error as result) or whose commit failed after its record.
+ * Returns @r, or -EIO when the change failed for want of its record or its failure could
+ * not be recorded.
+ */
+static int end(struct change *c, int r)
+{
+	struct vault_act *a = c->act;
+
+	store_on_commit(c->v->store, NULL, NULL);
+	if (c->record_failed) {
+		a->unrecorded = 1;
+		return -EIO;
+	}
+	if (r >= 0)
+		return r;
+	if (r == STORE_NO_REVIVE_ERR) {
+		/* the name was a deleted secret's, and the actor may not recover it */
+		r = -EACCES;
+		if (a->no_recover_rule) {
+			a->ev.allow = 0;
+			a->ev.path = a->no_recover_path;
+			a->ev.rule = a->no_recover_rule;
+		}
+	}
+	return vault_act_failed(c->v, a, r);
+}
+
+int vault_act_failed(struct vault *v, struct vault_act *a, int err)
+{
+	a->ev.result = -err;
+	if (vault_record(v, &a->ev) < 0) {
+		a->unrecorded = 1;
+		return -EIO;
+	}
+	return err;
+}
+
+int vault_secret_write(struct vault *v, struct vault_act *a, const char *path,
+		       const struct secbuf *value, unsigned flags, uint64_t *ret_version)
+{
+	unsigned sflags = ((flags & VAULT_WRITE_EXCL) ? STORE_PUT_EXCL : 0) |
+			  ((flags & VAULT_WRITE_MKDIRS) ? STORE_PUT_MKDIRS : 0) |
+			  (a->no_recover_rule ? STORE_PUT_NO_REVIVE : 0);
+	struct change c;
+	int r;
+
+	begin(v, a, &c);
+	r = store_secret_put(v->store, path, value, sflags, time_now_us(), ret_version);
+	r = end(&c, r);
+	return r < 0 ? r : 0;
+}
+
+int vault_secret_resize(struct vault *v, struct vault_act *a, const char *path, uint64_t size)
+{
+	struct change c;
+	int r;
+
+	begin(v, a, &c);
+	r = end(&c, store_secret_resize(v->store, path, size, time_now_us(), NULL));
+	return r < 0 ? r : 0;
+}
+
+int vault_secret_delete(struct vault *v, struct vault_act *a, const char *path)
+{
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, store_secret_delete(v->store, path, time_now_us()));
+}
+
+int vault_secret_recover(struct vault *v, struct vault_act *a, const char *path)
+{
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, store_secret_recover(v->store, path));
+}
+
+int vault_secret_purge(struct vault *v, struct vault_act *a, const char *path)
+{
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, store_secret_purge(v->store, path));
+}
+
+int vault_secret_rename(struct vault *v, struct vault_act *a, const char *from, const char *to,
+			unsigned flags)
+{
+	unsigned sflags = ((flags & VAULT_RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0) |
+			  (a->no_recover_rule ? STORE_RENAME_NO_REVIVE : 0);
+	struct change c;
+	int r;
+
+	begin(v, a, &c);
+	r = end(&c, store_secret_rename(v->store, from, to, sflags, time_now_us()));
+	return r < 0 ? r : 0;
+}
+
+int vault_attr_set(struct vault *v, struct vault_act *a, const char *path, const char *name,
+		   const char *value, unsigned flags)
+{
+	unsigned sflags = ((flags & VAULT_ATTR_CREATE) ? STORE_ATTR_CREATE : 0) |
+			  ((flags & VAULT_ATTR_REPLACE) ? STORE_ATTR_REPLACE : 0);
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, store_attr_set(v->store, path, name, value, sflags));
+}
+
+int vault_attr_remove(struct vault *v, struct vault_act *a, const char *path, const char *name)
+{
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, store_attr_remove(v->store, path, name));
+}
+
+int vault_folder_create(struct vault *v, struct vault_act *a, const char *path)
+{
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, store_folder_create(v->store, path, time_now_us()));
+}
+
+int vault_folder_remove(struct vault *v, struct vault_act *a, const char *path)
+{
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, store_folder_remove(v->store, path));
+}
+
+int vault_key_create(struct vault *v, struct vault_act *a, const char *name,
+		     const struct keys_options *o)
+{
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, keys_create(v->store, v->hsm, name, o, time_now_us()));
+}
+
+int vault_key_import(struct vault *v, struct vault_act *a, const char *name, const char *pem,
+		     const struct secbuf *passphrase, const struct keys_options *o, char *err,
+		     size_t errlen)
+{
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, keys_import(v->store, v->hsm, name, pem, passphrase, o, time_now_us(), err,
+				   errlen));
+}
+
+int vault_key_rotate(struct vault *v, struct vault_act *a, const char *name, uint64_t *ret_version)
+{
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, keys_rotate(v->store, v->hsm, name, time_now_us(), ret_version));
+}
+
+int vault_key_delete(struct vault *v, struct vault_act *a, const char *name)
+{
+	struct change c;
+
+	begin(v, a, &c);
+	return end(&c, keys_delete(v->store, v->hsm, name));
+}
+
+int vault_purge_expired(struct vault *v, unsigned *ret_count)
+{
+	char exe[PATH_MAX], cgroup[PATH_MAX];
+	struct audit_event ev;
+	struct vault_act a;
+	struct change c;
+	unsigned n = 0;
+	int r;
+
+	vault_admin_event(&ev, "purge-expired", exe, sizeof(exe), cgroup, sizeof(cgroup));
+	ev.rule = "retention";
+	vault_act_init(&a, &ev);
+	begin(v, &a, &c);
+	r = store_purge_expired(v->store, time_now_us(), &n);
+	/* nothing to purge is no change: a failure here is not recorded, only deferred */
+	store_on_commit(v->store, NULL, NULL);
+	if (c.record_failed)
+		r = -EIO;
+	if (r < 0)
+		return r;
+	*ret_count = n;
+	return 0;
+}
