@@ -104,35 +104,12 @@ void vfs_dirs_release_all(struct vfs *v)
 	}
 }
 
-void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Fills listing @l with folder @n's entries: what the tree holds there, or what the store
+ * or the keys have under it. */
+static int listing_fill(struct vfs *v, const struct node *n, struct listing *l)
 {
-	struct vfs *v = vfs_data(req);
-	struct node *n = vfs_node(req, ino);
-	char ppath[NAME_PATH_MAX + 16];
-	struct policy_decision d;
-	struct listing *l;
-	struct caller c;
-	int r = 0;
+	int r;
 
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	if (!node_is_dir(n->kind)) {
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
-	vfs_caller(req, &c);
-	vfs_policy_path(n, ppath, sizeof(ppath));
-	if (!vfs_decide(v, &c, POLICY_LIST, ppath, &d)) {
-		fuse_reply_err(req, -vfs_deny(v, &c, "readdir", ppath, &d, EACCES));
-		return;
-	}
-	l = calloc(1, sizeof(*l));
-	if (!l) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
 	r = listing_add(l, ".", 1);
 	if (r >= 0)
 		r = listing_add(l, "..", 1);
@@ -169,6 +146,39 @@ void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	default:
 		break;
 	}
+	return r;
+}
+
+void vfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vfs *v = vfs_data(req);
+	struct node *n = vfs_node(req, ino);
+	char ppath[NAME_PATH_MAX + 16];
+	struct policy_decision d;
+	struct listing *l;
+	struct caller c;
+	int r = 0;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (!node_is_dir(n->kind)) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	vfs_caller(req, &c);
+	vfs_policy_path(n, ppath, sizeof(ppath));
+	if (!vfs_decide(v, &c, POLICY_LIST, ppath, &d)) {
+		fuse_reply_err(req, -vfs_deny(v, &c, "readdir", ppath, &d, EACCES));
+		return;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r = listing_fill(v, n, l);
 	if (r >= 0) {
 		/* past a cap the refusal is the record of this listing */
 		r = vfs_limits_open(v, &c, "readdir", ppath, l->bytes, &l->charge);
