@@ -9,7 +9,10 @@ in B). The check fails, naming each offence, on:
   - an edge to a layer that its own layer may not use (upward, or sideways where the
     table does not allow it);
   - a cycle of files (two or more files that need each other, directly or not), even
-    inside one layer.
+    inside one layer;
+  - a use of a guarded symbol (a line "only SYMBOL...: USERS..." in the layers file) by a
+    file that is not one of USERS nor in a layer or folder named there: the functions that
+    change a vault are called only by the recorded operations.
 Usage: check-layers.py BUILD_DIR [LAYERS_FILE]
 """
 import os
@@ -21,6 +24,9 @@ import sys
 TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+GUARDED = {}  # symbol -> the files or folders that may use it ("only" lines)
+
+
 def read_layers(path):
     """layers.txt: 'LAYER: USES...' a line, '#' comments. Returns {layer: set(uses)}."""
     layers = {}
@@ -30,6 +36,10 @@ def read_layers(path):
             if not line:
                 continue
             name, _, uses = line.partition(":")
+            if name.startswith("only "):
+                for sym in name.split()[1:]:
+                    GUARDED[sym] = set(uses.split())
+                continue
             layers[name.strip()] = set(uses.split())
     for name, uses in layers.items():
         for u in uses:
@@ -161,6 +171,14 @@ def main(argv):
                 continue
             if lb not in layers[la]:
                 problems.append(f"{src} -> {other} ({sym}): {la} may not use {lb}")
+    for sym, users in sorted(GUARDED.items()):
+        if sym not in defined_by:
+            problems.append(f"{sym}: guarded in layers.txt but defined nowhere")
+    for src in sorted(edges):
+        for other, sym in sorted(edges[src]):
+            users = GUARDED.get(sym)
+            if users is not None and src not in users and os.path.dirname(src) not in users:
+                problems.append(f"{src} -> {other} ({sym}): only {' '.join(sorted(users))}")
     graph = {src: {o for o, _ in e} for src, e in edges.items()}
     for comp in cycles(sorted(graph), graph):
         problems.append("cycle: " + " <-> ".join(comp))
