@@ -114,7 +114,7 @@ static int commit(struct vfs *v, struct handle *h, int last)
 	int r;
 
 	if (h->failed)
-		return -h->failed;
+		return h->failed;
 	if (!h->dirty && !(last && h->touched && !h->committed))
 		return 0;
 	snprintf(ppath, sizeof(ppath), "secrets/%s", h->path);

@@ -65,7 +65,7 @@ struct handle {
 	int dirty; /* written (or ftruncated) since the last commit */
 	int touched; /* opened with O_TRUNC or created: the value is new even if unwritten */
 	int committed; /* some commit from this handle succeeded */
-	/* a write was refused (EFBIG, or ENOSPC past a cap): that errno; nothing from this
+	/* a write was refused (-EFBIG, or -ENOSPC past a cap): that -errno; nothing from this
 	 * handle is committed */
 	int failed;
 	struct limits_charge charge;

@@ -32,12 +32,12 @@ static int hold(struct vfs *v, struct handle *h, uint64_t size)
 	uint64_t value;
 	int r;
 
-	if (h->failed == ENOSPC)
+	if (h->failed == -ENOSPC)
 		return -ENOSPC;
 	r = vfs_limits_hold(v, &h->charge, secbuf_held_after(h->value, (size_t)size), &cap, &value);
 	if (r == 0)
 		return 0;
-	h->failed = ENOSPC;
+	h->failed = -ENOSPC;
 	if (secbuf_new(0, &empty) == 0) {
 		secbuf_free(h->value);
 		h->value = empty;
@@ -56,7 +56,7 @@ static int resize(struct vfs *v, struct handle *h, uint64_t size)
 	int r;
 
 	if (size > v->max_size) {
-		h->failed = EFBIG;
+		h->failed = -EFBIG;
 		return -EFBIG;
 	}
 	if (size < h->value->len) {
@@ -86,10 +86,10 @@ static int value_write(struct vfs *v, struct handle *h, const void *buf, size_t 
 	end = start + size;
 	if (off < 0 || end < start || end > v->max_size) {
 		/* Nothing of this handle is committed: the secret keeps its current version. */
-		h->failed = EFBIG;
+		h->failed = -EFBIG;
 		return -EFBIG;
 	}
-	if (h->failed == ENOSPC)
+	if (h->failed == -ENOSPC)
 		return -ENOSPC; /* its value was given back: nothing more is kept */
 	if (end > h->value->len) {
 		r = resize(v, h, end);
