@@ -72,31 +72,69 @@ static int field_is(json_object *o, const char *name, const char *want)
 	return s && strcmp(s, want) == 0;
 }
 
-int test_vfs_records(const struct test_vfs *t, long uid, const char *op, const char *path,
-		     const char *decision, const char *rule, const char *result, const char *detail)
+/* The number of records of @t's trail for which @match says yes. */
+static int count(const struct test_vfs *t, int (*match)(json_object *o, const void *arg),
+		 const void *arg)
 {
-	char name[PATH_MAX + 32], uid_text[32];
+	char name[PATH_MAX + 32];
 	char *line = NULL;
 	size_t cap = 0;
 	int n = 0;
 	FILE *f;
 
 	snprintf(name, sizeof(name), "%s/%s", t->vault_dir, VAULT_AUDIT);
-	snprintf(uid_text, sizeof(uid_text), "%ld", uid);
 	f = fopen(name, "r");
 	assert_non_null(f);
 	while (getline(&line, &cap, f) > 0) {
 		json_object *o = json_tokener_parse(line);
 
 		assert_non_null(o); /* every line of the trail is JSON */
-		if (field_is(o, "uid", uid >= 0 ? uid_text : NULL) && field_is(o, "op", op) &&
-		    field_is(o, "path", path) && field_is(o, "decision", decision) &&
-		    field_is(o, "rule", rule) && field_is(o, "result", result) &&
-		    field_is(o, "detail", detail))
-			n++;
+		n += match(o, arg) ? 1 : 0;
 		json_object_put(o);
 	}
 	free(line);
 	fclose(f);
 	return n;
+}
+
+struct fields {
+	const char *uid, *op, *path, *decision, *rule, *result, *detail;
+};
+
+static int fields_match(json_object *o, const void *arg)
+{
+	const struct fields *w = arg;
+
+	return field_is(o, "uid", w->uid) && field_is(o, "op", w->op) &&
+	       field_is(o, "path", w->path) && field_is(o, "decision", w->decision) &&
+	       field_is(o, "rule", w->rule) && field_is(o, "result", w->result) &&
+	       field_is(o, "detail", w->detail);
+}
+
+int test_vfs_records(const struct test_vfs *t, long uid, const char *op, const char *path,
+		     const char *decision, const char *rule, const char *result, const char *detail)
+{
+	char uid_text[32];
+	struct fields w = { uid >= 0 ? uid_text : NULL, op, path, decision, rule, result, detail };
+
+	snprintf(uid_text, sizeof(uid_text), "%ld", uid);
+	return count(t, fields_match, &w);
+}
+
+struct one_field {
+	const char *name, *value;
+};
+
+static int one_field_match(json_object *o, const void *arg)
+{
+	const struct one_field *w = arg;
+
+	return field_is(o, w->name, w->value);
+}
+
+int test_vfs_records_with(const struct test_vfs *t, const char *name, const char *value)
+{
+	struct one_field w = { name, value };
+
+	return count(t, one_field_match, &w);
 }

@@ -39,4 +39,7 @@ int test_vfs_records(const struct test_vfs *t, long uid, const char *op, const c
 		     const char *decision, const char *rule, const char *result,
 		     const char *detail);
 
+/* The number of records whose field @name is @value, matched as test_vfs_records does. */
+int test_vfs_records_with(const struct test_vfs *t, const char *name, const char *value);
+
 #endif
