@@ -4,8 +4,9 @@
  * decided as P, a key's files as the key), the rights a folder shows (a right beneath it is
  * a way in, never a listing), decisions that record nothing, denials and refusals recorded
  * with the rule that decided them — and EIO, not the denial, when the record cannot be
- * written — and the caller's executable and cgroup read from the real /proc for a record.
- * (vfs_caller, which reads fuse_req_ctx(), is FUSE's: the mounted tests cover it.)
+ * written — the caller's executable and cgroup read from the real /proc for a record,
+ * and a reloaded policy in force at once. (vfs_caller, which reads fuse_req_ctx(), is
+ * FUSE's: the mounted tests cover it.)
  */
 #include "vfsutil.h"
 
@@ -274,6 +275,26 @@ static void test_event_identity(void **state)
 	free(h.opener);
 }
 
+/* A policy put in force (a reload) decides every request from then on. */
+static void test_set_policy(void **state)
+{
+	static const char text[] = "allow read secrets/other uid=1001\n";
+	struct test_vfs *t = *state;
+	struct policy_decision d;
+	struct policy *p = NULL;
+	char err[256];
+	struct caller c;
+
+	caller_init(&c, 1001, 1001, getpid());
+	assert_true(vfs_decide(t->vfs, &c, POLICY_READ, "secrets/app/db", &d));
+	assert_int_equal(policy_parse(text, strlen(text), "policy", &p, err, sizeof(err)), 0);
+	vfs_set_policy(t->vfs, p);
+	assert_false(vfs_decide(t->vfs, &c, POLICY_READ, "secrets/app/db", &d));
+	assert_string_equal(d.rule, "default-deny");
+	assert_true(vfs_decide(t->vfs, &c, POLICY_READ, "secrets/other", &d));
+	assert_string_equal(d.rule, "policy:1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +304,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unrecordable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_policy, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
