@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang under ASan and UBSan and runs each for SECONDS
-# (default 30) from its seed corpus (tests/fuzz/corpus-NAME, committed) and what earlier
-# runs in the same output directory found. Every parser of untrusted input has one:
+# Builds the libFuzzer targets with clang under ASan and UBSan, through CMake
+# (-DVAULTFS_FUZZ=ON, tests/fuzz/CMakeLists.txt), and runs each for SECONDS (default 30)
+# from its seed corpus (tests/fuzz/corpus-NAME, committed) and what earlier runs in the
+# same output directory found. Every parser of untrusted input has one:
 #
 #   policy      the policy file (policy/policy.c, globs, decisions)
 #   audit_line  a line of the audit trail, before any MAC is checked (src/audit/audit_line.c)
@@ -15,10 +16,13 @@
 #   time        RFC 3339 times, parsed and printed back (src/base/timeutil.c)
 #   names       secret names and NAME@N (src/base/names.c)
 #
-# Each target links only the files it fuzzes. Usage: run.sh [SECONDS] [TARGET...] (all by
-# default). Prints one line per target — executions, and crashes (always 0, or the target
-# failed) — and exits non-zero, after running the rest, on any crash, leak, sanitizer report or timeout, leaving
-# the input that caused it in the output directory ($BUILD_FUZZ, default build-fuzz).
+# Each target links only the layer libraries of what it fuzzes, and of those only the
+# objects it reaches. Usage: run.sh [SECONDS] [TARGET...] (all by default). Prints one
+# line per target — executions, and crashes (always 0, or the target failed) — and exits
+# non-zero, after running the rest, on any crash, leak, sanitizer report or timeout,
+# leaving the input that caused it in the output directory ($BUILD_FUZZ, default
+# build-fuzz), which is also the targets' CMake build directory. A build that fails
+# prints CMake's output and exits 1; an unknown target exits 2.
 # A broken time round trip is a crash; FUZZ_TIME_LENIENT=1 counts them instead (fuzz_time.c).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,56 +31,36 @@ shift || true
 out=${BUILD_FUZZ:-build-fuzz}
 mkdir -p "$out"
 
-# every layer's headers: a target links only the files it lists, from any layer
-layers=()
-for d in src/*/ policy/; do layers+=("-I${d%/}"); done
-cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
-	-fno-sanitize-recover=all "${layers[@]}" $(pkg-config --cflags p11-kit-1))
-
-# sources and libraries of each target, and the longest input worth trying
-declare -A src lib maxlen
-src[policy]="policy/policy.c policy/glob.c policy/caller.c"
-src[audit_line]="src/audit/audit_line.c src/hsm/hsm.c src/hsm/hsm_module.c src/hsm/hsm_session.c src/hsm/hsm_use.c src/hsm/hsm_reopen.c src/base/secbuf.c src/base/log.c src/base/timeutil.c"
-lib[audit_line]="-lcrypto -ldl"
-src[config]="src/config/config.c"
-lib[config]="$(pkg-config --libs inih)"
-src[pem]="src/keys/keys_pem.c src/base/secbuf.c"
-lib[pem]="-lcrypto"
-src[keyfile]="src/keys/keys_header.c src/crypto/oaep.c src/base/secbuf.c"
-lib[keyfile]="-lcrypto"
-src[keyops]="src/keys/keys.c src/keys/keys_run.c src/keys/keys_pem.c src/keys/keys_header.c src/crypto/oaep.c src/hsm/hsm.c
-	src/hsm/hsm_keys.c src/hsm/hsm_keyops.c src/hsm/hsm_module.c src/hsm/hsm_session.c src/hsm/hsm_use.c src/hsm/hsm_reopen.c src/store/store.c src/store/store_secret.c src/store/store_attr.c src/store/store_tree.c
-	src/store/store_cache.c src/store/store_sql.c src/store/store_datakey.c src/store/store_open.c src/store/store_keys.c src/crypto/crypto.c src/base/secbuf.c src/base/fdio.c
-	src/base/log.c src/base/names.c src/base/timeutil.c src/store/attr_value.c"
-lib[keyops]="-lsqlite3 -lcrypto -ldl -lpthread"
-src[attr]="src/store/attr_value.c src/base/names.c src/base/timeutil.c"
-src[time]="src/base/timeutil.c"
-src[names]="src/base/names.c"
+# the longest input worth trying
+declare -A maxlen
 maxlen=([policy]=8192 [audit_line]=20000 [config]=4096 [pem]=8192 [keyfile]=600
 	[keyops]=600 [attr]=600 [time]=64 [names]=4096)
 all=(policy audit_line config pem keyfile keyops attr time names)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
-softhsm_module() {
-	local m
-	for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so; do
-		[ -e "$m" ] && { echo "$m"; return; }
-	done
-	echo /usr/lib/softhsm/libsofthsm2.so
+for t in "${targets[@]}"; do
+	[ -n "${maxlen[$t]:-}" ] || { echo "unknown target: $t" >&2; exit 2; }
+done
+
+# Configured every time (FUZZ_TIME_LENIENT may have changed; nothing is rebuilt when
+# nothing did), and under a lock: CTest runs one target a test, several at once, on one
+# directory.
+config=(-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DVAULTFS_FUZZ=ON -DVAULTFS_MAN=OFF
+	-DVAULTFS_FUZZ_TIME_LENIENT="$([ "${FUZZ_TIME_LENIENT:-0}" = 1 ] && echo ON || echo OFF)")
+[ -n "${SOFTHSM2_MODULE:-}" ] && config+=(-DSOFTHSM2_MODULE="$SOFTHSM2_MODULE")
+build() {
+	cmake -S . -B "$out" "${config[@]}" &&
+		cmake --build "$out" -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
 }
+if ! msg=$({ flock 9 && build; } 9>"$out/.lock" 2>&1); then
+	printf '%s\n' "$msg" >&2
+	echo "fuzz: the build in $out failed" >&2
+	exit 1
+fi
 
 failed=0
 for t in "${targets[@]}"; do
-	[ -n "${maxlen[$t]:-}" ] || { echo "unknown target: $t" >&2; exit 2; }
-	extra=()
-	[ "$t" = keyfile ] && extra=(-Wno-deprecated-declarations)
-	[ "$t" = keyops ] && extra=(-DSOFTHSM2_MODULE="\"${SOFTHSM2_MODULE:-$(softhsm_module)}\""
-		-DVAULTFS_VERSION='"fuzz"' -DVAULTFS_SOFTHSM2_MODULE="\"$(softhsm_module)\"")
-	[ "$t" = time ] && [ "${FUZZ_TIME_LENIENT:-0}" = 1 ] && extra=(-DFUZZ_TIME_LENIENT)
-	# shellcheck disable=SC2086
-	clang "${cflags[@]}" "${extra[@]}" "tests/fuzz/fuzz_$t.c" ${src[$t]} ${lib[$t]:-} \
-		-o "$out/fuzz_$t"
 	mkdir -p "$out/corpus-$t"
 	cp tests/fuzz/corpus-"$t"/* "$out/corpus-$t/"
 	log=$out/fuzz_$t.log
