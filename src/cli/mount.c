@@ -32,6 +32,7 @@
 #include "guard.h"
 #include "log.h"
 #include "mountpoint.h"
+#include "mountwatch.h"
 #include "policy.h"
 #include "timeutil.h"
 #include "vault.h"
@@ -522,14 +523,15 @@ static int serve(const struct mount_opts *o)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se = NULL;
 	struct guard *guard = NULL;
+	struct mountwatch *mw = NULL;
 	struct policy_watch *watch = NULL;
 	struct reload reload;
 	struct flusher flusher;
 	int flushing = 0;
 	struct vault *vault = NULL;
 	struct vfs *vfs = NULL;
-	char err[512] = "", opts[1400], detail[PATH_MAX + 64];
-	int lock_fd = -1, r, status = 1;
+	char err[512] = "", opts[1400], detail[PATH_MAX + 128];
+	int lock_fd = -1, r, status = 1, ended = MOUNTWATCH_NOTHING;
 
 	r = vault_open(o->dir, &vault, err, sizeof(err));
 	if (r < 0)
@@ -584,19 +586,35 @@ static int serve(const struct mount_opts *o)
 		     strerror(-r));
 		goto out_unmount;
 	}
+	r = mountwatch_start(se, o->mountpoint, &mw);
+	if (r < 0) {
+		fail("cannot watch the mount table for the unmount of \"%s\": %s", o->mountpoint,
+		     strerror(-r));
+		goto out_unmount;
+	}
 	log_info("vault \"%s\" mounted on \"%s\"", vault->dir, o->mountpoint);
 	snprintf(detail, sizeof(detail), "%s%s", o->mountpoint,
 		 o->cleaned_dead ? " (a dead mount left there was unmounted first)" : "");
 	record(vault, "mount", 0, detail);
 	report("");
 	r = run_loop(se, o->threads, vault->dir);
+	ended = mountwatch_stop(mw);
+	mw = NULL;
 	if (r < 0)
 		goto out_unmount; /* no loop could be made: nothing was served */
 	status = r;
 	log_info("vault \"%s\" unmounted from \"%s\"", vault->dir, o->mountpoint);
-	record(vault, "unmount", 0, o->mountpoint);
+	snprintf(detail, sizeof(detail), "%s%s", o->mountpoint,
+		 ended ? " (unmounted while copies elsewhere still held the connection: ended)"
+		       : "");
+	record(vault, "unmount", 0, detail);
 out_unmount:
-	fuse_session_unmount(se);
+	/* before the daemon's own unmount, which it must not take for one from outside */
+	mountwatch_stop(mw);
+	/* after the watch ended the connection, nothing of the daemon's is on the mount point
+	 * any more: an unmount by path would take whatever is there now */
+	if (!ended)
+		fuse_session_unmount(se);
 	/* after the unmount: a lookup of the guard's waits for no worker any more */
 	guard_stop(guard);
 out_signals:
