@@ -24,6 +24,8 @@ packages=(
 	debhelper dpkg-dev fakeroot # building the Debian package (tests/package/t_package.sh)
 	lintian man-db              # checking it: lintian, man --warnings, lexgrog
 	bash-completion procps      # running its completion and its logrotate snippet (pkill)
+	docker.io busybox-static    # containers across restarts: the Docker engine, the image's
+	docker-compose yamllint     # busybox (mount.t_docker); the container examples' checks
 )
 
 missing=()
