@@ -611,9 +611,8 @@ static int serve(const struct mount_opts *o)
 out_unmount:
 	/* before the daemon's own unmount, which it must not take for one from outside */
 	mountwatch_stop(mw);
-	/* after the watch ended the connection, nothing of the daemon's is on the mount point
-	 * any more: an unmount by path would take whatever is there now */
-	if (!ended)
+	/* nothing of the daemon's is on the mount point any more: see mountwatch_stop */
+	if (ended != MOUNTWATCH_ENDED_KEEP)
 		fuse_session_unmount(se);
 	/* after the unmount: a lookup of the guard's waits for no worker any more */
 	guard_stop(guard);

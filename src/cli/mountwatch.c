@@ -14,8 +14,8 @@
  * when nothing else held it (the device then polls POLLERR, and the loop ends as on any
  * unmount). If it lives on, the watch ends the loop and aborts the connection through the
  * fusectl filesystem (/sys/fs/fuse/connections/N/abort), so that every copy answers
- * ENOTCONN at once; where fusectl is not mounted, the connection ends when the daemon
- * closes its device on the way out, a moment later.
+ * ENOTCONN at once; where it cannot (a user's daemon where fusectl is not mounted), the
+ * connection ends when the daemon closes its device on the way out, a moment later.
  *
  * It never reaches the mount itself: the table is read from procfs, and the device is only
  * polled. It must never end a connection whose mount is still in the daemon's namespace,
@@ -33,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #ifndef FUSE_USE_VERSION
@@ -55,6 +57,8 @@
  * so a stray one does no harm, and nothing else in the daemon uses it.
  */
 #define WAKE_SIGNAL SIGURG
+/* Where systemd mounts the fusectl filesystem, and the daemon mounts its own if need be. */
+#define FUSECTL "/sys/fs/fuse/connections"
 
 struct mountwatch {
 	struct fuse_session *se;
@@ -111,17 +115,16 @@ static int ends_alone(struct mountwatch *w)
 	return 0;
 }
 
-/* Aborts the connection through fusectl: its requests fail at once, the copies answer
- * ENOTCONN. Returns 0, or -errno (-ENOENT: fusectl is not mounted). */
-static int abort_connection(const struct mountwatch *w)
+/* Writes to the connection's abort file in the fusectl mounted on FUSECTL, as the calling
+ * thread sees it. Returns 0, or -errno (-ENOENT: no fusectl there). */
+static int write_abort(const struct mountwatch *w)
 {
 	char path[64];
 	int fd, r = 0;
 
 	/* named by its superblock's device number as the kernel prints it, (major << 20) |
 	 * minor; a FUSE mount's major is 0 */
-	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
-		 (w->major << 20) | w->minor);
+	snprintf(path, sizeof(path), FUSECTL "/%u/abort", (w->major << 20) | w->minor);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -129,6 +132,27 @@ static int abort_connection(const struct mountwatch *w)
 		r = -errno;
 	close(fd);
 	return r;
+}
+
+/*
+ * Aborts the connection: its requests fail at once, the copies answer ENOTCONN. Through
+ * the fusectl that systemd mounts, where it is there and writable (its files are the
+ * mounting user's); else through one the daemon mounts (as root) in a mount namespace of
+ * this thread's own, made private first so that nothing done there reaches any other, and
+ * which goes away with the thread. Returns 0, or the -errno of the last way tried.
+ */
+static int abort_connection(const struct mountwatch *w)
+{
+	int r = write_abort(w);
+
+	if (r == 0)
+		return 0;
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("fusectl", FUSECTL, "fusectl", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return -errno;
+	return write_abort(w);
 }
 
 /* The mount is gone and its connection lives on: ends the loop and the connection. */
@@ -144,10 +168,13 @@ static void end_connection(struct mountwatch *w)
 	fuse_session_exit(w->se);
 	r = abort_connection(w);
 	if (r < 0)
-		log_info("cannot abort the connection through /sys/fs/fuse/connections (%s): it "
-			 "ends when the daemon closes its device, once it has stopped",
+		log_info("cannot abort the connection through " FUSECTL " (%s): it ends when the "
+			 "daemon closes its device, once it has stopped",
 			 strerror(-r));
-	w->ended = MOUNTWATCH_ENDED;
+	/* Unaborted, libfuse's unmount by path would find the device still connected and, as
+	 * root, detach whatever is on the mount point now; a user's goes through fusermount3,
+	 * which unmounts only a FUSE mount of that user's. */
+	w->ended = r < 0 && geteuid() == 0 ? MOUNTWATCH_ENDED_KEEP : MOUNTWATCH_ENDED;
 	pthread_kill(w->loop_thread, WAKE_SIGNAL);
 }
 

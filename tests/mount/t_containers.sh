@@ -10,8 +10,10 @@
 # another namespace still held the FUSE connection — a container that bound the mount
 # point itself, a process whose working directory is in it — the daemon used to serve
 # that copy for good and keep its lock, so that the next mount was refused; now it ends
-# the connection (through fusectl where it is mounted, by closing its device where not),
-# the copies answer ENOTCONN, it records that and exits 0, and the next mount is accepted.
+# the connection, the copies answer ENOTCONN, it records that and exits 0, and the next
+# mount is accepted. The connection is aborted through fusectl — systemd's where it is
+# mounted, else, as root, one the daemon mounts in a namespace of its own — and a user's
+# daemon (on a stock system) that cannot, ends it by closing its device as it exits.
 [ -n "${VAULTFS_NS:-}" ] || VAULTFS_NS=1 exec unshare -m --propagation private bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 for tool in unshare nsenter busybox; do
@@ -145,18 +147,55 @@ unmounted_while_held() {
 	start
 	same "$what: the next mount is accepted, container 1 reads" s2 "$(c_read "$C1" "$S/db")"
 }
-# Where fusectl is not mounted (as here) the connection ends when the daemon closes its
-# device; where it is (systemd mounts it) the daemon aborts it through fusectl first.
-unmounted_while_held "fusermount3 -u" "fusermount3 -u, no fusectl"
-grep -q 'cannot abort the connection through /sys/fs/fuse/connections' "$T/ended.err" && pass ||
-	fail "no word of the connection left to the device's closing: $(cat "$T/ended.err")"
-if mount -t fusectl vaultfs-test /sys/fs/fuse/connections 2>/dev/null; then
-	unmounted_while_held umount "umount, through fusectl"
-	grep -q 'cannot abort' "$T/ended.err" && fail "fusectl was not used: $(cat "$T/ended.err")" || pass
-	umount /sys/fs/fuse/connections
-else
-	echo "fusectl cannot be mounted here: its abort is not tried"
-fi
+# The root daemon aborts the connection through fusectl: one of its own where none is
+# mounted (as on this machine), systemd's where it is (mounted here for the second case).
+unmounted_while_held "fusermount3 -u" "fusermount3 -u, no fusectl mounted"
+grep -q 'cannot abort' "$T/ended.err" && fail "not aborted: $(cat "$T/ended.err")" || pass
+mount -t fusectl vaultfs-test /sys/fs/fuse/connections || fail "cannot mount fusectl"
+unmounted_while_held umount "umount, fusectl mounted"
+grep -q 'cannot abort' "$T/ended.err" && fail "not aborted: $(cat "$T/ended.err")" || pass
+umount /sys/fs/fuse/connections
+
+# A user's daemon on a stock system (/dev/fuse 0666, fusermount3), its mount copied into
+# a container's private namespace: unmounted by its user, it ends the connection too —
+# aborted through fusectl where that is mounted (its files are the mounting user's), and
+# where not, by closing its device as it exits.
+stock_fuse
+U=$T/user
+mkdir -p "$U/m" && chown 1001:1001 "$U" "$U/m"
+as 1001 "$VAULTFS" init "$U/v" >/dev/null
+as 1001 sh -c "echo 'allow * ** uid=1001' >'$U/v/policy'"
+printf 'u1' | as 1001 "$VAULTFS" secret set "$U/v" db
+u_read() { timeout -s KILL 20 nsenter -t "$1" -m setpriv --reuid 1001 --regid 1001 --clear-groups \
+	$SYS_PY read "$U/m/secrets/db"; }
+user_unmount_while_held() {
+	local what=$1 upid c0
+	as 1001 "$VAULTFS" mount "$U/v" "$U/m" -f 2>"$T/user.err" &
+	upid=$!
+	for _ in $(seq 1 200); do [ -d "$U/m/secrets" ] && break; sleep 0.05; done
+	unshare -m --propagation private sleep 100000 &
+	c0=$!
+	PIDS+=("$c0")
+	for _ in $(seq 1 100); do [ "$(readlink "/proc/$c0/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] && break; sleep 0.05; done
+	same "$what: the container reads its copy" u1 "$(u_read "$c0")"
+	as 1001 fusermount3 -u "$U/m" && pass || fail "$what: uid 1001 unmounts"
+	wait_exit "$upid" 15 && pass || { fail "$what: the daemon still serves the copy"; kill -KILL "$upid"; }
+	wait "$upid"
+	same "$what: the daemon exits 0" 0 "$?"
+	same "$what: the container's copy" open:ENOTCONN "$(u_read "$c0")"
+	kill -KILL "$c0"
+	wait "$c0" 2>/dev/null
+	grep -qi error "$T/user.err" && fail "$what: daemon stderr says error: $(cat "$T/user.err")"
+}
+user_unmount_while_held "a user's daemon, no fusectl mounted"
+grep -q 'cannot abort the connection' "$T/user.err" && pass ||
+	fail "a user's daemon without fusectl does not say it left the end to its device: $(cat "$T/user.err")"
+mount -t fusectl vaultfs-test /sys/fs/fuse/connections || fail "cannot mount fusectl"
+user_unmount_while_held "a user's daemon, fusectl mounted"
+grep -q 'cannot abort' "$T/user.err" && fail "not aborted: $(cat "$T/user.err")" || pass
+umount /sys/fs/fuse/connections
+as 1001 "$VAULTFS" mount "$U/v" "$U/m" && pass || fail "uid 1001's next mount"
+as 1001 fusermount3 -u "$U/m" && pass || fail "uid 1001's last unmount"
 
 # A process whose working directory is in the mount, inside container 1: a plain unmount
 # is refused (busy, as for any filesystem); a lazy one takes the mount from the host and
