@@ -170,7 +170,9 @@ u_read() { timeout -s KILL 20 nsenter -t "$1" -m setpriv --reuid 1001 --regid 10
 	$SYS_PY read "$U/m/secrets/db"; }
 user_unmount_while_held() {
 	local what=$1 upid c0
-	as 1001 "$VAULTFS" mount "$U/v" "$U/m" -f 2>"$T/user.err" &
+	# setpriv itself, not a function's subshell: $! is the daemon
+	setpriv --reuid 1001 --regid 1001 --clear-groups -- "$VAULTFS" mount "$U/v" "$U/m" -f \
+		2>"$T/user.err" &
 	upid=$!
 	for _ in $(seq 1 200); do [ -d "$U/m/secrets" ] && break; sleep 0.05; done
 	unshare -m --propagation private sleep 100000 &

@@ -75,11 +75,15 @@ cp "$BUSYBOX" "$T/img/bin/busybox"
 for a in sh cat sleep ls; do ln -s busybox "$T/img/bin/$a"; done
 tar -C "$T/img" -c . | docker import - "$IMG" >/dev/null && pass || fail "docker import"
 
-# The parent, made a shared mount point of its own as README says for such a host.
+# The parent, made a shared mount point of its own as README says for such a host —
+# without which Docker refuses the rslave bind, as README says.
 P=/run/vaultfs
 M=$P/app
 S=$M/secrets
 mkdir -p "$P"
+refuses_rslave=$(docker run --rm --network none -v "$P:$P:rslave" "$IMG" true 2>&1)
+[[ "$refuses_rslave" == *"is not a shared or slave mount"* ]] && pass ||
+	fail "Docker's rslave bind of a private parent: $refuses_rslave"
 mount --bind "$P" "$P" && mount --make-shared "$P" || { echo "cannot make $P a shared mount"; exit 1; }
 mkdir -p "$M"
 # root in the containers is uid 0; the Compose example's consumer runs as uid 1000
