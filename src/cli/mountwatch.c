@@ -4,12 +4,12 @@
  * An unmount removes one mount of a filesystem; the filesystem, and with it the FUSE
  * connection, lives on while anything else holds it: a container's bind mount of the
  * mount point (made by the container runtime in the container's own mount namespace,
- * where no unmount on the host reaches it), a copy that mount propagation could not take
- * away because a process in it was busy there, a file still open in a lazily unmounted
- * mount. The daemon went on serving those, unseen, and kept its lock on the vault, so that
- * the next mount of the vault was refused. So a thread waits for the daemon's mount table
- * to change (POLLPRI on /proc/self/mountinfo) and looks the daemon's mount up there, by
- * mount ID and device, so that a new mount that was given a freed ID is not taken for it.
+ * where no unmount on the host reaches it); after a lazy unmount, a process whose working
+ * directory or open file is in the mount or in a container's copy of it. The daemon went
+ * on serving those, unseen, and kept its lock on the vault, so that the next mount of the
+ * vault was refused. So a thread waits for the daemon's mount table to change (POLLPRI on
+ * /proc/self/mountinfo) and looks the daemon's mount up there, by mount ID and device, so
+ * that a new mount that was given a freed ID is not taken for it.
  * Once it is gone the connection gets a second to end by itself, which it does at once
  * when nothing else held it (the device then polls POLLERR, and the loop ends as on any
  * unmount). If it lives on, the watch ends the loop and aborts the connection through the
