@@ -68,6 +68,15 @@ c_read() {
 unshare -m --propagation slave sleep 100000 &
 C1=$!
 PIDS+=("$C1")
+# new_ns PID: waits until process PID is in a mount namespace other than this one.
+new_ns() {
+	for _ in $(seq 1 100); do
+		[ "$(readlink "/proc/$1/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] && return 0
+		sleep 0.05
+	done
+	fail "process $1 has no mount namespace of its own"
+}
+new_ns "$C1"
 # The daemon as a service runs it; and container 2, started once the vault is mounted,
 # as a runtime makes one: everything slave, a new root with busybox, the parent bound
 # into it with rslave propagation, chroot.
@@ -81,7 +90,7 @@ unshare -m --propagation slave sh -c '
 	exec chroot "$1" /bin/busybox sleep 100000' sh "$R" "$P" &
 C2=$!
 PIDS+=("$C2")
-for _ in $(seq 1 100); do [ "$(readlink "/proc/$C2/exe" 2>/dev/null)" = /bin/busybox ] && break; sleep 0.05; done
+for _ in $(seq 1 100); do nsenter -t "$C2" -m -r busybox test -d /run/vaultfs/app 2>/dev/null && break; sleep 0.05; done
 IN2=/run/vaultfs/app/secrets/db
 same "container 1, started before the mount, reads" s1 "$(c_read "$C1" "$S/db")"
 same "container 2 reads, from its own root" s1 "$(c_read "$C2" "$IN2")"
@@ -122,7 +131,7 @@ unmounted_while_held() {
 	unshare -m --propagation private sleep 100000 &
 	c0=$!
 	PIDS+=("$c0")
-	for _ in $(seq 1 100); do [ "$(readlink "/proc/$c0/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] && break; sleep 0.05; done
+	new_ns "$c0"
 	same "$what: container 0 reads its copy" s2 "$(c_read "$c0" "$S/db")"
 	t0=$(date +%s%N)
 	$how "$M"; rc=$?
@@ -178,7 +187,7 @@ user_unmount_while_held() {
 	unshare -m --propagation private sleep 100000 &
 	c0=$!
 	PIDS+=("$c0")
-	for _ in $(seq 1 100); do [ "$(readlink "/proc/$c0/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] && break; sleep 0.05; done
+	new_ns "$c0"
 	same "$what: the container reads its copy" u1 "$(u_read "$c0")"
 	as 1001 fusermount3 -u "$U/m" && pass || fail "$what: uid 1001 unmounts"
 	wait_exit "$upid" 15 && pass || { fail "$what: the daemon still serves the copy"; kill -KILL "$upid"; }
