@@ -425,12 +425,12 @@ int vfs_keyfile_read(struct vfs *v, struct handle *h, size_t size, off_t off, co
 	size_t avail;
 
 	if (!k) { /* public.pem: an ordinary file */
-		if (off < 0 || (uint64_t)off >= h->value->len) {
+		if (off < 0 || (uint64_t)off >= secbuf_len(h->value)) {
 			*ret_len = 0;
 			return 0;
 		}
-		*ret = h->value->data + off;
-		avail = h->value->len - (size_t)off;
+		*ret = secbuf_data(h->value) + off;
+		avail = secbuf_len(h->value) - (size_t)off;
 		*ret_len = size < avail ? size : avail;
 		return 0;
 	}
@@ -442,8 +442,8 @@ int vfs_keyfile_read(struct vfs *v, struct handle *h, size_t size, off_t off, co
 	}
 	if (k->error)
 		return k->error;
-	avail = h->value->len - k->pos;
-	*ret = h->value->data + k->pos;
+	avail = secbuf_len(h->value) - k->pos;
+	*ret = secbuf_data(h->value) + k->pos;
 	*ret_len = size < avail ? size : avail;
 	k->pos += *ret_len;
 	return 0;

@@ -106,12 +106,13 @@ int audit_epoch_key(struct hsm *hsm, CK_OBJECT_HANDLE key, const uint8_t nonce[A
 	r = secbuf_new(AUDIT_MAC_LEN, &k);
 	if (r < 0)
 		return r;
-	r = hsm_mac(hsm, key, in, sizeof(in), k->data);
+	r = secbuf_resize(k, AUDIT_MAC_LEN);
+	if (r >= 0)
+		r = hsm_mac(hsm, key, in, sizeof(in), secbuf_mutable_data(k));
 	if (r < 0) {
 		secbuf_free(k);
 		return r;
 	}
-	k->len = AUDIT_MAC_LEN;
 	*ret = k;
 	return 0;
 }
@@ -176,7 +177,7 @@ int audit_hmac(struct audit_hmac *h, const struct secbuf *key, const uint8_t pre
 {
 	size_t out_len = 0;
 
-	if (EVP_MAC_init(h->ctx, key->data, key->len, NULL) != 1 ||
+	if (EVP_MAC_init(h->ctx, secbuf_data(key), secbuf_len(key), NULL) != 1 ||
 	    EVP_MAC_update(h->ctx, prev, AUDIT_MAC_LEN) != 1 ||
 	    EVP_MAC_update(h->ctx, (const unsigned char *)body, len) != 1 ||
 	    EVP_MAC_final(h->ctx, out, &out_len, AUDIT_MAC_LEN) != 1 || out_len != AUDIT_MAC_LEN)

@@ -169,7 +169,7 @@ static int do_get(struct vault *v, const struct args *a)
 	}
 	if (r < 0)
 		return cli_error("secret get", a->name, "%s", reason("get", r, v));
-	r = fd_write_all(STDOUT_FILENO, value->data, value->len);
+	r = fd_write_all(STDOUT_FILENO, secbuf_data(value), secbuf_len(value));
 	secbuf_free(value);
 	if (r < 0)
 		return cli_error("secret get", a->name, "cannot write: %s", strerror(-r));

@@ -53,7 +53,9 @@ int hsm_login(struct hsm *h)
 	}
 	/* Login state is per token and process: another handle may have logged in already
 	 * (SoftHSM2 then answers CKR_USER_ALREADY_LOGGED_IN without looking at the PIN). */
-	rv = hsm_logged(h->lib.p11->C_Login(h->anchor, CKU_USER, h->pin->data, h->pin->len),
+	rv = hsm_logged(h->lib.p11->C_Login(h->anchor, CKU_USER,
+					    (CK_UTF8CHAR_PTR)secbuf_data(h->pin),
+					    secbuf_len(h->pin)),
 			"C_Login");
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		return hsm_errno(rv);

@@ -361,14 +361,15 @@ static int bn_param(EVP_PKEY *pkey, const char *name, size_t pad, struct secbuf 
 	if (len < pad)
 		len = pad;
 	r = secbuf_new(len ? len : 1, &b);
-	if (r == 0 && BN_bn2binpad(bn, b->data, (int)len) != (int)len)
+	if (r == 0)
+		r = secbuf_resize(b, len);
+	if (r == 0 && BN_bn2binpad(bn, secbuf_mutable_data(b), (int)len) != (int)len)
 		r = -EIO;
 	BN_clear_free(bn);
 	if (r < 0) {
 		secbuf_free(b);
 		return r;
 	}
-	b->len = len;
 	*ret = b;
 	return 0;
 }
@@ -404,7 +405,7 @@ static int import_ec(struct hsm *h, const struct hsm_key_spec *spec, EVP_PKEY *p
 
 	r = bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, spec->bits / 8, &d);
 	if (r == 0)
-		r = d->len == spec->bits / 8 ? hsm_key_import_ec(h, spec, d) : -EINVAL;
+		r = secbuf_len(d) == spec->bits / 8 ? hsm_key_import_ec(h, spec, d) : -EINVAL;
 	secbuf_free(d);
 	return r;
 }

@@ -143,7 +143,7 @@ static int version_add(struct store *s, const char *path, int64_t id, uint64_t v
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, (int64_t)version);
 	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int64(st, 4, (int64_t)value->len);
+	sqlite3_bind_int64(st, 4, (int64_t)secbuf_len(value));
 	sqlite3_bind_int64(st, 5, key_id);
 	sqlite3_bind_blob(st, 6, sealed, (int)sealed_len, SQLITE_STATIC);
 	r = store_step_done(s, st);
@@ -257,7 +257,7 @@ int store_secret_put(struct store *s, const char *path, const struct secbuf *val
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	if (value->len > s->opt.max_secret_size)
+	if (secbuf_len(value) > s->opt.max_secret_size)
 		return -EFBIG;
 	r = store_enter(s);
 	if (r < 0)

@@ -97,8 +97,8 @@ static int random_pin(struct secbuf **ret)
 		return r;
 	}
 	for (size_t i = 0; i < sizeof(raw); i++)
-		pin->data[i] = (uint8_t)alphabet[raw[i] & 63];
-	pin->len = sizeof(raw);
+		secbuf_mutable_data(pin)[i] = (uint8_t)alphabet[raw[i] & 63];
+	(void)secbuf_set_len(pin, sizeof(raw)); /* within the room secbuf_new made */
 	OPENSSL_cleanse(raw, sizeof(raw));
 	*ret = pin;
 	return 0;
@@ -165,7 +165,7 @@ static int init_embedded_token(const char *dir, struct vault_config *cfg, struct
 	snprintf(label, sizeof(label), "vaultfs-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
 	r = join(path, dir, VAULT_PIN);
 	if (r >= 0)
-		r = write_new_file(path, 0400, pin->data, pin->len);
+		r = write_new_file(path, 0400, secbuf_data(pin), secbuf_len(pin));
 	if (r < 0) {
 		snprintf(err, errlen, "cannot write \"%s\": %s", path, strerror(-r));
 		goto out;

@@ -234,6 +234,7 @@ int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errl
 {
 	struct secbuf *pin = NULL;
 	struct stat st;
+	size_t n;
 	int fd, r;
 
 	/* O_NONBLOCK: a FIFO put there must not hang the command; only a regular file is read */
@@ -266,11 +267,12 @@ int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errl
 			 r == -EFBIG ? "longer than 256 bytes" : strerror(-r));
 		goto out;
 	}
-	if (pin->len && pin->data[pin->len - 1] == '\n')
-		secbuf_truncate(pin, pin->len - 1);
-	if (pin->len && pin->data[pin->len - 1] == '\r')
-		secbuf_truncate(pin, pin->len - 1);
-	if (pin->len == 0) {
+	n = secbuf_len(pin);
+	if (n && secbuf_data(pin)[n - 1] == '\n')
+		secbuf_truncate(pin, --n);
+	if (n && secbuf_data(pin)[n - 1] == '\r')
+		secbuf_truncate(pin, --n);
+	if (n == 0) {
 		r = -EINVAL;
 		snprintf(err, errlen, "PIN file \"%s\" is empty", path);
 		goto out;

@@ -71,8 +71,8 @@ static void check_value(struct store *s, const char *path, uint64_t version, con
 	uint64_t got;
 
 	assert_int_equal(store_secret_get(s, path, version, time_now_us(), &b, &got), 0);
-	assert_int_equal(b->len, strlen(value));
-	assert_memory_equal(b->data, value, b->len);
+	assert_int_equal(secbuf_len(b), strlen(value));
+	assert_memory_equal(secbuf_data(b), value, secbuf_len(b));
 	if (version)
 		assert_int_equal(got, version);
 	secbuf_free(b);
@@ -123,11 +123,11 @@ static void test_limits_and_names(void **state)
 
 	put(f->s, "k", "keep", 1, 1);
 	assert_int_equal(secbuf_new(25601, &big), 0);
-	memset(big->data, 'A', 25601);
-	big->len = 25601;
+	assert_int_equal(secbuf_resize(big, 25601), 0);
+	memset(secbuf_mutable_data(big), 'A', 25601);
 	assert_int_equal(store_secret_put(f->s, "k", big, 0, time_now_us(), &v), -EFBIG);
 	assert_int_equal(v, 99);
-	big->len = 25600;
+	assert_int_equal(secbuf_set_len(big, 25600), 0);
 	assert_int_equal(store_secret_put(f->s, "k", big, 0, time_now_us(), &v), 1);
 	assert_int_equal(v, 2);
 	secbuf_free(big);
