@@ -109,7 +109,7 @@ int store_get_current(struct store *s, const char *path, struct row *ret_row,
 			r = store_open_sealed(s, path, key_id, row.current, sealed, sealed_len,
 					      ret_value);
 		free(sealed);
-		if (r >= 0 || r == -EACCES)
+		if (r >= 0)
 			*ret_row = row;
 		return r;
 	}
@@ -133,7 +133,7 @@ int store_get_current(struct store *s, const char *path, struct row *ret_row,
 			r = store_open_sealed(s, path, sqlite3_column_int64(st, 10), row.current,
 					      sqlite3_column_blob(st, 11),
 					      (size_t)sqlite3_column_bytes(st, 11), ret_value);
-		if (r >= 0 || r == -EACCES)
+		if (r >= 0)
 			*ret_row = row;
 	} else if (rc == SQLITE_DONE) {
 		r = -ENOENT;

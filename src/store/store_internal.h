@@ -168,7 +168,9 @@ int store_version_open(struct store *s, const char *path, int64_t secret_id, uin
 /* Opens a sealed value of @path's version @version under data key @key_id. */
 int store_open_sealed(struct store *s, const char *path, int64_t key_id, uint64_t version,
 		      const void *sealed, size_t sealed_len, struct secbuf **ret);
-/* The live secret's row and its current value, in one statement: the read path. */
+/* The live secret's row and its current value, in one statement: the read path. -ENOENT
+ * (none, or soft-deleted), -EACCES (disabled), or the value's error; *ret_row and
+ * *ret_value are set only on success. */
 int store_get_current(struct store *s, const char *path, struct row *ret_row,
 		      struct secbuf **ret_value);
 int store_version_size(struct store *s, int64_t secret_id, uint64_t version, uint64_t *ret);

@@ -251,9 +251,15 @@ static void test_attributes(void **state)
 	assert_int_equal(store_attr_set(f->s, "s", "expires", "next week", 0), -EINVAL);
 	assert_int_equal(store_attr_set(f->s, "s", "content_type", "a\nb", 0), -EINVAL);
 
-	/* disabled: reads refused */
+	/* disabled: reads refused, the outputs left as they were (from SQLite, then the cache) */
 	assert_int_equal(store_attr_set(f->s, "s", "enabled", "0", 0), 0);
-	assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, NULL), -EACCES);
+	for (int i = 0; i < 2; i++) {
+		uint64_t ver = 99;
+
+		assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, &ver), -EACCES);
+		assert_null(b);
+		assert_int_equal(ver, 99);
+	}
 	assert_int_equal(store_secret_get(f->s, "s", 1, time_now_us(), &b, NULL), -EACCES);
 	assert_int_equal(store_attr_set(f->s, "s", "enabled", "1", 0), 0);
 	check_value(f->s, "s", 0, "b");
