@@ -455,7 +455,7 @@ int cli_secret(int argc, char **argv)
 		return r;
 	if (a.name && name_path_check(a.name) < 0)
 		return cli_error(cmd, a.name, "%s", reason(a.sub, -EINVAL, NULL));
-	r = vault_open(a.dir, &v, err, sizeof(err));
+	r = cli_vault_open(a.dir, &v, err, sizeof(err));
 	if (r < 0)
 		return cli_error(cmd, NULL, "%s", err[0] ? err : strerror(-r));
 	snprintf(op, sizeof(op), "secret-%s", a.sub);

@@ -531,7 +531,7 @@ static int serve(const struct mount_opts *o)
 	char err[512] = "", opts[1400], detail[PATH_MAX + 64];
 	int lock_fd = -1, r, status = 1;
 
-	r = vault_open(o->dir, &vault, err, sizeof(err));
+	r = cli_vault_open(o->dir, &vault, err, sizeof(err));
 	if (r < 0)
 		return fail("%s", err[0] ? err : strerror(-r));
 	lock_fd = open(vault->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -540,7 +540,9 @@ static int serve(const struct mount_opts *o)
 		goto out;
 	}
 	lock_memory();
-	vault_daemon_mode(vault);
+	r = vault_daemon_mode(vault);
+	if (r < 0) /* the writers then derive their keys themselves */
+		log_warn("Cannot start the audit trail's key thread: %s", strerror(-r));
 	r = flusher_start(&flusher, vault);
 	if (r < 0) {
 		fail("cannot start a thread: %s", strerror(-r));

@@ -290,7 +290,7 @@ int keys_delete(struct store *s, struct hsm *h, const char *name)
 {
 	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
 	size_t n = 0;
-	int r;
+	int r, left = 0;
 
 	r = store_key_delete(s, name, &ids, &n);
 	/* Forgotten first: a key the token still holds is harmless; a record of one that is
@@ -298,12 +298,14 @@ int keys_delete(struct store *s, struct hsm *h, const char *name)
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		int d = hsm_key_destroy(h, ids[i]);
 
-		if (d < 0)
-			log_warn("Key \"%s\": a version's token objects could not be destroyed: %s",
-				 name, strerror(-d));
+		if (d < 0) {
+			log_debug("Key \"%s\": version %zu's token objects: %s", name, i + 1,
+				  strerror(-d));
+			left++;
+		}
 	}
 	free(ids);
-	return r;
+	return r < 0 ? r : left;
 }
 
 int keys_public_pem(struct store *s, const char *name, uint64_t version, char **ret,

@@ -504,11 +504,11 @@ int vault_change_end(struct vault_change *c, int r)
 	return r;
 }
 
-void vault_daemon_mode(struct vault *v)
+int vault_daemon_mode(struct vault *v)
 {
 	v->daemon = 1;
 	audit_set_sync_each(v->audit, 0);
-	audit_derive_ahead(v->audit);
+	return audit_derive_ahead(v->audit);
 }
 
 int vault_audit_flush(struct vault *v)

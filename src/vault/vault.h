@@ -100,8 +100,10 @@ int vault_change_end(struct vault_change *c, int r);
 void vault_change_refused(struct vault_change *c, const char *path, const char *rule);
 
 /* For the mount daemon: records are flushed to disk by vault_audit_flush (every second)
- * and with every change, not one by one as for an admin command. */
-void vault_daemon_mode(struct vault *v);
+ * and with every change, not one by one as for an admin command. Returns 0, or -errno
+ * when the trail's key thread could not start (audit_derive_ahead): the mode is set all
+ * the same. */
+int vault_daemon_mode(struct vault *v);
 
 /* Flushes the trail to disk and moves the vault's record of its head forward. Returns 1
  * if anything was flushed, 0 if nothing was new, or -errno. */
