@@ -15,21 +15,21 @@
 int store_secret_stat(struct store *s, const char *path, enum store_which which,
 		      struct store_stat *ret)
 {
-	uint8_t stamp[STORE_STAMP_LEN];
+	struct store_stamp stamp;
 	struct row row;
 	int r;
 
 	r = store_enter_path(s, path);
 	if (r < 0)
 		return r;
-	if (store_cache_get(s->cache, path, &row, NULL, NULL, NULL) == 0) {
+	if (store_cache_get(s, path, &row, NULL, NULL, NULL) == 0) {
 		r = (which == STORE_LIVE) == (row.deleted == 0) ? 0 : -ENOENT;
 	} else {
-		int stamped = store_cache_stamp(s->cache, stamp) == 0;
+		int stamped = store_stamp(s, &stamp) == 0;
 
 		r = store_get_row(s, path, &row);
 		if (r == 0 && stamped)
-			store_cache_put(s->cache, stamp, path, &row, 0, NULL, 0);
+			store_cache_put(s, &stamp, path, &row, 0, NULL, 0);
 		if (r == 0 && (which == STORE_LIVE) != (row.deleted == 0))
 			r = -ENOENT;
 	}

@@ -115,8 +115,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 /* Removes what a failed init made: only the names it creates, never anything else. */
 static void init_undo(const char *dir, int made_dir)
 {
-	static const char *const extra[] = { VAULT_DB "-wal", VAULT_DB "-shm", VAULT_DB "-journal",
-					     CONFIG_FILE ".tmp" };
+	static const char *const extra[] = { STORE_COMPANIONS(VAULT_DB), CONFIG_FILE ".tmp" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(vault_files) / sizeof(vault_files[0]); i++)

@@ -183,7 +183,7 @@ void vault_admin_event(struct audit_event *ev, const char *op, char *exe, size_t
 /*
  * Whether the vault in @absdir (absolute, no symbolic link in it) can be trusted, as sshd's
  * StrictModes decides: @absdir, every directory above it, and each vault file in it that
- * exists (vaultfs.conf, vault.db and its -wal/-shm/-journal, policy, audit.log, pin,
+ * exists (vaultfs.conf, vault.db and its STORE_COMPANIONS, policy, audit.log, pin,
  * softhsm2.conf, and tokens/ with all it holds) must be owned by the effective uid or root
  * and writable by no group or other user; a directory above @absdir may be writable by
  * others if it has the sticky bit, as /tmp. A vault file that is a symbolic link is

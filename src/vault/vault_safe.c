@@ -29,10 +29,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The files of DIR that vaultfs trusts (SQLite's companions of vault.db with them). */
+/* The files of DIR that vaultfs trusts (the store's companions of vault.db with them). */
 static const char *const trusted[] = {
-	CONFIG_FILE,  VAULT_DB,	   VAULT_DB "-wal", VAULT_DB "-shm",	VAULT_DB "-journal",
-	VAULT_POLICY, VAULT_AUDIT, VAULT_PIN,	    VAULT_SOFTHSM_CONF, VAULT_TOKENS,
+	CONFIG_FILE, VAULT_DB,	STORE_COMPANIONS(VAULT_DB), VAULT_POLICY,
+	VAULT_AUDIT, VAULT_PIN, VAULT_SOFTHSM_CONF,	    VAULT_TOKENS,
 };
 
 /* How deep tokens/ goes: SoftHSM2 keeps one folder per token, its files inside. */

@@ -490,6 +490,37 @@ static void test_locked(void **state)
 	put(f->s, "l", "after", 1, 2);
 }
 
+/* The change stamp: the same while only reads happen, another after every commit —
+ * through this store, another one, or plain SQL as another program would — and the same
+ * again once nothing more commits. */
+static void test_stamp(void **state)
+{
+	struct fixture *f = *state;
+	struct store_stamp a, b, c;
+	struct store *other = NULL;
+
+	put(f->s, "s", "one", 1, 1);
+	assert_int_equal(store_stamp(f->s, &a), 0);
+	check_value(f->s, "s", 0, "one");
+	assert_int_equal(store_stamp(f->s, &b), 0);
+	assert_memory_equal(a.bytes, b.bytes, STORE_STAMP_LEN);
+	put(f->s, "s", "two", 1, 2);
+	assert_int_equal(store_stamp(f->s, &b), 0);
+	assert_memory_not_equal(a.bytes, b.bytes, STORE_STAMP_LEN);
+	assert_int_equal(store_open(f->db, f->tok.hsm, &f->opt, &other), 0);
+	assert_int_equal(store_stamp(other, &c), 0);
+	assert_memory_equal(b.bytes, c.bytes, STORE_STAMP_LEN); /* one database, one stamp */
+	put(other, "s", "three", 1, 3);
+	assert_int_equal(store_stamp(f->s, &c), 0);
+	assert_memory_not_equal(b.bytes, c.bytes, STORE_STAMP_LEN);
+	sql(f->db, "UPDATE secrets SET enabled = 0 WHERE path = 's'");
+	assert_int_equal(store_stamp(f->s, &a), 0);
+	assert_memory_not_equal(a.bytes, c.bytes, STORE_STAMP_LEN);
+	assert_int_equal(store_stamp(f->s, &b), 0);
+	assert_memory_equal(a.bytes, b.bytes, STORE_STAMP_LEN);
+	store_free(other);
+}
+
 /* Reads never serve what another connection (another process) has changed since. */
 static void test_no_stale_reads(void **state)
 {
@@ -787,6 +818,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_stale_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_delete_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_old_version_ops, setup, teardown),
