@@ -3,7 +3,7 @@
 # (default 30) from its seed corpus (tests/fuzz/corpus-NAME, committed) and what earlier
 # runs in the same output directory found. Every parser of untrusted input has one:
 #
-#   policy      the policy file (policy/policy.c, globs, decisions)
+#   policy      the policy file (policy/policy_parse.c, policy.c, globs, decisions)
 #   audit_line  a line of the audit trail, before any MAC is checked (src/audit/audit_line.c)
 #   config      vaultfs.conf through inih, written back and read again (src/config/config.c)
 #   pem         a private key to import, with or without a passphrase (src/keys/keys_pem.c)
@@ -35,7 +35,7 @@ cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 
 # sources and libraries of each target, and the longest input worth trying
 declare -A src lib maxlen
-src[policy]="policy/policy.c policy/glob.c policy/caller.c"
+src[policy]="policy/policy.c policy/policy_parse.c policy/glob.c policy/caller.c"
 src[audit_line]="src/audit/audit_line.c src/hsm/hsm.c src/hsm/hsm_module.c src/hsm/hsm_session.c src/hsm/hsm_use.c src/hsm/hsm_reopen.c src/base/secbuf.c src/base/log.c src/base/timeutil.c"
 lib[audit_line]="-lcrypto -ldl"
 src[config]="src/config/config.c"
