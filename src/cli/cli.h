@@ -6,6 +6,8 @@
 #ifndef VAULTFS_CLI_H
 #define VAULTFS_CLI_H
 
+#include <stddef.h>
+
 #define EXIT_USAGE 2
 
 int cli_init(int argc, char **argv);
@@ -21,6 +23,13 @@ int cli_error(const char *cmd, const char *name, const char *fmt, ...)
 
 struct vault;
 struct audit_event;
+
+/*
+ * vault_open (vault.h), and from then on what happens inside the vault's audit trail — a
+ * stall and its end, a torn record cut off, a rotation — said once in the log: how every
+ * command and the mount daemon open a vault.
+ */
+int cli_vault_open(const char *dir, struct vault **ret, char *err, size_t errlen);
 
 /*
  * Records an inspection (vault_record_inspection): on a full disk, prints one line saying

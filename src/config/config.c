@@ -153,90 +153,122 @@ static int on_limit(struct parse_state *s, const char *name, const char *value)
 	return 1;
 }
 
+/* [vault]: the size of a secret, how long deleted ones are kept, how long a write waits. */
+static int on_vault(struct parse_state *s, const char *name, const char *value)
+{
+	struct vault_config *c = s->c;
+	unsigned long long n;
+
+	if (strcmp(name, "max_secret_size") == 0) {
+		if (parse_uint(value, 1, CONFIG_SECRET_SIZE_LIMIT, &n) < 0)
+			return fail(s, "out of range (1 to 1048576):", name, value);
+		c->max_secret_size = (size_t)n;
+	} else if (strcmp(name, "retention_days") == 0) {
+		if (parse_uint(value, 1, 36500, &n) < 0)
+			return fail(s, "out of range (1 to 36500):", name, value);
+		c->retention_days = (unsigned)n;
+	} else if (strcmp(name, "busy_timeout_ms") == 0) {
+		if (parse_uint(value, 0, 600000, &n) < 0)
+			return fail(s, "out of range (0 to 600000):", name, value);
+		c->busy_timeout_ms = (unsigned)n;
+	} else {
+		return fail(s, "unknown setting", name, NULL);
+	}
+	return 1;
+}
+
+/* [audit]: when the trail is rotated, how long a record waits. */
+static int on_audit(struct parse_state *s, const char *name, const char *value)
+{
+	struct vault_config *c = s->c;
+	unsigned long long n;
+
+	if (strcmp(name, "rotate_size") == 0) {
+		if (parse_uint(value, 0, CONFIG_ROTATE_SIZE_LIMIT, &n) < 0 ||
+		    (n > 0 && n < CONFIG_ROTATE_SIZE_MIN))
+			return fail(s, "out of range (0, or 65536 to 1099511627776):", name, value);
+		c->audit_rotate_size = n;
+	} else if (strcmp(name, "timeout_ms") == 0) {
+		if (parse_uint(value, 10, 600000, &n) < 0)
+			return fail(s, "out of range (10 to 600000):", name, value);
+		c->audit_timeout_ms = (unsigned)n;
+	} else {
+		return fail(s, "unknown setting", name, NULL);
+	}
+	return 1;
+}
+
+/* [hsm]: the token (strings) and how long a key operation waits for it. */
+static int on_hsm(struct parse_state *s, const char *name, const char *value)
+{
+	struct vault_config *c = s->c;
+	unsigned long long n;
+	char **field;
+
+	if (strcmp(name, "busy_timeout_ms") == 0) {
+		if (parse_uint(value, 0, 600000, &n) < 0)
+			return fail(s, "out of range (0 to 600000):", name, value);
+		c->hsm_busy_timeout_ms = (unsigned)n;
+		return 1;
+	}
+	if (strcmp(name, "module") == 0)
+		field = &c->hsm_module;
+	else if (strcmp(name, "token") == 0)
+		field = &c->token_label;
+	else if (strcmp(name, "pin_file") == 0)
+		field = &c->pin_file;
+	else if (strcmp(name, "softhsm2_conf") == 0)
+		field = &c->softhsm2_conf;
+	else
+		return fail(s, "unknown setting", name, NULL);
+	if (*value == '\0' && field == &c->softhsm2_conf)
+		return 1;
+	if (*value == '\0')
+		return fail(s, "empty setting", name, NULL);
+	/* what could not be written back the same (config_write) is not read either */
+	if (!config_value_ok(value))
+		return fail(s, "not a value vaultfs.conf can hold:", name, NULL);
+	if (config_set_string(field, value) < 0)
+		return fail(s, "out of memory at", name, NULL);
+	return 1;
+}
+
+/*
+ * 1 if @name of @section was seen before. inih hands an indented line on as another value
+ * of the setting above it: a setting given twice is refused, whichever way, rather than
+ * the last one silently winning.
+ */
+static int given_twice(struct parse_state *s, const char *section, const char *name)
+{
+	for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		if (strcmp(section, settings[i][0]) || strcmp(name, settings[i][1]))
+			continue;
+		if (s->seen & (1u << i))
+			return 1;
+		s->seen |= 1u << i;
+	}
+	return 0;
+}
+
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *s = user;
-	struct vault_config *c = s->c;
-	unsigned long long n;
 
 	if (s->failed)
 		return 0;
 	if (!name)
 		return 1; /* a section header alone */
-	/* inih hands an indented line on as another value of the setting above it: a setting
-	 * given twice is refused, whichever way, rather than the last one silently winning */
-	for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
-		if (strcmp(section, settings[i][0]) || strcmp(name, settings[i][1]))
-			continue;
-		if (s->seen & (1u << i))
-			return fail(s, "given twice (or continued on an indented line):", name,
-				    NULL);
-		s->seen |= 1u << i;
-	}
-	if (strcmp(section, "vault") == 0) {
-		if (strcmp(name, "max_secret_size") == 0) {
-			if (parse_uint(value, 1, CONFIG_SECRET_SIZE_LIMIT, &n) < 0)
-				return fail(s, "out of range (1 to 1048576):", name, value);
-			c->max_secret_size = (size_t)n;
-		} else if (strcmp(name, "retention_days") == 0) {
-			if (parse_uint(value, 1, 36500, &n) < 0)
-				return fail(s, "out of range (1 to 36500):", name, value);
-			c->retention_days = (unsigned)n;
-		} else if (strcmp(name, "busy_timeout_ms") == 0) {
-			if (parse_uint(value, 0, 600000, &n) < 0)
-				return fail(s, "out of range (0 to 600000):", name, value);
-			c->busy_timeout_ms = (unsigned)n;
-		} else {
-			return fail(s, "unknown setting", name, NULL);
-		}
-	} else if (strcmp(section, "audit") == 0) {
-		if (strcmp(name, "rotate_size") == 0) {
-			if (parse_uint(value, 0, CONFIG_ROTATE_SIZE_LIMIT, &n) < 0 ||
-			    (n > 0 && n < CONFIG_ROTATE_SIZE_MIN))
-				return fail(s, "out of range (0, or 65536 to 1099511627776):", name,
-					    value);
-			c->audit_rotate_size = n;
-		} else if (strcmp(name, "timeout_ms") == 0) {
-			if (parse_uint(value, 10, 600000, &n) < 0)
-				return fail(s, "out of range (10 to 600000):", name, value);
-			c->audit_timeout_ms = (unsigned)n;
-		} else {
-			return fail(s, "unknown setting", name, NULL);
-		}
-	} else if (strcmp(section, "hsm") == 0) {
-		char **field;
-
-		if (strcmp(name, "busy_timeout_ms") == 0) {
-			if (parse_uint(value, 0, 600000, &n) < 0)
-				return fail(s, "out of range (0 to 600000):", name, value);
-			c->hsm_busy_timeout_ms = (unsigned)n;
-			return 1;
-		}
-		if (strcmp(name, "module") == 0)
-			field = &c->hsm_module;
-		else if (strcmp(name, "token") == 0)
-			field = &c->token_label;
-		else if (strcmp(name, "pin_file") == 0)
-			field = &c->pin_file;
-		else if (strcmp(name, "softhsm2_conf") == 0)
-			field = &c->softhsm2_conf;
-		else
-			return fail(s, "unknown setting", name, NULL);
-		if (*value == '\0' && field == &c->softhsm2_conf)
-			return 1;
-		if (*value == '\0')
-			return fail(s, "empty setting", name, NULL);
-		/* what could not be written back the same (config_write) is not read either */
-		if (!config_value_ok(value))
-			return fail(s, "not a value vaultfs.conf can hold:", name, NULL);
-		if (config_set_string(field, value) < 0)
-			return fail(s, "out of memory at", name, NULL);
-	} else if (strcmp(section, "limits") == 0) {
+	if (given_twice(s, section, name))
+		return fail(s, "given twice (or continued on an indented line):", name, NULL);
+	if (strcmp(section, "vault") == 0)
+		return on_vault(s, name, value);
+	if (strcmp(section, "audit") == 0)
+		return on_audit(s, name, value);
+	if (strcmp(section, "hsm") == 0)
+		return on_hsm(s, name, value);
+	if (strcmp(section, "limits") == 0)
 		return on_limit(s, name, value);
-	} else {
-		return fail(s, "unknown section", section, NULL);
-	}
-	return 1;
+	return fail(s, "unknown section", section, NULL);
 }
 
 /*

@@ -385,7 +385,10 @@ int hsm_token_create(const char *module, const char *label, const struct secbuf 
 	r = find_free_slot(l.p11, &slot);
 	if (r < 0)
 		goto out;
-	r = hsm_ck(l.p11->C_InitToken(slot, so_pin->data, so_pin->len, padded), "C_InitToken");
+	/* PKCS#11 takes PINs without const; the module only reads them */
+	r = hsm_ck(l.p11->C_InitToken(slot, (CK_UTF8CHAR_PTR)secbuf_data(so_pin),
+				      secbuf_len(so_pin), padded),
+		   "C_InitToken");
 	if (r < 0) {
 		/* the token refused the PIN we offered it: a bad argument, not a wrong PIN */
 		r = r == -EACCES ? -EINVAL : r;
@@ -401,10 +404,14 @@ int hsm_token_create(const char *module, const char *label, const struct secbuf 
 		   "C_OpenSession");
 	if (r < 0)
 		goto out;
-	r = hsm_ck(l.p11->C_Login(s, CKU_SO, so_pin->data, so_pin->len), "C_Login");
+	r = hsm_ck(
+		l.p11->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)secbuf_data(so_pin), secbuf_len(so_pin)),
+		"C_Login");
 	if (r < 0)
 		goto out;
-	r = hsm_ck(l.p11->C_InitPIN(s, user_pin->data, user_pin->len), "C_InitPIN");
+	r = hsm_ck(
+		l.p11->C_InitPIN(s, (CK_UTF8CHAR_PTR)secbuf_data(user_pin), secbuf_len(user_pin)),
+		"C_InitPIN");
 	(void)hsm_ck(l.p11->C_Logout(s), "C_Logout");
 	if (r < 0) {
 		r = r == -EACCES ? -EINVAL : r;
