@@ -9,13 +9,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "log.h"
 #include "vault.h"
 
 int cli_error(const char *cmd, const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "vaultfs: %s: ", cmd);
+	fprintf(stderr, "%s%s: ", log_line_start(LOG_ERR), cmd);
 	if (name)
 		fprintf(stderr, "\"%s\": ", name);
 	va_start(ap, fmt);
@@ -43,7 +44,7 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "vaultfs: %s: ", cmd);
+	fprintf(stderr, "%s%s: ", log_line_start(LOG_ERR), cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -6,7 +6,8 @@
  * initialises the token — only after the fork, and never forks again. It holds a lock on
  * the vault directory so that a second mount of the same vault is refused, locks its
  * memory where allowed, and unmounts cleanly on SIGTERM or SIGINT. SIGHUP reopens its
- * log (DIR/vaultfs.log, detached) and the audit trail, as logrotate expects.
+ * log (DIR/vaultfs.log, detached) and the audit trail, as logrotate expects, and reads the
+ * policy again (systemctl reload). Under systemd it speaks sd_notify through service.c.
  */
 #include "mount.h"
 
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "mountpoint.h"
 #include "policy.h"
+#include "service.h"
 #include "timeutil.h"
 #include "vault.h"
 #include "vfs.h"
@@ -46,7 +48,8 @@ static const char mount_help[] =
 	"Run as root, the mount\n"
 	"is reachable by other users (allow_other); policy decides what each may do.\n"
 	"SIGTERM, or fusermount3 -u MOUNTPOINT, unmounts it. SIGHUP reopens DIR/vaultfs.log\n"
-	"and DIR/audit.log after logrotate moved them.\n"
+	"and DIR/audit.log after logrotate moved them, and reads DIR/policy again.\n"
+	"Under systemd (Type=notify) it sends READY=1 once the mount answers.\n"
 	"\n"
 	"  -f, --foreground   stay in the foreground, logging to stderr\n"
 	"  -o OPTION,...      threads=N (worker threads, default twice the cores), debug (log "
@@ -294,6 +297,7 @@ static void on_policy_change(void *userdata)
 /* Flushes the trail every second and moves the vault's record of its head along. */
 struct flusher {
 	struct vault *vault;
+	struct reload *reload; /* filled by vfs_make before SIGHUP is handled */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -306,7 +310,7 @@ static volatile sig_atomic_t reopen_requested;
 static void on_hup(int sig)
 {
 	(void)sig;
-	reopen_requested = 1; /* logrotate moved the logs: the flusher reopens them */
+	reopen_requested = 1; /* logrotate, or systemctl reload: the flusher does it */
 }
 
 /*
@@ -347,6 +351,7 @@ static void *flusher_main(void *arg)
 		pthread_mutex_unlock(&f->lock);
 		if (reopen_requested) {
 			reopen_requested = 0;
+			service_reloading();
 			r = log_reopen();
 			if (r < 0)
 				log_error("Failed to reopen vaultfs.log in \"%s\" (logging on to "
@@ -355,6 +360,10 @@ static void *flusher_main(void *arg)
 			audit_reopen(f->vault->audit);
 			log_info("Reopened %sthe audit trail (SIGHUP)",
 				 r > 0 ? "vaultfs.log and " : "");
+			/* after the trail: its record goes into the new file */
+			if (f->reload->vfs)
+				on_policy_change(f->reload);
+			service_reloaded();
 		}
 		token_check(f);
 		r = vault_audit_flush(f->vault);
@@ -368,12 +377,13 @@ static void *flusher_main(void *arg)
 	return NULL;
 }
 
-static int flusher_start(struct flusher *f, struct vault *vault)
+static int flusher_start(struct flusher *f, struct vault *vault, struct reload *reload)
 {
 	pthread_condattr_t ca;
 	int r;
 
 	f->vault = vault;
+	f->reload = reload;
 	f->stop = 0;
 	f->token_lost_since = 0;
 	pthread_mutex_init(&f->lock, NULL);
@@ -523,7 +533,7 @@ static int serve(const struct mount_opts *o)
 	struct fuse_session *se = NULL;
 	struct guard *guard = NULL;
 	struct policy_watch *watch = NULL;
-	struct reload reload;
+	struct reload reload = { 0 };
 	struct flusher flusher;
 	int flushing = 0;
 	struct vault *vault = NULL;
@@ -541,7 +551,7 @@ static int serve(const struct mount_opts *o)
 	}
 	lock_memory();
 	vault_daemon_mode(vault);
-	r = flusher_start(&flusher, vault);
+	r = flusher_start(&flusher, vault, &reload);
 	if (r < 0) {
 		fail("cannot start a thread: %s", strerror(-r));
 		goto out;
@@ -589,7 +599,13 @@ static int serve(const struct mount_opts *o)
 		 o->cleaned_dead ? " (a dead mount left there was unmounted first)" : "");
 	record(vault, "mount", 0, detail);
 	report("");
+	r = service_ready_when_serving(vault->dir, o->mountpoint);
+	if (r < 0) {
+		fail("cannot start a thread: %s", strerror(-r));
+		goto out_unmount;
+	}
 	r = run_loop(se, o->threads, vault->dir);
+	service_stopping();
 	if (r < 0)
 		goto out_unmount; /* no loop could be made: nothing was served */
 	status = r;
@@ -597,8 +613,10 @@ static int serve(const struct mount_opts *o)
 	record(vault, "unmount", 0, o->mountpoint);
 out_unmount:
 	fuse_session_unmount(se);
-	/* after the unmount: a lookup of the guard's waits for no worker any more */
+	/* after the unmount: a lookup of the guard's, or the readiness stat, waits for no
+	 * worker any more */
 	guard_stop(guard);
+	service_end();
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
