@@ -12,6 +12,7 @@ packages=(
 	softhsm2 opensc             # the default token; pkcs11-tool inspects it in tests
 	libinih-dev                 # vaultfs.conf parsing
 	libjson-c-dev               # reading audit records back (audit tail)
+	libsystemd-dev              # sd_notify(3): READY=1, RELOADING=1, STOPPING=1 under systemd
 	e2fsprogs                   # chattr +i in the audit fail-closed tests
 	libcmocka-dev               # unit tests
 	clang libclang-rt-14-dev    # the policy parser's libFuzzer target
