@@ -25,6 +25,9 @@ packages=(
 	debhelper dpkg-dev fakeroot # building the Debian package (tests/package/t_package.sh)
 	lintian man-db              # checking it: lintian, man --warnings, lexgrog
 	bash-completion procps      # running its completion and its logrotate snippet (pkill)
+	systemd                     # systemd-analyze verify/security on the unit (mount.t_unit)
+	systemd-container debootstrap # the unit under real systemd in a booted container
+	                            # (mount.t_nspawn; its image needs a Debian mirror once)
 )
 
 missing=()
