@@ -11,8 +11,9 @@
 #   force) and the unit goes back to active;
 # - `kill -9` of the daemon: systemd starts it again, it unmounts its dead mount and serves;
 # - the PIN as an encrypted credential (systemd-creds, /etc/credstore.encrypted) wins over
-#   a wrong DIR/pin; without it the start fails, and the journal has that line at priority
-#   err while the start line is info;
+#   a wrong DIR/pin, for the service and for an admin command run with systemd-run; without
+#   it the start fails, and the journal has that line at priority err while the start line
+#   is info;
 # - `systemctl stop` unmounts, with a clean exit;
 # - PrivateTmp= in a drop-in hides the mount from everyone but the daemon: why the unit
 #   leaves it, and its kind, out;
@@ -156,6 +157,11 @@ ct systemd-creds encrypt --name=pin /root/pin.right /etc/credstore.encrypted/vau
 ct systemctl reset-failed vaultfs@demo 2>/dev/null
 ct systemctl start vaultfs@demo && pass || fail "start with the credential: $(ct journalctl -u vaultfs@demo --no-pager -o cat | tail -n 3)"
 same "read with the PIN from the encrypted credential" v2 "$(ct cat "$MP/secrets/greeting" 2>&1)"
+# an admin command, given the same credential as the README says
+same "admin command through systemd-run with the credential" v2 \
+	"$(ct systemd-run -q -P --wait -p LoadCredentialEncrypted=pin:vaultfs-demo.pin \
+		vaultfs secret get "$D" greeting 2>&1)"
+ct vaultfs secret get "$D" greeting >/dev/null 2>&1 && fail "admin command read with a wrong DIR/pin" || pass
 
 # --- 6. stop: unmounted, a clean exit, the mount point kept.
 ct systemctl stop vaultfs@demo
