@@ -32,7 +32,11 @@ done
 ROOT=${VAULTFS_NSPAWN_ROOT:-/var/tmp/vaultfs-nspawn-${VERSION_CODENAME:-stable}}
 
 # --- The image: Debian with systemd and the libraries vaultfs links, made once.
-if [ ! -x "$ROOT/usr/lib/systemd/systemd" ]; then
+if [ -e "$ROOT" ] && [ ! -x "$ROOT/usr/lib/systemd/systemd" ]; then
+	echo "FAIL: $ROOT is there but holds no system with systemd: remove it, it is made again"
+	exit 1
+fi
+if [ ! -e "$ROOT" ]; then
 	echo "making $ROOT with debootstrap (once)"
 	tmp=$ROOT.tmp.$$
 	if ! debootstrap --variant=minbase \
