@@ -12,6 +12,7 @@ packages=(
 	softhsm2 opensc             # the default token; pkcs11-tool inspects it in tests
 	libinih-dev                 # vaultfs.conf parsing
 	libjson-c-dev               # reading audit records back (audit tail)
+	libsystemd-dev              # sd_notify(3): READY=1, RELOADING=1, STOPPING=1 under systemd
 	e2fsprogs                   # chattr +i in the audit fail-closed tests
 	libcmocka-dev               # unit tests
 	clang libclang-rt-14-dev    # the policy parser's libFuzzer target
@@ -24,6 +25,9 @@ packages=(
 	debhelper dpkg-dev fakeroot # building the Debian package (tests/package/t_package.sh)
 	lintian man-db              # checking it: lintian, man --warnings, lexgrog
 	bash-completion procps      # running its completion and its logrotate snippet (pkill)
+	systemd                     # systemd-analyze verify/security on the unit (mount.t_unit)
+	systemd-container debootstrap # the unit under real systemd in a booted container
+	                            # (mount.t_nspawn; its image needs a Debian mirror once)
 )
 
 missing=()

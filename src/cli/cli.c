@@ -51,7 +51,7 @@ int cli_error(const char *cmd, const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "vaultfs: %s: ", cmd);
+	fprintf(stderr, "%s%s: ", log_line_start(LOG_ERR), cmd);
 	if (name)
 		fprintf(stderr, "\"%s\": ", name);
 	va_start(ap, fmt);
@@ -79,7 +79,7 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "vaultfs: %s: ", cmd);
+	fprintf(stderr, "%s%s: ", log_line_start(LOG_ERR), cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -17,7 +17,8 @@ int cli_audit(int argc, char **argv);
 int cli_key(int argc, char **argv);
 int cli_backup(int argc, char **argv); /* backup and restore */
 
-/* Prints "vaultfs: CMD: "NAME": MESSAGE" (NAME omitted when NULL) and returns 1. */
+/* Prints "vaultfs: CMD: "NAME": MESSAGE" (NAME omitted when NULL; "<3>" in place of
+ * "vaultfs: " when stderr is the journal, see log.h) and returns 1. */
 int cli_error(const char *cmd, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

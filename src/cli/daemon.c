@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "service.h"
 #include "timeutil.h"
 
 void daemon_record(struct vault *vault, const char *op, const char *path, int result,
@@ -36,7 +37,7 @@ static volatile sig_atomic_t reopen_requested;
 void daemon_on_hup(int sig)
 {
 	(void)sig;
-	reopen_requested = 1; /* logrotate moved the logs: the flusher reopens them */
+	reopen_requested = 1; /* logrotate, or systemctl reload: the flusher does it */
 }
 
 /*
@@ -77,6 +78,7 @@ static void *flusher_main(void *arg)
 		pthread_mutex_unlock(&f->lock);
 		if (reopen_requested) {
 			reopen_requested = 0;
+			service_reloading();
 			r = log_reopen();
 			if (r < 0)
 				log_error("Failed to reopen vaultfs.log in \"%s\" (logging on to "
@@ -85,6 +87,10 @@ static void *flusher_main(void *arg)
 			audit_reopen(f->vault->audit);
 			log_info("Reopened %sthe audit trail (SIGHUP)",
 				 r > 0 ? "vaultfs.log and " : "");
+			/* after the trail: the reload's record goes into the new file */
+			if (f->reload)
+				f->reload(f->reload_data);
+			service_reloaded();
 		}
 		token_check(f);
 		r = vault_audit_flush(f->vault);
@@ -98,12 +104,14 @@ static void *flusher_main(void *arg)
 	return NULL;
 }
 
-int flusher_start(struct flusher *f, struct vault *vault)
+int flusher_start(struct flusher *f, struct vault *vault, void (*reload)(void *), void *reload_data)
 {
 	pthread_condattr_t ca;
 	int r;
 
 	f->vault = vault;
+	f->reload = reload;
+	f->reload_data = reload_data;
 	f->stop = 0;
 	f->token_lost_since = 0;
 	pthread_mutex_init(&f->lock, NULL);

@@ -19,6 +19,8 @@ void daemon_record(struct vault *vault, const char *op, const char *path, int re
 /* Flushes the trail every second and moves the vault's record of its head along. */
 struct flusher {
 	struct vault *vault;
+	void (*reload)(void *); /* after SIGHUP's reopening: reads the policy again */
+	void *reload_data;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -26,14 +28,17 @@ struct flusher {
 	int64_t token_lost_since; /* time_mono_us() the token was found gone; 0: it is here */
 };
 
-/* Starts the flusher of @vault: 0, or -errno (no thread). */
-int flusher_start(struct flusher *f, struct vault *vault);
+/* Starts the flusher of @vault, calling @reload(@reload_data) after each SIGHUP's
+ * reopening (systemctl reload: under systemd, between RELOADING=1 and READY=1): 0, or
+ * -errno (no thread). */
+int flusher_start(struct flusher *f, struct vault *vault, void (*reload)(void *),
+		  void *reload_data);
 
 /* Stops it, and flushes the trail a last time. */
 void flusher_stop(struct flusher *f);
 
 /* SIGHUP's handler (async-signal-safe): the flusher reopens vaultfs.log and the trail at
- * its next round, as logrotate expects. */
+ * its next round, as logrotate expects, and reads the policy again (systemctl reload). */
 void daemon_on_hup(int sig);
 
 #endif

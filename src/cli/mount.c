@@ -6,7 +6,8 @@
  * initialises the token — only after the fork, and never forks again. It holds a lock on
  * the vault directory so that a second mount of the same vault is refused, locks its
  * memory where allowed, and unmounts cleanly on SIGTERM or SIGINT. SIGHUP reopens its
- * log (DIR/vaultfs.log, detached) and the audit trail, as logrotate expects.
+ * log (DIR/vaultfs.log, detached) and the audit trail, as logrotate expects, and reads the
+ * policy again (systemctl reload). Under systemd it speaks sd_notify through service.c.
  */
 #include "mount.h"
 
@@ -32,6 +33,7 @@
 #include "log.h"
 #include "mountpoint.h"
 #include "policy.h"
+#include "service.h"
 #include "timeutil.h"
 #include "vault.h"
 #include "vfs.h"
@@ -45,7 +47,8 @@ static const char mount_help[] =
 	"Run as root, the mount\n"
 	"is reachable by other users (allow_other); policy decides what each may do.\n"
 	"SIGTERM, or fusermount3 -u MOUNTPOINT, unmounts it. SIGHUP reopens DIR/vaultfs.log\n"
-	"and DIR/audit.log after logrotate moved them.\n"
+	"and DIR/audit.log after logrotate moved them, and reads DIR/policy again.\n"
+	"Under systemd (Type=notify) it sends READY=1 once the mount answers.\n"
 	"\n"
 	"  -f, --foreground   stay in the foreground, logging to stderr\n"
 	"  -o OPTION,...      threads=N (worker threads, default twice the cores), debug (log "
@@ -268,6 +271,15 @@ static void on_policy_change(void *userdata)
 	daemon_record(rl->vault, "policy-reload", NULL, -r, msg);
 }
 
+/* SIGHUP, or systemctl reload: the policy is read again, once the logs are reopened. */
+static void reload_policy(void *userdata)
+{
+	struct reload *rl = userdata;
+
+	if (rl->vfs)
+		on_policy_change(rl);
+}
+
 static void on_fatal(int sig)
 {
 	/* Best effort on the way down: the message is what an operator looks for. */
@@ -389,7 +401,7 @@ static int serve(const struct mount_opts *o)
 	struct fuse_session *se = NULL;
 	struct guard *guard = NULL;
 	struct policy_watch *watch = NULL;
-	struct reload reload;
+	struct reload reload = { 0 };
 	struct flusher flusher;
 	int flushing = 0;
 	struct vault *vault = NULL;
@@ -409,7 +421,7 @@ static int serve(const struct mount_opts *o)
 	r = vault_daemon_mode(vault);
 	if (r < 0) /* the writers then derive their keys themselves */
 		log_warn("Cannot start the audit trail's key thread: %s", strerror(-r));
-	r = flusher_start(&flusher, vault);
+	r = flusher_start(&flusher, vault, reload_policy, &reload);
 	if (r < 0) {
 		fail("cannot start a thread: %s", strerror(-r));
 		goto out;
@@ -457,7 +469,13 @@ static int serve(const struct mount_opts *o)
 		 o->cleaned_dead ? " (a dead mount left there was unmounted first)" : "");
 	daemon_record(vault, "mount", NULL, 0, detail);
 	report("");
+	r = service_ready_when_serving(vault->dir, o->mountpoint);
+	if (r < 0) {
+		fail("cannot start a thread: %s", strerror(-r));
+		goto out_unmount;
+	}
 	r = run_loop(se, o->threads, vault->dir);
+	service_stopping();
 	if (r < 0)
 		goto out_unmount; /* no loop could be made: nothing was served */
 	status = r;
@@ -465,8 +483,10 @@ static int serve(const struct mount_opts *o)
 	daemon_record(vault, "unmount", NULL, 0, o->mountpoint);
 out_unmount:
 	fuse_session_unmount(se);
-	/* after the unmount: a lookup of the guard's waits for no worker any more */
+	/* after the unmount: a lookup of the guard's, or the readiness stat, waits for no
+	 * worker any more */
 	guard_stop(guard);
+	service_end();
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:

@@ -506,7 +506,9 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read \"%s\": %s", path, strerror(-r));
 		goto fail;
 	}
-	r = resolve(path, absdir, v->cfg->pin_file);
+	r = vault_pin_credential(path);
+	if (r == 0)
+		r = resolve(path, absdir, v->cfg->pin_file);
 	if (r >= 0)
 		r = vault_read_pin(path, &pin, err, errlen);
 	if (r >= 0)

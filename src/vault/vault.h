@@ -169,4 +169,13 @@ int vault_resolve_safe(const char *dir, char *ret_absdir, char *err, size_t errl
  */
 int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errlen);
 
+/*
+ * The PIN that systemd passes to a command as the credential "pin" (LoadCredential=pin:FILE,
+ * LoadCredentialEncrypted=pin:FILE): when $CREDENTIALS_DIRECTORY is set and holds an entry
+ * "pin", its path goes into @ret_path (PATH_MAX bytes) and 1 is returned; vault_open reads
+ * it in place of vaultfs.conf's pin_file, judged by vault_read_pin as that would be. 0 when
+ * there is none (@ret_path untouched); -ENAMETOOLONG.
+ */
+int vault_pin_credential(char *ret_path);
+
 #endif
