@@ -14,6 +14,7 @@ int cli_policy(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_key(int argc, char **argv);
 int cli_backup(int argc, char **argv); /* backup and restore */
+int cli_status(int argc, char **argv);
 
 /* Prints "vaultfs: CMD: "NAME": MESSAGE" (NAME omitted when NULL) and returns 1. */
 int cli_error(const char *cmd, const char *name, const char *fmt, ...)

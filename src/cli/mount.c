@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "guard.h"
 #include "log.h"
+#include "metrics.h"
 #include "mountpoint.h"
 #include "policy.h"
 #include "timeutil.h"
@@ -278,6 +279,7 @@ static void on_policy_change(void *userdata)
 		r = policy_load(rl->path, VAULT_POLICY, &p, err, sizeof(err));
 	if (r == 0) {
 		log_info("policy reloaded: %zu rules", policy_rule_count(p));
+		metrics_policy_loaded(policy_rule_count(p), 1);
 		snprintf(msg, sizeof(msg), "%zu rules", policy_rule_count(p));
 		vfs_set_policy(rl->vfs, p);
 	} else if (r == -ENOENT) {
@@ -288,6 +290,8 @@ static void on_policy_change(void *userdata)
 		snprintf(msg, sizeof(msg), "%s; the last good policy stays in force", err);
 		log_error("%s", msg);
 	}
+	if (r < 0)
+		metrics_policy_refused();
 	record(rl->vault, "policy-reload", -r, msg);
 }
 
@@ -322,6 +326,7 @@ static void token_check(struct flusher *f)
 	r = vault_token_recover(f->vault);
 	if (r < 0 && !f->token_lost_since) {
 		f->token_lost_since = time_mono_us();
+		metrics_token_lost();
 		log_warn("The token is gone (%s): every operation fails until it is back",
 			 strerror(-r));
 	} else if (r > 0) {
@@ -329,6 +334,7 @@ static void token_check(struct flusher *f)
 			 f->token_lost_since ? (time_mono_us() - f->token_lost_since) / 1e6 : 0.0);
 		log_info("The token is back: opened again");
 		f->token_lost_since = 0;
+		metrics_token_back();
 		record(f->vault, "token-reopen", 0, msg);
 	}
 }
@@ -337,6 +343,7 @@ static void *flusher_main(void *arg)
 {
 	struct flusher *f = arg;
 	struct timespec t;
+	int64_t t0;
 	int r;
 
 	pthread_mutex_lock(&f->lock);
@@ -357,7 +364,9 @@ static void *flusher_main(void *arg)
 				 r > 0 ? "vaultfs.log and " : "");
 		}
 		token_check(f);
+		t0 = time_mono_us();
 		r = vault_audit_flush(f->vault);
+		metrics_audit_flushed(r, time_mono_us() - t0);
 		if (r < 0)
 			token_check(f); /* a flush is often the first to find the token gone */
 		if (r < 0 && !f->token_lost_since)
@@ -481,6 +490,7 @@ static int vfs_make(const struct mount_opts *o, struct vault *vault, struct relo
 		fail("%s", err);
 		return r;
 	}
+	metrics_policy_loaded(policy_rule_count(policy), 0);
 	r = vfs_new(vault, policy, &vfs);
 	if (r < 0) {
 		policy_free(policy);
@@ -523,6 +533,7 @@ static int serve(const struct mount_opts *o)
 	struct fuse_session *se = NULL;
 	struct guard *guard = NULL;
 	struct policy_watch *watch = NULL;
+	struct metrics *metrics = NULL;
 	struct reload reload;
 	struct flusher flusher;
 	int flushing = 0;
@@ -588,6 +599,9 @@ static int serve(const struct mount_opts *o)
 	snprintf(detail, sizeof(detail), "%s%s", o->mountpoint,
 		 o->cleaned_dead ? " (a dead mount left there was unmounted first)" : "");
 	record(vault, "mount", 0, detail);
+	r = metrics_start(vault, vfs, o->mountpoint, &metrics);
+	if (r < 0) /* the mount serves without them */
+		log_error("Failed to start the metrics: %s", strerror(-r));
 	report("");
 	r = run_loop(se, o->threads, vault->dir);
 	if (r < 0)
@@ -596,6 +610,7 @@ static int serve(const struct mount_opts *o)
 	log_info("vault \"%s\" unmounted from \"%s\"", vault->dir, o->mountpoint);
 	record(vault, "unmount", 0, o->mountpoint);
 out_unmount:
+	metrics_stop(metrics);
 	fuse_session_unmount(se);
 	/* after the unmount: a lookup of the guard's waits for no worker any more */
 	guard_stop(guard);
