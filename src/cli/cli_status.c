@@ -288,7 +288,7 @@ static void print_counts(struct vault *v, const struct daemon_state *d)
 	       metric(text, "vaultfs_open_files", NULL),
 	       metric(text, "vaultfs_buffered_bytes", NULL),
 	       metric(text, "vaultfs_open_files_limit", NULL),
-	       metric(text, "vaultfs_buffered_bytes_limit", NULL));
+	       metric(text, "vaultfs_buffered_limit_bytes", NULL));
 	loaded = metric(text, "vaultfs_policy_loaded_timestamp_seconds", NULL);
 	time_format((int64_t)(loaded * 1e6), 0, when);
 	span(time_now_us() - (int64_t)(loaded * 1e6), ago, sizeof(ago));
@@ -340,7 +340,9 @@ static void print_vault(struct vault *v)
 	if (r == 0)
 		printf("  policy:   %zu rules in %s\n", policy_rule_count(p), path);
 	else
-		printf("  policy:   %s\n", err[0] ? err : strerror(-r));
+		printf("  policy:   the file does not load: %s (a mount keeps its last good "
+		       "policy)\n",
+		       err[0] ? err : strerror(-r));
 	policy_free(p);
 }
 

@@ -296,8 +296,8 @@ static void state(struct out *o, struct vfs *vfs)
 	family(o, "vaultfs_buffered_bytes", "gauge", "bytes",
 	       "Locked memory that open files hold (values, writes, key operations, listings).");
 	sample_u(o, "vaultfs_buffered_bytes", "", NULL, NULL, u.buffered_bytes);
-	family(o, "vaultfs_buffered_bytes_limit", "gauge", "bytes", "[limits] buffered_bytes.");
-	sample_u(o, "vaultfs_buffered_bytes_limit", "", NULL, NULL, u.buffered_bytes_max);
+	family(o, "vaultfs_buffered_limit_bytes", "gauge", "bytes", "[limits] buffered_bytes.");
+	sample_u(o, "vaultfs_buffered_limit_bytes", "", NULL, NULL, u.buffered_bytes_max);
 	family(o, "vaultfs_policy_rules", "gauge", NULL, "Rules of the policy in force.");
 	sample_u(o, "vaultfs_policy_rules", "", NULL, NULL, GET(ev.policy_rules));
 	family(o, "vaultfs_policy_reloads", "counter", NULL,

@@ -36,7 +36,7 @@ cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 # sources and libraries of each target, and the longest input worth trying
 declare -A src lib maxlen
 src[policy]="policy/policy.c policy/glob.c policy/caller.c"
-src[audit_line]="src/audit/audit_line.c src/hsm/hsm.c src/hsm/hsm_module.c src/hsm/hsm_session.c src/hsm/hsm_use.c src/hsm/hsm_reopen.c src/base/secbuf.c src/base/log.c src/base/timeutil.c"
+src[audit_line]="src/audit/audit_line.c src/hsm/hsm.c src/hsm/hsm_module.c src/hsm/hsm_session.c src/hsm/hsm_use.c src/hsm/hsm_reopen.c src/base/counters.c src/base/secbuf.c src/base/log.c src/base/timeutil.c"
 lib[audit_line]="-lcrypto -ldl"
 src[config]="src/config/config.c"
 lib[config]="$(pkg-config --libs inih)"
@@ -46,7 +46,7 @@ src[keyfile]="src/keys/keys_header.c src/crypto/oaep.c src/base/secbuf.c"
 lib[keyfile]="-lcrypto"
 src[keyops]="src/keys/keys.c src/keys/keys_run.c src/keys/keys_pem.c src/keys/keys_header.c src/crypto/oaep.c src/hsm/hsm.c
 	src/hsm/hsm_keys.c src/hsm/hsm_keyops.c src/hsm/hsm_module.c src/hsm/hsm_session.c src/hsm/hsm_use.c src/hsm/hsm_reopen.c src/store/store.c src/store/store_secret.c src/store/store_attr.c src/store/store_tree.c
-	src/store/store_cache.c src/store/store_sql.c src/store/store_datakey.c src/store/store_open.c src/store/store_keys.c src/crypto/crypto.c src/base/secbuf.c src/base/fdio.c
+	src/store/store_cache.c src/store/store_sql.c src/store/store_datakey.c src/store/store_open.c src/store/store_keys.c src/crypto/crypto.c src/base/secbuf.c src/base/fdio.c src/base/counters.c
 	src/base/log.c src/base/names.c src/base/timeutil.c src/store/attr_value.c"
 lib[keyops]="-lsqlite3 -lcrypto -ldl -lpthread"
 src[attr]="src/store/attr_value.c src/base/names.c src/base/timeutil.c"
