@@ -174,13 +174,20 @@ static void span(int64_t us, char *buf, size_t len)
 		snprintf(buf, len, "%llds", s);
 }
 
-/* The metrics file of @v's mount, malloc'ed in *ret: -ENOENT when there is none, -EPERM
- * when another user could have written it (it is then not believed), or -errno. */
-static int read_metrics(struct vault *v, char *path, size_t len, char **ret)
+/*
+ * The metrics file of @v's mount, malloc'ed in *ret, its path in @path: -ENOENT when there
+ * is none, -EPERM when another user could have written it, -ESTALE when it was not
+ * written by the daemon of @d (one killed before it left its file), or -errno.
+ */
+static double metric(const char *text, const char *name, const char *match);
+
+static int read_metrics(struct vault *v, const struct daemon_state *d, char *path, size_t len,
+			char **ret)
 {
 	const char *file = v->cfg->metrics_file;
 	struct stat st;
 	char *buf = NULL;
+	double start;
 	ssize_t n;
 	int fd, r;
 
@@ -220,6 +227,14 @@ static int read_metrics(struct vault *v, char *path, size_t len, char **ret)
 		}
 	}
 	*ret = buf;
+	/* it starts serving after the process started: an earlier start is another's */
+	start = metric(buf, "vaultfs_start_time_seconds", NULL) * 1e6;
+	if (d->started_us &&
+	    (start < (double)d->started_us - 2e6 || start > (double)d->started_us + 3600e6)) {
+		r = -ESTALE;
+		goto out;
+	}
+	*ret = buf;
 	buf = NULL;
 	r = 0;
 out:
@@ -254,30 +269,30 @@ static double metric(const char *text, const char *name, const char *match)
 	return sum;
 }
 
+static const char *metrics_error(int r)
+{
+	if (r == -EPERM)
+		return "others could have written it";
+	if (r == -ESTALE)
+		return "not written by this daemon (an earlier one's, or not yet its own)";
+	return strerror(-r);
+}
+
 /* The mount's counts, from the metrics file it wrote — if it is this daemon's. */
 static void print_counts(struct vault *v, const struct daemon_state *d)
 {
 	char path[PATH_MAX], when[TIME_RFC3339_MAX], ago[32];
 	char *text = NULL;
-	double start, loaded;
+	double loaded;
 	int r;
 
-	r = read_metrics(v, path, sizeof(path), &text);
+	r = read_metrics(v, d, path, sizeof(path), &text);
 	if (r == -ENOENT && !v->cfg->metrics_file) {
 		printf("  counts:   none: no metrics file ([metrics] file is empty)\n");
 		return;
 	}
 	if (r < 0) {
-		printf("  counts:   none: metrics file \"%s\": %s\n", path,
-		       r == -EPERM ? "others could have written it" : strerror(-r));
-		return;
-	}
-	start = metric(text, "vaultfs_start_time_seconds", NULL);
-	/* a file left by a daemon that was killed says nothing of this one */
-	if (d->started_us && (start * 1e6 < (double)d->started_us - 30e6 ||
-			      start * 1e6 > (double)d->started_us + 30e6 + 3600e6)) {
-		printf("  counts:   none: metrics file \"%s\" is an earlier daemon's\n", path);
-		free(text);
+		printf("  counts:   none: metrics file \"%s\": %s\n", path, metrics_error(r));
 		return;
 	}
 	printf("  requests: %.0f allowed, %.0f denied, %.0f failed closed (EIO: no record)\n",
@@ -393,12 +408,10 @@ int cli_status(int argc, char **argv)
 			r = EXIT_NOT_MOUNTED;
 			goto out;
 		}
-		r = read_metrics(v, path, sizeof(path), &text);
+		r = read_metrics(v, &d, path, sizeof(path), &text);
 		if (r < 0) {
 			r = v->cfg->metrics_file
-				    ? cli_error("status", path, "%s",
-						r == -EPERM ? "others could have written it"
-							    : strerror(-r))
+				    ? cli_error("status", path, "%s", metrics_error(r))
 				    : cli_error("status", absdir,
 						"no metrics file: [metrics] file is empty");
 			goto out;

@@ -214,8 +214,10 @@ same "status --metrics after a kill" 3 $?
 fusermount3 -uz "$M"
 
 # A daemon in a mount namespace of its own: its mount is not in ours, status finds it in
-# the daemon's.
-sed -i "s|^format = .*|format = prometheus|" "$V/vaultfs.conf"
+# the daemon's. It writes its file once (interval 3600): put back the killed daemon's
+# file, status does not believe it.
+cp -p "$MF" "$T/stale.prom"
+sed -i "s|^format = .*|format = prometheus|; s|^interval = .*|interval = 3600|" "$V/vaultfs.conf"
 unshare -m --propagation private "$VAULTFS" mount "$V" "$M" -f 2>"$T/ns.err" &
 ns=$!
 for _ in $(seq 1 200); do "$VAULTFS" status "$V" >/dev/null 2>&1 && break; sleep 0.05; done
@@ -223,6 +225,12 @@ for _ in $(seq 1 200); do "$VAULTFS" status "$V" >/dev/null 2>&1 && break; sleep
 same "status of a mount in another namespace" 0 $?
 grep -q "mounted:  on $M by pid $ns," "$T/status" && pass || fail "status ns: $(cat "$T/status")"
 mountpoint -q "$M" && fail "the namespace's mount is in ours"
+grep -q "requests: " "$T/status" && pass || fail "status ns counts: $(cat "$T/status")"
+cp -p "$T/stale.prom" "$MF"
+"$VAULTFS" status "$V" >"$T/status" 2>&1
+grep -q "counts:   none: metrics file \"$MF\": not written by this daemon" "$T/status" && pass ||
+	fail "status believes a killed daemon's file: $(cat "$T/status")"
+refuses "status --metrics on a killed daemon's file" "not written by this daemon" "$VAULTFS" status "$V" --metrics
 kill -TERM "$ns"
 wait_exit "$ns" 30 || { fail "daemon in its namespace did not stop"; kill -KILL "$ns"; }
 wait "$ns"
