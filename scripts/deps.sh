@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that vaultfs needs to build, run and test, if any are
-# missing. Run as root (or through sudo).
+# missing. Run as root (or through sudo). With --tests (the test command), also those
+# that only the tests need.
 set -euo pipefail
 
 packages=(
@@ -29,6 +30,15 @@ packages=(
 	systemd-container debootstrap # the unit under real systemd in a booted container
 	                            # (mount.t_nspawn; its image needs a Debian mirror once)
 )
+# Only for the tests, so that the demo installs no server it does not need.
+if [ "${1:-}" = --tests ]; then
+	packages+=(
+		prometheus                # promtool check metrics (mount.t_metrics); the package
+		                          # brings Prometheus's server too, which Debian starts where
+		                          # systemd runs: the tests use promtool alone
+		python3-prometheus-client # Prometheus's strict OpenMetrics parser (mount.t_metrics)
+	)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

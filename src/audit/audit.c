@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "audit_internal.h"
+#include "counters.h"
 #include "fdio.h"
 #include "log.h"
 #include "timeutil.h"
@@ -375,6 +376,7 @@ static int append_locked(struct audit *a, const struct audit_event *ev, const ui
 	a->head.seq = seq;
 	memcpy(a->head.mac, mac, AUDIT_MAC_LEN);
 	a->dirty = 1;
+	counters_add(COUNTER_AUDIT_RECORDS, 1);
 	return 0;
 }
 
@@ -498,7 +500,12 @@ out_unlocked:
 			r = -errno;
 		close(sync_fd);
 	}
+	/* for the metrics: the request as its caller is answered (EIO when unrecorded) */
+	counters_request(ev->op, ev->allow, r < 0 ? EIO : ev->result);
+	if (r < 0)
+		counters_add(COUNTER_AUDIT_FAILED, 1);
 	if (r == -ETIMEDOUT) {
+		counters_add(COUNTER_AUDIT_STALLED, 1);
 		stall_note(a, why);
 		return r;
 	}

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 #include "timeutil.h"
 
@@ -53,6 +54,7 @@ static void token_check(struct flusher *f)
 	r = vault_token_recover(f->vault);
 	if (r < 0 && !f->token_lost_since) {
 		f->token_lost_since = time_mono_us();
+		metrics_token_lost();
 		log_warn("The token is gone (%s): every operation fails until it is back",
 			 strerror(-r));
 	} else if (r > 0) {
@@ -60,6 +62,7 @@ static void token_check(struct flusher *f)
 			 f->token_lost_since ? (time_mono_us() - f->token_lost_since) / 1e6 : 0.0);
 		log_info("The token is back: opened again");
 		f->token_lost_since = 0;
+		metrics_token_back();
 		daemon_record(f->vault, "token-reopen", NULL, 0, msg);
 	}
 }
@@ -68,6 +71,7 @@ static void *flusher_main(void *arg)
 {
 	struct flusher *f = arg;
 	struct timespec t;
+	int64_t t0;
 	int r;
 
 	pthread_mutex_lock(&f->lock);
@@ -93,7 +97,9 @@ static void *flusher_main(void *arg)
 			service_reloaded();
 		}
 		token_check(f);
+		t0 = time_mono_us();
 		r = vault_audit_flush(f->vault);
+		metrics_audit_flushed(r, time_mono_us() - t0);
 		if (r < 0)
 			token_check(f); /* a flush is often the first to find the token gone */
 		if (r < 0 && !f->token_lost_since)

@@ -31,6 +31,7 @@
 #include "daemon.h"
 #include "guard.h"
 #include "log.h"
+#include "metrics.h"
 #include "mountpoint.h"
 #include "policy.h"
 #include "service.h"
@@ -258,6 +259,7 @@ static void on_policy_change(void *userdata)
 		r = policy_load(rl->path, VAULT_POLICY, &p, err, sizeof(err));
 	if (r == 0) {
 		log_info("policy reloaded: %zu rules", policy_rule_count(p));
+		metrics_policy_loaded(policy_rule_count(p), 1);
 		snprintf(msg, sizeof(msg), "%zu rules", policy_rule_count(p));
 		vfs_set_policy(rl->vfs, p);
 	} else if (r == -ENOENT) {
@@ -268,6 +270,8 @@ static void on_policy_change(void *userdata)
 		snprintf(msg, sizeof(msg), "%s; the last good policy stays in force", err);
 		log_error("%s", msg);
 	}
+	if (r < 0)
+		metrics_policy_refused();
 	daemon_record(rl->vault, "policy-reload", NULL, -r, msg);
 }
 
@@ -359,6 +363,7 @@ static int vfs_make(const struct mount_opts *o, struct vault *vault, struct relo
 		fail("%s", err);
 		return r;
 	}
+	metrics_policy_loaded(policy_rule_count(policy), 0);
 	r = vfs_new(vault, policy, &vfs);
 	if (r < 0) {
 		policy_free(policy);
@@ -401,6 +406,7 @@ static int serve(const struct mount_opts *o)
 	struct fuse_session *se = NULL;
 	struct guard *guard = NULL;
 	struct policy_watch *watch = NULL;
+	struct metrics *metrics = NULL;
 	struct reload reload = { 0 };
 	struct flusher flusher;
 	int flushing = 0;
@@ -468,6 +474,9 @@ static int serve(const struct mount_opts *o)
 	snprintf(detail, sizeof(detail), "%s%s", o->mountpoint,
 		 o->cleaned_dead ? " (a dead mount left there was unmounted first)" : "");
 	daemon_record(vault, "mount", NULL, 0, detail);
+	r = metrics_start(vault, vfs, o->mountpoint, &metrics);
+	if (r < 0) /* the mount serves without them */
+		log_error("Failed to start the metrics: %s", strerror(-r));
 	report("");
 	r = service_ready_when_serving(vault->dir, o->mountpoint);
 	if (r < 0) {
@@ -482,6 +491,7 @@ static int serve(const struct mount_opts *o)
 	log_info("vault \"%s\" unmounted from \"%s\"", vault->dir, o->mountpoint);
 	daemon_record(vault, "unmount", NULL, 0, o->mountpoint);
 out_unmount:
+	metrics_stop(metrics);
 	fuse_session_unmount(se);
 	/* after the unmount: a lookup of the guard's, or the readiness stat, waits for no
 	 * worker any more */

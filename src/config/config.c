@@ -38,6 +38,9 @@ static const char *const settings[][2] = {
 	{ "limits", "open_files" },
 	{ "limits", "buffered_bytes_per_uid" },
 	{ "limits", "buffered_bytes" },
+	{ "metrics", "file" },
+	{ "metrics", "interval" },
+	{ "metrics", "format" },
 };
 
 int config_value_ok(const char *v)
@@ -82,6 +85,12 @@ int config_new(struct vault_config **ret)
 	c->open_files = CONFIG_OPEN_FILES_DEFAULT;
 	c->buffered_per_uid = CONFIG_BUFFERED_PER_UID_DEFAULT;
 	c->buffered = CONFIG_BUFFERED_DEFAULT;
+	c->metrics_interval = CONFIG_METRICS_INTERVAL_DEFAULT;
+	c->metrics_file = strdup(CONFIG_METRICS_FILE_DEFAULT);
+	if (!c->metrics_file) {
+		free(c);
+		return -ENOMEM;
+	}
 	*ret = c;
 	return 0;
 }
@@ -94,6 +103,7 @@ void config_free(struct vault_config *c)
 	free(c->token_label);
 	free(c->pin_file);
 	free(c->softhsm2_conf);
+	free(c->metrics_file);
 	free(c);
 }
 
@@ -149,6 +159,52 @@ static int on_limit(struct parse_state *s, const char *name, const char *value)
 		if (parse_uint(value, CONFIG_BUFFERED_MIN, CONFIG_BUFFERED_LIMIT, &n) < 0)
 			return fail(s, "out of range (2097152 to 1099511627776):", name, value);
 		*bytes = n;
+	}
+	return 1;
+}
+
+/* Whether @v can name the metrics file: a plain name (in the vault directory) or an
+ * absolute path, never "." or ".." or a path relative to somewhere else. */
+int config_metrics_file_ok(const char *v)
+{
+	if (!config_value_ok(v))
+		return 0;
+	if (v[0] == '/')
+		return v[1] != '\0';
+	return !strchr(v, '/') && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
+}
+
+/* [metrics]: where the mount writes its metrics, how often, and in which format. */
+static int on_metrics(struct parse_state *s, const char *name, const char *value)
+{
+	struct vault_config *c = s->c;
+	unsigned long long n;
+
+	if (strcmp(name, "file") == 0) {
+		if (*value == '\0') {
+			free(c->metrics_file);
+			c->metrics_file = NULL;
+			return 1;
+		}
+		if (!config_metrics_file_ok(value))
+			return fail(s,
+				    "not a file name in the vault directory or an absolute path:",
+				    name, NULL);
+		if (config_set_string(&c->metrics_file, value) < 0)
+			return fail(s, "out of memory at", name, NULL);
+	} else if (strcmp(name, "interval") == 0) {
+		if (parse_uint(value, 1, 3600, &n) < 0)
+			return fail(s, "out of range (1 to 3600):", name, value);
+		c->metrics_interval = (unsigned)n;
+	} else if (strcmp(name, "format") == 0) {
+		if (strcmp(value, "prometheus") == 0)
+			c->metrics_openmetrics = 0;
+		else if (strcmp(value, "openmetrics") == 0)
+			c->metrics_openmetrics = 1;
+		else
+			return fail(s, "neither prometheus nor openmetrics:", name, value);
+	} else {
+		return fail(s, "unknown setting", name, NULL);
 	}
 	return 1;
 }
@@ -268,6 +324,8 @@ static int on_value(void *user, const char *section, const char *name, const cha
 		return on_hsm(s, name, value);
 	if (strcmp(section, "limits") == 0)
 		return on_limit(s, name, value);
+	if (strcmp(section, "metrics") == 0)
+		return on_metrics(s, name, value);
 	return fail(s, "unknown section", section, NULL);
 }
 
@@ -438,6 +496,22 @@ static void write_settings(FILE *f, const struct vault_config *c)
 		"# Bytes all open files together may hold.\n"
 		"buffered_bytes = %llu\n",
 		c->open_files_per_uid, c->open_files, c->buffered_per_uid, c->buffered);
+	fprintf(f,
+		"\n"
+		"[metrics]\n"
+		"# The mount's metrics, rewritten whole (a temporary file renamed over it) every\n"
+		"# interval seconds while it serves, and removed when it unmounts. A file name is\n"
+		"# taken in the vault directory; an absolute path puts it elsewhere, such as\n"
+		"# /var/lib/prometheus/node-exporter/NAME.prom for node_exporter's textfile\n"
+		"# collector. Empty: no metrics file. It holds counts, never a name or a value.\n"
+		"file = %s\n"
+		"# Seconds between writes (1 to 3600).\n"
+		"interval = %u\n"
+		"# prometheus (the text format 0.0.4, which node_exporter and promtool read) or\n"
+		"# openmetrics (OpenMetrics 1.0).\n"
+		"format = %s\n",
+		c->metrics_file ? c->metrics_file : "", c->metrics_interval,
+		c->metrics_openmetrics ? "openmetrics" : "prometheus");
 }
 
 int config_write(const char *path, const struct vault_config *c)
@@ -448,7 +522,8 @@ int config_write(const char *path, const struct vault_config *c)
 
 	if (!config_value_ok(c->hsm_module) || !config_value_ok(c->token_label) ||
 	    !config_value_ok(c->pin_file) ||
-	    (c->softhsm2_conf && !config_value_ok(c->softhsm2_conf)))
+	    (c->softhsm2_conf && !config_value_ok(c->softhsm2_conf)) ||
+	    (c->metrics_file && !config_metrics_file_ok(c->metrics_file)))
 		return -EINVAL;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;

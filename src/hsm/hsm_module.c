@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "hsm_internal.h"
 #include "log.h"
 
@@ -83,8 +84,10 @@ static int token_gone(CK_RV rv)
 
 CK_RV hsm_logged(CK_RV rv, const char *fn)
 {
-	if (rv != CKR_OK)
+	if (rv != CKR_OK) {
 		log_debug("PKCS#11 %s: CKR 0x%08lx", fn, (unsigned long)rv);
+		counters_add(COUNTER_TOKEN_ERRORS, 1);
+	}
 	if (token_gone(rv))
 		hsm_note_gone();
 	return rv;
