@@ -29,7 +29,7 @@ _vaultfs() {
 	local cur prev words cword
 	_init_completion -n = || return
 
-	local commands="init mount secret key policy audit backup restore"
+	local commands="init mount secret key policy audit backup restore status"
 	local -a _vaultfs_pos
 	_vaultfs_words
 
@@ -143,6 +143,9 @@ _vaultfs() {
 	backup | restore)
 		opts="--help"
 		;;
+	status)
+		opts="--metrics --help"
+		;;
 	*)
 		return
 		;;
@@ -161,7 +164,7 @@ _vaultfs() {
 	local argi=$((npos - 1)) # the index of this word among the command's arguments
 	[[ -n $subs ]] && argi=$((npos - 2))
 	case $cmd in
-	init | backup | restore | mount)
+	init | backup | restore | mount | status)
 		_filedir -d
 		;;
 	secret)

@@ -444,12 +444,13 @@ void vfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
 			fuse_reply_err(req, -r);
 		else
 			fuse_reply_buf(req, out, len);
-	} else if (off < 0 || (uint64_t)off >= h->value->len)
+	} else if (off < 0 || (uint64_t)off >= secbuf_len(h->value))
 		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_buf(req, (const char *)h->value->data + off,
-			       size < h->value->len - (size_t)off ? size
-								  : h->value->len - (size_t)off);
+		fuse_reply_buf(req, (const char *)secbuf_data(h->value) + off,
+			       size < secbuf_len(h->value) - (size_t)off
+				       ? size
+				       : secbuf_len(h->value) - (size_t)off);
 	pthread_mutex_unlock(&h->lock);
 }
 

@@ -45,29 +45,33 @@ static unsigned folder_ops(const struct store_key *k, uint64_t version)
 int vfs_keys_resolve(struct vfs *v, const struct node *parent, const char *name,
 		     enum node_kind *ret_kind, char *path, size_t len, uint64_t *ret_version)
 {
+	char key[NAME_SEGMENT_MAX + 1];
 	struct store_key k;
 	size_t name_len;
 	uint64_t version = 0;
 	int r;
 
 	if (parent->kind == NODE_KEYS) {
+		/* the name in @path only once it is found: @path is untouched on failure */
 		if (name_split_version(name, &name_len, &version) < 0 ||
-		    name_segment_check(name, name_len) < 0 || name_len >= len)
+		    name_segment_check(name, name_len) < 0 || name_len >= len ||
+		    name_len >= sizeof(key))
 			return -EINVAL;
-		snprintf(path, len, "%.*s", (int)name_len, name);
-		r = store_key_get(v->store, path, &k);
+		snprintf(key, sizeof(key), "%.*s", (int)name_len, name);
+		r = store_key_get(v->store, key, &k);
 		if (r < 0)
 			return r;
 		if (version) {
 			struct store_key_version kv;
 
-			r = store_key_version_get(v->store, path, version, &kv);
+			r = store_key_version_get(v->store, key, version, &kv);
 			if (r < 0)
 				return r;
 			store_key_version_clear(&kv);
 			/* NAME@N stays version N, current now or not: a descriptor or a
 			 * working directory in it keeps serving N after a rotation. */
 		}
+		memcpy(path, key, name_len + 1);
 		*ret_kind = NODE_KEY;
 		*ret_version = version;
 		return 0;
@@ -85,8 +89,9 @@ int vfs_keys_resolve(struct vfs *v, const struct node *parent, const char *name,
 		if (op < 0 || !(folder_ops(&k, parent->version) & KEY_BIT(op)))
 			return -ENOENT;
 	}
-	if (snprintf(path, len, "%s/%s", parent->path, name) >= (int)len)
+	if (strlen(parent->path) + 1 + strlen(name) >= len)
 		return -ENAMETOOLONG;
+	snprintf(path, len, "%s/%s", parent->path, name);
 	*ret_kind = NODE_KEY_FILE;
 	*ret_version = parent->version;
 	return 0;
@@ -425,12 +430,12 @@ int vfs_keyfile_read(struct vfs *v, struct handle *h, size_t size, off_t off, co
 	size_t avail;
 
 	if (!k) { /* public.pem: an ordinary file */
-		if (off < 0 || (uint64_t)off >= h->value->len) {
+		if (off < 0 || (uint64_t)off >= secbuf_len(h->value)) {
 			*ret_len = 0;
 			return 0;
 		}
-		*ret = h->value->data + off;
-		avail = h->value->len - (size_t)off;
+		*ret = secbuf_data(h->value) + off;
+		avail = secbuf_len(h->value) - (size_t)off;
 		*ret_len = size < avail ? size : avail;
 		return 0;
 	}
@@ -442,8 +447,8 @@ int vfs_keyfile_read(struct vfs *v, struct handle *h, size_t size, off_t off, co
 	}
 	if (k->error)
 		return k->error;
-	avail = h->value->len - k->pos;
-	*ret = h->value->data + k->pos;
+	avail = secbuf_len(h->value) - k->pos;
+	*ret = secbuf_data(h->value) + k->pos;
 	*ret_len = size < avail ? size : avail;
 	k->pos += *ret_len;
 	return 0;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -224,8 +225,11 @@ int vfs_limits_open(struct vfs *v, struct caller *c, const char *what, const cha
 	}
 	account_drop(l, a);
 	pthread_mutex_unlock(&l->lock);
-	if (!first)
+	if (!first) {
+		/* recorded later in a summary, but counted now in the metrics, one by one */
+		counters_request(what, 0, err);
 		return -err;
+	}
 	snprintf(detail, sizeof(detail), "%s=%" PRIu64, cap, value);
 	vfs_event(c, what, path, 0, &d, err, &ev);
 	ev.detail = detail;
@@ -343,6 +347,18 @@ void vfs_limits_close(struct vfs *v, struct limits_charge *ch)
 	pthread_mutex_unlock(&l->lock);
 	for (size_t i = 0; i < n; i++)
 		record_summary(v, &out[i]);
+}
+
+void vfs_usage(struct vfs *v, struct vfs_usage *ret)
+{
+	struct vfs_limits *l = v->limits;
+
+	pthread_mutex_lock(&l->lock);
+	ret->open_files = l->files;
+	ret->buffered_bytes = l->bytes;
+	pthread_mutex_unlock(&l->lock);
+	ret->open_files_max = l->files_max;
+	ret->buffered_bytes_max = l->bytes_max;
 }
 
 void vfs_limits_free(struct vfs *v)

@@ -38,7 +38,7 @@ int vfs_pending_size(struct vfs *v, const char *path, uint64_t *ret_size)
 		if (strcmp(h->path, path) == 0) {
 			/* h->lock is not taken (lock order is h->lock, then v->lock): a length
 			 * that is a write behind is fine for stat. */
-			*ret_size = __atomic_load_n(&h->value->len, __ATOMIC_RELAXED);
+			*ret_size = secbuf_len(h->value);
 			r = 0;
 			break;
 		}

@@ -8,6 +8,7 @@
 #define VAULTFS_VFS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifndef FUSE_USE_VERSION
 #define FUSE_USE_VERSION 312 /* fuse_loop_cfg_* needs 312 or later */
@@ -35,6 +36,15 @@ void vfs_set_policy(struct vfs *v, struct policy *policy);
  * Called once, before the mount serves. Returns 0 or -ENOMEM.
  */
 int vfs_set_token_slots(struct vfs *v, unsigned slots, unsigned wait_ms);
+
+/* What the mount's open files and folders hold now, against their caps in all ([limits]). */
+struct vfs_usage {
+	unsigned open_files; /* files and folders open through the mount */
+	uint64_t buffered_bytes; /* locked memory their values and buffers hold */
+	unsigned open_files_max;
+	uint64_t buffered_bytes_max;
+};
+void vfs_usage(struct vfs *v, struct vfs_usage *ret);
 
 /* The operations table; pass the vfs as userdata to fuse_session_new. */
 const struct fuse_lowlevel_ops *vfs_ops(void);

@@ -59,17 +59,15 @@ static int resize(struct vfs *v, struct handle *h, uint64_t size)
 		h->failed = -EFBIG;
 		return -EFBIG;
 	}
-	if (size < h->value->len) {
+	if (size < secbuf_len(h->value)) {
 		secbuf_truncate(h->value, (size_t)size);
-	} else if (size > h->value->len) {
+	} else if (size > secbuf_len(h->value)) {
 		r = hold(v, h, size);
 		if (r == 0)
-			r = secbuf_reserve(h->value, (size_t)size);
+			r = secbuf_resize(h->value, (size_t)size);
 		vfs_limits_set(v, &h->charge, secbuf_held(h->value));
 		if (r < 0)
 			return r;
-		memset(h->value->data + h->value->len, 0, (size_t)size - h->value->len);
-		h->value->len = (size_t)size;
 	}
 	h->dirty = 1;
 	return 0;
@@ -82,7 +80,7 @@ static int value_write(struct vfs *v, struct handle *h, const void *buf, size_t 
 	int r;
 
 	/* O_APPEND: the kernel's idea of the size may be stale (no attribute cache). */
-	start = h->append ? h->value->len : (uint64_t)off;
+	start = h->append ? secbuf_len(h->value) : (uint64_t)off;
 	end = start + size;
 	if (off < 0 || end < start || end > v->max_size) {
 		/* Nothing of this handle is committed: the secret keeps its current version. */
@@ -91,12 +89,12 @@ static int value_write(struct vfs *v, struct handle *h, const void *buf, size_t 
 	}
 	if (h->failed == -ENOSPC)
 		return -ENOSPC; /* its value was given back: nothing more is kept */
-	if (end > h->value->len) {
+	if (end > secbuf_len(h->value)) {
 		r = resize(v, h, end);
 		if (r < 0)
 			return r;
 	}
-	memcpy(h->value->data + start, buf, size);
+	memcpy(secbuf_mutable_data(h->value) + start, buf, size);
 	h->dirty = 1;
 	return 0;
 }
@@ -151,14 +149,15 @@ void vfs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	}
 	/* one handle's lock at a time: a copy the other way cannot deadlock with this one */
 	pthread_mutex_lock(&in->lock);
-	if (off_in >= 0 && (uint64_t)off_in < in->value->len) {
-		n = in->value->len - (size_t)off_in < len ? in->value->len - (size_t)off_in : len;
-		r = secbuf_from(in->value->data + off_in, n, &chunk);
+	if (off_in >= 0 && (uint64_t)off_in < secbuf_len(in->value)) {
+		n = secbuf_len(in->value) - (size_t)off_in;
+		n = n < len ? n : len;
+		r = secbuf_from(secbuf_data(in->value) + off_in, n, &chunk);
 	}
 	pthread_mutex_unlock(&in->lock);
 	if (r == 0 && n > 0) {
 		pthread_mutex_lock(&out->lock);
-		r = value_write(v, out, chunk->data, n, off_out);
+		r = value_write(v, out, secbuf_data(chunk), n, off_out);
 		pthread_mutex_unlock(&out->lock);
 	}
 	secbuf_free(chunk);

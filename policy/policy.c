@@ -1,57 +1,18 @@
 /*
- * policy: the parser and the evaluator.
+ * policy: the evaluator, and the index of rules by prefix (the parser is policy_parse.c).
  *
- * The parser refuses anything it does not understand — an unknown word, an empty glob, a
- * NUL byte, a line past POLICY_LINE_MAX, a name NSS does not know — naming the line, so a
- * typo never silently becomes a rule that grants or fails to deny. The evaluator is fail
- * closed: a deny rule whose condition cannot be checked (the caller's groups, cgroup or
- * executable could not be read, or are past what the glob can match, or the executable's
+ * The evaluator is fail closed: a deny rule whose condition cannot be checked (the caller's groups,
+ * cgroup or executable could not be read, or are past what the glob can match, or the executable's
  * path is not verified: caller.h) counts as matching; an allow rule in that case does not.
  */
-#include "policy.h"
+#include "policy_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "glob.h"
-
-#define REF_MAX 256
-
-struct rule {
-	int deny;
-	unsigned ops;
-	char *path;
-	int any; /* who is '*' */
-	int has_uid, has_gid;
-	uid_t uid; /* uid= or user= */
-	gid_t gid; /* gid= or group=: primary or supplementary */
-	char *cgroup;
-	char *exe;
-	char ref[REF_MAX]; /* "NAME:LINE" */
-};
-
-/* A rule under its literal prefix: the leading whole segments of its path glob that hold
- * no pattern character. Only a path that starts with those segments can match the rule. */
-struct prefix_entry {
-	const char *prefix; /* into the rule's path; not NUL-terminated at len */
-	size_t len;
-	size_t rule;
-};
-
-struct policy {
-	struct rule *rules;
-	size_t count;
-	unsigned needs;
-	struct prefix_entry *index; /* count entries, by prefix then rule: policy_index */
-};
 
 /* Below this many rules every decision reads them all: the index would cost more. */
 static size_t index_min_rules = 32;
@@ -115,188 +76,6 @@ unsigned policy_needs(const struct policy *p)
 	return p->needs;
 }
 
-static int parse_error(char *err, size_t errlen, const char *name, unsigned line, const char *fmt,
-		       ...) __attribute__((format(printf, 5, 6)));
-static int parse_error(char *err, size_t errlen, const char *name, unsigned line, const char *fmt,
-		       ...)
-{
-	size_t n;
-	va_list ap;
-
-	snprintf(err, errlen, "%s:%u: ", name, line);
-	n = strlen(err);
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen > n ? errlen - n : 0, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static int parse_number(const char *s, unsigned long *ret)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*ret = strtoul(s, &end, 10);
-	return errno || *end || *ret > 0xfffffffeUL ? -1 : 0;
-}
-
-static int resolve_user(const char *name, uid_t *ret)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
-		return -1;
-	*ret = res->pw_uid;
-	return 0;
-}
-
-static int resolve_group(const char *name, gid_t *ret)
-{
-	struct group gr, *res = NULL;
-	char buf[16384];
-
-	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
-		return -1;
-	*ret = res->gr_gid;
-	return 0;
-}
-
-/* Splits @line (modified) into whitespace-separated words. */
-static int words(char *line, char **w, int max)
-{
-	int n = 0;
-	char *save = NULL;
-
-	for (char *t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save)) {
-		if (n == max)
-			return -1;
-		w[n++] = t;
-	}
-	return n;
-}
-
-static int parse_ops(char *list, unsigned *ret)
-{
-	unsigned ops = 0;
-	char *save = NULL;
-
-	if (strcmp(list, "*") == 0) {
-		*ret = POLICY_ALL;
-		return 0;
-	}
-	if (!*list || list[0] == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,"))
-		return -1;
-	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		int op = policy_op_parse(t);
-
-		if (op < 0)
-			return -1;
-		ops |= POLICY_BIT(op);
-	}
-	*ret = ops;
-	return 0;
-}
-
-static int parse_line(struct rule *r, char *line, const char *name, unsigned lineno,
-		      unsigned *needs, char *err, size_t errlen)
-{
-	char *w[16], ops_copy[POLICY_LINE_MAX];
-	int n = words(line, w, 16);
-
-	if (n < 0)
-		return parse_error(err, errlen, name, lineno, "too many words");
-	if (n < 4)
-		return parse_error(err, errlen, name, lineno,
-				   "expected EFFECT OPERATIONS PATH WHO, got %d word%s", n,
-				   n == 1 ? "" : "s");
-	if (strcmp(w[0], "allow") == 0)
-		r->deny = 0;
-	else if (strcmp(w[0], "deny") == 0)
-		r->deny = 1;
-	else
-		return parse_error(err, errlen, name, lineno,
-				   "unknown effect \"%s\" (allow or deny)", w[0]);
-	snprintf(ops_copy, sizeof(ops_copy), "%s", w[1]);
-	if (parse_ops(ops_copy, &r->ops) < 0)
-		return parse_error(err, errlen, name, lineno,
-				   "bad operations \"%s\" (comma-separated list read write delete "
-				   "recover purge sign encrypt decrypt wrap unwrap, or *)",
-				   w[1]);
-	if (glob_check(w[2]) < 0)
-		return parse_error(err, errlen, name, lineno, "bad path glob \"%s\"", w[2]);
-	r->path = strdup(w[2]);
-	if (!r->path)
-		return -ENOMEM;
-	if (n == 4 && strcmp(w[3], "*") == 0) {
-		r->any = 1;
-		return 0;
-	}
-	for (int i = 3; i < n; i++) {
-		char *eq = strchr(w[i], '=');
-		const char *key, *val;
-		unsigned long num;
-
-		if (!eq || eq == w[i] || !eq[1])
-			return parse_error(err, errlen, name, lineno,
-					   "bad condition \"%s\" (KEY=VALUE, or * alone)", w[i]);
-		*eq = '\0';
-		key = w[i];
-		val = eq + 1;
-		if (strcmp(key, "uid") == 0 || strcmp(key, "user") == 0) {
-			if (r->has_uid)
-				return parse_error(err, errlen, name, lineno,
-						   "more than one uid=/user= condition");
-			if (key[0] == 'u' && key[1] == 'i') {
-				if (parse_number(val, &num) < 0)
-					return parse_error(err, errlen, name, lineno,
-							   "bad uid \"%s\"", val);
-				r->uid = (uid_t)num;
-			} else if (resolve_user(val, &r->uid) < 0) {
-				return parse_error(err, errlen, name, lineno, "unknown user \"%s\"",
-						   val);
-			}
-			r->has_uid = 1;
-		} else if (strcmp(key, "gid") == 0 || strcmp(key, "group") == 0) {
-			if (r->has_gid)
-				return parse_error(err, errlen, name, lineno,
-						   "more than one gid=/group= condition");
-			if (key[0] == 'g' && key[1] == 'i') {
-				if (parse_number(val, &num) < 0)
-					return parse_error(err, errlen, name, lineno,
-							   "bad gid \"%s\"", val);
-				r->gid = (gid_t)num;
-			} else if (resolve_group(val, &r->gid) < 0) {
-				return parse_error(err, errlen, name, lineno,
-						   "unknown group \"%s\"", val);
-			}
-			r->has_gid = 1;
-			*needs |= CALLER_HAVE_GROUPS;
-		} else if (strcmp(key, "cgroup") == 0 || strcmp(key, "exe") == 0) {
-			char **field = key[0] == 'c' ? &r->cgroup : &r->exe;
-
-			if (*field)
-				return parse_error(err, errlen, name, lineno,
-						   "more than one %s= condition", key);
-			if (val[0] != '/' || (strcmp(val, "/") != 0 && glob_check(val) < 0))
-				return parse_error(err, errlen, name, lineno,
-						   "bad %s glob \"%s\" (an absolute path)", key,
-						   val);
-			*field = strdup(val);
-			if (!*field)
-				return -ENOMEM;
-			*needs |= key[0] == 'c' ? CALLER_HAVE_CGROUP : CALLER_HAVE_EXE;
-		} else {
-			return parse_error(
-				err, errlen, name, lineno,
-				"unknown condition \"%s\" (uid user gid group cgroup exe)", key);
-		}
-	}
-	return 0;
-}
-
 static int prefix_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
 	int c = memcmp(a, b, alen < blen ? alen : blen);
@@ -312,9 +91,7 @@ static int entry_cmp(const void *x, const void *y)
 	return c ? c : a->rule < b->rule ? -1 : a->rule > b->rule;
 }
 
-/* Files every rule under its literal prefix, so that a decision reads only the rules that
- * can match its path (a policy of 100,000 rules decides as fast as one of ten). */
-static int policy_index(struct policy *p)
+int policy_index(struct policy *p)
 {
 	if (p->count < index_min_rules)
 		return 0;
@@ -437,116 +214,6 @@ static int candidates(const struct policy *p, const char *path, int below, size_
 nomem:
 	free(l.v);
 	return -ENOMEM;
-}
-
-int policy_parse(const char *text, size_t len, const char *name, struct policy **ret, char *err,
-		 size_t errlen)
-{
-	struct policy *p = calloc(1, sizeof(*p));
-	char line[POLICY_LINE_MAX + 1];
-	unsigned lineno = 0;
-	size_t pos = 0, cap = 0;
-	int r = 0;
-
-	if (!p)
-		return -ENOMEM;
-	if (memchr(text, '\0', len)) {
-		size_t at = (size_t)((const char *)memchr(text, '\0', len) - text);
-		unsigned l = 1;
-
-		for (size_t i = 0; i < at; i++)
-			l += text[i] == '\n';
-		r = parse_error(err, errlen, name, l, "NUL byte in the file");
-		goto out;
-	}
-	while (pos < len) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
-		char *hash;
-
-		lineno++;
-		if (llen > POLICY_LINE_MAX) {
-			r = parse_error(err, errlen, name, lineno, "line longer than %d bytes",
-					POLICY_LINE_MAX);
-			goto out;
-		}
-		memcpy(line, text + pos, llen);
-		line[llen] = '\0';
-		pos += llen + (nl ? 1 : 0);
-		hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		if (strspn(line, " \t\r") == strlen(line))
-			continue;
-		if (p->count == cap) {
-			struct rule *nr;
-
-			cap = cap ? cap * 2 : 16;
-			nr = realloc(p->rules, cap * sizeof(*nr));
-			if (!nr) {
-				r = -ENOMEM;
-				goto out;
-			}
-			p->rules = nr;
-		}
-		memset(&p->rules[p->count], 0, sizeof(p->rules[0]));
-		snprintf(p->rules[p->count].ref, REF_MAX, "%s:%u", name, lineno);
-		p->count++;
-		r = parse_line(&p->rules[p->count - 1], line, name, lineno, &p->needs, err, errlen);
-		if (r < 0)
-			goto out;
-	}
-	r = policy_index(p);
-	if (r < 0)
-		goto out;
-	*ret = p;
-	p = NULL;
-	r = 0;
-out:
-	policy_free(p);
-	return r;
-}
-
-int policy_load(const char *path, const char *name, struct policy **ret, char *err, size_t errlen)
-{
-	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-	int fd, r;
-
-	/* never through a symbolic link: the file is trusted for where it is */
-	/* nor block on a FIFO or a device: O_NONBLOCK, and only a regular file is read */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s: %s", name,
-			 r == -ELOOP ? "is a symbolic link, refused" : strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 16 * 1024 * 1024) {
-		r = -EINVAL;
-		snprintf(err, errlen, "%s: not a regular file of at most 16 MiB", name);
-		goto out;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	r = policy_parse(text, len, name, ret, err, errlen);
-out:
-	free(text);
-	close(fd);
-	return r;
 }
 
 /* Conditions are AND-ed over three values: one that fails decides; else one that cannot be

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that vaultfs needs to build, run and test, if any are
-# missing. Run as root (or through sudo).
+# missing. Run as root (or through sudo). With --tests (the test command), also those
+# that only the tests need.
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,7 @@ packages=(
 	softhsm2 opensc             # the default token; pkcs11-tool inspects it in tests
 	libinih-dev                 # vaultfs.conf parsing
 	libjson-c-dev               # reading audit records back (audit tail)
+	libsystemd-dev              # sd_notify(3): READY=1, RELOADING=1, STOPPING=1 under systemd
 	e2fsprogs                   # chattr +i in the audit fail-closed tests
 	libcmocka-dev               # unit tests
 	clang libclang-rt-14-dev    # the policy parser's libFuzzer target
@@ -24,9 +26,22 @@ packages=(
 	debhelper dpkg-dev fakeroot # building the Debian package (tests/package/t_package.sh)
 	lintian man-db              # checking it: lintian, man --warnings, lexgrog
 	bash-completion procps      # running its completion and its logrotate snippet (pkill)
-	docker.io busybox-static    # containers across restarts: the Docker engine, the image's
-	docker-compose yamllint     # busybox (mount.t_docker); the container examples' checks
+	systemd                     # systemd-analyze verify/security on the unit (mount.t_unit)
+	systemd-container debootstrap # the unit under real systemd in a booted container
+	                            # (mount.t_nspawn; its image needs a Debian mirror once)
 )
+# Only for the tests, so that the demo installs no server it does not need.
+if [ "${1:-}" = --tests ]; then
+	packages+=(
+		prometheus                # promtool check metrics (mount.t_metrics); the package
+		                          # brings Prometheus's server too, which Debian starts where
+		                          # systemd runs: the tests use promtool alone
+		python3-prometheus-client # Prometheus's strict OpenMetrics parser (mount.t_metrics)
+		docker.io busybox-static  # containers across restarts: the Docker engine and the
+		                          # busybox of its test image (mount.t_docker)
+		docker-compose yamllint   # the container examples run and checked (cli.t_examples)
+	)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

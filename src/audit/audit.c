@@ -10,7 +10,6 @@
  */
 #include "audit.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "audit_internal.h"
+#include "counters.h"
 #include "fdio.h"
 #include "log.h"
 #include "timeutil.h"
@@ -36,6 +36,11 @@ struct audit {
 	CK_OBJECT_HANDLE key;
 	struct audit_options opt;
 	struct audit_epochs *epochs;
+	pthread_mutex_t notify_lock;
+	/* protected by notify_lock: */
+	audit_notify_fn notify;
+	void *notify_data;
+	off_t torn_at_open; /* bytes audit_open cut (alone with it), until someone is told */
 	pthread_mutex_t stall_lock;
 	/* protected by stall_lock: records refused since the last one written */
 	uint64_t refused;
@@ -94,6 +99,32 @@ static int lock_file(int fd, int64_t deadline)
 	}
 }
 
+static void notify(struct audit *a, enum audit_notice_kind kind, const char *detail,
+		   long long value)
+{
+	struct audit_notice n = { kind, a->path, detail, value };
+
+	pthread_mutex_lock(&a->notify_lock);
+	if (a->notify)
+		a->notify(a->notify_data, &n);
+	pthread_mutex_unlock(&a->notify_lock);
+}
+
+void audit_set_notify(struct audit *a, audit_notify_fn fn, void *userdata)
+{
+	off_t torn;
+
+	pthread_mutex_lock(&a->notify_lock);
+	a->notify = fn;
+	a->notify_data = userdata;
+	torn = fn ? a->torn_at_open : 0;
+	if (fn)
+		a->torn_at_open = 0;
+	pthread_mutex_unlock(&a->notify_lock);
+	if (torn)
+		notify(a, AUDIT_NOTICE_TORN, NULL, (long long)torn);
+}
+
 /* The pid that holds an flock on the file at @path, from /proc/locks; 0 if none. */
 static pid_t lock_holder(const char *path)
 {
@@ -129,7 +160,7 @@ static const char *const stall_what[] = {
 
 /*
  * A record refused because the lock or the token did not answer in time. Such a stall is
- * logged once when it starts, and recorded in the trail by the first record written after
+ * told once when it starts, and recorded in the trail by the first record written after
  * it (audit-stall), since none could be written during it.
  */
 static void stall_note(struct audit *a, enum stall why)
@@ -151,48 +182,9 @@ static void stall_note(struct audit *a, enum stall why)
 	}
 	pthread_mutex_unlock(&a->stall_lock);
 	if (first)
-		log_error("The audit trail \"%s\" is stalled: %s within %lld ms; every operation "
-			  "fails with EIO until it answers",
-			  a->path, stall_what[why], (long long)(timeout_us(a) / 1000));
+		notify(a, AUDIT_NOTICE_STALLED, stall_what[why], (long long)(timeout_us(a) / 1000));
 	if (named)
-		log_error("The lock on \"%s\" is held by pid %d", a->path, (int)holder);
-}
-
-/* The furthest head found at the end of a rotated trail file still in the directory, in
- * *ret (seq 0 if none). Rotated files are never written again, so their ends are final. */
-static void head_from_rotated(struct audit *a, struct audit_head *ret)
-{
-	char name[PATH_MAX];
-	DIR *d = opendir(a->dir);
-	struct dirent *e;
-
-	ret->seq = 0;
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		struct audit_line l;
-		off_t end;
-		struct stat st;
-		ssize_t n;
-		int fd;
-
-		if (!audit_is_trail_file(e->d_name) || strcmp(e->d_name, "audit.log") == 0)
-			continue;
-		snprintf(name, sizeof(name), "%s/%s", a->dir, e->d_name);
-		fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			continue;
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-			n = audit_last_line(fd, st.st_size, a->line, sizeof(a->line), &end);
-			if (n > 0 && audit_line_parse(a->line, (size_t)n, &l) == 0 &&
-			    l.seq > ret->seq) {
-				ret->seq = l.seq;
-				memcpy(ret->mac, l.mac, AUDIT_MAC_LEN);
-			}
-		}
-		close(fd);
-	}
-	closedir(d);
+		notify(a, AUDIT_NOTICE_HOLDER, NULL, (long long)holder);
 }
 
 /*
@@ -216,7 +208,7 @@ static void head_newest(struct audit *a)
 		else if (h.seq > best.seq)
 			best = h;
 	}
-	head_from_rotated(a, &h);
+	audit_rotated_head(a->dir, a->line, sizeof(a->line), &h);
 	if (h.seq > 0 && h.seq >= best.seq)
 		best = h;
 	if (best.seq != a->head.seq)
@@ -252,9 +244,9 @@ static int file_as_left(struct audit *a)
  * Under a->lock and the flock: brings the head up to the file. Another process may
  * have appended (take its last record), logrotate may have truncated it (copytruncate) or
  * put a new file in its place, a writer may have died mid-record (cut the torn line: its
- * result was never returned).
+ * result was never returned). @opening: no one can be told of a cut yet.
  */
-static int resync(struct audit *a, off_t size)
+static int resync(struct audit *a, off_t size, int opening)
 {
 	struct audit_line l;
 	off_t complete;
@@ -264,10 +256,14 @@ static int resync(struct audit *a, off_t size)
 	if (n < 0)
 		return n;
 	if (complete < size) {
-		log_warn("Cutting a torn record (%lld bytes) off the end of \"%s\"",
-			 (long long)(size - complete), a->path);
+		log_debug("Cutting a torn record (%lld bytes) off the end of \"%s\"",
+			  (long long)(size - complete), a->path);
 		if (ftruncate(a->fd, complete) < 0)
 			return -errno;
+		if (opening)
+			a->torn_at_open = size - complete;
+		else
+			notify(a, AUDIT_NOTICE_TORN, NULL, (long long)(size - complete));
 	}
 	a->end = complete;
 	if (n == 0) {
@@ -277,7 +273,7 @@ static int resync(struct audit *a, off_t size)
 		return 0;
 	}
 	if (audit_line_parse(a->line, (size_t)n, &l) < 0) {
-		log_error("The last line of \"%s\" is not an audit record", a->path);
+		log_debug("The last line of \"%s\" is not an audit record", a->path);
 		return -EBADMSG;
 	}
 	a->need_marker = 0; /* whoever wrote the file's first record started it */
@@ -342,7 +338,7 @@ static int prepare(struct audit *a, int64_t deadline)
 		r = -errno;
 		goto fail;
 	}
-	r = resync(a, st.st_size);
+	r = resync(a, st.st_size, 0);
 	if (r < 0)
 		goto fail;
 	return 0;
@@ -380,6 +376,7 @@ static int append_locked(struct audit *a, const struct audit_event *ev, const ui
 	a->head.seq = seq;
 	memcpy(a->head.mac, mac, AUDIT_MAC_LEN);
 	a->dirty = 1;
+	counters_add(COUNTER_AUDIT_RECORDS, 1);
 	return 0;
 }
 
@@ -397,7 +394,7 @@ static void rotate_if_full(struct audit *a)
 		log_debug("Failed to rotate \"%s\": %s", a->path, strerror(errno));
 		return;
 	}
-	log_info("Rotated \"%s\" to \"%s\"", a->path, name);
+	notify(a, AUDIT_NOTICE_ROTATED, name, 0);
 }
 
 /* Under a->lock and the flock: the record of a stall that ended, before the next record. */
@@ -438,7 +435,7 @@ static int append_stall(struct audit *a)
 		a->why = STALL_UNKNOWN;
 	}
 	pthread_mutex_unlock(&a->stall_lock);
-	log_warn("The audit trail \"%s\" answers again: %s", a->path, detail);
+	notify(a, AUDIT_NOTICE_RESUMED, detail, 0);
 	return 0;
 }
 
@@ -503,7 +500,12 @@ out_unlocked:
 			r = -errno;
 		close(sync_fd);
 	}
+	/* for the metrics: the request as its caller is answered (EIO when unrecorded) */
+	counters_request(ev->op, ev->allow, r < 0 ? EIO : ev->result);
+	if (r < 0)
+		counters_add(COUNTER_AUDIT_FAILED, 1);
 	if (r == -ETIMEDOUT) {
+		counters_add(COUNTER_AUDIT_STALLED, 1);
 		stall_note(a, why);
 		return r;
 	}
@@ -526,12 +528,9 @@ void audit_token_back(struct audit *a)
 	audit_epochs_retry(a->epochs);
 }
 
-void audit_derive_ahead(struct audit *a)
+int audit_derive_ahead(struct audit *a)
 {
-	int r = audit_epochs_ahead(a->epochs);
-
-	if (r < 0) /* the writers then derive their keys themselves */
-		log_warn("Cannot start the audit trail's key thread: %s", strerror(-r));
+	return audit_epochs_ahead(a->epochs);
 }
 
 int audit_sync(struct audit *a, struct audit_head *ret)
@@ -611,6 +610,7 @@ void audit_free(struct audit *a)
 	audit_hmac_free(a->hmac);
 	pthread_mutex_destroy(&a->lock);
 	pthread_mutex_destroy(&a->stall_lock);
+	pthread_mutex_destroy(&a->notify_lock);
 	free(a->path);
 	free(a->dir);
 	free(a);
@@ -627,6 +627,7 @@ int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 		return -ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->stall_lock, NULL);
+	pthread_mutex_init(&a->notify_lock, NULL);
 	a->fd = -1;
 	a->end = -1;
 	a->hsm = hsm;
@@ -659,7 +660,7 @@ int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 	{
 		struct stat st;
 
-		r = fstat(a->fd, &st) < 0 ? -errno : resync(a, st.st_size);
+		r = fstat(a->fd, &st) < 0 ? -errno : resync(a, st.st_size, 1);
 	}
 	flock(a->fd, LOCK_UN);
 	if (r < 0)

@@ -79,10 +79,36 @@ struct audit_options {
 /*
  * Opens @path (DIR/audit.log; made 0600 if missing) for appending with MAC key @key of
  * @hsm. A torn last line — a record whose write never finished, so whose result was never
- * returned — is cut off. Returns 0, or -errno.
+ * returned — is cut off (told by audit_set_notify). Returns 0, or -errno (-EBADMSG: the
+ * file's last line is not a record).
  */
 int audit_open(const char *path, struct hsm *hsm, CK_OBJECT_HANDLE key,
 	       const struct audit_options *opt, struct audit **ret);
+
+/* What happened inside the trail that its owner may want to say (audit_set_notify). */
+enum audit_notice_kind {
+	AUDIT_NOTICE_STALLED, /* a first record refused: @detail not there within @value ms */
+	AUDIT_NOTICE_HOLDER, /* the stall's lock is held by process @value */
+	AUDIT_NOTICE_RESUMED, /* the stall ended; @detail is what its audit-stall record says */
+	AUDIT_NOTICE_TORN, /* a torn last record of @value bytes was cut off the file */
+	AUDIT_NOTICE_ROTATED, /* the file reached rotate_size and was moved to @detail */
+};
+
+struct audit_notice {
+	enum audit_notice_kind kind;
+	const char *path; /* the trail's file */
+	const char *detail;
+	long long value;
+};
+
+typedef void (*audit_notify_fn)(void *userdata, const struct audit_notice *n);
+
+/*
+ * From now on tells @fn (NULL: no one) of each notice as it happens, in the thread that
+ * met it, possibly with the trail's locks held: @fn must not call into the trail. A torn
+ * record that audit_open cut is told at once. The trail itself logs only at debug level.
+ */
+void audit_set_notify(struct audit *a, audit_notify_fn fn, void *userdata);
 
 void audit_free(struct audit *a);
 
@@ -108,8 +134,9 @@ int audit_append(struct audit *a, const struct audit_event *ev, struct audit_hea
 int audit_sync(struct audit *a, struct audit_head *ret);
 
 /* From now on a thread of its own derives each epoch's key before it is due, so that no
- * append waits for the token while the current key is good (the daemon). */
-void audit_derive_ahead(struct audit *a);
+ * append waits for the token while the current key is good (the daemon). Returns 0, or
+ * -errno when the thread cannot start: the writers then derive their keys themselves. */
+int audit_derive_ahead(struct audit *a);
 
 /* The token came back after a failure (hsm_reopen): the next append waits for a fresh epoch
  * key instead of failing on the token's last error. */

@@ -89,6 +89,11 @@ int audit_hmac(struct audit_hmac *h, const struct secbuf *key, const uint8_t pre
  */
 ssize_t audit_last_line(int fd, off_t size, char *buf, size_t buflen, off_t *ret_complete_end);
 
+/* The furthest head at the end of a rotated trail file still in directory @dir (audit.log-*,
+ * never written again, so their ends are final), in *ret; seq 0 if none. @buf (of @buflen,
+ * AUDIT_LINE_MAX) is scratch. */
+void audit_rotated_head(const char *dir, char *buf, size_t buflen, struct audit_head *ret);
+
 /* Length of the valid UTF-8 sequence at @s (of @n > 0 bytes), its code point in *ret_cp;
  * 0 if it is not one (an invalid, overlong or truncated sequence, or a surrogate). */
 size_t audit_utf8(const unsigned char *s, size_t n, uint32_t *ret_cp);

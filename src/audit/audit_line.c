@@ -1,5 +1,6 @@
 /*
- * audit_line: the trail's line format and keys, shared by its writer and its verifier.
+ * audit_line: the trail's line format and keys, and the last lines of its files, shared by
+ * its writer and its verifier.
  *
  * Parsing here happens before a line's MAC is checked, so it trusts nothing: fixed
  * prefixes and suffixes, bounded lengths, hex only where hex belongs. It must never let a
@@ -7,10 +8,14 @@
  */
 #include "audit_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -106,12 +111,13 @@ int audit_epoch_key(struct hsm *hsm, CK_OBJECT_HANDLE key, const uint8_t nonce[A
 	r = secbuf_new(AUDIT_MAC_LEN, &k);
 	if (r < 0)
 		return r;
-	r = hsm_mac(hsm, key, in, sizeof(in), k->data);
+	r = secbuf_resize(k, AUDIT_MAC_LEN);
+	if (r >= 0)
+		r = hsm_mac(hsm, key, in, sizeof(in), secbuf_mutable_data(k));
 	if (r < 0) {
 		secbuf_free(k);
 		return r;
 	}
-	k->len = AUDIT_MAC_LEN;
 	*ret = k;
 	return 0;
 }
@@ -176,7 +182,7 @@ int audit_hmac(struct audit_hmac *h, const struct secbuf *key, const uint8_t pre
 {
 	size_t out_len = 0;
 
-	if (EVP_MAC_init(h->ctx, key->data, key->len, NULL) != 1 ||
+	if (EVP_MAC_init(h->ctx, secbuf_data(key), secbuf_len(key), NULL) != 1 ||
 	    EVP_MAC_update(h->ctx, prev, AUDIT_MAC_LEN) != 1 ||
 	    EVP_MAC_update(h->ctx, (const unsigned char *)body, len) != 1 ||
 	    EVP_MAC_final(h->ctx, out, &out_len, AUDIT_MAC_LEN) != 1 || out_len != AUDIT_MAC_LEN)
@@ -237,4 +243,39 @@ int audit_is_trail_file(const char *name)
 		if (!((name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'))
 			return 0;
 	return n > l + 1;
+}
+
+void audit_rotated_head(const char *dir, char *buf, size_t buflen, struct audit_head *ret)
+{
+	char name[PATH_MAX];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	ret->seq = 0;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		struct audit_line l;
+		off_t end;
+		struct stat st;
+		ssize_t n;
+		int fd;
+
+		if (!audit_is_trail_file(e->d_name) || strcmp(e->d_name, "audit.log") == 0)
+			continue;
+		snprintf(name, sizeof(name), "%s/%s", dir, e->d_name);
+		fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			n = audit_last_line(fd, st.st_size, buf, buflen, &end);
+			if (n > 0 && audit_line_parse(buf, (size_t)n, &l) == 0 &&
+			    l.seq > ret->seq) {
+				ret->seq = l.seq;
+				memcpy(ret->mac, l.mac, AUDIT_MAC_LEN);
+			}
+		}
+		close(fd);
+	}
+	closedir(d);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "timeutil.h"
@@ -20,6 +21,42 @@ static int max_level = -1;
 static int use_syslog;
 static int stamp;
 static char file_path[PATH_MAX]; /* log_to_file's; set before threads start, then read-only */
+/* stderr is the journal: -1 not known yet, 0 no, 1 yes; found again when stderr changes */
+static volatile int journal = -1;
+
+/* systemd's own test (sd_journal_stream_fd(3), JOURNAL_STREAM in systemd.exec(5)): the
+ * variable names the stream the manager connected, and it must still be our stderr — a
+ * child whose stderr was redirected inherits the variable, not the stream. */
+static int stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+static int in_journal(void)
+{
+	if (journal < 0)
+		journal = stderr_is_journal();
+	return journal;
+}
+
+const char *log_line_start(int level)
+{
+	static const char *const prefixes[] = { "<0>", "<1>", "<2>", "<3>",
+						"<4>", "<5>", "<6>", "<7>" };
+
+	if (!in_journal())
+		return "vaultfs: ";
+	return prefixes[level & 7];
+}
 
 void log_set_level(int level)
 {
@@ -49,6 +86,7 @@ static int open_onto_stderr(const char *path)
 	if (dup2(fd, STDERR_FILENO) < 0)
 		r = -errno;
 	close(fd);
+	journal = -1;
 	return r;
 }
 
@@ -97,7 +135,7 @@ void log_msg(int level, const char *fmt, ...)
 		fprintf(stderr, "%s [%d] ", buf, (int)getpid());
 	}
 	va_start(ap, fmt);
-	fputs("vaultfs: ", stderr);
+	fputs(log_line_start(level), stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	fflush(stderr);
@@ -125,7 +163,10 @@ static const char *fatal_name(int sig)
 
 void log_fatal_signal(const char *what, int sig)
 {
-	const char *parts[] = { "vaultfs: ", what, ": ", fatal_name(sig), "\n" };
+	/* journal is read, never found out, here: getenv and fstat are no business of a
+	 * signal handler. Unknown, the line goes out without a priority. */
+	const char *parts[] = { journal > 0 ? "<2>" : "vaultfs: ", what, ": ", fatal_name(sig),
+				"\n" };
 	int saved = errno;
 
 	/* write(2) only: stderr is the daemon's log file when it is detached */

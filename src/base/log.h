@@ -2,6 +2,11 @@
  * log: the daemon's and the command line's one way to speak. Messages go to stderr — the
  * terminal, or DIR/vaultfs.log once the daemon has detached — and to syslog as well. Nothing logged
  * may contain a secret value, a key or a PIN; names that users chose are quoted by the caller.
+ *
+ * When stderr is the journal (a systemd service's: $JOURNAL_STREAM names its device and
+ * inode), each line starts with its syslog priority, "<3>" for an error, which journald
+ * takes as the line's priority (SyslogLevelPrefix=, on by default), instead of "vaultfs: ":
+ * the journal names the program itself.
  */
 #ifndef VAULTFS_LOG_H
 #define VAULTFS_LOG_H
@@ -32,6 +37,10 @@ int log_to_file(const char *path);
 int log_reopen(void);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* How a line of @level (LOG_EMERG … LOG_DEBUG) starts on stderr: "<N>" when stderr is the
+ * journal, else "vaultfs: ". For messages printed without log_msg (the commands' errors). */
+const char *log_line_start(int level);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

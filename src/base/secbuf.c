@@ -24,6 +24,20 @@
 
 #include <openssl/crypto.h>
 
+/* Past len, up to map_len, the block holds zeros or what a writer put in the room
+ * (secbuf_mutable_data); all of it is wiped when the block is let go. */
+struct secbuf {
+	uint8_t *data; /* NULL while capacity is 0 */
+	size_t len; /* written and read with relaxed atomics: see secbuf_len */
+	size_t cap;
+	size_t map_len; /* the mapping's length, a multiple of the page size */
+};
+
+static void set_len(struct secbuf *b, size_t len)
+{
+	__atomic_store_n(&b->len, len, __ATOMIC_RELAXED);
+}
+
 static size_t page_round(size_t n)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -201,7 +215,7 @@ int secbuf_from(const void *src, size_t len, struct secbuf **ret)
 		return r;
 	if (len)
 		memcpy(b->data, src, len);
-	b->len = len;
+	set_len(b, len);
 	*ret = b;
 	return 0;
 }
@@ -267,7 +281,7 @@ int secbuf_append(struct secbuf *b, const void *src, size_t len)
 		return r;
 	if (len)
 		memcpy(b->data + b->len, src, len);
-	b->len += len;
+	set_len(b, b->len + len);
 	return 0;
 }
 
@@ -277,7 +291,56 @@ void secbuf_truncate(struct secbuf *b, size_t len)
 	if (len > b->len)
 		abort();
 	OPENSSL_cleanse(b->data + len, b->len - len);
-	b->len = len;
+	set_len(b, len);
+}
+
+const uint8_t *secbuf_data(const struct secbuf *b)
+{
+	secbuf_check(b);
+	return b->data;
+}
+
+uint8_t *secbuf_mutable_data(struct secbuf *b)
+{
+	secbuf_check(b);
+	return b->data;
+}
+
+size_t secbuf_len(const struct secbuf *b)
+{
+	return __atomic_load_n(&b->len, __ATOMIC_RELAXED);
+}
+
+size_t secbuf_cap(const struct secbuf *b)
+{
+	secbuf_check(b);
+	return b->cap;
+}
+
+int secbuf_set_len(struct secbuf *b, size_t len)
+{
+	secbuf_check(b);
+	if (len > b->cap)
+		return -EINVAL;
+	if (len < b->len)
+		OPENSSL_cleanse(b->data + len, b->len - len);
+	set_len(b, len);
+	return 0;
+}
+
+int secbuf_resize(struct secbuf *b, size_t len)
+{
+	int r;
+
+	secbuf_check(b);
+	if (len > b->len) {
+		r = secbuf_reserve(b, len);
+		if (r < 0)
+			return r;
+		/* the room may hold what a writer left there without setting the length */
+		memset(b->data + b->len, 0, len - b->len);
+	}
+	return secbuf_set_len(b, len);
 }
 
 int secbuf_equal(const struct secbuf *a, const struct secbuf *b)
@@ -318,7 +381,7 @@ int secbuf_read_fd(int fd, size_t max, struct secbuf **ret)
 		}
 		if (n == 0)
 			break;
-		b->len += (size_t)n;
+		set_len(b, b->len + (size_t)n);
 		if (b->len > max) {
 			r = -EFBIG;
 			goto fail;

@@ -12,12 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct secbuf {
-	uint8_t *data; /* NULL while capacity is 0 */
-	size_t len;
-	size_t cap;
-	size_t map_len; /* the mapping's length, a multiple of the page size */
-};
+/* Opaque: its bytes are reached through the functions below, so that nothing outside
+ * secbuf.c can get its length and its capacity out of step. */
+struct secbuf;
 
 /* Allocates an empty secbuf with room for at least @cap bytes. Returns 0 or -ENOMEM. */
 int secbuf_new(size_t cap, struct secbuf **ret);
@@ -36,6 +33,36 @@ size_t secbuf_held(const struct secbuf *b);
  * what secbuf_new(@need) holds. SIZE_MAX when no buffer can be that large. Lets a caller
  * with a budget refuse growth before the memory is taken. */
 size_t secbuf_held_after(const struct secbuf *b, size_t need);
+
+/* The secbuf_len(@b) bytes it holds, to read. Never NULL. */
+const uint8_t *secbuf_data(const struct secbuf *b);
+
+/*
+ * The same bytes to write, and the room after them up to secbuf_cap(@b): a caller that
+ * fills the room (a token's or OpenSSL's output) then says how much with secbuf_set_len.
+ * Valid until the next call that may grow @b (reserve, resize, append).
+ */
+uint8_t *secbuf_mutable_data(struct secbuf *b);
+
+/* The length of what it holds. May be read while another thread writes @b (stat of a
+ * file being written): the answer is then the length before or after that write. */
+size_t secbuf_len(const struct secbuf *b);
+
+/* The bytes it can hold without growing (at least what secbuf_new and reserve asked). */
+size_t secbuf_cap(const struct secbuf *b);
+
+/*
+ * Sets the length to @len without growing: the bytes up to @len are what was written in
+ * the room (zeros where nothing was); bytes past a shorter length are wiped. Returns 0,
+ * or -EINVAL when @len exceeds secbuf_cap(@b), and then @b is unchanged.
+ */
+int secbuf_set_len(struct secbuf *b, size_t len);
+
+/*
+ * Sets the length to @len, growing as secbuf_reserve does: bytes added are zeros, bytes
+ * dropped are wiped. Returns 0 or -ENOMEM; on failure @b is unchanged.
+ */
+int secbuf_resize(struct secbuf *b, size_t len);
 
 /* Appends @len bytes; grows as secbuf_reserve does. */
 int secbuf_append(struct secbuf *b, const void *src, size_t len);

@@ -47,7 +47,7 @@ static int verify(const char *dir)
 	struct vault *v = NULL;
 	int r, head_ok = 0;
 
-	r = vault_open(dir, &v, err, sizeof(err));
+	r = cli_vault_open(dir, &v, err, sizeof(err));
 	if (r < 0)
 		return cli_error("audit verify", NULL, "%s", err[0] ? err : strerror(-r));
 	r = vault_verify_trail(v, &stored, &head_ok, &rep, err, sizeof(err));

@@ -45,7 +45,7 @@ static int backup(const char *dir, const char *dest)
 	struct vault *v = NULL;
 	int r;
 
-	r = vault_open(dir, &v, err, sizeof(err));
+	r = cli_vault_open(dir, &v, err, sizeof(err));
 	if (r < 0)
 		return cli_error("backup", NULL, "%s", err[0] ? err : strerror(-r));
 	/* the record names where the copy went, as the admin gave it and in full */
@@ -82,7 +82,7 @@ static int restore(const char *backup_dir, const char *dir)
 	r = vault_restore(backup_dir, dir, err, sizeof(err));
 	if (r < 0)
 		return cli_error("restore", NULL, "%s", err);
-	r = vault_open(dir, &v, err, sizeof(err));
+	r = cli_vault_open(dir, &v, err, sizeof(err));
 	if (r < 0) {
 		r = cli_error("restore", backup_dir, "the restored vault does not open: %s",
 			      err[0] ? err : strerror(-r));

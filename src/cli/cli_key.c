@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "keys.h"
+#include "log.h"
 #include "timeutil.h"
 #include "vault.h"
 #include "vault_ops.h"
@@ -128,6 +129,9 @@ static int run(struct vault *v, const struct key_args *a, struct audit_event *ev
 		return cli_error(cmd, a->name, "cannot write the audit trail: nothing done");
 	if (r < 0)
 		return cli_error(cmd, a->name, "%s", err[0] ? err : reason(r));
+	if (r > 0 && strcmp(a->sub, "delete") == 0) /* forgotten; the token kept some objects */
+		log_warn("Key \"%s\": the token objects of %d version(s) could not be destroyed",
+			 a->name, r);
 	if (version)
 		printf("%" PRIu64 "\n", version);
 	return 0;
@@ -202,7 +206,7 @@ int cli_key(int argc, char **argv)
 		return cli_usage("key", "--passphrase-file goes with import");
 	if (a.type && !keys_type_find(a.type))
 		return cli_usage("key create", "unknown --type \"%s\"", a.type);
-	r = vault_open(a.dir, &v, err, sizeof(err));
+	r = cli_vault_open(a.dir, &v, err, sizeof(err));
 	if (r < 0)
 		return cli_error("key", NULL, "%s", err[0] ? err : strerror(-r));
 	snprintf(op, sizeof(op), "key-%s", a.sub);

@@ -167,7 +167,7 @@ static int do_get(struct vault *v, const struct args *a)
 	}
 	if (r < 0)
 		return cli_error("secret get", a->name, "%s", reason("get", r, v));
-	r = fd_write_all(STDOUT_FILENO, value->data, value->len);
+	r = fd_write_all(STDOUT_FILENO, secbuf_data(value), secbuf_len(value));
 	secbuf_free(value);
 	if (r < 0)
 		return cli_error("secret get", a->name, "cannot write: %s", strerror(-r));
@@ -451,7 +451,7 @@ int cli_secret(int argc, char **argv)
 		return r;
 	if (a.name && name_path_check(a.name) < 0)
 		return cli_error(cmd, a.name, "%s", reason(a.sub, -EINVAL, NULL));
-	r = vault_open(a.dir, &v, err, sizeof(err));
+	r = cli_vault_open(a.dir, &v, err, sizeof(err));
 	if (r < 0)
 		return cli_error(cmd, NULL, "%s", err[0] ? err : strerror(-r));
 	snprintf(op, sizeof(op), "secret-%s", a.sub);

@@ -6,7 +6,8 @@
  * initialises the token — only after the fork, and never forks again. It holds a lock on
  * the vault directory so that a second mount of the same vault is refused, locks its
  * memory where allowed, and unmounts cleanly on SIGTERM or SIGINT. SIGHUP reopens its
- * log (DIR/vaultfs.log, detached) and the audit trail, as logrotate expects.
+ * log (DIR/vaultfs.log, detached) and the audit trail, as logrotate expects, and reads the
+ * policy again (systemctl reload). Under systemd it speaks sd_notify through service.c.
  */
 #include "mount.h"
 
@@ -14,7 +15,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,15 +25,17 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "daemon.h"
 #include "guard.h"
 #include "log.h"
+#include "metrics.h"
 #include "mountpoint.h"
 #include "mountwatch.h"
 #include "policy.h"
+#include "service.h"
 #include "timeutil.h"
 #include "vault.h"
 #include "vfs.h"
@@ -47,7 +49,8 @@ static const char mount_help[] =
 	"Run as root, the mount\n"
 	"is reachable by other users (allow_other); policy decides what each may do.\n"
 	"SIGTERM, or fusermount3 -u MOUNTPOINT, unmounts it. SIGHUP reopens DIR/vaultfs.log\n"
-	"and DIR/audit.log after logrotate moved them.\n"
+	"and DIR/audit.log after logrotate moved them, and reads DIR/policy again.\n"
+	"Under systemd (Type=notify) it sends READY=1 once the mount answers.\n"
 	"\n"
 	"  -f, --foreground   stay in the foreground, logging to stderr\n"
 	"  -o OPTION,...      threads=N (worker threads, default twice the cores), debug (log "
@@ -225,28 +228,6 @@ struct reload {
 	char path[PATH_MAX];
 };
 
-/* A record of the daemon's own doing: mount, unmount, policy reloads, undoing a mount over
- * the vault (at @path, or NULL). */
-static void record_at(struct vault *vault, const char *op, const char *path, int result,
-		      const char *detail)
-{
-	char exe[PATH_MAX], cgroup[PATH_MAX];
-	struct audit_event ev;
-
-	vault_admin_event(&ev, op, exe, sizeof(exe), cgroup, sizeof(cgroup));
-	ev.rule = NULL;
-	ev.path = path;
-	ev.result = result;
-	ev.detail = detail;
-	if (vault_record(vault, &ev) < 0)
-		log_error("Failed to record \"%s\" in the audit trail", op);
-}
-
-static void record(struct vault *vault, const char *op, int result, const char *detail)
-{
-	record_at(vault, op, NULL, result, detail);
-}
-
 /* The guard found a filesystem mounted over the vault, and detached it (or could not). */
 static void on_mount_over(void *userdata, const char *path, int result, const char *detail)
 {
@@ -260,7 +241,7 @@ static void on_mount_over(void *userdata, const char *path, int result, const ch
 		log_error("cannot detach a filesystem mounted over %s%s%s of the vault (%s): %s",
 			  path[0] ? "\"" : "", where, path[0] ? "\"" : "", detail,
 			  strerror(result));
-	record_at(vault, "mount-over", path, result, detail);
+	daemon_record(vault, "mount-over", path, result, detail);
 }
 
 /* The policy file changed: a good file in a vault that is still safe takes over whole;
@@ -279,6 +260,7 @@ static void on_policy_change(void *userdata)
 		r = policy_load(rl->path, VAULT_POLICY, &p, err, sizeof(err));
 	if (r == 0) {
 		log_info("policy reloaded: %zu rules", policy_rule_count(p));
+		metrics_policy_loaded(policy_rule_count(p), 1);
 		snprintf(msg, sizeof(msg), "%zu rules", policy_rule_count(p));
 		vfs_set_policy(rl->vfs, p);
 	} else if (r == -ENOENT) {
@@ -289,118 +271,18 @@ static void on_policy_change(void *userdata)
 		snprintf(msg, sizeof(msg), "%s; the last good policy stays in force", err);
 		log_error("%s", msg);
 	}
-	record(rl->vault, "policy-reload", -r, msg);
+	if (r < 0)
+		metrics_policy_refused();
+	daemon_record(rl->vault, "policy-reload", NULL, -r, msg);
 }
 
-/* Flushes the trail every second and moves the vault's record of its head along. */
-struct flusher {
-	struct vault *vault;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int stop; /* protected by lock */
-	int64_t token_lost_since; /* time_mono_us() the token was found gone; 0: it is here */
-};
-
-static volatile sig_atomic_t reopen_requested;
-
-static void on_hup(int sig)
+/* SIGHUP, or systemctl reload: the policy is read again, once the logs are reopened. */
+static void reload_policy(void *userdata)
 {
-	(void)sig;
-	reopen_requested = 1; /* logrotate moved the logs: the flusher reopens them */
-}
+	struct reload *rl = userdata;
 
-/*
- * A token that went away (its directory moved, the device pulled) fails every operation
- * closed; once it is back, the flusher opens it again, so the fault clears without a
- * remount. Said once in the log when it goes, once when it is back, and recorded then.
- */
-static void token_check(struct flusher *f)
-{
-	char msg[128];
-	int r;
-
-	r = vault_token_recover(f->vault);
-	if (r < 0 && !f->token_lost_since) {
-		f->token_lost_since = time_mono_us();
-		log_warn("The token is gone (%s): every operation fails until it is back",
-			 strerror(-r));
-	} else if (r > 0) {
-		snprintf(msg, sizeof(msg), "the token is back after %.1f s and was opened again",
-			 f->token_lost_since ? (time_mono_us() - f->token_lost_since) / 1e6 : 0.0);
-		log_info("The token is back: opened again");
-		f->token_lost_since = 0;
-		record(f->vault, "token-reopen", 0, msg);
-	}
-}
-
-static void *flusher_main(void *arg)
-{
-	struct flusher *f = arg;
-	struct timespec t;
-	int r;
-
-	pthread_mutex_lock(&f->lock);
-	while (!f->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		t.tv_sec += 1;
-		pthread_cond_timedwait(&f->cond, &f->lock, &t);
-		pthread_mutex_unlock(&f->lock);
-		if (reopen_requested) {
-			reopen_requested = 0;
-			r = log_reopen();
-			if (r < 0)
-				log_error("Failed to reopen vaultfs.log in \"%s\" (logging on to "
-					  "the old file): %s",
-					  f->vault->dir, strerror(-r));
-			audit_reopen(f->vault->audit);
-			log_info("Reopened %sthe audit trail (SIGHUP)",
-				 r > 0 ? "vaultfs.log and " : "");
-		}
-		token_check(f);
-		r = vault_audit_flush(f->vault);
-		if (r < 0)
-			token_check(f); /* a flush is often the first to find the token gone */
-		if (r < 0 && !f->token_lost_since)
-			log_error("Failed to flush the audit trail: %s", strerror(-r));
-		pthread_mutex_lock(&f->lock);
-	}
-	pthread_mutex_unlock(&f->lock);
-	return NULL;
-}
-
-static int flusher_start(struct flusher *f, struct vault *vault)
-{
-	pthread_condattr_t ca;
-	int r;
-
-	f->vault = vault;
-	f->stop = 0;
-	f->token_lost_since = 0;
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	r = -pthread_create(&f->thread, NULL, flusher_main, f);
-	if (r < 0) {
-		pthread_cond_destroy(&f->cond);
-		pthread_mutex_destroy(&f->lock);
-	}
-	return r;
-}
-
-static void flusher_stop(struct flusher *f)
-{
-	pthread_mutex_lock(&f->lock);
-	f->stop = 1;
-	pthread_cond_signal(&f->cond);
-	pthread_mutex_unlock(&f->lock);
-	pthread_join(f->thread, NULL);
-	pthread_cond_destroy(&f->cond);
-	pthread_mutex_destroy(&f->lock);
-	if (vault_audit_flush(f->vault) < 0)
-		log_error("Failed to flush the audit trail at exit");
+	if (rl->vfs)
+		on_policy_change(rl);
 }
 
 static void on_fatal(int sig)
@@ -478,10 +360,11 @@ static int vfs_make(const struct mount_opts *o, struct vault *vault, struct relo
 	snprintf(rl->path, sizeof(rl->path), "%s/%s", vault->dir, VAULT_POLICY);
 	r = policy_load(rl->path, VAULT_POLICY, &policy, err, sizeof(err));
 	if (r < 0) {
-		record(vault, "mount", -r, err);
+		daemon_record(vault, "mount", NULL, -r, err);
 		fail("%s", err);
 		return r;
 	}
+	metrics_policy_loaded(policy_rule_count(policy), 0);
 	r = vfs_new(vault, policy, &vfs);
 	if (r < 0) {
 		policy_free(policy);
@@ -525,7 +408,8 @@ static int serve(const struct mount_opts *o)
 	struct guard *guard = NULL;
 	struct mountwatch *mw = NULL;
 	struct policy_watch *watch = NULL;
-	struct reload reload;
+	struct metrics *metrics = NULL;
+	struct reload reload = { 0 };
 	struct flusher flusher;
 	int flushing = 0;
 	struct vault *vault = NULL;
@@ -533,7 +417,7 @@ static int serve(const struct mount_opts *o)
 	char err[512] = "", opts[1400], detail[PATH_MAX + 128];
 	int lock_fd = -1, r, status = 1, ended = MOUNTWATCH_NOTHING;
 
-	r = vault_open(o->dir, &vault, err, sizeof(err));
+	r = cli_vault_open(o->dir, &vault, err, sizeof(err));
 	if (r < 0)
 		return fail("%s", err[0] ? err : strerror(-r));
 	lock_fd = open(vault->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -542,8 +426,10 @@ static int serve(const struct mount_opts *o)
 		goto out;
 	}
 	lock_memory();
-	vault_daemon_mode(vault);
-	r = flusher_start(&flusher, vault);
+	r = vault_daemon_mode(vault);
+	if (r < 0) /* the writers then derive their keys themselves */
+		log_warn("Cannot start the audit trail's key thread: %s", strerror(-r));
+	r = flusher_start(&flusher, vault, reload_policy, &reload);
 	if (r < 0) {
 		fail("cannot start a thread: %s", strerror(-r));
 		goto out;
@@ -571,7 +457,7 @@ static int serve(const struct mount_opts *o)
 	/* SIGHUP reopens vaultfs.log and the audit trail, as logrotate expects, rather than
 	 * unmounting. */
 	{
-		struct sigaction sa = { .sa_handler = on_hup };
+		struct sigaction sa = { .sa_handler = daemon_on_hup };
 
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGHUP, &sa, NULL);
@@ -595,9 +481,18 @@ static int serve(const struct mount_opts *o)
 	log_info("vault \"%s\" mounted on \"%s\"", vault->dir, o->mountpoint);
 	snprintf(detail, sizeof(detail), "%s%s", o->mountpoint,
 		 o->cleaned_dead ? " (a dead mount left there was unmounted first)" : "");
-	record(vault, "mount", 0, detail);
+	daemon_record(vault, "mount", NULL, 0, detail);
+	r = metrics_start(vault, vfs, o->mountpoint, &metrics);
+	if (r < 0) /* the mount serves without them */
+		log_error("Failed to start the metrics: %s", strerror(-r));
 	report("");
+	r = service_ready_when_serving(vault->dir, o->mountpoint);
+	if (r < 0) {
+		fail("cannot start a thread: %s", strerror(-r));
+		goto out_unmount;
+	}
 	r = run_loop(se, o->threads, vault->dir);
+	service_stopping();
 	ended = mountwatch_stop(mw);
 	mw = NULL;
 	if (r < 0)
@@ -607,15 +502,18 @@ static int serve(const struct mount_opts *o)
 	snprintf(detail, sizeof(detail), "%s%s", o->mountpoint,
 		 ended ? " (unmounted while copies elsewhere still held the connection: ended)"
 		       : "");
-	record(vault, "unmount", 0, detail);
+	daemon_record(vault, "unmount", NULL, 0, detail);
 out_unmount:
+	metrics_stop(metrics);
 	/* before the daemon's own unmount, which it must not take for one from outside */
 	mountwatch_stop(mw);
 	/* nothing of the daemon's is on the mount point any more: see mountwatch_stop */
 	if (ended != MOUNTWATCH_ENDED_KEEP)
 		fuse_session_unmount(se);
-	/* after the unmount: a lookup of the guard's waits for no worker any more */
+	/* after the unmount: a lookup of the guard's, or the readiness stat, waits for no
+	 * worker any more */
 	guard_stop(guard);
+	service_end();
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
@@ -647,30 +545,25 @@ static unsigned default_threads(void)
 	return (unsigned)n * 2;
 }
 
-int mount_main(int argc, char **argv)
+/* The options and DIR MOUNTPOINT into @o: -1 to go on, or the command's exit status (0
+ * after --help, a usage error). */
+static int parse_args(int argc, char **argv, struct mount_opts *o)
 {
 	static const struct option opts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct mount_opts o = { .threads = default_threads() };
-	char mp[PATH_MAX], dir[PATH_MAX];
-	int c, pipefd[2];
-	pid_t pid;
+	int c;
 
-	/* SIGHUP means "reopen your logs" (logrotate sends it to every mount daemon), never
-	 * "stop": ignored until serve() puts on_hup in place, so that it ends neither a
-	 * daemon that is starting nor this command while it waits for the mount to serve. */
-	signal(SIGHUP, SIG_IGN);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fho:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			o.foreground = 1;
+			o->foreground = 1;
 			break;
 		case 'o':
-			switch (parse_o(&o, optarg)) {
+			switch (parse_o(o, optarg)) {
 			case 0:
 				break;
 			case -EPERM:
@@ -689,34 +582,37 @@ int mount_main(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage("mount", "expects DIR and MOUNTPOINT");
+	return -1;
+}
+
+/* The vault directory and the mount point, judged before anything is made or mounted, into
+ * @dir and @mp (PATH_MAX bytes each), which @o then names: -1 to go on, or the command's
+ * exit status with the one line that says why. */
+static int prepare_paths(const char *dir_arg, const char *mp_arg, struct mount_opts *o, char *dir,
+			 char *mp)
+{
+	char err[PATH_MAX + 256] = "";
+
 	/* absolute before the daemon leaves the working directory; judged before the daemon
 	 * makes its log file in it */
-	{
-		char err[512] = "";
+	if (vault_resolve_safe(dir_arg, dir, err, sizeof(err)) < 0)
+		return cli_error("mount", NULL, "%s", err);
+	o->dir = dir;
+	/* a mount point in the vault, or above it, would hang the daemon on its own mount */
+	if (mountpoint_prepare(dir, mp_arg, mp, &o->cleaned_dead, err, sizeof(err)) < 0)
+		return cli_error("mount", mp_arg, "%s", err);
+	if (o->cleaned_dead)
+		log_info("\"%s\" was left dead by a daemon that died: unmounted it", mp);
+	o->mountpoint = mp;
+	return -1;
+}
 
-		if (vault_resolve_safe(argv[optind], dir, err, sizeof(err)) < 0)
-			return cli_error("mount", NULL, "%s", err);
-	}
-	o.dir = dir;
-	/* judged before anything is mounted: a mount point in the vault, or above it, would
-	 * hang the daemon on its own mount */
-	{
-		char err[PATH_MAX + 256] = "";
-
-		if (mountpoint_prepare(dir, argv[optind + 1], mp, &o.cleaned_dead, err,
-				       sizeof(err)) < 0)
-			return cli_error("mount", argv[optind + 1], "%s", err);
-		if (o.cleaned_dead)
-			log_info("\"%s\" was left dead by a daemon that died: unmounted it", mp);
-	}
-	o.mountpoint = mp;
-	signal(SIGSEGV, on_fatal);
-	signal(SIGBUS, on_fatal);
-	signal(SIGABRT, on_fatal);
-	signal(SIGILL, on_fatal);
-	signal(SIGFPE, on_fatal);
-	if (o.foreground)
-		return serve(&o);
+/* Forks the daemon: the parent waits for its report and returns the command's status; the
+ * child detaches (its own session, stdio to DIR/vaultfs.log, cwd /, syslog) and serves. */
+static int start_background(const struct mount_opts *o)
+{
+	int pipefd[2];
+	pid_t pid;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return cli_error("mount", NULL, "pipe: %s", strerror(errno));
@@ -725,14 +621,38 @@ int mount_main(int argc, char **argv)
 		return cli_error("mount", NULL, "fork: %s", strerror(errno));
 	if (pid > 0) {
 		close(pipefd[1]);
-		return parent_wait(pipefd[0], o.mountpoint);
+		return parent_wait(pipefd[0], o->mountpoint);
 	}
 	close(pipefd[0]);
 	ready_fd = pipefd[1];
 	setsid();
-	detach_stdio(o.dir);
+	detach_stdio(o->dir);
 	if (chdir("/") < 0)
 		_exit(1);
 	log_use_syslog("vaultfs");
-	_exit(serve(&o));
+	_exit(serve(o));
+}
+
+int mount_main(int argc, char **argv)
+{
+	struct mount_opts o = { .threads = default_threads() };
+	char mp[PATH_MAX], dir[PATH_MAX];
+	int r;
+
+	/* SIGHUP means "reopen your logs" (logrotate sends it to every mount daemon), never
+	 * "stop": ignored until serve() puts daemon_on_hup in place, so that it ends neither a
+	 * daemon that is starting nor this command while it waits for the mount to serve. */
+	signal(SIGHUP, SIG_IGN);
+	r = parse_args(argc, argv, &o);
+	if (r >= 0)
+		return r;
+	r = prepare_paths(argv[optind], argv[optind + 1], &o, dir, mp);
+	if (r >= 0)
+		return r;
+	signal(SIGSEGV, on_fatal);
+	signal(SIGBUS, on_fatal);
+	signal(SIGABRT, on_fatal);
+	signal(SIGILL, on_fatal);
+	signal(SIGFPE, on_fatal);
+	return o.foreground ? serve(&o) : start_background(&o);
 }

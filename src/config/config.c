@@ -38,6 +38,9 @@ static const char *const settings[][2] = {
 	{ "limits", "open_files" },
 	{ "limits", "buffered_bytes_per_uid" },
 	{ "limits", "buffered_bytes" },
+	{ "metrics", "file" },
+	{ "metrics", "interval" },
+	{ "metrics", "format" },
 };
 
 int config_value_ok(const char *v)
@@ -82,6 +85,12 @@ int config_new(struct vault_config **ret)
 	c->open_files = CONFIG_OPEN_FILES_DEFAULT;
 	c->buffered_per_uid = CONFIG_BUFFERED_PER_UID_DEFAULT;
 	c->buffered = CONFIG_BUFFERED_DEFAULT;
+	c->metrics_interval = CONFIG_METRICS_INTERVAL_DEFAULT;
+	c->metrics_file = strdup(CONFIG_METRICS_FILE_DEFAULT);
+	if (!c->metrics_file) {
+		free(c);
+		return -ENOMEM;
+	}
 	*ret = c;
 	return 0;
 }
@@ -94,6 +103,7 @@ void config_free(struct vault_config *c)
 	free(c->token_label);
 	free(c->pin_file);
 	free(c->softhsm2_conf);
+	free(c->metrics_file);
 	free(c);
 }
 
@@ -153,90 +163,170 @@ static int on_limit(struct parse_state *s, const char *name, const char *value)
 	return 1;
 }
 
+/* Whether @v can name the metrics file: a plain name (in the vault directory) or an
+ * absolute path, never "." or ".." or a path relative to somewhere else. */
+int config_metrics_file_ok(const char *v)
+{
+	if (!config_value_ok(v))
+		return 0;
+	if (v[0] == '/')
+		return v[1] != '\0';
+	return !strchr(v, '/') && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
+}
+
+/* [metrics]: where the mount writes its metrics, how often, and in which format. */
+static int on_metrics(struct parse_state *s, const char *name, const char *value)
+{
+	struct vault_config *c = s->c;
+	unsigned long long n;
+
+	if (strcmp(name, "file") == 0) {
+		if (*value == '\0') {
+			free(c->metrics_file);
+			c->metrics_file = NULL;
+			return 1;
+		}
+		if (!config_metrics_file_ok(value))
+			return fail(s,
+				    "not a file name in the vault directory or an absolute path:",
+				    name, NULL);
+		if (config_set_string(&c->metrics_file, value) < 0)
+			return fail(s, "out of memory at", name, NULL);
+	} else if (strcmp(name, "interval") == 0) {
+		if (parse_uint(value, 1, 3600, &n) < 0)
+			return fail(s, "out of range (1 to 3600):", name, value);
+		c->metrics_interval = (unsigned)n;
+	} else if (strcmp(name, "format") == 0) {
+		if (strcmp(value, "prometheus") == 0)
+			c->metrics_openmetrics = 0;
+		else if (strcmp(value, "openmetrics") == 0)
+			c->metrics_openmetrics = 1;
+		else
+			return fail(s, "neither prometheus nor openmetrics:", name, value);
+	} else {
+		return fail(s, "unknown setting", name, NULL);
+	}
+	return 1;
+}
+
+/* [vault]: the size of a secret, how long deleted ones are kept, how long a write waits. */
+static int on_vault(struct parse_state *s, const char *name, const char *value)
+{
+	struct vault_config *c = s->c;
+	unsigned long long n;
+
+	if (strcmp(name, "max_secret_size") == 0) {
+		if (parse_uint(value, 1, CONFIG_SECRET_SIZE_LIMIT, &n) < 0)
+			return fail(s, "out of range (1 to 1048576):", name, value);
+		c->max_secret_size = (size_t)n;
+	} else if (strcmp(name, "retention_days") == 0) {
+		if (parse_uint(value, 1, 36500, &n) < 0)
+			return fail(s, "out of range (1 to 36500):", name, value);
+		c->retention_days = (unsigned)n;
+	} else if (strcmp(name, "busy_timeout_ms") == 0) {
+		if (parse_uint(value, 0, 600000, &n) < 0)
+			return fail(s, "out of range (0 to 600000):", name, value);
+		c->busy_timeout_ms = (unsigned)n;
+	} else {
+		return fail(s, "unknown setting", name, NULL);
+	}
+	return 1;
+}
+
+/* [audit]: when the trail is rotated, how long a record waits. */
+static int on_audit(struct parse_state *s, const char *name, const char *value)
+{
+	struct vault_config *c = s->c;
+	unsigned long long n;
+
+	if (strcmp(name, "rotate_size") == 0) {
+		if (parse_uint(value, 0, CONFIG_ROTATE_SIZE_LIMIT, &n) < 0 ||
+		    (n > 0 && n < CONFIG_ROTATE_SIZE_MIN))
+			return fail(s, "out of range (0, or 65536 to 1099511627776):", name, value);
+		c->audit_rotate_size = n;
+	} else if (strcmp(name, "timeout_ms") == 0) {
+		if (parse_uint(value, 10, 600000, &n) < 0)
+			return fail(s, "out of range (10 to 600000):", name, value);
+		c->audit_timeout_ms = (unsigned)n;
+	} else {
+		return fail(s, "unknown setting", name, NULL);
+	}
+	return 1;
+}
+
+/* [hsm]: the token (strings) and how long a key operation waits for it. */
+static int on_hsm(struct parse_state *s, const char *name, const char *value)
+{
+	struct vault_config *c = s->c;
+	unsigned long long n;
+	char **field;
+
+	if (strcmp(name, "busy_timeout_ms") == 0) {
+		if (parse_uint(value, 0, 600000, &n) < 0)
+			return fail(s, "out of range (0 to 600000):", name, value);
+		c->hsm_busy_timeout_ms = (unsigned)n;
+		return 1;
+	}
+	if (strcmp(name, "module") == 0)
+		field = &c->hsm_module;
+	else if (strcmp(name, "token") == 0)
+		field = &c->token_label;
+	else if (strcmp(name, "pin_file") == 0)
+		field = &c->pin_file;
+	else if (strcmp(name, "softhsm2_conf") == 0)
+		field = &c->softhsm2_conf;
+	else
+		return fail(s, "unknown setting", name, NULL);
+	if (*value == '\0' && field == &c->softhsm2_conf)
+		return 1;
+	if (*value == '\0')
+		return fail(s, "empty setting", name, NULL);
+	/* what could not be written back the same (config_write) is not read either */
+	if (!config_value_ok(value))
+		return fail(s, "not a value vaultfs.conf can hold:", name, NULL);
+	if (config_set_string(field, value) < 0)
+		return fail(s, "out of memory at", name, NULL);
+	return 1;
+}
+
+/*
+ * 1 if @name of @section was seen before. inih hands an indented line on as another value
+ * of the setting above it: a setting given twice is refused, whichever way, rather than
+ * the last one silently winning.
+ */
+static int given_twice(struct parse_state *s, const char *section, const char *name)
+{
+	for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		if (strcmp(section, settings[i][0]) || strcmp(name, settings[i][1]))
+			continue;
+		if (s->seen & (1u << i))
+			return 1;
+		s->seen |= 1u << i;
+	}
+	return 0;
+}
+
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *s = user;
-	struct vault_config *c = s->c;
-	unsigned long long n;
 
 	if (s->failed)
 		return 0;
 	if (!name)
 		return 1; /* a section header alone */
-	/* inih hands an indented line on as another value of the setting above it: a setting
-	 * given twice is refused, whichever way, rather than the last one silently winning */
-	for (unsigned i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
-		if (strcmp(section, settings[i][0]) || strcmp(name, settings[i][1]))
-			continue;
-		if (s->seen & (1u << i))
-			return fail(s, "given twice (or continued on an indented line):", name,
-				    NULL);
-		s->seen |= 1u << i;
-	}
-	if (strcmp(section, "vault") == 0) {
-		if (strcmp(name, "max_secret_size") == 0) {
-			if (parse_uint(value, 1, CONFIG_SECRET_SIZE_LIMIT, &n) < 0)
-				return fail(s, "out of range (1 to 1048576):", name, value);
-			c->max_secret_size = (size_t)n;
-		} else if (strcmp(name, "retention_days") == 0) {
-			if (parse_uint(value, 1, 36500, &n) < 0)
-				return fail(s, "out of range (1 to 36500):", name, value);
-			c->retention_days = (unsigned)n;
-		} else if (strcmp(name, "busy_timeout_ms") == 0) {
-			if (parse_uint(value, 0, 600000, &n) < 0)
-				return fail(s, "out of range (0 to 600000):", name, value);
-			c->busy_timeout_ms = (unsigned)n;
-		} else {
-			return fail(s, "unknown setting", name, NULL);
-		}
-	} else if (strcmp(section, "audit") == 0) {
-		if (strcmp(name, "rotate_size") == 0) {
-			if (parse_uint(value, 0, CONFIG_ROTATE_SIZE_LIMIT, &n) < 0 ||
-			    (n > 0 && n < CONFIG_ROTATE_SIZE_MIN))
-				return fail(s, "out of range (0, or 65536 to 1099511627776):", name,
-					    value);
-			c->audit_rotate_size = n;
-		} else if (strcmp(name, "timeout_ms") == 0) {
-			if (parse_uint(value, 10, 600000, &n) < 0)
-				return fail(s, "out of range (10 to 600000):", name, value);
-			c->audit_timeout_ms = (unsigned)n;
-		} else {
-			return fail(s, "unknown setting", name, NULL);
-		}
-	} else if (strcmp(section, "hsm") == 0) {
-		char **field;
-
-		if (strcmp(name, "busy_timeout_ms") == 0) {
-			if (parse_uint(value, 0, 600000, &n) < 0)
-				return fail(s, "out of range (0 to 600000):", name, value);
-			c->hsm_busy_timeout_ms = (unsigned)n;
-			return 1;
-		}
-		if (strcmp(name, "module") == 0)
-			field = &c->hsm_module;
-		else if (strcmp(name, "token") == 0)
-			field = &c->token_label;
-		else if (strcmp(name, "pin_file") == 0)
-			field = &c->pin_file;
-		else if (strcmp(name, "softhsm2_conf") == 0)
-			field = &c->softhsm2_conf;
-		else
-			return fail(s, "unknown setting", name, NULL);
-		if (*value == '\0' && field == &c->softhsm2_conf)
-			return 1;
-		if (*value == '\0')
-			return fail(s, "empty setting", name, NULL);
-		/* what could not be written back the same (config_write) is not read either */
-		if (!config_value_ok(value))
-			return fail(s, "not a value vaultfs.conf can hold:", name, NULL);
-		if (config_set_string(field, value) < 0)
-			return fail(s, "out of memory at", name, NULL);
-	} else if (strcmp(section, "limits") == 0) {
+	if (given_twice(s, section, name))
+		return fail(s, "given twice (or continued on an indented line):", name, NULL);
+	if (strcmp(section, "vault") == 0)
+		return on_vault(s, name, value);
+	if (strcmp(section, "audit") == 0)
+		return on_audit(s, name, value);
+	if (strcmp(section, "hsm") == 0)
+		return on_hsm(s, name, value);
+	if (strcmp(section, "limits") == 0)
 		return on_limit(s, name, value);
-	} else {
-		return fail(s, "unknown section", section, NULL);
-	}
-	return 1;
+	if (strcmp(section, "metrics") == 0)
+		return on_metrics(s, name, value);
+	return fail(s, "unknown section", section, NULL);
 }
 
 /*
@@ -406,6 +496,22 @@ static void write_settings(FILE *f, const struct vault_config *c)
 		"# Bytes all open files together may hold.\n"
 		"buffered_bytes = %llu\n",
 		c->open_files_per_uid, c->open_files, c->buffered_per_uid, c->buffered);
+	fprintf(f,
+		"\n"
+		"[metrics]\n"
+		"# The mount's metrics, rewritten whole (a temporary file renamed over it) every\n"
+		"# interval seconds while it serves, and removed when it unmounts. A file name is\n"
+		"# taken in the vault directory; an absolute path puts it elsewhere, such as\n"
+		"# /var/lib/prometheus/node-exporter/NAME.prom for node_exporter's textfile\n"
+		"# collector. Empty: no metrics file. It holds counts, never a name or a value.\n"
+		"file = %s\n"
+		"# Seconds between writes (1 to 3600).\n"
+		"interval = %u\n"
+		"# prometheus (the text format 0.0.4, which node_exporter and promtool read) or\n"
+		"# openmetrics (OpenMetrics 1.0).\n"
+		"format = %s\n",
+		c->metrics_file ? c->metrics_file : "", c->metrics_interval,
+		c->metrics_openmetrics ? "openmetrics" : "prometheus");
 }
 
 int config_write(const char *path, const struct vault_config *c)
@@ -416,7 +522,8 @@ int config_write(const char *path, const struct vault_config *c)
 
 	if (!config_value_ok(c->hsm_module) || !config_value_ok(c->token_label) ||
 	    !config_value_ok(c->pin_file) ||
-	    (c->softhsm2_conf && !config_value_ok(c->softhsm2_conf)))
+	    (c->softhsm2_conf && !config_value_ok(c->softhsm2_conf)) ||
+	    (c->metrics_file && !config_metrics_file_ok(c->metrics_file)))
 		return -EINVAL;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;

@@ -24,6 +24,9 @@
 #define CONFIG_BUFFERED_DEFAULT (256ULL << 20)
 #define CONFIG_BUFFERED_MIN (2ULL << 20) /* room for one value of the largest size */
 #define CONFIG_BUFFERED_LIMIT (1ULL << 40)
+/* [metrics]: the mount's metrics file */
+#define CONFIG_METRICS_FILE_DEFAULT "metrics.prom"
+#define CONFIG_METRICS_INTERVAL_DEFAULT 5
 #define CONFIG_FILE_MAX 65536
 /* inih reads a line into 200 bytes with its newline and NUL: longer ones are refused */
 #define CONFIG_LINE_MAX 198
@@ -48,6 +51,11 @@ struct vault_config {
 	unsigned open_files;
 	unsigned long long buffered_per_uid;
 	unsigned long long buffered;
+	/* [metrics]: a file name in the vault directory or an absolute path, rewritten every
+	 * metrics_interval seconds (1 .. 3600) while mounted; NULL: no metrics file */
+	char *metrics_file;
+	unsigned metrics_interval;
+	int metrics_openmetrics; /* 1: OpenMetrics 1.0; 0: the Prometheus text format 0.0.4 */
 };
 
 /* A config with every default and no HSM settings. Returns 0 or -ENOMEM. */
@@ -68,6 +76,10 @@ int config_parse(FILE *f, struct vault_config **ret, char *err, size_t errlen);
  * first or after a space (where inih would see a comment).
  */
 int config_value_ok(const char *value);
+
+/* Returns 1 if @value can be [metrics] file: config_value_ok, and a plain file name (taken
+ * in the vault directory) or an absolute path. */
+int config_metrics_file_ok(const char *value);
 
 /* Writes @c to @path atomically (temporary file, fsync, rename), mode 0600; -EINVAL, and
  * nothing written, if a string setting fails config_value_ok. */

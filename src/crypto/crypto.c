@@ -81,17 +81,17 @@ int crypto_seal(const struct secbuf *key, const uint8_t *aad, size_t aad_len,
 {
 	EVP_CIPHER *cipher = gcm_cipher();
 	EVP_CIPHER_CTX *ctx = NULL;
+	size_t plen = secbuf_len(plain), out_len;
 	uint8_t *out = NULL;
-	size_t out_len;
 	int n, r;
 
-	if (key->len != CRYPTO_KEY_LEN)
+	if (secbuf_len(key) != CRYPTO_KEY_LEN)
 		return -EINVAL;
-	if (plain->len > INT_MAX - CRYPTO_OVERHEAD || aad_len > INT_MAX)
+	if (plen > INT_MAX - CRYPTO_OVERHEAD || aad_len > INT_MAX)
 		return -EFBIG;
 	if (!cipher)
 		return -EIO;
-	out_len = plain->len + CRYPTO_OVERHEAD;
+	out_len = plen + CRYPTO_OVERHEAD;
 	out = malloc(out_len);
 	ctx = EVP_CIPHER_CTX_new();
 	if (!out || !ctx) {
@@ -102,17 +102,17 @@ int crypto_seal(const struct secbuf *key, const uint8_t *aad, size_t aad_len,
 	if (r < 0)
 		goto out;
 	r = -EIO;
-	if (EVP_EncryptInit_ex2(ctx, cipher, key->data, out, NULL) != 1)
+	if (EVP_EncryptInit_ex2(ctx, cipher, secbuf_data(key), out, NULL) != 1)
 		goto out;
 	if (aad_len && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
 		goto out;
-	if (plain->len &&
-	    EVP_EncryptUpdate(ctx, out + CRYPTO_NONCE_LEN, &n, plain->data, (int)plain->len) != 1)
+	if (plen &&
+	    EVP_EncryptUpdate(ctx, out + CRYPTO_NONCE_LEN, &n, secbuf_data(plain), (int)plen) != 1)
 		goto out;
-	if (EVP_EncryptFinal_ex(ctx, out + CRYPTO_NONCE_LEN + plain->len, &n) != 1)
+	if (EVP_EncryptFinal_ex(ctx, out + CRYPTO_NONCE_LEN + plen, &n) != 1)
 		goto out;
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, CRYPTO_TAG_LEN,
-				out + CRYPTO_NONCE_LEN + plain->len) != 1)
+				out + CRYPTO_NONCE_LEN + plen) != 1)
 		goto out;
 	*ret_sealed = out;
 	*ret_sealed_len = out_len;
@@ -176,7 +176,7 @@ int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len, co
 	size_t plen;
 	int n, r;
 
-	if (key->len != CRYPTO_KEY_LEN)
+	if (secbuf_len(key) != CRYPTO_KEY_LEN)
 		return -EINVAL;
 	if (sealed_len < CRYPTO_OVERHEAD)
 		return -EBADMSG;
@@ -188,7 +188,7 @@ int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len, co
 	r = secbuf_new(plen, &plain);
 	if (r < 0)
 		return r;
-	ctx = open_ctx(cipher, key->data, sealed);
+	ctx = open_ctx(cipher, secbuf_data(key), sealed);
 	if (!ctx) {
 		r = -EIO;
 		goto out;
@@ -196,14 +196,17 @@ int crypto_open(const struct secbuf *key, const uint8_t *aad, size_t aad_len, co
 	r = -EIO;
 	if (aad_len && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
 		goto out;
-	if (plen &&
-	    EVP_DecryptUpdate(ctx, plain->data, &n, sealed + CRYPTO_NONCE_LEN, (int)plen) != 1)
+	if (plen && EVP_DecryptUpdate(ctx, secbuf_mutable_data(plain), &n,
+				      sealed + CRYPTO_NONCE_LEN, (int)plen) != 1)
 		goto out;
-	plain->len = plen;
+	r = secbuf_set_len(plain, plen);
+	if (r < 0)
+		goto out;
+	r = -EIO;
 	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CRYPTO_TAG_LEN,
 				(void *)(sealed + CRYPTO_NONCE_LEN + plen)) != 1)
 		goto out;
-	if (EVP_DecryptFinal_ex(ctx, plain->data + plen, &n) != 1) {
+	if (EVP_DecryptFinal_ex(ctx, secbuf_mutable_data(plain) + plen, &n) != 1) {
 		r = -EBADMSG;
 		goto out;
 	}

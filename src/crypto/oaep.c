@@ -71,12 +71,12 @@ int oaep_sha256_decode(const struct secbuf *em, size_t k, const uint8_t *label, 
 	uint8_t label_hash[HLEN];
 	struct secbuf *buf = NULL, *out = NULL;
 	unsigned good, found = 0, index = 0, looking;
-	uint8_t *seed, *db;
-	size_t db_len, mlen;
+	size_t em_len = secbuf_len(em), db_len, mlen;
+	uint8_t *p, *seed, *db;
 	int r;
 
 	/* the modulus length is public; a shorter raw output has lost its leading zeros */
-	if (k < 2 * HLEN + 2 || em->len > k)
+	if (k < 2 * HLEN + 2 || em_len > k)
 		return -EBADMSG;
 	if (EVP_Digest(label_len ? label : (const uint8_t *)"", label_len, label_hash, NULL,
 		       EVP_sha256(), NULL) != 1)
@@ -84,18 +84,20 @@ int oaep_sha256_decode(const struct secbuf *em, size_t k, const uint8_t *label, 
 	r = secbuf_new(k, &buf);
 	if (r < 0)
 		return r;
-	memset(buf->data, 0, k - em->len);
-	memcpy(buf->data + (k - em->len), em->data, em->len);
-	buf->len = k;
-	seed = buf->data + 1;
-	db = buf->data + 1 + HLEN;
+	r = secbuf_resize(buf, k); /* zeros, then the raw output at its end */
+	if (r < 0)
+		goto out;
+	p = secbuf_mutable_data(buf);
+	memcpy(p + (k - em_len), secbuf_data(em), em_len);
+	seed = p + 1;
+	db = p + 1 + HLEN;
 	db_len = k - HLEN - 1;
 	r = mgf1_xor(seed, HLEN, db, db_len);
 	if (r == 0)
 		r = mgf1_xor(db, db_len, seed, HLEN);
 	if (r < 0)
 		goto out;
-	good = ct_eq(buf->data[0], 0);
+	good = ct_eq(p[0], 0);
 	good &= ct_eq((unsigned)CRYPTO_memcmp(db, label_hash, HLEN), 0);
 	/* the first 0x01 after the label hash, past zero bytes only */
 	looking = ~0u;

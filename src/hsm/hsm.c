@@ -42,7 +42,7 @@ int hsm_open(const char *module, const char *label, const struct secbuf *pin, st
 	pthread_rwlockattr_destroy(&attr);
 	h->anchor = CK_INVALID_HANDLE;
 	h->serial = hsm_serial_next();
-	r = secbuf_from(pin->data, pin->len, &h->pin);
+	r = secbuf_from(secbuf_data(pin), secbuf_len(pin), &h->pin);
 	if (r < 0)
 		goto out;
 	r = hsm_lib_load(module, &h->lib);
@@ -232,8 +232,8 @@ static int read_value(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, CK_OBJECT_HAND
 	r = secbuf_new(KEY_LEN, &b);
 	if (r < 0)
 		return r;
-	a.pValue = b->data;
-	a.ulValueLen = b->cap;
+	a.pValue = secbuf_mutable_data(b);
+	a.ulValueLen = secbuf_cap(b);
 	r = hsm_ck(p11->C_GetAttributeValue(s, key, &a, 1), "C_GetAttributeValue");
 	if (r < 0)
 		goto out;
@@ -241,8 +241,9 @@ static int read_value(CK_FUNCTION_LIST *p11, CK_SESSION_HANDLE s, CK_OBJECT_HAND
 		r = -EBADMSG;
 		goto out;
 	}
-	b->len = KEY_LEN;
-	secbuf_check(b);
+	r = secbuf_set_len(b, KEY_LEN);
+	if (r < 0)
+		goto out;
 	*ret = b;
 	b = NULL;
 	r = 0;

@@ -58,7 +58,7 @@ void hsm_session_reset(struct hsm *h);
 
 /* Destroys session object @o (CK_INVALID_HANDLE: nothing) that holds key material in the
  * clear. If the token refuses, the material must still not outlive the call: the session
- * holding it (the calling thread's, @s) is closed, with a warning in the log. */
+ * holding it (the calling thread's, @s) is closed, which destroys it. */
 void hsm_material_destroy(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o);
 
 /* A number naming this handle alone for the life of the process, even after it is freed

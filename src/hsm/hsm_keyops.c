@@ -73,12 +73,16 @@ static int decrypt_into(struct hsm *h, CK_SESSION_HANDLE s, const uint8_t *in, s
 		hsm_session_reset(h);
 		return r;
 	}
-	rv = p11->C_Decrypt(s, (CK_BYTE_PTR)in, len, b->data, &olen);
+	rv = p11->C_Decrypt(s, (CK_BYTE_PTR)in, len, secbuf_mutable_data(b), &olen);
 	if (rv != CKR_OK) {
 		secbuf_free(b);
 		goto bad;
 	}
-	b->len = olen;
+	r = secbuf_set_len(b, olen); /* more than the room it asked for: a broken module */
+	if (r < 0) {
+		secbuf_free(b);
+		return -EIO;
+	}
 	*ret = b;
 	return 0;
 bad:
@@ -151,12 +155,13 @@ static int key_aes_gcm_in(struct hsm *h, CK_OBJECT_HANDLE key, int encrypt, cons
 		secbuf_free(b);
 		return r;
 	}
-	r = ck(p11->C_Encrypt(s, (CK_BYTE_PTR)in, len, b->data, &olen), "C_Encrypt");
+	r = ck(p11->C_Encrypt(s, (CK_BYTE_PTR)in, len, secbuf_mutable_data(b), &olen), "C_Encrypt");
+	if (r >= 0)
+		r = secbuf_set_len(b, olen);
 	if (r < 0) {
 		secbuf_free(b);
 		return r;
 	}
-	b->len = olen;
 	*ret = b;
 	return 0;
 }

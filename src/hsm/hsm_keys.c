@@ -203,7 +203,8 @@ static int key_generate_in(struct hsm *h, const struct hsm_key_spec *spec,
 
 static CK_ATTRIBUTE secret_attr(CK_ATTRIBUTE_TYPE type, const struct secbuf *b)
 {
-	CK_ATTRIBUTE a = { type, b->data, b->len };
+	/* the token only reads it: C_CreateObject takes no const */
+	CK_ATTRIBUTE a = { type, (CK_VOID_PTR)secbuf_data(b), secbuf_len(b) };
 
 	return a;
 }
@@ -435,22 +436,21 @@ static int wrap_once(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *m
 static int key_aes_wrap_in(struct hsm *h, CK_OBJECT_HANDLE key, const struct secbuf *material,
 			   uint8_t **ret, size_t *ret_len)
 {
+	size_t mlen = secbuf_len(material), wlen = 0, wplen = 0;
 	struct secbuf *padded = NULL;
 	uint8_t *w = NULL, *wp = NULL;
-	size_t wlen = 0, wplen = 0;
 	int r;
 
-	if (material->len == 0)
+	if (mlen == 0)
 		return -EINVAL;
 	r = wrap_once(h, key, material, &w, &wlen);
-	if (r < 0 || material->len % 8 == 0)
+	if (r < 0 || mlen % 8 == 0)
 		goto out;
-	r = secbuf_new(material->len + 8 - material->len % 8, &padded);
+	r = secbuf_from(secbuf_data(material), mlen, &padded);
+	if (r >= 0)
+		r = secbuf_resize(padded, mlen + 8 - mlen % 8); /* zeros after the material */
 	if (r < 0)
 		goto out;
-	memset(padded->data, 0, padded->cap);
-	memcpy(padded->data, material->data, material->len);
-	padded->len = material->len + 8 - material->len % 8;
 	r = wrap_once(h, key, padded, &wp, &wplen);
 	if (r == 0 && wplen == wlen && memcmp(wp, w, wlen) == 0)
 		r = -EINVAL;
@@ -498,15 +498,16 @@ static int key_aes_unwrap_in(struct hsm *h, CK_OBJECT_HANDLE key, const uint8_t 
 	if (r >= 0)
 		r = secbuf_new(value.ulValueLen ? value.ulValueLen : 1, &b);
 	if (r >= 0) {
-		value.pValue = b->data;
+		value.pValue = secbuf_mutable_data(b);
 		r = ck(p11->C_GetAttributeValue(s, o, &value, 1), "C_GetAttributeValue");
 	}
 	hsm_material_destroy(h, s, o);
+	if (r >= 0 && secbuf_set_len(b, value.ulValueLen) < 0)
+		r = -EIO; /* longer than the length it gave first: a broken module */
 	if (r < 0) {
 		secbuf_free(b);
 		return r;
 	}
-	b->len = value.ulValueLen;
 	*ret = b;
 	return 0;
 }

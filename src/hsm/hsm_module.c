@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "hsm_internal.h"
 #include "log.h"
 
@@ -83,8 +84,10 @@ static int token_gone(CK_RV rv)
 
 CK_RV hsm_logged(CK_RV rv, const char *fn)
 {
-	if (rv != CKR_OK)
+	if (rv != CKR_OK) {
 		log_debug("PKCS#11 %s: CKR 0x%08lx", fn, (unsigned long)rv);
+		counters_add(COUNTER_TOKEN_ERRORS, 1);
+	}
 	if (token_gone(rv))
 		hsm_note_gone();
 	return rv;
@@ -385,7 +388,10 @@ int hsm_token_create(const char *module, const char *label, const struct secbuf 
 	r = find_free_slot(l.p11, &slot);
 	if (r < 0)
 		goto out;
-	r = hsm_ck(l.p11->C_InitToken(slot, so_pin->data, so_pin->len, padded), "C_InitToken");
+	/* PKCS#11 takes PINs without const; the module only reads them */
+	r = hsm_ck(l.p11->C_InitToken(slot, (CK_UTF8CHAR_PTR)secbuf_data(so_pin),
+				      secbuf_len(so_pin), padded),
+		   "C_InitToken");
 	if (r < 0) {
 		/* the token refused the PIN we offered it: a bad argument, not a wrong PIN */
 		r = r == -EACCES ? -EINVAL : r;
@@ -401,10 +407,14 @@ int hsm_token_create(const char *module, const char *label, const struct secbuf 
 		   "C_OpenSession");
 	if (r < 0)
 		goto out;
-	r = hsm_ck(l.p11->C_Login(s, CKU_SO, so_pin->data, so_pin->len), "C_Login");
+	r = hsm_ck(
+		l.p11->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)secbuf_data(so_pin), secbuf_len(so_pin)),
+		"C_Login");
 	if (r < 0)
 		goto out;
-	r = hsm_ck(l.p11->C_InitPIN(s, user_pin->data, user_pin->len), "C_InitPIN");
+	r = hsm_ck(
+		l.p11->C_InitPIN(s, (CK_UTF8CHAR_PTR)secbuf_data(user_pin), secbuf_len(user_pin)),
+		"C_InitPIN");
 	(void)hsm_ck(l.p11->C_Logout(s), "C_Logout");
 	if (r < 0) {
 		r = r == -EACCES ? -EINVAL : r;

@@ -53,7 +53,9 @@ int hsm_login(struct hsm *h)
 	}
 	/* Login state is per token and process: another handle may have logged in already
 	 * (SoftHSM2 then answers CKR_USER_ALREADY_LOGGED_IN without looking at the PIN). */
-	rv = hsm_logged(h->lib.p11->C_Login(h->anchor, CKU_USER, h->pin->data, h->pin->len),
+	rv = hsm_logged(h->lib.p11->C_Login(h->anchor, CKU_USER,
+					    (CK_UTF8CHAR_PTR)secbuf_data(h->pin),
+					    secbuf_len(h->pin)),
 			"C_Login");
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		return hsm_errno(rv);
@@ -94,9 +96,11 @@ void hsm_material_destroy(struct hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o
 	hsm_leave(h);
 	if (rv == CKR_OK)
 		return;
-	log_warn("PKCS#11 C_DestroyObject of key material failed (CKR 0x%08lx): closing the "
-		 "session that holds it",
-		 (unsigned long)rv);
+	/* Closing the session destroys its objects: done either way, nothing for a caller to
+	 * decide, so the token's code goes to the debug log only. */
+	log_debug("PKCS#11 C_DestroyObject of key material failed (CKR 0x%08lx): closing the "
+		  "session that holds it",
+		  (unsigned long)rv);
 	hsm_session_reset(h);
 }
 

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "counters.h"
+
 /* The handle the calling thread is inside, and how deeply. Calls nest (hsm_datakey_new wraps with
  * hsm_wrap), and a read lock taken twice by one thread deadlocks behind a waiting writer. */
 static __thread struct hsm *entered;
@@ -30,6 +32,7 @@ void hsm_enter(struct hsm *h)
 		entered = h;
 		depth = 1;
 		(void)hsm_gone_take();
+		counters_add(COUNTER_TOKEN_CALLS, 1); /* the daemon's metrics */
 	}
 }
 

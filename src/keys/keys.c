@@ -290,7 +290,7 @@ int keys_delete(struct store *s, struct hsm *h, const char *name)
 {
 	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
 	size_t n = 0;
-	int r;
+	int r, left = 0;
 
 	r = store_key_delete(s, name, &ids, &n);
 	/* Forgotten first: a key the token still holds is harmless; a record of one that is
@@ -298,12 +298,14 @@ int keys_delete(struct store *s, struct hsm *h, const char *name)
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		int d = hsm_key_destroy(h, ids[i]);
 
-		if (d < 0)
-			log_warn("Key \"%s\": a version's token objects could not be destroyed: %s",
-				 name, strerror(-d));
+		if (d < 0) {
+			log_debug("Key \"%s\": version %zu's token objects: %s", name, i + 1,
+				  strerror(-d));
+			left++;
+		}
 	}
 	free(ids);
-	return r;
+	return r < 0 ? r : left;
 }
 
 int keys_public_pem(struct store *s, const char *name, uint64_t version, char **ret,
@@ -361,14 +363,15 @@ static int bn_param(EVP_PKEY *pkey, const char *name, size_t pad, struct secbuf 
 	if (len < pad)
 		len = pad;
 	r = secbuf_new(len ? len : 1, &b);
-	if (r == 0 && BN_bn2binpad(bn, b->data, (int)len) != (int)len)
+	if (r == 0)
+		r = secbuf_resize(b, len);
+	if (r == 0 && BN_bn2binpad(bn, secbuf_mutable_data(b), (int)len) != (int)len)
 		r = -EIO;
 	BN_clear_free(bn);
 	if (r < 0) {
 		secbuf_free(b);
 		return r;
 	}
-	b->len = len;
 	*ret = b;
 	return 0;
 }
@@ -404,7 +407,7 @@ static int import_ec(struct hsm *h, const struct hsm_key_spec *spec, EVP_PKEY *p
 
 	r = bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, spec->bits / 8, &d);
 	if (r == 0)
-		r = d->len == spec->bits / 8 ? hsm_key_import_ec(h, spec, d) : -EINVAL;
+		r = secbuf_len(d) == spec->bits / 8 ? hsm_key_import_ec(h, spec, d) : -EINVAL;
 	secbuf_free(d);
 	return r;
 }

@@ -79,7 +79,9 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 int keys_rotate(struct store *s, struct hsm *h, const char *name, int64_t now,
 		uint64_t *ret_version);
 
-/* Removes @name: its record, then every version's objects in the token. */
+/* Removes @name: its record, then every version's objects in the token. Returns 0, the
+ * number of versions whose objects the token kept (> 0: the key is gone all the same), or
+ * -errno (nothing removed). */
 int keys_delete(struct store *s, struct hsm *h, const char *name);
 
 /* The PEM SubjectPublicKeyInfo of version @version (0: current), malloc'ed. -ENODATA for

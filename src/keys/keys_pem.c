@@ -24,10 +24,10 @@ static int pass_cb(char *buf, int size, int rwflag, void *u)
 
 	(void)rwflag;
 	ps->asked = 1;
-	if (!ps->pass || ps->pass->len > (size_t)size)
+	if (!ps->pass || secbuf_len(ps->pass) > (size_t)size)
 		return -1;
-	memcpy(buf, ps->pass->data, ps->pass->len);
-	return (int)ps->pass->len;
+	memcpy(buf, secbuf_data(ps->pass), secbuf_len(ps->pass));
+	return (int)secbuf_len(ps->pass);
 }
 
 int keys_pem_read(const struct secbuf *text, const struct secbuf *passphrase, const char *what,
@@ -37,11 +37,11 @@ int keys_pem_read(const struct secbuf *text, const struct secbuf *passphrase, co
 	EVP_PKEY *pkey;
 	BIO *bio;
 
-	if (text->len > INT32_MAX) {
+	if (secbuf_len(text) > INT32_MAX) {
 		snprintf(err, errlen, "\"%s\" is too large for a key", what);
 		return -EFBIG;
 	}
-	bio = BIO_new_mem_buf(text->data, (int)text->len);
+	bio = BIO_new_mem_buf(secbuf_data(text), (int)secbuf_len(text));
 	if (!bio)
 		return -ENOMEM;
 	pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb, &ps, NULL, NULL);
@@ -56,8 +56,8 @@ int keys_pem_read(const struct secbuf *text, const struct secbuf *passphrase, co
 			 "\"%s\" is encrypted: give its passphrase with --passphrase-file", what);
 	else if (ps.asked)
 		snprintf(err, errlen, "\"%s\": wrong passphrase, or a damaged key", what);
-	else if (memmem(text->data, text->len, "PUBLIC KEY-----", 15) ||
-		 memmem(text->data, text->len, "CERTIFICATE-----", 16))
+	else if (memmem(secbuf_data(text), secbuf_len(text), "PUBLIC KEY-----", 15) ||
+		 memmem(secbuf_data(text), secbuf_len(text), "CERTIFICATE-----", 16))
 		snprintf(err, errlen, "\"%s\" holds a public key or certificate, not a private key",
 			 what);
 	else

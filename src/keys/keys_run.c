@@ -133,7 +133,7 @@ int keys_input_add(struct keys_input *in, const void *data, size_t len)
 		return EVP_DigestUpdate(in->md, data, len) == 1 ? 0 : -EIO;
 	if (in->too_long)
 		return 0;
-	if (len > in->limit || in->buf->len > in->limit - len) {
+	if (len > in->limit || secbuf_len(in->buf) > in->limit - len) {
 		if (in->op != KEY_DECRYPT && in->op != KEY_UNWRAP)
 			return -EFBIG;
 		/* Longer than any ciphertext the key makes: bad input, told at read as SPEC
@@ -153,9 +153,10 @@ size_t keys_input_held(const struct keys_input *in)
 size_t keys_input_held_after(const struct keys_input *in, size_t len)
 {
 	/* as keys_input_add decides: sign keeps a hash, input past the limit is not kept */
-	if (!in || !in->buf || in->too_long || len > in->limit || in->buf->len > in->limit - len)
+	if (!in || !in->buf || in->too_long || len > in->limit ||
+	    secbuf_len(in->buf) > in->limit - len)
 		return keys_input_held(in);
-	return secbuf_held_after(in->buf, in->buf->len + len);
+	return secbuf_held_after(in->buf, secbuf_len(in->buf) + len);
 }
 
 static int key_object(struct hsm *h, struct keys_input *in, const struct store_key_version *v,
@@ -275,15 +276,18 @@ static int rsa_encrypt(struct keys_input *in, struct secbuf **ret)
 			goto out;
 		}
 	}
-	if (EVP_PKEY_encrypt(ctx, NULL, &olen, in->buf->data, in->buf->len) != 1)
+	if (EVP_PKEY_encrypt(ctx, NULL, &olen, secbuf_data(in->buf), secbuf_len(in->buf)) != 1)
 		goto out;
 	r = secbuf_new(olen, &out);
 	if (r < 0)
 		goto out;
 	r = -EIO;
-	if (EVP_PKEY_encrypt(ctx, out->data, &olen, in->buf->data, in->buf->len) != 1)
+	if (EVP_PKEY_encrypt(ctx, secbuf_mutable_data(out), &olen, secbuf_data(in->buf),
+			     secbuf_len(in->buf)) != 1)
 		goto out;
-	out->len = olen;
+	r = secbuf_set_len(out, olen);
+	if (r < 0)
+		goto out;
 	*ret = out;
 	out = NULL;
 	r = 0;
@@ -302,20 +306,20 @@ static int rsa_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 	CK_OBJECT_HANDLE key;
 	int r;
 
-	if (in->buf->len != rsa_bytes(in->t))
+	if (secbuf_len(in->buf) != rsa_bytes(in->t))
 		return -EBADMSG;
 	r = key_object(h, in, &in->v, &key);
 	if (r < 0)
 		return r;
 	if (!atomic_load(&token_lacks_oaep256)) {
-		r = hsm_key_rsa_decrypt(h, key, 1, label, label_len, in->buf->data, in->buf->len,
-					ret);
+		r = hsm_key_rsa_decrypt(h, key, 1, label, label_len, secbuf_data(in->buf),
+					secbuf_len(in->buf), ret);
 		if (r != -EOPNOTSUPP)
 			return r;
 		atomic_store(&token_lacks_oaep256, 1);
 		log_debug("the token has no OAEP with SHA-256: raw RSA, padding removed here");
 	}
-	r = hsm_key_rsa_decrypt(h, key, 0, NULL, 0, in->buf->data, in->buf->len, &em);
+	r = hsm_key_rsa_decrypt(h, key, 0, NULL, 0, secbuf_data(in->buf), secbuf_len(in->buf), &em);
 	if (r < 0)
 		return r;
 	r = oaep_sha256_decode(em, rsa_bytes(in->t), label, label_len, ret);
@@ -342,16 +346,18 @@ static int aes_encrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 	if (r < 0)
 		return r;
 	r = hsm_key_aes_gcm(h, key, 1, head + 8, aad, keys_aes_aad(head, in->name, aad),
-			    in->buf->data, in->buf->len, &ct);
+			    secbuf_data(in->buf), secbuf_len(in->buf), &ct);
 	if (r < 0)
 		return r;
-	r = secbuf_new(KEYS_AES_HEADER + ct->len, &out);
-	if (r == 0) {
-		memcpy(out->data, head, KEYS_AES_HEADER);
-		memcpy(out->data + KEYS_AES_HEADER, ct->data, ct->len);
-		out->len = KEYS_AES_HEADER + ct->len;
+	r = secbuf_new(KEYS_AES_HEADER + secbuf_len(ct), &out);
+	if (r == 0)
+		r = secbuf_append(out, head, KEYS_AES_HEADER);
+	if (r == 0)
+		r = secbuf_append(out, secbuf_data(ct), secbuf_len(ct));
+	if (r == 0)
 		*ret = out;
-	}
+	else
+		secbuf_free(out);
 	secbuf_free(ct);
 	return r;
 }
@@ -359,7 +365,7 @@ static int aes_encrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 static int aes_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret,
 		       uint64_t *ret_version)
 {
-	const uint8_t *c = in->buf->data;
+	const uint8_t *c = secbuf_data(in->buf);
 	uint8_t aad[KEYS_AES_AAD_MAX(NAME_SEGMENT_MAX)];
 	struct store_key_version other = { 0 };
 	const struct store_key_version *v = &in->v;
@@ -369,7 +375,7 @@ static int aes_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 
 	if (!in->version_fixed)
 		*ret_version = 0; /* none, until the input names one that exists */
-	if (keys_aes_header_parse(c, in->buf->len, &version) < 0)
+	if (keys_aes_header_parse(c, secbuf_len(in->buf), &version) < 0)
 		return -EBADMSG;
 	if (version != in->v.version) {
 		if (in->version_fixed)
@@ -383,7 +389,8 @@ static int aes_decrypt(struct keys_input *in, struct hsm *h, struct secbuf **ret
 	r = key_object(h, in, v, &key);
 	if (r >= 0)
 		r = hsm_key_aes_gcm(h, key, 0, c + 8, aad, keys_aes_aad(c, in->name, aad),
-				    c + KEYS_AES_HEADER, in->buf->len - KEYS_AES_HEADER, ret);
+				    c + KEYS_AES_HEADER, secbuf_len(in->buf) - KEYS_AES_HEADER,
+				    ret);
 	store_key_version_clear(&other);
 	return r;
 }
@@ -400,7 +407,7 @@ static int run_once(struct keys_input *in, struct hsm *h, struct secbuf **ret,
 		return run_sign(in, h, ret);
 	case KEY_ENCRYPT:
 	case KEY_WRAP:
-		if (in->op == KEY_WRAP && in->buf->len == 0)
+		if (in->op == KEY_WRAP && secbuf_len(in->buf) == 0)
 			return -EINVAL;
 		if (in->t->kind == HSM_KEY_RSA)
 			return rsa_encrypt(in, ret);
@@ -429,7 +436,7 @@ static int run_once(struct keys_input *in, struct hsm *h, struct secbuf **ret,
 		r = key_object(h, in, &in->v, &key);
 		if (r < 0)
 			return r;
-		return hsm_key_aes_unwrap(h, key, in->buf->data, in->buf->len, ret);
+		return hsm_key_aes_unwrap(h, key, secbuf_data(in->buf), secbuf_len(in->buf), ret);
 	default:
 		return -EINVAL;
 	}

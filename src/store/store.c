@@ -93,14 +93,15 @@ int store_get_row(struct store *s, const char *path, struct row *ret)
 int store_get_current(struct store *s, const char *path, struct row *ret_row,
 		      struct secbuf **ret_value)
 {
-	uint8_t stamp[STORE_STAMP_LEN], *sealed = NULL;
+	struct store_stamp stamp;
+	uint8_t *sealed = NULL;
 	sqlite3_stmt *st = NULL;
 	size_t sealed_len;
 	int64_t key_id;
 	struct row row;
 	int r, rc, stamped;
 
-	if (store_cache_get(s->cache, path, &row, &key_id, &sealed, &sealed_len) == 0) {
+	if (store_cache_get(s, path, &row, &key_id, &sealed, &sealed_len) == 0) {
 		if (row.deleted)
 			r = -ENOENT;
 		else if (!row.enabled)
@@ -109,11 +110,11 @@ int store_get_current(struct store *s, const char *path, struct row *ret_row,
 			r = store_open_sealed(s, path, key_id, row.current, sealed, sealed_len,
 					      ret_value);
 		free(sealed);
-		if (r >= 0 || r == -EACCES)
+		if (r >= 0)
 			*ret_row = row;
 		return r;
 	}
-	stamped = store_cache_stamp(s->cache, stamp) == 0;
+	stamped = store_stamp(s, &stamp) == 0;
 	r = store_stmt(s, Q_SECRET_CURRENT, &st);
 	if (r < 0)
 		return r;
@@ -122,7 +123,7 @@ int store_get_current(struct store *s, const char *path, struct row *ret_row,
 	if (rc == SQLITE_ROW) {
 		read_row(st, &row);
 		if (stamped)
-			store_cache_put(s->cache, stamp, path, &row, sqlite3_column_int64(st, 10),
+			store_cache_put(s, &stamp, path, &row, sqlite3_column_int64(st, 10),
 					sqlite3_column_blob(st, 11),
 					(size_t)sqlite3_column_bytes(st, 11));
 		if (row.deleted)
@@ -133,7 +134,7 @@ int store_get_current(struct store *s, const char *path, struct row *ret_row,
 			r = store_open_sealed(s, path, sqlite3_column_int64(st, 10), row.current,
 					      sqlite3_column_blob(st, 11),
 					      (size_t)sqlite3_column_bytes(st, 11), ret_value);
-		if (r >= 0 || r == -EACCES)
+		if (r >= 0)
 			*ret_row = row;
 	} else if (rc == SQLITE_DONE) {
 		r = -ENOENT;

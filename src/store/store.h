@@ -1,5 +1,7 @@
 /*
- * store: the vault's secrets, their versions and metadata, in SQLite (WAL).
+ * store: the vault's secrets, their versions and metadata — the interface a backend of the
+ * vault's database implements (README: "The store's interface"). This one keeps them in
+ * SQLite (WAL), and no SQLite type, statement or code crosses this header.
  *
  * Values are sealed with AES-256-GCM under data keys that the token's key-encryption key
  * wraps (envelope encryption); vault.db and its WAL never hold a plaintext value. The
@@ -96,8 +98,8 @@ void store_free(struct store *s);
  */
 int store_backup(struct store *s, const char *dest);
 
-/* SQLite's integrity check of the whole database: 0, or -EUCLEAN with its first complaint
- * in @err, or another -errno. */
+/* The backend's check of the whole database (SQLite's integrity check): 0, or -EUCLEAN
+ * with its first complaint in @err, or another -errno. */
 int store_check(struct store *s, char *err, size_t errlen);
 
 /* Removes soft-deleted secrets whose retention ended before @now. */
@@ -280,13 +282,35 @@ int store_anchor_get(struct store *s, struct store_anchor *ret);
  * stores the head it returns, as a commit hook does. Returns 0 or -errno. */
 int store_anchor_update(struct store *s, store_commit_fn fn, void *userdata);
 
+#define STORE_STAMP_LEN 48
+
+/* A change stamp: bytes that only equality gives meaning to. */
+struct store_stamp {
+	uint8_t bytes[STORE_STAMP_LEN];
+};
+
+/*
+ * The stamp of what is committed now, in *ret: every commit that finishes — through this
+ * store, another in this process, or another process — makes a different one, so two
+ * equal stamps mean that nothing committed between the two calls. Cheap enough for every
+ * read (no query, no lock): the read caches compare it before they answer. Returns 0, or
+ * -EAGAIN (a commit is being written) or -ENOTSUP (no stamp from this store): then
+ * nothing read may be kept for later.
+ */
+int store_stamp(struct store *s, struct store_stamp *ret);
+
+/* The files a store keeps beside its database file @db (a string literal), for whoever
+ * trusts, copies or removes the database with them: SQLite's WAL, its index and its
+ * rollback journal. */
+#define STORE_COMPANIONS(db) db "-wal", db "-shm", db "-journal"
+
 /* The vault's id (CRYPTO_VAULT_ID_LEN bytes), which names its keys in the token. */
 const uint8_t *store_vault_id(const struct store *s);
 
 /*
  * Checks that every statement on the read path is answered through an index: runs
  * EXPLAIN QUERY PLAN on each and returns -EXDEV with the statement in @err if any scans
- * a whole table. For tests.
+ * a whole table. For tests; a backend without query plans answers 0.
  */
 int store_check_plans(struct store *s, char *err, size_t errlen);
 #endif

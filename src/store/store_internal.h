@@ -86,9 +86,11 @@ struct conn {
 };
 
 struct store_cache;
+struct store_stamper;
 
 struct store {
 	char *db_path;
+	struct store_stamper *stamper; /* NULL: no stamp, so nothing is cached */
 	struct store_cache *cache; /* NULL: every read goes to SQLite */
 	pthread_key_t conn_key;
 	pthread_mutex_t conns_lock;
@@ -168,7 +170,9 @@ int store_version_open(struct store *s, const char *path, int64_t secret_id, uin
 /* Opens a sealed value of @path's version @version under data key @key_id. */
 int store_open_sealed(struct store *s, const char *path, int64_t key_id, uint64_t version,
 		      const void *sealed, size_t sealed_len, struct secbuf **ret);
-/* The live secret's row and its current value, in one statement: the read path. */
+/* The live secret's row and its current value, in one statement: the read path. -ENOENT
+ * (none, or soft-deleted), -EACCES (disabled), or the value's error; *ret_row and
+ * *ret_value are set only on success. */
 int store_get_current(struct store *s, const char *path, struct row *ret_row,
 		      struct secbuf **ret_value);
 int store_version_size(struct store *s, int64_t secret_id, uint64_t version, uint64_t *ret);
@@ -179,18 +183,21 @@ int store_put_locked(struct store *s, const char *path, const struct secbuf *val
 /* store_keys.c: frees the key cache. */
 void store_key_cache_free(struct store *s);
 
-/* store_cache.c: rows and sealed values, valid while the WAL-index header is unchanged. */
-#define STORE_STAMP_LEN 48
-int store_cache_new(const char *db_path, struct store_cache **ret);
+/* store_stamp.c: the source of store_stamp, the WAL-index header of @db_path's -shm file,
+ * whose descriptor stays open until after the store's connections are closed. */
+int store_stamper_open(const char *db_path, struct store_stamper **ret);
+void store_stamper_free(struct store_stamper *st);
+
+/* store_cache.c: rows and sealed values, valid while the store's stamp is unchanged. */
+int store_cache_new(struct store_cache **ret);
 void store_cache_free(struct store_cache *c);
-/* The header now (before a query whose result will be put): 0, or -1 when unusable. */
-int store_cache_stamp(struct store_cache *c, uint8_t out[STORE_STAMP_LEN]);
 /* A hit (0) only while nothing has committed since the entry was read; with @ret_sealed,
- * only for an entry holding the current value (a malloc'ed copy). */
-int store_cache_get(struct store_cache *c, const char *path, struct row *ret_row,
-		    int64_t *ret_key_id, uint8_t **ret_sealed, size_t *ret_sealed_len);
-/* Keeps what a query read, if the header is still @before. */
-void store_cache_put(struct store_cache *c, const uint8_t before[STORE_STAMP_LEN], const char *path,
+ * only for an entry holding the current value (a malloc'ed copy). -ENOENT otherwise, and
+ * always when @s has no cache. */
+int store_cache_get(struct store *s, const char *path, struct row *ret_row, int64_t *ret_key_id,
+		    uint8_t **ret_sealed, size_t *ret_sealed_len);
+/* Keeps what a query read, if the stamp is still @before (taken before the query). */
+void store_cache_put(struct store *s, const struct store_stamp *before, const char *path,
 		     const struct row *row, int64_t key_id, const void *sealed, size_t sealed_len);
 
 #endif

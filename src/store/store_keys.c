@@ -17,7 +17,7 @@ static void copy_word(char *dst, const unsigned char *src)
 
 /*
  * Each key's record and current version, kept as the read cache keeps secrets' rows:
- * valid only while the WAL-index header is the one they were read under, so a change by
+ * valid only while the store's stamp is the one they were read under, so a change by
  * any process is seen at once. Every use of a key file asks for them several times.
  */
 #define KEY_CACHE 32
@@ -25,7 +25,7 @@ static void copy_word(char *dst, const unsigned char *src)
 struct key_cache {
 	struct {
 		int used;
-		uint8_t stamp[STORE_STAMP_LEN];
+		struct store_stamp stamp;
 		char name[NAME_SEGMENT_MAX + 1];
 		struct store_key k;
 		struct store_key_version v; /* the current version; public_der owned */
@@ -55,15 +55,15 @@ void store_key_cache_free(struct store *s)
 static int cache_get(struct store *s, const char *name, struct store_key *ret_k,
 		     struct store_key_version *ret_v)
 {
-	uint8_t now[STORE_STAMP_LEN];
+	struct store_stamp now;
 	size_t i = cache_slot(name);
 	int r = -ENOENT;
 
-	if (!s->cache || store_cache_stamp(s->cache, now) < 0)
+	if (!s->cache || store_stamp(s, &now) < 0)
 		return -ENOENT;
 	pthread_mutex_lock(&s->key_cache_lock);
 	if (s->key_cache && s->key_cache->e[i].used &&
-	    memcmp(s->key_cache->e[i].stamp, now, STORE_STAMP_LEN) == 0 &&
+	    memcmp(s->key_cache->e[i].stamp.bytes, now.bytes, STORE_STAMP_LEN) == 0 &&
 	    strcmp(s->key_cache->e[i].name, name) == 0) {
 		r = 0;
 		if (ret_k)
@@ -85,15 +85,15 @@ static int cache_get(struct store *s, const char *name, struct store_key *ret_k,
 	return r;
 }
 
-/* Keeps what was read under header @before, if it is still the header. */
-static void cache_put(struct store *s, const uint8_t before[STORE_STAMP_LEN], const char *name,
+/* Keeps what was read under stamp @before, if it is still the stamp. */
+static void cache_put(struct store *s, const struct store_stamp *before, const char *name,
 		      const struct store_key *k, const struct store_key_version *v)
 {
-	uint8_t now[STORE_STAMP_LEN];
+	struct store_stamp now;
 	size_t i = cache_slot(name);
 	uint8_t *der = NULL;
 
-	if (store_cache_stamp(s->cache, now) < 0 || memcmp(now, before, STORE_STAMP_LEN) != 0)
+	if (store_stamp(s, &now) < 0 || memcmp(now.bytes, before->bytes, STORE_STAMP_LEN) != 0)
 		return;
 	if (v->public_der) {
 		der = malloc(v->public_len);
@@ -107,7 +107,7 @@ static void cache_put(struct store *s, const uint8_t before[STORE_STAMP_LEN], co
 	if (s->key_cache) {
 		store_key_version_clear(&s->key_cache->e[i].v);
 		s->key_cache->e[i].used = 1;
-		memcpy(s->key_cache->e[i].stamp, before, STORE_STAMP_LEN);
+		s->key_cache->e[i].stamp = *before;
 		snprintf(s->key_cache->e[i].name, sizeof(s->key_cache->e[i].name), "%s", name);
 		s->key_cache->e[i].k = *k;
 		s->key_cache->e[i].v = *v;
@@ -125,17 +125,17 @@ static int version_get_locked(struct store *s, const char *name, uint64_t versio
 /* Fills the cache for @name from SQLite, when the stamp holds still. */
 static void cache_fill(struct store *s, const char *name)
 {
-	uint8_t before[STORE_STAMP_LEN];
+	struct store_stamp before;
 	struct store_key_version v;
 	struct store_key k;
 
-	if (!s->cache || store_cache_stamp(s->cache, before) < 0)
+	if (!s->cache || store_stamp(s, &before) < 0)
 		return;
 	if (key_get_locked(s, name, &k) < 0)
 		return;
 	if (version_get_locked(s, name, k.current, &v) < 0)
 		return;
-	cache_put(s, before, name, &k, &v);
+	cache_put(s, &before, name, &k, &v);
 	store_key_version_clear(&v);
 }
 

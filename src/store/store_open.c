@@ -152,6 +152,7 @@ void store_free(struct store *s)
 		s->conns = next;
 	}
 	store_cache_free(s->cache);
+	store_stamper_free(s->stamper); /* after the connections: see struct store_stamper */
 	store_key_cache_free(s);
 	pthread_mutex_destroy(&s->key_cache_lock);
 	for (size_t i = 0; i < s->n_keys; i++)
@@ -290,7 +291,9 @@ int store_open(const char *db_path, struct hsm *hsm, const struct store_options 
 		if (r < 0)
 			goto fail;
 	}
-	r = opt->no_read_cache ? 0 : store_cache_new(db_path, &s->cache);
+	r = store_stamper_open(db_path, &s->stamper);
+	if (r >= 0 && !opt->no_read_cache)
+		r = store_cache_new(&s->cache);
 	if (r < 0)
 		log_debug("no read cache for \"%s\": %s", db_path, strerror(-r));
 	*ret = s;

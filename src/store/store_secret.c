@@ -15,21 +15,21 @@
 int store_secret_stat(struct store *s, const char *path, enum store_which which,
 		      struct store_stat *ret)
 {
-	uint8_t stamp[STORE_STAMP_LEN];
+	struct store_stamp stamp;
 	struct row row;
 	int r;
 
 	r = store_enter_path(s, path);
 	if (r < 0)
 		return r;
-	if (store_cache_get(s->cache, path, &row, NULL, NULL, NULL) == 0) {
+	if (store_cache_get(s, path, &row, NULL, NULL, NULL) == 0) {
 		r = (which == STORE_LIVE) == (row.deleted == 0) ? 0 : -ENOENT;
 	} else {
-		int stamped = store_cache_stamp(s->cache, stamp) == 0;
+		int stamped = store_stamp(s, &stamp) == 0;
 
 		r = store_get_row(s, path, &row);
 		if (r == 0 && stamped)
-			store_cache_put(s->cache, stamp, path, &row, 0, NULL, 0);
+			store_cache_put(s, &stamp, path, &row, 0, NULL, 0);
 		if (r == 0 && (which == STORE_LIVE) != (row.deleted == 0))
 			r = -ENOENT;
 	}
@@ -143,7 +143,7 @@ static int version_add(struct store *s, const char *path, int64_t id, uint64_t v
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, (int64_t)version);
 	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int64(st, 4, (int64_t)value->len);
+	sqlite3_bind_int64(st, 4, (int64_t)secbuf_len(value));
 	sqlite3_bind_int64(st, 5, key_id);
 	sqlite3_bind_blob(st, 6, sealed, (int)sealed_len, SQLITE_STATIC);
 	r = store_step_done(s, st);
@@ -257,7 +257,7 @@ int store_secret_put(struct store *s, const char *path, const struct secbuf *val
 
 	if (name_path_check(path) < 0)
 		return -EINVAL;
-	if (value->len > s->opt.max_secret_size)
+	if (secbuf_len(value) > s->opt.max_secret_size)
 		return -EFBIG;
 	r = store_enter(s);
 	if (r < 0)
@@ -274,7 +274,6 @@ int store_secret_put(struct store *s, const char *path, const struct secbuf *val
 static int resize_locked(struct store *s, const char *path, uint64_t size, int64_t now,
 			 uint64_t *ret_version)
 {
-	static const uint8_t zeros[4096];
 	struct secbuf *value = NULL;
 	struct row row;
 	int r;
@@ -286,17 +285,8 @@ static int resize_locked(struct store *s, const char *path, uint64_t size, int64
 		r = readable_now(&row, now);
 	if (r >= 0)
 		r = store_version_open(s, path, row.id, row.current, &value);
-	if (r < 0)
-		return r;
-	if (size <= value->len)
-		secbuf_truncate(value, (size_t)size);
-	else
-		r = secbuf_reserve(value, (size_t)size);
-	while (r >= 0 && value->len < size) {
-		size_t n = (size_t)size - value->len;
-
-		r = secbuf_append(value, zeros, n < sizeof(zeros) ? n : sizeof(zeros));
-	}
+	if (r >= 0)
+		r = secbuf_resize(value, (size_t)size); /* zeros past the end, as truncate(2) */
 	if (r >= 0)
 		r = store_put_locked(s, path, value, 0, now, ret_version);
 	secbuf_free(value);

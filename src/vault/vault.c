@@ -97,8 +97,8 @@ static int random_pin(struct secbuf **ret)
 		return r;
 	}
 	for (size_t i = 0; i < sizeof(raw); i++)
-		pin->data[i] = (uint8_t)alphabet[raw[i] & 63];
-	pin->len = sizeof(raw);
+		secbuf_mutable_data(pin)[i] = (uint8_t)alphabet[raw[i] & 63];
+	(void)secbuf_set_len(pin, sizeof(raw)); /* within the room secbuf_new made */
 	OPENSSL_cleanse(raw, sizeof(raw));
 	*ret = pin;
 	return 0;
@@ -115,8 +115,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 /* Removes what a failed init made: only the names it creates, never anything else. */
 static void init_undo(const char *dir, int made_dir)
 {
-	static const char *const extra[] = { VAULT_DB "-wal", VAULT_DB "-shm", VAULT_DB "-journal",
-					     CONFIG_FILE ".tmp" };
+	static const char *const extra[] = { STORE_COMPANIONS(VAULT_DB), CONFIG_FILE ".tmp" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(vault_files) / sizeof(vault_files[0]); i++)
@@ -165,7 +164,7 @@ static int init_embedded_token(const char *dir, struct vault_config *cfg, struct
 	snprintf(label, sizeof(label), "vaultfs-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
 	r = join(path, dir, VAULT_PIN);
 	if (r >= 0)
-		r = write_new_file(path, 0400, pin->data, pin->len);
+		r = write_new_file(path, 0400, secbuf_data(pin), secbuf_len(pin));
 	if (r < 0) {
 		snprintf(err, errlen, "cannot write \"%s\": %s", path, strerror(-r));
 		goto out;
@@ -444,11 +443,11 @@ static int open_audit(struct vault *v, char *err, size_t errlen)
 	return r;
 }
 
-void vault_daemon_mode(struct vault *v)
+int vault_daemon_mode(struct vault *v)
 {
 	v->daemon = 1;
 	audit_set_sync_each(v->audit, 0);
-	audit_derive_ahead(v->audit);
+	return audit_derive_ahead(v->audit);
 }
 
 int vault_audit_flush(struct vault *v)
@@ -507,7 +506,9 @@ int vault_open(const char *dir, struct vault **ret, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read \"%s\": %s", path, strerror(-r));
 		goto fail;
 	}
-	r = resolve(path, absdir, v->cfg->pin_file);
+	r = vault_pin_credential(path);
+	if (r == 0)
+		r = resolve(path, absdir, v->cfg->pin_file);
 	if (r >= 0)
 		r = vault_read_pin(path, &pin, err, errlen);
 	if (r >= 0)

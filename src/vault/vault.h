@@ -67,8 +67,10 @@ int vault_record(struct vault *v, const struct audit_event *ev);
 int vault_record_inspection(struct vault *v, const struct audit_event *ev);
 
 /* For the mount daemon: records are flushed to disk by vault_audit_flush (every second)
- * and with every change, not one by one as for an admin command. */
-void vault_daemon_mode(struct vault *v);
+ * and with every change, not one by one as for an admin command. Returns 0, or -errno
+ * when the trail's key thread could not start (audit_derive_ahead): the mode is set all
+ * the same. */
+int vault_daemon_mode(struct vault *v);
 
 /* Flushes the trail to disk and moves the vault's record of its head forward. Returns 1
  * if anything was flushed, 0 if nothing was new, or -errno. */
@@ -148,7 +150,7 @@ void vault_admin_event(struct audit_event *ev, const char *op, char *exe, size_t
 /*
  * Whether the vault in @absdir (absolute, no symbolic link in it) can be trusted, as sshd's
  * StrictModes decides: @absdir, every directory above it, and each vault file in it that
- * exists (vaultfs.conf, vault.db and its -wal/-shm/-journal, policy, audit.log, pin,
+ * exists (vaultfs.conf, vault.db and its STORE_COMPANIONS, policy, audit.log, pin,
  * softhsm2.conf, and tokens/ with all it holds) must be owned by the effective uid or root
  * and writable by no group or other user; a directory above @absdir may be writable by
  * others if it has the sticky bit, as /tmp. A vault file that is a symbolic link is
@@ -166,5 +168,14 @@ int vault_resolve_safe(const char *dir, char *ret_absdir, char *err, size_t errl
  * regular file.
  */
 int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errlen);
+
+/*
+ * The PIN that systemd passes to a command as the credential "pin" (LoadCredential=pin:FILE,
+ * LoadCredentialEncrypted=pin:FILE): when $CREDENTIALS_DIRECTORY is set and holds an entry
+ * "pin", its path goes into @ret_path (PATH_MAX bytes) and 1 is returned; vault_open reads
+ * it in place of vaultfs.conf's pin_file, judged by vault_read_pin as that would be. 0 when
+ * there is none (@ret_path untouched); -ENAMETOOLONG.
+ */
+int vault_pin_credential(char *ret_path);
 
 #endif

@@ -29,10 +29,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The files of DIR that vaultfs trusts (SQLite's companions of vault.db with them). */
+/* The files of DIR that vaultfs trusts (the store's companions of vault.db with them). */
 static const char *const trusted[] = {
-	CONFIG_FILE,  VAULT_DB,	   VAULT_DB "-wal", VAULT_DB "-shm",	VAULT_DB "-journal",
-	VAULT_POLICY, VAULT_AUDIT, VAULT_PIN,	    VAULT_SOFTHSM_CONF, VAULT_TOKENS,
+	CONFIG_FILE, VAULT_DB,	STORE_COMPANIONS(VAULT_DB), VAULT_POLICY,
+	VAULT_AUDIT, VAULT_PIN, VAULT_SOFTHSM_CONF,	    VAULT_TOKENS,
 };
 
 /* How deep tokens/ goes: SoftHSM2 keeps one folder per token, its files inside. */
@@ -234,6 +234,7 @@ int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errl
 {
 	struct secbuf *pin = NULL;
 	struct stat st;
+	size_t n;
 	int fd, r;
 
 	/* O_NONBLOCK: a FIFO put there must not hang the command; only a regular file is read */
@@ -266,11 +267,12 @@ int vault_read_pin(const char *path, struct secbuf **ret, char *err, size_t errl
 			 r == -EFBIG ? "longer than 256 bytes" : strerror(-r));
 		goto out;
 	}
-	if (pin->len && pin->data[pin->len - 1] == '\n')
-		secbuf_truncate(pin, pin->len - 1);
-	if (pin->len && pin->data[pin->len - 1] == '\r')
-		secbuf_truncate(pin, pin->len - 1);
-	if (pin->len == 0) {
+	n = secbuf_len(pin);
+	if (n && secbuf_data(pin)[n - 1] == '\n')
+		secbuf_truncate(pin, --n);
+	if (n && secbuf_data(pin)[n - 1] == '\r')
+		secbuf_truncate(pin, --n);
+	if (n == 0) {
 		r = -EINVAL;
 		snprintf(err, errlen, "PIN file \"%s\" is empty", path);
 		goto out;

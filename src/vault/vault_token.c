@@ -221,12 +221,71 @@ static int hand_over(struct vault_softhsm *s, const char *text, size_t len, char
 	return 0;
 }
 
+/* Copies every line of @text but the token folder's to @out (*ret_len bytes), and gives
+ * the last token folder's value in *ret_v (n 0: none): the last one counts, as in SoftHSM2. */
+static void strip_tokendir(const char *text, size_t len, char *out, size_t *ret_len,
+			   struct span *ret_v)
+{
+	struct span v = { NULL, 0 };
+	size_t olen = 0;
+
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		struct span line_v;
+
+		if (tokendir_line(p, n, &line_v)) {
+			v = line_v;
+		} else {
+			memcpy(out + olen, p, n);
+			olen += n;
+			out[olen++] = '\n';
+		}
+		p += nl ? n + 1 : n;
+	}
+	*ret_len = olen;
+	*ret_v = v;
+}
+
+/*
+ * The token folder, absolute, into @buf (of @size): from @v, the configuration's own value
+ * (n 0: none) — relative to the configuration's @folder; absolute and as it is for a
+ * configuration outside the vault; absolute in the vault's own (@own) only as an older
+ * vaultfs wrote it, where the vault was made, so DIR/tokens now (*ret_old_style 1).
+ * -EINVAL with @err when SoftHSM2 could not be given that path.
+ */
+static int token_folder(const char *absdir, const char *folder, int own, struct span v, char *buf,
+			size_t size, int *ret_old_style, char *err, size_t errlen)
+{
+	int r, old_style = 0;
+
+	if (v.n && v.p[0] == '/' && !own) {
+		r = snprintf(buf, size, "%.*s", (int)v.n, v.p);
+	} else if (v.n && v.p[0] == '/') {
+		old_style = 1;
+		r = snprintf(buf, size, "%s/" VAULT_TOKENS_REL, absdir);
+	} else if (v.n) {
+		r = snprintf(buf, size, "%s/%.*s", folder, (int)v.n, v.p);
+	} else {
+		r = snprintf(buf, size, "%s/" VAULT_TOKENS_REL, folder);
+	}
+	if (r >= (int)size || !conf_can_hold(buf)) {
+		snprintf(err, errlen,
+			 "embedded token's folder \"%s\": SoftHSM2 cannot be given this path "
+			 "(it holds '#', '=' or a line break, starts or ends with a space, or "
+			 "is longer than 1000 bytes)",
+			 buf);
+		return -EINVAL;
+	}
+	*ret_old_style = old_style;
+	return 0;
+}
+
 int vault_softhsm_begin(const char *absdir, const char *conf, struct vault_softhsm *ret, char *err,
 			size_t errlen)
 {
-	char path[PATH_MAX], folder[PATH_MAX], *text = NULL, *out = NULL, *slash;
-	const char *p, *end;
-	struct span v = { NULL, 0 };
+	char path[PATH_MAX], folder[PATH_MAX], *text = NULL, *out = NULL;
+	struct span v;
 	size_t len = 0, olen = 0;
 	const char *env = getenv("SOFTHSM2_CONF");
 	int own = conf[0] != '/', old_style = 0, r;
@@ -257,43 +316,13 @@ int vault_softhsm_begin(const char *absdir, const char *conf, struct vault_softh
 		r = -ENOMEM;
 		goto out;
 	}
-	for (p = text, end = text + len; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		struct span line_v;
-
-		if (tokendir_line(p, n, &line_v)) {
-			v = line_v; /* the last one counts, as in SoftHSM2 */
-		} else {
-			memcpy(out + olen, p, n);
-			olen += n;
-			out[olen++] = '\n';
-		}
-		p += nl ? n + 1 : n;
-	}
+	strip_tokendir(text, len, out, &olen, &v);
 	snprintf(folder, sizeof(folder), "%s", path);
-	slash = strrchr(folder, '/');
-	*slash = '\0'; /* @path is absolute: there is one */
-	if (v.n && v.p[0] == '/' && !own) {
-		r = snprintf(ret->tokens, sizeof(ret->tokens), "%.*s", (int)v.n, v.p);
-	} else if (v.n && v.p[0] == '/') {
-		/* an older vaultfs wrote where the vault was made; it is here now */
-		old_style = 1;
-		r = snprintf(ret->tokens, sizeof(ret->tokens), "%s/" VAULT_TOKENS_REL, absdir);
-	} else if (v.n) {
-		r = snprintf(ret->tokens, sizeof(ret->tokens), "%s/%.*s", folder, (int)v.n, v.p);
-	} else {
-		r = snprintf(ret->tokens, sizeof(ret->tokens), "%s/" VAULT_TOKENS_REL, folder);
-	}
-	if (r >= (int)sizeof(ret->tokens) || !conf_can_hold(ret->tokens)) {
-		r = -EINVAL;
-		snprintf(err, errlen,
-			 "embedded token's folder \"%s\": SoftHSM2 cannot be given this path "
-			 "(it holds '#', '=' or a line break, starts or ends with a space, or "
-			 "is longer than 1000 bytes)",
-			 ret->tokens);
+	*strrchr(folder, '/') = '\0'; /* @path is absolute: there is one */
+	r = token_folder(absdir, folder, own, v, ret->tokens, sizeof(ret->tokens), &old_style, err,
+			 errlen);
+	if (r < 0)
 		goto out;
-	}
 	olen += (size_t)sprintf(out + olen, TOKENDIR " = %s\n", ret->tokens);
 	r = hand_over(ret, out, olen, err, errlen);
 	if (r < 0)

@@ -95,6 +95,16 @@ grep -qE 'corrupt|integrity' "$T/.err" && pass || fail "corrupt pages message: $
 cp "$T/db.good" "$V/vault.db"
 same "restored database works" original "$("$VAULTFS" secret get "$V" app/key)"
 
+# A record torn by a writer that died mid-line: the next command cuts it off, says so once
+# on its stderr (the trail tells, the command logs), and goes on; the chain holds.
+printf '{"seq":99,"ti' >>"$V/audit.log"
+"$VAULTFS" secret get "$V" app/key >"$T/.out" 2>"$T/.err" && pass || fail "after a torn record: $(cat "$T/.err")"
+same "torn record: the value" original "$(cat "$T/.out")"
+same "torn record: one line" 1 "$(wc -l <"$T/.err")"
+grep -qE '^vaultfs: Cutting a torn record \(13 bytes\) off the end of ".*/audit\.log"$' "$T/.err" && pass ||
+	fail "torn record message: $(cat "$T/.err")"
+out=$("$VAULTFS" audit verify "$V" 2>&1) && pass || fail "verify after the cut: $out"
+
 # The PIN never shows up, even with debug logging on.
 VAULTFS_DEBUG=1 "$VAULTFS" secret get "$V" app/key >/dev/null 2>"$T/debug"
 grep -q "$PIN" "$T/debug" && fail "PIN in the debug log" || pass

@@ -77,7 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    c->open_files > CONFIG_OPEN_FILES_LIMIT || c->buffered_per_uid < CONFIG_BUFFERED_MIN ||
 	    c->buffered_per_uid > CONFIG_BUFFERED_LIMIT || c->buffered < CONFIG_BUFFERED_MIN ||
 	    c->buffered > CONFIG_BUFFERED_LIMIT || !*c->hsm_module || !*c->token_label ||
-	    !*c->pin_file)
+	    !*c->pin_file || c->metrics_interval < 1 || c->metrics_interval > 3600 ||
+	    (c->metrics_file && !config_metrics_file_ok(c->metrics_file)))
 		abort();
 	if (config_write(scratch(), c) != 0)
 		abort();
@@ -93,7 +94,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    back->open_files != c->open_files || back->buffered_per_uid != c->buffered_per_uid ||
 	    back->buffered != c->buffered || !same(back->hsm_module, c->hsm_module) ||
 	    !same(back->token_label, c->token_label) || !same(back->pin_file, c->pin_file) ||
-	    !same(back->softhsm2_conf, c->softhsm2_conf)) {
+	    !same(back->softhsm2_conf, c->softhsm2_conf) ||
+	    !same(back->metrics_file, c->metrics_file) ||
+	    back->metrics_interval != c->metrics_interval ||
+	    back->metrics_openmetrics != c->metrics_openmetrics) {
 		fprintf(stderr, "written settings parse back different\n");
 		abort();
 	}

@@ -59,7 +59,8 @@ static void oaep_differential(const uint8_t *em, size_t len, size_t k, int wrap)
 		n = RSA_padding_check_PKCS1_OAEP_mgf1(ref, (int)k, em, (int)len, (int)k, label,
 						      (int)label_len, EVP_sha256(), EVP_sha256());
 	if (r == 0) {
-		if (n < 0 || out->len != (size_t)n || memcmp(out->data, ref, out->len))
+		if (n < 0 || secbuf_len(out) != (size_t)n ||
+		    memcmp(secbuf_data(out), ref, (size_t)n))
 			abort();
 	} else if (r != -EBADMSG || n >= 0) {
 		abort();
@@ -77,14 +78,16 @@ static void oaep_round_trip(const uint8_t *msg, size_t len)
 
 	if (len > k - 2 * 32 - 2 || secbuf_new(k, &em) < 0)
 		return;
-	if (RSA_padding_add_PKCS1_OAEP_mgf1(
-		    em->data, (int)k, msg, (int)len, (const uint8_t *)KEYS_WRAP_LABEL,
-		    (int)strlen(KEYS_WRAP_LABEL), EVP_sha256(), EVP_sha256()) != 1)
+	if (secbuf_resize(em, k) < 0)
 		abort();
-	em->len = k;
+	if (RSA_padding_add_PKCS1_OAEP_mgf1(secbuf_mutable_data(em), (int)k, msg, (int)len,
+					    (const uint8_t *)KEYS_WRAP_LABEL,
+					    (int)strlen(KEYS_WRAP_LABEL), EVP_sha256(),
+					    EVP_sha256()) != 1)
+		abort();
 	if (oaep_sha256_decode(em, k, (const uint8_t *)KEYS_WRAP_LABEL, strlen(KEYS_WRAP_LABEL),
 			       &out) != 0 ||
-	    out->len != len || memcmp(out->data, msg, len))
+	    secbuf_len(out) != len || memcmp(secbuf_data(out), msg, len))
 		abort();
 	secbuf_free(out);
 	out = NULL;

@@ -157,13 +157,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		if (r < 0)
 			die("encrypt or wrap", r);
-		if (out->len)
-			out->data[at % out->len] ^= flip;
-		r = run(name, 0, undo[mode & 1], out->data, out->len, 0, &back);
-		if (flip == 0 &&
-		    (r != 0 || back->len != size - 4 || memcmp(back->data, data + 4, size - 4))) {
+		if (secbuf_len(out))
+			secbuf_mutable_data(out)[at % secbuf_len(out)] ^= flip;
+		r = run(name, 0, undo[mode & 1], secbuf_data(out), secbuf_len(out), 0, &back);
+		if (flip == 0 && (r != 0 || secbuf_len(back) != size - 4 ||
+				  memcmp(secbuf_data(back), data + 4, size - 4))) {
 			fprintf(stderr, "round trip under %s: %d, %zu bytes in, %zu back\n", name,
-				r, size - 4, r == 0 ? back->len : 0);
+				r, size - 4, r == 0 ? secbuf_len(back) : 0);
 			abort();
 		}
 		if (flip != 0 && r != -EBADMSG) {

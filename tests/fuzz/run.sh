@@ -4,7 +4,7 @@
 # from its seed corpus (tests/fuzz/corpus-NAME, committed) and what earlier runs in the
 # same output directory found. Every parser of untrusted input has one:
 #
-#   policy      the policy file (policy/policy.c, globs, decisions)
+#   policy      the policy file (policy/policy_parse.c, policy.c, globs, decisions)
 #   audit_line  a line of the audit trail, before any MAC is checked (src/audit/audit_line.c)
 #   config      vaultfs.conf through inih, written back and read again (src/config/config.c)
 #   pem         a private key to import, with or without a passphrase (src/keys/keys_pem.c)

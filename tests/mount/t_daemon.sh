@@ -39,7 +39,7 @@ cmp -s "$T/big" "$S/big" && pass || fail "daemon hurt by killed readers"
 
 # The daemon's last word when it dies, in its log.
 kill -SEGV "$pid"
-for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+wait_exit "$pid" 5 || true
 grep -q "daemon died: SIGSEGV" "$V/vaultfs.log" && pass || fail "no last word: $(tail -3 "$V/vaultfs.log")"
 fusermount3 -uz "$M"
 

@@ -28,8 +28,8 @@ DAEMON_PID=$(jq -r 'select(.op == "mount") | .pid' "$A" | tail -n 1)
 # stop_detached: unmounts, waits for the daemon to end, and checks its log for errors.
 stop_detached() {
 	fusermount3 -u "$M" || fail "fusermount3 -u failed"
-	for _ in $(seq 1 200); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.05; done
-	kill -0 "$DAEMON_PID" 2>/dev/null && fail "daemon still running after unmount"
+	# detached, it is init's child: a zombie init has not reaped yet has exited
+	wait_exit "$DAEMON_PID" 10 || fail "daemon still running after unmount"
 	DAEMON_PID=
 	if grep -qi error "$V"/vaultfs.log*; then fail "vaultfs.log says error: $(cat "$V"/vaultfs.log*)"; fi
 }

@@ -9,6 +9,13 @@
 # tail -f`) runs on unharmed, and `vaultfs audit verify` passes after each rotation; and
 # a vault mounted while SIGHUPs arrive mounts. Prints "ok WHAT" or "FAIL: WHAT".
 set -u
+
+# exited PID: gone, or a zombie its parent (init, for a detached daemon) has not reaped yet.
+exited() {
+	local state
+	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -z "$state" ] || [ "$state" = Z ]
+}
 R=$1
 W=$2
 VFS=$R/usr/bin/vaultfs
@@ -34,8 +41,8 @@ cleanup() {
 		fi
 	done
 	if [ -n "$DAEMON" ]; then
-		for _ in $(seq 1 100); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.05; done
-		kill -0 "$DAEMON" 2>/dev/null && { echo "FAIL: the daemon outlived its unmount"; kill -9 "$DAEMON"; }
+		for _ in $(seq 1 200); do exited "$DAEMON" && break; sleep 0.05; done
+		exited "$DAEMON" || { echo "FAIL: the daemon outlived its unmount"; kill -9 "$DAEMON"; }
 	fi
 }
 trap cleanup EXIT
@@ -127,7 +134,7 @@ check "the vault mounted under SIGHUPs serves" [ -d "$M2/secrets" ]
 DAEMON2=$(jq -r 'select(.op == "mount") | .pid' "$V2/audit.log" | tail -n 1)
 if mountpoint -q "$M2"; then
 	fusermount3 -u "$M2"
-	for _ in $(seq 1 100); do kill -0 "$DAEMON2" 2>/dev/null || break; sleep 0.05; done
+	for _ in $(seq 1 200); do exited "$DAEMON2" && break; sleep 0.05; done
 fi
 
 # Both unmount cleanly; the daemons' logs (rotated or not) hold no error.
@@ -135,8 +142,8 @@ kill "$TAIL" 2>/dev/null
 TAIL=
 fusermount3 -u "$M"
 check "fusermount3 -u after the rotations" [ $? -eq 0 ]
-for _ in $(seq 1 100); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.05; done
-check "the daemon ends once unmounted" eval '! kill -0 "$DAEMON" 2>/dev/null'
+for _ in $(seq 1 200); do exited "$DAEMON" && break; sleep 0.05; done
+check "the daemon ends once unmounted" exited "$DAEMON"
 DAEMON=
 check "the daemons' logs hold no error ($(cat "$V"/vaultfs.log* "$V2"/vaultfs.log* | grep -i error | head -n 3))" \
 	eval '! cat "$V"/vaultfs.log* "$V2"/vaultfs.log* | grep -qi error'

@@ -109,6 +109,16 @@ done
 if [ -e "$SRC/systemd/vaultfs@.service" ]; then
 	if grep -qxF /lib/systemd/system/vaultfs@.service "$T/contents"; then pass; else
 		fail "the package lacks /lib/systemd/system/vaultfs@.service"; fi
+	# A template has no instance to enable or start: the maintainer scripts leave it alone
+	# (the operator runs systemctl enable --now vaultfs@NAME for each vault).
+	dpkg-deb -e "$DEB" "$T/debian-control"
+	touched=$(grep -lE 'vaultfs@|deb-systemd-invoke|deb-systemd-helper' \
+		"$T/debian-control"/{preinst,postinst,prerm,postrm} 2>/dev/null)
+	[ -z "$touched" ] && pass || fail "maintainer scripts that enable or start the unit: $touched"
+	same "the unit's ExecStart= in the package" \
+		"ExecStart=/usr/bin/vaultfs mount -f /var/lib/vaultfs/%i /run/vaultfs/%i" \
+		"$(dpkg-deb --fsys-tarfile "$DEB" | tar -xOf - ./lib/systemd/system/vaultfs@.service |
+			grep '^ExecStart=')"
 fi
 depends=$(dpkg-deb -f "$DEB" Depends)
 for d in fuse3 softhsm2 procps libfuse3-3 libssl3 libsqlite3-0; do
@@ -225,6 +235,12 @@ if [ -f "$BUILD/cmake_install.cmake" ]; then
 		share/doc/vaultfs/examples/policy etc/logrotate.d/vaultfs; do
 		[ -f "$I/$f" ] && pass || fail "cmake --install --prefix put no $f"
 	done
+	# the unit runs the program where this install put it
+	if [ -e "$SRC/systemd/vaultfs@.service" ]; then
+		same "cmake --install: the unit's ExecStart=" \
+			"ExecStart=$I/bin/vaultfs mount -f /var/lib/vaultfs/%i /run/vaultfs/%i" \
+			"$(grep '^ExecStart=' "$I/lib/systemd/system/vaultfs@.service" 2>&1)"
+	fi
 	outside=$(grep 'Installing: ' "$T/install.log" | grep -v "Installing: $I/")
 	[ -z "$outside" ] && pass || fail "cmake --install wrote outside its prefix: $outside"
 fi

@@ -4,7 +4,8 @@
  * same strings), the chain and every kind of tampering, the vault's anchor, epochs,
  * torn records, two writers on one file, a write cut short (RLIMIT_FSIZE) that leaves no
  * partial record, and rotation — by size, and by others (moved, moved out of the directory,
- * truncated) after another writer wrote last.
+ * truncated) after another writer wrote last; what the trail tells its owner of each
+ * (audit_set_notify), since it logs nothing itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,6 +88,24 @@ static struct audit_report verify(struct fixture *f, const struct audit_head *an
 	assert_int_equal(audit_verify(f->dir, f->tok.hsm, f->key, anchor ? anchor : &none, &rep),
 			 0);
 	return rep;
+}
+
+/* What the trail told (audit_set_notify): how often each kind, and the last one's fields. */
+struct notices {
+	int count[AUDIT_NOTICE_ROTATED + 1];
+	long long value[AUDIT_NOTICE_ROTATED + 1];
+	char detail[AUDIT_NOTICE_ROTATED + 1][PATH_MAX + 64];
+	char path[PATH_MAX + 16];
+};
+
+static void collect(void *userdata, const struct audit_notice *n)
+{
+	struct notices *ns = userdata;
+
+	ns->count[n->kind]++;
+	ns->value[n->kind] = n->value;
+	snprintf(ns->detail[n->kind], sizeof(ns->detail[0]), "%s", n->detail ? n->detail : "");
+	snprintf(ns->path, sizeof(ns->path), "%s", n->path);
 }
 
 /* Runs a shell command on the trail (sed, head...) in the test's directory. */
@@ -387,20 +406,38 @@ static void test_epochs(void **state)
 	assert_int_equal(verify(f, NULL).bad_seq, 0);
 }
 
-/* A writer killed inside a record leaves a torn line: the next writer cuts it off. */
+/* A writer killed inside a record leaves a torn line: the next writer cuts it off, at open
+ * or at its next append, and tells its owner how many bytes it cut — the cut at open as
+ * soon as someone listens. */
 static void test_torn_tail(void **state)
 {
 	struct fixture *f = *state;
 	struct audit_options o = { 0 };
+	struct notices ns = { 0 };
 
 	append_n(f, 3, NULL);
 	edit(f, "printf '{\"seq\":4,\"time\":\"2026' >> audit.log");
 	assert_int_not_equal(verify(f, NULL).bad_seq, 0);
 	audit_free(f->a);
 	assert_int_equal(audit_open(f->path, f->tok.hsm, f->key, &o, &f->a), 0);
+	audit_set_notify(f->a, collect, &ns);
+	assert_int_equal(ns.count[AUDIT_NOTICE_TORN], 1);
+	assert_int_equal(ns.value[AUDIT_NOTICE_TORN], 21);
+	assert_string_equal(ns.path, f->path);
 	append_n(f, 1, NULL);
 	assert_int_equal(verify(f, NULL).records, 4);
 	assert_int_equal(verify(f, NULL).bad_seq, 0);
+	/* told once: a second listener hears of no cut */
+	audit_set_notify(f->a, collect, &ns);
+	assert_int_equal(ns.count[AUDIT_NOTICE_TORN], 1);
+	/* torn behind this writer's back, after its last record: cut at the next append */
+	edit(f, "printf '{\"seq\":5,\"ti' >> audit.log");
+	append_n(f, 1, NULL);
+	assert_int_equal(ns.count[AUDIT_NOTICE_TORN], 2);
+	assert_int_equal(ns.value[AUDIT_NOTICE_TORN], 12);
+	assert_int_equal(verify(f, NULL).records, 5);
+	assert_int_equal(verify(f, NULL).bad_seq, 0);
+	assert_int_equal(ns.count[AUDIT_NOTICE_STALLED] + ns.count[AUDIT_NOTICE_ROTATED], 0);
 }
 
 /* Two writers on one file (the daemon and an admin command) keep one chain. */
@@ -451,12 +488,20 @@ static void test_rotation(void **state)
 {
 	struct fixture *f = *state;
 	struct audit_options o = { .rotate_size = 65536 };
+	struct notices ns = { 0 };
 	struct audit_head head;
 	struct audit_report rep;
+	char want[PATH_MAX + 64];
 
 	audit_free(f->a);
 	assert_int_equal(audit_open(f->path, f->tok.hsm, f->key, &o, &f->a), 0);
+	audit_set_notify(f->a, collect, &ns);
 	append_n(f, 600, &head);
+	/* each rotation told, with the name the file went to */
+	assert_true(ns.count[AUDIT_NOTICE_ROTATED] >= 2);
+	snprintf(want, sizeof(want), "%s-", f->path);
+	assert_memory_equal(ns.detail[AUDIT_NOTICE_ROTATED], want, strlen(want));
+	assert_int_equal(ns.count[AUDIT_NOTICE_TORN], 0);
 	rep = verify(f, &head);
 	assert_int_equal(rep.bad_seq, 0);
 	assert_true(rep.records > 600); /* the rotation records too */
@@ -479,6 +524,7 @@ static void test_lock_timeout(void **state)
 {
 	struct fixture *f = *state;
 	struct audit_options o = { .timeout_ms = 200 };
+	struct notices ns = { 0 };
 	struct audit_head head;
 	struct audit_report rep;
 	int64_t t0, took;
@@ -487,6 +533,7 @@ static void test_lock_timeout(void **state)
 
 	audit_free(f->a);
 	assert_int_equal(audit_open(f->path, f->tok.hsm, f->key, &o, &f->a), 0);
+	audit_set_notify(f->a, collect, &ns);
 	append_n(f, 3, &head);
 	before = size_of(f->path);
 	fd = open(f->path, O_RDONLY | O_CLOEXEC);
@@ -499,9 +546,17 @@ static void test_lock_timeout(void **state)
 		assert_true(took >= 190000 && took < 1000000);
 	}
 	assert_int_equal(size_of(f->path), before);
+	/* the stall told once, when it began; the holder is this process: not named */
+	assert_int_equal(ns.count[AUDIT_NOTICE_STALLED], 1);
+	assert_string_equal(ns.detail[AUDIT_NOTICE_STALLED], "no lock on the trail");
+	assert_int_equal(ns.value[AUDIT_NOTICE_STALLED], 200);
+	assert_int_equal(ns.count[AUDIT_NOTICE_HOLDER], 0);
+	assert_int_equal(ns.count[AUDIT_NOTICE_RESUMED], 0);
 	close(fd);
 	assert_int_equal(audit_append(f->a, &plain, &head), 0);
 	assert_int_equal(head.seq, 5); /* the stall's record, then this one */
+	assert_int_equal(ns.count[AUDIT_NOTICE_RESUMED], 1);
+	assert_non_null(strstr(ns.detail[AUDIT_NOTICE_RESUMED], "2 records refused (EIO)"));
 	assert_true(test_file_contains(f->path, "\"op\":\"audit-stall\"", 18));
 	assert_true(test_file_contains(f->path, "2 records refused (EIO)", 23));
 	rep = verify(f, &head);

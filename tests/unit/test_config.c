@@ -230,6 +230,59 @@ static void test_write_refuses(void **state)
 	assert_int_equal(config_value_ok("/usr/lib/softhsm/libsofthsm2.so"), 1);
 }
 
+/* [metrics]: the default file in the vault, an absolute path, none, the formats; a name
+ * that is not a plain file name or an absolute path is refused with its line. */
+static void test_metrics(void **state)
+{
+	static const char hsm[] = "[hsm]\nmodule = m\ntoken = t\npin_file = p\n";
+	struct vault_config *c = NULL, *back = NULL;
+	char err[256] = "", text[512];
+
+	(void)state;
+	write_file(hsm);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c->metrics_file, "metrics.prom");
+	assert_int_equal(c->metrics_interval, 5);
+	assert_int_equal(c->metrics_openmetrics, 0);
+	config_free(c);
+	snprintf(text, sizeof(text),
+		 "%s[metrics]\nfile = /var/lib/prometheus/node-exporter/v.prom\n"
+		 "interval = 3600\nformat = openmetrics\n",
+		 hsm);
+	write_file(text);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c->metrics_file, "/var/lib/prometheus/node-exporter/v.prom");
+	assert_int_equal(c->metrics_interval, 3600);
+	assert_int_equal(c->metrics_openmetrics, 1);
+	assert_int_equal(config_write(path, c), 0);
+	assert_int_equal(config_load(path, &back, err, sizeof(err)), 0);
+	assert_string_equal(back->metrics_file, c->metrics_file);
+	assert_int_equal(back->metrics_openmetrics, 1);
+	config_free(c);
+	config_free(back);
+	snprintf(text, sizeof(text), "%s[metrics]\nfile =\n", hsm);
+	write_file(text);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_null(c->metrics_file);
+	assert_int_equal(config_write(path, c), 0);
+	config_free(c);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_null(c->metrics_file);
+	config_free(c);
+	snprintf(text, sizeof(text), "%s[metrics]\nfile = ../x.prom\n", hsm);
+	expect_error(text, "vaultfs.conf:6: not a file name");
+	snprintf(text, sizeof(text), "%s[metrics]\nfile = sub/x.prom\n", hsm);
+	expect_error(text, "vaultfs.conf:6: not a file name");
+	snprintf(text, sizeof(text), "%s[metrics]\nfile = ..\n", hsm);
+	expect_error(text, "vaultfs.conf:6: not a file name");
+	snprintf(text, sizeof(text), "%s[metrics]\ninterval = 0\n", hsm);
+	expect_error(text, "vaultfs.conf:6: out of range (1 to 3600)");
+	snprintf(text, sizeof(text), "%s[metrics]\nformat = json\n", hsm);
+	expect_error(text, "vaultfs.conf:6: neither prometheus nor openmetrics");
+	snprintf(text, sizeof(text), "%s[metrics]\nport = 9100\n", hsm);
+	expect_error(text, "vaultfs.conf:6: unknown setting \"port\"");
+}
+
 static void test_missing(void **state)
 {
 	struct vault_config *c = NULL;
@@ -246,6 +299,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_refuses, setup, teardown),
 	};

@@ -236,11 +236,11 @@ static void test_datakey_roundtrip(void **state)
 
 	assert_int_equal(hsm_kek_create(t->hsm, "kek", &kek), 0);
 	assert_int_equal(hsm_datakey_new(t->hsm, kek, &k1, &w1, &l1), 0);
-	assert_int_equal(k1->len, 32);
+	assert_int_equal(secbuf_len(k1), 32);
 	assert_int_equal(l1, 40); /* RFC 5649: 32 bytes and an 8-byte integrity block */
-	assert_null(memmem(w1, l1, k1->data, 8));
+	assert_null(memmem(w1, l1, secbuf_data(k1), 8));
 	assert_int_equal(hsm_datakey_unwrap(t->hsm, kek, w1, l1, &back), 0);
-	assert_int_equal(back->len, 32);
+	assert_int_equal(secbuf_len(back), 32);
 	assert_true(secbuf_equal(k1, back));
 	assert_int_equal(hsm_datakey_new(t->hsm, kek, &k2, &w2, &l2), 0);
 	assert_false(secbuf_equal(k1, k2));

@@ -33,17 +33,6 @@ struct fixture {
 	struct store *s;
 };
 
-/* The bytes a secbuf holds: the one place this file reads its fields. */
-static const uint8_t *sb_data(const struct secbuf *b)
-{
-	return b->data;
-}
-
-static size_t sb_len(const struct secbuf *b)
-{
-	return b->len;
-}
-
 /* An RSA-2048 key made once for the run; the tests that import it keep its private half
  * here, as the operator who imported it would. */
 static EVP_PKEY *rsa_key;
@@ -146,9 +135,9 @@ static void round_trip(struct fixture *f, const char *name, enum key_op op, cons
 {
 	struct secbuf *out = NULL;
 
-	assert_int_equal(run(f, name, 0, op, sb_data(in), sb_len(in), &out, NULL), 0);
-	assert_int_equal(sb_len(out), want_len);
-	assert_memory_equal(sb_data(out), want, want_len);
+	assert_int_equal(run(f, name, 0, op, secbuf_data(in), secbuf_len(in), &out, NULL), 0);
+	assert_int_equal(secbuf_len(out), want_len);
+	assert_memory_equal(secbuf_data(out), want, want_len);
 	secbuf_free(out);
 }
 
@@ -189,28 +178,32 @@ static void test_rsa_encrypt_wrap(void **state)
 	import_rsa(f, "rsa");
 	assert_int_equal(run(f, "rsa", 0, KEY_ENCRYPT, msg, sizeof(msg) - 1, &out, &used), 0);
 	assert_int_equal(used, 1);
-	assert_int_equal(sb_len(out), 256);
-	assert_int_equal(openssl_oaep(0, NULL, sb_data(out), sb_len(out), plain, sizeof(plain)),
-			 sizeof(msg) - 1);
-	assert_memory_equal(plain, msg, sizeof(msg) - 1);
+	assert_int_equal(secbuf_len(out), 256);
 	assert_int_equal(
-		openssl_oaep(0, KEYS_WRAP_LABEL, sb_data(out), sb_len(out), plain, sizeof(plain)),
-		0);
+		openssl_oaep(0, NULL, secbuf_data(out), secbuf_len(out), plain, sizeof(plain)),
+		sizeof(msg) - 1);
+	assert_memory_equal(plain, msg, sizeof(msg) - 1);
+	assert_int_equal(openssl_oaep(0, KEYS_WRAP_LABEL, secbuf_data(out), secbuf_len(out), plain,
+				      sizeof(plain)),
+			 0);
 	/* what encrypt made, decrypt opens; unwrap does not */
 	round_trip(f, "rsa", KEY_DECRYPT, out, msg, sizeof(msg) - 1);
-	assert_int_equal(run(f, "rsa", 0, KEY_UNWRAP, sb_data(out), sb_len(out), &none, NULL),
-			 -EBADMSG);
+	assert_int_equal(
+		run(f, "rsa", 0, KEY_UNWRAP, secbuf_data(out), secbuf_len(out), &none, NULL),
+		-EBADMSG);
 	secbuf_free(out);
 
 	assert_int_equal(run(f, "rsa", 0, KEY_WRAP, msg, sizeof(msg) - 1, &out, NULL), 0);
-	assert_int_equal(
-		openssl_oaep(0, KEYS_WRAP_LABEL, sb_data(out), sb_len(out), plain, sizeof(plain)),
-		sizeof(msg) - 1);
+	assert_int_equal(openssl_oaep(0, KEYS_WRAP_LABEL, secbuf_data(out), secbuf_len(out), plain,
+				      sizeof(plain)),
+			 sizeof(msg) - 1);
 	assert_memory_equal(plain, msg, sizeof(msg) - 1);
-	assert_int_equal(openssl_oaep(0, NULL, sb_data(out), sb_len(out), plain, sizeof(plain)), 0);
+	assert_int_equal(
+		openssl_oaep(0, NULL, secbuf_data(out), secbuf_len(out), plain, sizeof(plain)), 0);
 	round_trip(f, "rsa", KEY_UNWRAP, out, msg, sizeof(msg) - 1);
-	assert_int_equal(run(f, "rsa", 0, KEY_DECRYPT, sb_data(out), sb_len(out), &none, NULL),
-			 -EBADMSG);
+	assert_int_equal(
+		run(f, "rsa", 0, KEY_DECRYPT, secbuf_data(out), secbuf_len(out), &none, NULL),
+		-EBADMSG);
 	secbuf_free(out);
 }
 
@@ -267,7 +260,7 @@ static void test_rsa_limits(void **state)
 	assert_int_equal(keys_input_add(in, buf, 91), -EFBIG);
 	assert_int_equal(keys_input_add(in, buf, 90), 0);
 	assert_int_equal(keys_input_run(in, f->tok.hsm, &out, &(uint64_t){ 0 }), 0);
-	assert_int_equal(sb_len(out), 256);
+	assert_int_equal(secbuf_len(out), 256);
 	secbuf_free(out);
 	keys_input_free(in);
 }
@@ -288,19 +281,19 @@ static void test_aes(void **state)
 	assert_int_equal(run(f, "aes", 0, KEY_ENCRYPT, msg, sizeof(msg) - 1, &a, &used), 0);
 	assert_int_equal(used, 1);
 	assert_int_equal(run(f, "aes", 0, KEY_ENCRYPT, msg, sizeof(msg) - 1, &b, NULL), 0);
-	assert_int_equal(sb_len(a), n);
-	assert_memory_equal(sb_data(a), "VKA1\0\0\0\1", 8);
-	assert_memory_not_equal(sb_data(a) + 8, sb_data(b) + 8, KEYS_AES_NONCE);
-	assert_memory_not_equal(sb_data(a) + KEYS_AES_HEADER, sb_data(b) + KEYS_AES_HEADER,
+	assert_int_equal(secbuf_len(a), n);
+	assert_memory_equal(secbuf_data(a), "VKA1\0\0\0\1", 8);
+	assert_memory_not_equal(secbuf_data(a) + 8, secbuf_data(b) + 8, KEYS_AES_NONCE);
+	assert_memory_not_equal(secbuf_data(a) + KEYS_AES_HEADER, secbuf_data(b) + KEYS_AES_HEADER,
 				sizeof(msg) - 1);
-	assert_null(memmem(sb_data(a), sb_len(a), "4111", 4));
+	assert_null(memmem(secbuf_data(a), secbuf_len(a), "4111", 4));
 	round_trip(f, "aes", KEY_DECRYPT, a, msg, sizeof(msg) - 1);
 	round_trip(f, "aes", KEY_DECRYPT, b, msg, sizeof(msg) - 1);
 	/* nor another key of the same version */
-	assert_int_equal(run(f, "other", 0, KEY_DECRYPT, sb_data(a), n, &out, NULL), -EBADMSG);
+	assert_int_equal(run(f, "other", 0, KEY_DECRYPT, secbuf_data(a), n, &out, NULL), -EBADMSG);
 
 	/* every byte, changed, is refused alike */
-	memcpy(c, sb_data(a), n);
+	memcpy(c, secbuf_data(a), n);
 	for (size_t i = 0; i < n; i++) {
 		c[i] ^= 0x20;
 		assert_int_equal(run(f, "aes", 0, KEY_DECRYPT, c, n, &out, NULL), -EBADMSG);
@@ -319,7 +312,7 @@ static void test_aes(void **state)
 
 	/* an empty message is a message */
 	assert_int_equal(run(f, "aes", 0, KEY_ENCRYPT, "", 0, &a, NULL), 0);
-	assert_int_equal(sb_len(a), KEYS_AES_HEADER + KEYS_AES_TAG);
+	assert_int_equal(secbuf_len(a), KEYS_AES_HEADER + KEYS_AES_TAG);
 	round_trip(f, "aes", KEY_DECRYPT, a, "", 0);
 	secbuf_free(a);
 }
@@ -338,28 +331,33 @@ static void test_aes_rotation(void **state)
 	assert_int_equal(keys_rotate(f->s, f->tok.hsm, "aes", time_now_us(), &version), 0);
 	assert_int_equal(run(f, "aes", 0, KEY_ENCRYPT, msg, sizeof(msg) - 1, &v2, &used), 0);
 	assert_int_equal(used, 2);
-	assert_memory_equal(sb_data(v2), "VKA1\0\0\0\2", 8);
+	assert_memory_equal(secbuf_data(v2), "VKA1\0\0\0\2", 8);
 
-	assert_int_equal(run(f, "aes", 0, KEY_DECRYPT, sb_data(v1), sb_len(v1), &out, &used), 0);
+	assert_int_equal(
+		run(f, "aes", 0, KEY_DECRYPT, secbuf_data(v1), secbuf_len(v1), &out, &used), 0);
 	assert_int_equal(used, 1);
-	assert_memory_equal(sb_data(out), msg, sizeof(msg) - 1);
+	assert_memory_equal(secbuf_data(out), msg, sizeof(msg) - 1);
 	secbuf_free(out);
-	assert_int_equal(run(f, "aes", 1, KEY_DECRYPT, sb_data(v1), sb_len(v1), &out, &used), 0);
+	assert_int_equal(
+		run(f, "aes", 1, KEY_DECRYPT, secbuf_data(v1), secbuf_len(v1), &out, &used), 0);
 	secbuf_free(out);
-	assert_int_equal(run(f, "aes", 2, KEY_DECRYPT, sb_data(v1), sb_len(v1), &out, &used),
-			 -EBADMSG);
-	assert_int_equal(run(f, "aes", 1, KEY_DECRYPT, sb_data(v2), sb_len(v2), &out, &used),
-			 -EBADMSG);
-	assert_int_equal(run(f, "aes", 2, KEY_DECRYPT, sb_data(v2), sb_len(v2), &out, &used), 0);
+	assert_int_equal(
+		run(f, "aes", 2, KEY_DECRYPT, secbuf_data(v1), secbuf_len(v1), &out, &used),
+		-EBADMSG);
+	assert_int_equal(
+		run(f, "aes", 1, KEY_DECRYPT, secbuf_data(v2), secbuf_len(v2), &out, &used),
+		-EBADMSG);
+	assert_int_equal(
+		run(f, "aes", 2, KEY_DECRYPT, secbuf_data(v2), secbuf_len(v2), &out, &used), 0);
 	assert_int_equal(used, 2);
 	secbuf_free(out);
 	/* the version's own key opens it: the header cannot send it to another version's */
 	{
 		uint8_t c[64];
 
-		memcpy(c, sb_data(v1), sb_len(v1));
+		memcpy(c, secbuf_data(v1), secbuf_len(v1));
 		c[7] = 2;
-		assert_int_equal(run(f, "aes", 0, KEY_DECRYPT, c, sb_len(v1), &out, NULL),
+		assert_int_equal(run(f, "aes", 0, KEY_DECRYPT, c, secbuf_len(v1), &out, NULL),
 				 -EBADMSG);
 	}
 	secbuf_free(v1);
@@ -384,11 +382,11 @@ static void test_aes_wrap(void **state)
 		if (lens[i] % 8 && r == -EINVAL)
 			continue;
 		assert_int_equal(r, 0);
-		assert_int_equal(sb_len(w) % 8, 0);
-		assert_true(sb_len(w) >= lens[i] + 8);
+		assert_int_equal(secbuf_len(w) % 8, 0);
+		assert_true(secbuf_len(w) >= lens[i] + 8);
 		assert_int_equal(secbuf_from(material, lens[i], &m), 0);
-		assert_int_equal(run(f, "aes", 0, KEY_UNWRAP, sb_data(w), sb_len(w), &out, NULL),
-				 0);
+		assert_int_equal(
+			run(f, "aes", 0, KEY_UNWRAP, secbuf_data(w), secbuf_len(w), &out, NULL), 0);
 		assert_true(secbuf_equal(out, m));
 		secbuf_free(out);
 		secbuf_free(m);
@@ -401,15 +399,17 @@ static void test_aes_wrap(void **state)
 	{
 		uint8_t c[64];
 
-		memcpy(c, sb_data(w), sb_len(w));
+		memcpy(c, secbuf_data(w), secbuf_len(w));
 		c[5] ^= 1;
-		assert_int_equal(run(f, "aes", 0, KEY_UNWRAP, c, sb_len(w), &out, NULL), -EBADMSG);
+		assert_int_equal(run(f, "aes", 0, KEY_UNWRAP, c, secbuf_len(w), &out, NULL),
+				 -EBADMSG);
 		assert_int_equal(
-			run(f, "aes", 0, KEY_UNWRAP, sb_data(w), sb_len(w) - 8, &out, NULL),
+			run(f, "aes", 0, KEY_UNWRAP, secbuf_data(w), secbuf_len(w) - 8, &out, NULL),
 			-EBADMSG);
 		/* what wrap made is no ciphertext for decrypt */
-		assert_int_equal(run(f, "aes", 0, KEY_DECRYPT, sb_data(w), sb_len(w), &out, NULL),
-				 -EBADMSG);
+		assert_int_equal(
+			run(f, "aes", 0, KEY_DECRYPT, secbuf_data(w), secbuf_len(w), &out, NULL),
+			-EBADMSG);
 	}
 	secbuf_free(w);
 	/* anyone's bytes; and past the longest wrapped material, dropped as they come */
@@ -462,7 +462,7 @@ static void test_sign_made_keys(void **state)
 					1);
 				assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32), 1);
 			}
-			assert_int_equal(EVP_DigestVerify(ctx, sb_data(sig), sb_len(sig),
+			assert_int_equal(EVP_DigestVerify(ctx, secbuf_data(sig), secbuf_len(sig),
 							  (const uint8_t *)msg, strlen(msg)),
 					 1);
 			secbuf_free(sig);

@@ -78,8 +78,8 @@ static void test_round_trip(void **state)
 	(void)state;
 	encoded(msg, em);
 	assert_int_equal(decode(em, K, K, &out), 0);
-	assert_int_equal(out->len, strlen(msg));
-	assert_memory_equal(out->data, msg, strlen(msg));
+	assert_int_equal(secbuf_len(out), strlen(msg));
+	assert_memory_equal(secbuf_data(out), msg, strlen(msg));
 	secbuf_free(out);
 	/* a raw output that lost its leading zero byte is the same number */
 	assert_int_equal(decode(em + 1, K - 1, K, &out), 0);
@@ -94,7 +94,7 @@ static void test_empty_message(void **state)
 	(void)state;
 	encoded("", em);
 	assert_int_equal(decode(em, K, K, &out), 0);
-	assert_int_equal(out->len, 0);
+	assert_int_equal(secbuf_len(out), 0);
 	secbuf_free(out);
 }
 
@@ -133,8 +133,8 @@ static void test_labels(void **state)
 	(void)state;
 	encoded_with(msg, WRAP, WRAP_LEN, em);
 	assert_int_equal(decode_with(em, K, K, WRAP, WRAP_LEN, &out), 0);
-	assert_int_equal(out->len, strlen(msg));
-	assert_memory_equal(out->data, msg, strlen(msg));
+	assert_int_equal(secbuf_len(out), strlen(msg));
+	assert_memory_equal(secbuf_data(out), msg, strlen(msg));
 	secbuf_free(out);
 	out = NULL;
 	/* what wrap made, decrypt refuses; a near label is no better */

@@ -71,8 +71,8 @@ static void check_value(struct store *s, const char *path, uint64_t version, con
 	uint64_t got;
 
 	assert_int_equal(store_secret_get(s, path, version, time_now_us(), &b, &got), 0);
-	assert_int_equal(b->len, strlen(value));
-	assert_memory_equal(b->data, value, b->len);
+	assert_int_equal(secbuf_len(b), strlen(value));
+	assert_memory_equal(secbuf_data(b), value, secbuf_len(b));
 	if (version)
 		assert_int_equal(got, version);
 	secbuf_free(b);
@@ -123,11 +123,11 @@ static void test_limits_and_names(void **state)
 
 	put(f->s, "k", "keep", 1, 1);
 	assert_int_equal(secbuf_new(25601, &big), 0);
-	memset(big->data, 'A', 25601);
-	big->len = 25601;
+	assert_int_equal(secbuf_resize(big, 25601), 0);
+	memset(secbuf_mutable_data(big), 'A', 25601);
 	assert_int_equal(store_secret_put(f->s, "k", big, 0, time_now_us(), &v), -EFBIG);
 	assert_int_equal(v, 99);
-	big->len = 25600;
+	assert_int_equal(secbuf_set_len(big, 25600), 0);
 	assert_int_equal(store_secret_put(f->s, "k", big, 0, time_now_us(), &v), 1);
 	assert_int_equal(v, 2);
 	secbuf_free(big);
@@ -251,9 +251,15 @@ static void test_attributes(void **state)
 	assert_int_equal(store_attr_set(f->s, "s", "expires", "next week", 0), -EINVAL);
 	assert_int_equal(store_attr_set(f->s, "s", "content_type", "a\nb", 0), -EINVAL);
 
-	/* disabled: reads refused */
+	/* disabled: reads refused, the outputs left as they were (from SQLite, then the cache) */
 	assert_int_equal(store_attr_set(f->s, "s", "enabled", "0", 0), 0);
-	assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, NULL), -EACCES);
+	for (int i = 0; i < 2; i++) {
+		uint64_t ver = 99;
+
+		assert_int_equal(store_secret_get(f->s, "s", 0, time_now_us(), &b, &ver), -EACCES);
+		assert_null(b);
+		assert_int_equal(ver, 99);
+	}
 	assert_int_equal(store_secret_get(f->s, "s", 1, time_now_us(), &b, NULL), -EACCES);
 	assert_int_equal(store_attr_set(f->s, "s", "enabled", "1", 0), 0);
 	check_value(f->s, "s", 0, "b");
@@ -482,6 +488,37 @@ static void test_locked(void **state)
 	sqlite3_close(h);
 	check_value(f->s, "l", 0, "before");
 	put(f->s, "l", "after", 1, 2);
+}
+
+/* The change stamp: the same while only reads happen, another after every commit —
+ * through this store, another one, or plain SQL as another program would — and the same
+ * again once nothing more commits. */
+static void test_stamp(void **state)
+{
+	struct fixture *f = *state;
+	struct store_stamp a, b, c;
+	struct store *other = NULL;
+
+	put(f->s, "s", "one", 1, 1);
+	assert_int_equal(store_stamp(f->s, &a), 0);
+	check_value(f->s, "s", 0, "one");
+	assert_int_equal(store_stamp(f->s, &b), 0);
+	assert_memory_equal(a.bytes, b.bytes, STORE_STAMP_LEN);
+	put(f->s, "s", "two", 1, 2);
+	assert_int_equal(store_stamp(f->s, &b), 0);
+	assert_memory_not_equal(a.bytes, b.bytes, STORE_STAMP_LEN);
+	assert_int_equal(store_open(f->db, f->tok.hsm, &f->opt, &other), 0);
+	assert_int_equal(store_stamp(other, &c), 0);
+	assert_memory_equal(b.bytes, c.bytes, STORE_STAMP_LEN); /* one database, one stamp */
+	put(other, "s", "three", 1, 3);
+	assert_int_equal(store_stamp(f->s, &c), 0);
+	assert_memory_not_equal(b.bytes, c.bytes, STORE_STAMP_LEN);
+	sql(f->db, "UPDATE secrets SET enabled = 0 WHERE path = 's'");
+	assert_int_equal(store_stamp(f->s, &a), 0);
+	assert_memory_not_equal(a.bytes, c.bytes, STORE_STAMP_LEN);
+	assert_int_equal(store_stamp(f->s, &b), 0);
+	assert_memory_equal(a.bytes, b.bytes, STORE_STAMP_LEN);
+	store_free(other);
 }
 
 /* Reads never serve what another connection (another process) has changed since. */
@@ -781,6 +818,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_stale_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_delete_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_old_version_ops, setup, teardown),

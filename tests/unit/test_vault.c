@@ -146,8 +146,8 @@ static void assert_value(const struct fixture *f, const char *path, const char *
 	struct secbuf *got = NULL;
 
 	assert_int_equal(store_secret_get(f->v->store, path, 0, time_now_us(), &got, NULL), 0);
-	assert_int_equal(got->len, strlen(want));
-	assert_memory_equal(got->data, want, strlen(want));
+	assert_int_equal(secbuf_len(got), strlen(want));
+	assert_memory_equal(secbuf_data(got), want, strlen(want));
 	secbuf_free(got);
 }
 
@@ -343,10 +343,10 @@ static void test_resize(void **state)
 	assert_int_equal(vault_secret_resize(f->v, &a, "t", 10000), 0);
 	assert_int_equal(store_secret_get(f->v->store, "t", 0, time_now_us(), &got, &version), 0);
 	assert_int_equal(version, 3);
-	assert_int_equal(got->len, 10000);
-	assert_memory_equal(got->data, "abc", 3);
-	for (size_t i = 3; i < got->len; i++)
-		assert_int_equal(got->data[i], 0);
+	assert_int_equal(secbuf_len(got), 10000);
+	assert_memory_equal(secbuf_data(got), "abc", 3);
+	for (size_t i = 3; i < secbuf_len(got); i++)
+		assert_int_equal(secbuf_data(got)[i], 0);
 	secbuf_free(got);
 	assert_recorded(f, "truncate", "t", "allow", 0, 3);
 	act_for(&a, "truncate", "t");
