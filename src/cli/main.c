@@ -108,6 +108,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0);
 	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
 
+	cli_args(argc, argv);
 	if (argc < 2) {
 		fputs(main_help, stderr);
 		return EXIT_USAGE;
