@@ -158,7 +158,7 @@ int cli_vault_dir(const char *dir, char *err, size_t errlen)
 	if (!S_ISDIR(st.st_mode)) {
 		suggest(dir, NULL, hint, sizeof(hint));
 		snprintf(err, errlen, "\"%s\" is %s, not a vault directory%s", dir,
-			 S_ISREG(st.st_mode) ? "a file" : "not a directory", hint);
+			 S_ISREG(st.st_mode) ? "a file" : "a device, FIFO or socket", hint);
 		return -ENOTDIR;
 	}
 	if (mounted_at(abs, fstype, sizeof(fstype), source, sizeof(source))) {
