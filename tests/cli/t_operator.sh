@@ -14,8 +14,9 @@
 #   allows);
 # - exe= rules: `policy check` says what the daemon needs, and warns when it runs without
 #   CAP_SYS_PTRACE, as a daemon started so would.
-. "$(dirname "$0")/lib.sh"
+# its own mount namespace, before lib.sh makes the test directory
 [ -n "${VAULTFS_NS:-}" ] || VAULTFS_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
 EXAMPLE=$(cd "$(dirname "$0")/../.." && pwd)/examples/policy
 
 cd "$T" || exit 1
