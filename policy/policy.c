@@ -1,5 +1,6 @@
 /*
- * policy: the evaluator, and the index of rules by prefix (the parser is policy_parse.c).
+ * policy: the evaluator, and the index of rules by prefix (the parser is policy_parse.c);
+ * the NSS lookups of user= and group= names, and of those not known at load again later.
  *
  * The evaluator is fail closed: a deny rule whose condition cannot be checked (the caller's groups,
  * cgroup or executable could not be read, or are past what the glob can match, or the executable's
@@ -8,6 +9,8 @@
 #include "policy_internal.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +115,33 @@ size_t policy_exe_rules(const struct policy *p, const char **ret_first)
 	return n;
 }
 
+int policy_lookup_name(const char *name, int group, unsigned *ret_id)
+{
+	char buf[16384];
+	int e;
+
+	if (!group) {
+		struct passwd pw, *res = NULL;
+
+		e = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+		if (e == 0 && res) {
+			*ret_id = res->pw_uid;
+			return 1;
+		}
+	} else {
+		struct group gr, *res = NULL;
+
+		e = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+		if (e == 0 && res) {
+			*ret_id = res->gr_gid;
+			return 1;
+		}
+	}
+	/* getpwnam(3): these all mean "no such name" in one NSS module or another */
+	if (e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM)
+		return 0;
+	return -e;
+}
 /* Once a second at most, whatever the number of threads and requests: a name that does not
  * exist costs one NSS lookup a second, not one a request. */
 #define LAZY_RETRY_US 1000000

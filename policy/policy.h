@@ -72,8 +72,8 @@ typedef void policy_report_fn(void *userdata, int is_error, const char *msg);
  * warning of the file (`vaultfs policy check`). Returns what policy_load returns: -EINVAL
  * once any line had an error (the first also in @err), and then no policy.
  */
-int policy_load_report(const char *path, const char *name, policy_report_fn *report,
-		       void *userdata, struct policy **ret, char *err, size_t errlen);
+int policy_load_report(const char *path, const char *name, policy_report_fn *report, void *userdata,
+		       struct policy **ret, char *err, size_t errlen);
 
 /* The warnings of a policy that loaded ("NAME:LINE: warning: message"): a user= or group=
  * name NSS did not know. policy_warning returns NULL past the count. */

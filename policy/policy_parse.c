@@ -12,8 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,33 +87,6 @@ static int parse_number(const char *s, unsigned long *ret)
 	return errno || *end || *ret > 0xfffffffeUL ? -1 : 0;
 }
 
-int policy_lookup_name(const char *name, int group, unsigned *ret_id)
-{
-	char buf[16384];
-	int e;
-
-	if (!group) {
-		struct passwd pw, *res = NULL;
-
-		e = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
-		if (e == 0 && res) {
-			*ret_id = res->pw_uid;
-			return 1;
-		}
-	} else {
-		struct group gr, *res = NULL;
-
-		e = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
-		if (e == 0 && res) {
-			*ret_id = res->gr_gid;
-			return 1;
-		}
-	}
-	/* getpwnam(3): these all mean "no such name" in one NSS module or another */
-	if (e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM)
-		return 0;
-	return -e;
-}
 /* Splits @line (modified) into whitespace-separated words. */
 static int words(char *line, char **w, int max)
 {
@@ -291,8 +262,12 @@ static int parse(const char *text, size_t len, const char *name, policy_report_f
 {
 	struct policy *p = calloc(1, sizeof(*p));
 	char line[POLICY_LINE_MAX + 1], line_err[POLICY_LINE_MAX + 256];
-	struct at at = { .name = name, .err = line_err, .errlen = sizeof(line_err), .p = p,
-			 .report = report, .userdata = userdata };
+	struct at at = { .name = name,
+			 .err = line_err,
+			 .errlen = sizeof(line_err),
+			 .p = p,
+			 .report = report,
+			 .userdata = userdata };
 	size_t pos = 0, cap = 0, errors = 0;
 	int r = 0;
 
@@ -336,7 +311,7 @@ static int parse(const char *text, size_t len, const char *name, policy_report_f
 		p->count++;
 		/* a rule half read stays until the policy is freed: with any error it is */
 		r = parse_line(&p->rules[p->count - 1], line, &p->needs, &at);
-line_done:
+	line_done:
 		if (r == -EINVAL) {
 			if (errors++ == 0)
 				snprintf(err, errlen, "%s", line_err);
@@ -369,8 +344,8 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 	return parse(text, len, name, NULL, NULL, ret, err, errlen);
 }
 
-int policy_load_report(const char *path, const char *name, policy_report_fn *report,
-		       void *userdata, struct policy **ret, char *err, size_t errlen)
+int policy_load_report(const char *path, const char *name, policy_report_fn *report, void *userdata,
+		       struct policy **ret, char *err, size_t errlen)
 {
 	struct stat st;
 	char *text = NULL;

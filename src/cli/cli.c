@@ -81,8 +81,8 @@ static size_t shell_word(char *buf, size_t len, size_t used, const char *s)
 		return used + (size_t)snprintf(buf + used, len - used, " %s", s);
 	used += (size_t)snprintf(buf + used, len - used, " '");
 	for (; *s && used < len; s++)
-		used += (size_t)(*s == '\'' ? snprintf(buf + used, len - used, "'\\''") :
-					      snprintf(buf + used, len - used, "%c", *s));
+		used += (size_t)(*s == '\'' ? snprintf(buf + used, len - used, "'\\''")
+					    : snprintf(buf + used, len - used, "%c", *s));
 	return used < len ? used + (size_t)snprintf(buf + used, len - used, "'") : used;
 }
 
@@ -107,22 +107,23 @@ static void suggest(const char *dir, const char *instead, char *buf, size_t len)
 	if (at < 0 || (other < 0 && !instead))
 		return;
 	if (other >= 0)
-		used = (size_t)snprintf(buf, len, "; \"%s\" is a vault directory (did you mean: vaultfs",
+		used = (size_t)snprintf(buf, len,
+					"; \"%s\" is a vault directory (did you mean: vaultfs",
 					args[other]);
 	else
 		used = (size_t)snprintf(buf, len, " (did you mean: vaultfs");
 	for (int i = 1; i < args_count; i++)
 		used = shell_word(buf, len, used,
-				  i == at ? (other >= 0 ? args[other] : instead) :
-				  i == other ? args[at] : args[i]);
+				  i == at      ? (other >= 0 ? args[other] : instead)
+				  : i == other ? args[at]
+					       : args[i]);
 	if (used < len)
 		snprintf(buf + used, len - used, "?)");
 }
 
 /* What is mounted at the canonical @path, if anything: its type and source into @fstype
  * and @source (from the mount table, so nothing asks the mount). 1 when a mount is there. */
-static int mounted_at(const char *path, char *fstype, size_t fstype_len, char *source,
-		      size_t len)
+static int mounted_at(const char *path, char *fstype, size_t fstype_len, char *source, size_t len)
 {
 	const struct mountinfo_entry *e;
 	struct mountinfo *m = NULL;

@@ -48,8 +48,8 @@ int cli_vault_dir(const char *dir, char *err, size_t errlen);
 int cli_exe_warning(const struct policy *p, const char *who, char *buf, size_t len);
 
 /*
- * cli_vault_dir, then vault_open (vault.h), and from then on what happens inside the vault's audit trail — a
- * stall and its end, a torn record cut off, a rotation — said once in the log: how every
+ * cli_vault_dir, then vault_open (vault.h), and from then on what happens inside the vault's audit
+ * trail — a stall and its end, a torn record cut off, a rotation — said once in the log: how every
  * command and the mount daemon open a vault.
  */
 int cli_vault_open(const char *dir, struct vault **ret, char *err, size_t errlen);

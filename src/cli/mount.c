@@ -85,7 +85,8 @@ static void warn_start(const char *msg)
 	log_warn("%s", msg);
 	n = snprintf(buf, sizeof(buf), "\1%s", msg);
 	if (ready_fd >= 0 && n > 0)
-		(void)!write(ready_fd, buf, (size_t)(n < (int)sizeof(buf) ? n + 1 : (int)sizeof(buf)));
+		(void)!write(ready_fd, buf,
+			     (size_t)(n < (int)sizeof(buf) ? n + 1 : (int)sizeof(buf)));
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -181,9 +181,10 @@ static void test_unknown_names(void **state)
 	assert_string_equal(policy_warning(p, 0),
 			    "policy:1: warning: unknown user \"no-such-user-here\": the rule holds "
 			    "for no caller until the account exists");
-	assert_string_equal(policy_warning(p, 1),
-			    "policy:2: warning: unknown group \"no-such-group-here\": the rule holds "
-			    "for no caller until the group exists");
+	assert_string_equal(
+		policy_warning(p, 1),
+		"policy:2: warning: unknown group \"no-such-group-here\": the rule holds "
+		"for no caller until the group exists");
 	assert_non_null(strstr(policy_warning(p, 2), "policy:4: warning: unknown user"));
 	assert_null(policy_warning(p, 3));
 	for (uid_t uid = 0; uid < 70000; uid += 1000) {
@@ -222,12 +223,13 @@ static void test_every_error(void **state)
 	assert_int_equal(policy_load_report(path, "cand", collect, out, &p, err, sizeof(err)),
 			 -EINVAL);
 	assert_null(p);
-	assert_string_equal(out, "E cand:1: unknown effect \"alow\" (allow or deny)\n"
-				 "W cand:2: warning: unknown user \"no-such-user-here\": the rule "
-				 "holds for no caller until the account exists\n"
-				 "E cand:4: bad operations \"reed\" (comma-separated list read write "
-				 "delete recover purge sign encrypt decrypt wrap unwrap, or *)\n"
-				 "E cand:5: bad exe glob \"relative\" (an absolute path)\n");
+	assert_string_equal(out,
+			    "E cand:1: unknown effect \"alow\" (allow or deny)\n"
+			    "W cand:2: warning: unknown user \"no-such-user-here\": the rule "
+			    "holds for no caller until the account exists\n"
+			    "E cand:4: bad operations \"reed\" (comma-separated list read write "
+			    "delete recover purge sign encrypt decrypt wrap unwrap, or *)\n"
+			    "E cand:5: bad exe glob \"relative\" (an absolute path)\n");
 	assert_string_equal(err, "cand:1: unknown effect \"alow\" (allow or deny)");
 	/* without a report, the first error ends it, as the daemon loads */
 	assert_int_equal(policy_load(path, "cand", &p, err, sizeof(err)), -EINVAL);
