@@ -100,16 +100,16 @@ else
 	same "examples/policy passes" 0 "$?"
 	same "examples/policy: rules and warnings" "$EXAMPLE: 8 rules, no errors, 3 warnings" "$(head -n 1 "$T/out")"
 	same "one warning a line, with its line number" \
-"vaultfs: policy check: $EXAMPLE:9: warning: unknown group \"secops\": the rule holds for no caller until the group exists
-vaultfs: policy check: $EXAMPLE:10: warning: unknown group \"secops\": the rule holds for no caller until the group exists
-vaultfs: policy check: $EXAMPLE:12: warning: unknown user \"builder\": the rule holds for no caller until the account exists" \
+"vaultfs: policy check: $EXAMPLE:11: warning: unknown group \"secops\": the rule holds for no caller until the group exists
+vaultfs: policy check: $EXAMPLE:12: warning: unknown group \"secops\": the rule holds for no caller until the group exists
+vaultfs: policy check: $EXAMPLE:14: warning: unknown user \"builder\": the rule holds for no caller until the account exists" \
 		"$(cat "$T/err")"
 	cp "$EXAMPLE" vault/policy
 	same "installed as DIR/policy" "policy: 8 rules, no errors, 3 warnings" \
 		"$("$VAULTFS" policy check vault 2>/dev/null | head -n 1)"
 	same "builder is nobody yet" "deny default-deny" \
 		"$("$VAULTFS" policy explain vault --uid 1001 --exe /usr/bin/release-tool sign keys/release 2>"$T/err")"
-	grep -q 'policy explain: policy:12: warning: unknown user "builder"' "$T/err" && pass ||
+	grep -q 'policy explain: policy:14: warning: unknown user "builder"' "$T/err" && pass ||
 		fail "explain does not warn: $(cat "$T/err")"
 	# The accounts made: in this mount namespace only, over the system's files.
 	cp /etc/passwd passwd && echo "builder:x:1001:1001::/nonexistent:/usr/sbin/nologin" >>passwd
@@ -119,9 +119,9 @@ vaultfs: policy check: $EXAMPLE:12: warning: unknown user \"builder\": the rule 
 	same "with the accounts, no warning" "policy: 8 rules, no errors" \
 		"$("$VAULTFS" policy check vault 2>"$T/err" | head -n 1)"
 	same "with the accounts, nothing on stderr" "" "$(cat "$T/err")"
-	same "builder signs" "allow policy:12" \
+	same "builder signs" "allow policy:14" \
 		"$("$VAULTFS" policy explain vault --uid 1001 --exe /usr/bin/release-tool sign keys/release)"
-	same "secops writes" "allow policy:9" \
+	same "secops writes" "allow policy:11" \
 		"$("$VAULTFS" policy explain vault --uid 1003 --gid 1002 write secrets/x)"
 	umount /etc/passwd /etc/group
 fi
