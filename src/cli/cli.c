@@ -86,6 +86,9 @@ static size_t shell_word(char *buf, size_t len, size_t used, const char *s)
 	return used < len ? used + (size_t)snprintf(buf + used, len - used, "'") : used;
 }
 
+/* Whether the last suggest() found another argument that is a vault directory. */
+static int swapped;
+
 /*
  * "; "OTHER" is a vault directory (did you mean: vaultfs ...?)" into @buf when an argument
  * of the command line other than @dir is a vault directory: the command line with the two
@@ -98,6 +101,7 @@ static void suggest(const char *dir, const char *instead, char *buf, size_t len)
 	size_t used;
 
 	buf[0] = '\0';
+	swapped = 0;
 	for (int i = 2; i < args_count; i++)
 		if (at < 0 && (args[i] == dir || strcmp(args[i], dir) == 0))
 			at = i;
@@ -106,6 +110,7 @@ static void suggest(const char *dir, const char *instead, char *buf, size_t len)
 			other = i;
 	if (at < 0 || (other < 0 && !instead))
 		return;
+	swapped = other >= 0;
 	if (other >= 0)
 		used = (size_t)snprintf(buf, len,
 					"; \"%s\" is a vault directory (did you mean: vaultfs",
@@ -185,6 +190,17 @@ int cli_vault_dir(const char *dir, char *err, size_t errlen)
 	else
 		snprintf(err, errlen, "\"%s\" is not a vault (no %s)%s", dir, CONFIG_FILE, hint);
 	return -ENOENT;
+}
+
+int cli_swapped(const char *dir, char *err, size_t errlen)
+{
+	char msg[2 * PATH_MAX + 512];
+
+	swapped = 0;
+	if (cli_vault_dir(dir, msg, sizeof(msg)) == 0 || !swapped)
+		return 0;
+	snprintf(err, errlen, "%s", msg);
+	return 1;
 }
 
 int cli_exe_warning(const struct policy *p, const char *who, char *buf, size_t len)

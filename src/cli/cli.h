@@ -39,6 +39,10 @@ void cli_args(int argc, char **argv);
  */
 int cli_vault_dir(const char *dir, char *err, size_t errlen);
 
+/* Whether @dir is not a vault directory while another argument is: 1 with cli_vault_dir's
+ * line (and its "did you mean") in @err, else 0 with @err untouched. */
+int cli_swapped(const char *dir, char *err, size_t errlen);
+
 /*
  * The warning, into @buf, for a policy with exe= rules read by a process that lacks
  * CAP_SYS_PTRACE (caller_exe_readable): exe= cannot be checked for other users' callers.

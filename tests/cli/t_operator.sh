@@ -62,6 +62,11 @@ refuses "policy check on an empty directory" '^vaultfs: policy check: "empty" is
 same "nothing changed in the vault" "$dump" "$(db_dump vault)"
 same "nothing recorded" "$trail" "$(wc -l <vault/audit.log)"
 same "nothing made in the empty directories" "" "$(ls -A empty; ls -A shared)"
+"$VAULTFS" backup vault backup >/dev/null || fail "backup"
+refuses "restore DIR BACKUP" \
+	'^vaultfs: restore: "restored": No such file or directory; "backup" is a vault directory \(did you mean: vaultfs restore backup restored\?\)$' \
+	"$VAULTFS" restore restored backup
+[ ! -e restored ] && pass || fail "restore DIR BACKUP made \"restored\""
 # the right order still works
 same "secret get DIR NAME" one "$("$VAULTFS" secret get vault db-conn)"
 
