@@ -37,18 +37,23 @@ void cli_args(int argc, char **argv)
 		args[i] = argv[i];
 }
 
-/* Whether @path is a directory that holds vaultfs.conf. Reads nothing of it; on a mounted
- * vault this is one lookup, of a name its root never has. */
+/* Whether @path is a directory that holds vaultfs.conf: 1, 0 when it is not, -errno when
+ * that cannot be told (a directory this user may not search). Reads nothing of it; on a
+ * mounted vault this is one lookup, of a name its root never has. */
 static int is_vault_dir(const char *path)
 {
 	char conf[PATH_MAX];
 	struct stat st;
 
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+	if (stat(path, &st) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
 		return 0;
 	if (snprintf(conf, sizeof(conf), "%s/%s", path, CONFIG_FILE) >= (int)sizeof(conf))
-		return 0;
-	return lstat(conf, &st) == 0;
+		return -ENAMETOOLONG;
+	if (lstat(conf, &st) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -errno;
 }
 
 /* Whether the directory @path has no entry but "." and "..". */
@@ -106,7 +111,7 @@ static void suggest(const char *dir, const char *instead, char *buf, size_t len)
 		if (at < 0 && (args[i] == dir || strcmp(args[i], dir) == 0))
 			at = i;
 	for (int i = 2; at >= 0 && i < args_count && other < 0; i++)
-		if (i != at && args[i][0] != '-' && is_vault_dir(args[i]))
+		if (i != at && args[i][0] != '-' && is_vault_dir(args[i]) > 0)
 			other = i;
 	if (at < 0 || (other < 0 && !instead))
 		return;
@@ -153,7 +158,8 @@ int cli_vault_dir(const char *dir, char *err, size_t errlen)
 	struct stat st;
 	int r;
 
-	if (is_vault_dir(dir))
+	/* what cannot be told here (no right to look) is told by the checks that follow */
+	if (is_vault_dir(dir) != 0)
 		return 0;
 	if (stat(dir, &st) < 0 || !realpath(dir, abs)) {
 		r = -errno;
@@ -169,7 +175,7 @@ int cli_vault_dir(const char *dir, char *err, size_t errlen)
 	}
 	if (mounted_at(abs, fstype, sizeof(fstype), source, sizeof(source))) {
 		if (strcmp(fstype, "fuse.vaultfs") == 0 && strncmp(source, "vaultfs:", 8) == 0) {
-			instead = is_vault_dir(source + 8) ? source + 8 : NULL;
+			instead = is_vault_dir(source + 8) > 0 ? source + 8 : NULL;
 			suggest(dir, instead, hint, sizeof(hint));
 			snprintf(err, errlen,
 				 "\"%s\" is where the vault \"%s\" is mounted, not a vault "

@@ -59,6 +59,11 @@ refuses "a sticky 1777 directory" '^vaultfs: secret list: "shared" is an empty d
 	"$VAULTFS" secret list shared
 refuses "policy check on an empty directory" '^vaultfs: policy check: "empty" is an empty directory, not a vault$' \
 	"$VAULTFS" policy check empty
+# a vault this user may not look into is told as such, not as no vault
+chmod 755 "$T"
+refuses "root's vault, as uid 1001" "^vaultfs: secret list: \"$T/vault\": Permission denied\$" \
+	setpriv --reuid 1001 --regid 1001 --clear-groups -- "$VAULTFS" secret list "$T/vault"
+chmod 700 "$T"
 same "nothing changed in the vault" "$dump" "$(db_dump vault)"
 same "nothing recorded" "$trail" "$(wc -l <vault/audit.log)"
 same "nothing made in the empty directories" "" "$(ls -A empty; ls -A shared)"
