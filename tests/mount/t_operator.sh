@@ -61,6 +61,7 @@ done
 umount /dev/fuse # the node of mode 0600 goes: a mount over it would keep it busy
 stock_fuse       # uid 1001 is "mallory" from here on
 mkdir "$T/rootmnt"
+trail=$(wc -l <"$U/v/audit.log")
 for fg in "" -f; do
 	refuses "uid 1001 on root's mount point ${fg:-(background)}" \
 		"^vaultfs: mount: cannot mount on \"$T/rootmnt\": fusermount3: user has no write access to mountpoint $T/rootmnt\$" \
@@ -69,6 +70,7 @@ for fg in "" -f; do
 done
 grep -q 'fusermount3: user has no write access' "$U/v/vaultfs.log" && pass ||
 	fail "the background daemon's log lacks the reason"
+same "refused mounts: nothing recorded in the trail" "$trail" "$(wc -l <"$U/v/audit.log")"
 printf 'hello' | as 1001 "$VAULTFS" secret set "$U/v" greeting
 as 1001 "$VAULTFS" mount "$U/v" "$U/mnt" 2>"$T/user.err"
 same "uid 1001 on its own mount point" 0 "$?"
