@@ -184,7 +184,7 @@ _vaultfs() {
 		;;
 	policy)
 		if ((argi == 0)); then
-			_filedir -d
+			_filedir # DIR, or a candidate FILE
 		elif [[ $sub == explain ]] && ((argi == 1)); then
 			COMPREPLY=($(compgen -W "list read write delete recover purge sign encrypt decrypt wrap unwrap" -- "$cur"))
 		fi

@@ -75,4 +75,13 @@ int caller_exit_code(const struct caller *c, int *ret_code);
  */
 int caller_setuid_root(const struct caller *c);
 
+/*
+ * Whether this process can read the executable of any caller: /proc/PID/exe of a task of
+ * another uid, or of one that is not dumpable (a set-user-ID program), is readable only
+ * with CAP_SYS_PTRACE (ptrace(2)'s access mode check), and without it exe= cannot be
+ * checked for such a caller. 1 when CAP_SYS_PTRACE is in the effective set, 0 when not,
+ * -errno when that cannot be told.
+ */
+int caller_exe_readable(void);
+
 #endif

@@ -1,5 +1,6 @@
 /*
- * policy: the evaluator, and the index of rules by prefix (the parser is policy_parse.c).
+ * policy: the evaluator, and the index of rules by prefix (the parser is policy_parse.c);
+ * the NSS lookups of user= and group= names, and of those not known at load again later.
  *
  * The evaluator is fail closed: a deny rule whose condition cannot be checked (the caller's groups,
  * cgroup or executable could not be read, or are past what the glob can match, or the executable's
@@ -8,11 +9,14 @@
 #include "policy_internal.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "glob.h"
+#include "timeutil.h"
 
 /* Below this many rules every decision reads them all: the index would cost more. */
 static size_t index_min_rules = 32;
@@ -42,6 +46,13 @@ int policy_op_parse(const char *name)
 	return -1;
 }
 
+static void lazy_free(struct lazy_name *l)
+{
+	if (l)
+		free(l->name);
+	free(l);
+}
+
 void policy_free(struct policy *p)
 {
 	if (!p)
@@ -50,7 +61,12 @@ void policy_free(struct policy *p)
 		free(p->rules[i].path);
 		free(p->rules[i].cgroup);
 		free(p->rules[i].exe);
+		lazy_free(p->rules[i].lazy_uid);
+		lazy_free(p->rules[i].lazy_gid);
 	}
+	for (size_t i = 0; i < p->nwarnings; i++)
+		free(p->warnings[i]);
+	free(p->warnings);
 	free(p->rules);
 	free(p->index);
 	free(p);
@@ -74,6 +90,87 @@ size_t policy_rule_count(const struct policy *p)
 unsigned policy_needs(const struct policy *p)
 {
 	return p->needs;
+}
+
+size_t policy_warning_count(const struct policy *p)
+{
+	return p->nwarnings;
+}
+
+const char *policy_warning(const struct policy *p, size_t i)
+{
+	return i < p->nwarnings ? p->warnings[i] : NULL;
+}
+
+size_t policy_exe_rules(const struct policy *p, const char **ret_first)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->count; i++) {
+		if (!p->rules[i].exe)
+			continue;
+		if (n++ == 0 && ret_first)
+			*ret_first = p->rules[i].ref;
+	}
+	return n;
+}
+
+int policy_lookup_name(const char *name, int group, unsigned *ret_id)
+{
+	char buf[16384];
+	int e;
+
+	if (!group) {
+		struct passwd pw, *res = NULL;
+
+		e = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+		if (e == 0 && res) {
+			*ret_id = res->pw_uid;
+			return 1;
+		}
+	} else {
+		struct group gr, *res = NULL;
+
+		e = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+		if (e == 0 && res) {
+			*ret_id = res->gr_gid;
+			return 1;
+		}
+	}
+	/* getpwnam(3): these all mean "no such name" in one NSS module or another */
+	if (e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM)
+		return 0;
+	return -e;
+}
+/* Once a second at most, whatever the number of threads and requests: a name that does not
+ * exist costs one NSS lookup a second, not one a request. */
+#define LAZY_RETRY_US 1000000
+
+int policy_lazy_id(struct lazy_name *l, unsigned *ret_id)
+{
+	long long now = time_mono_us(), next = __atomic_load_n(&l->next_try_us, __ATOMIC_RELAXED);
+	int state = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
+	unsigned id;
+	int found;
+
+	/* the one thread that moves the time on looks; the others take the last answer */
+	if (state != LAZY_KNOWN && now >= next &&
+	    __atomic_compare_exchange_n(&l->next_try_us, &next, now + LAZY_RETRY_US, 0,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		found = policy_lookup_name(l->name, l->group, &id);
+		if (found > 0) {
+			__atomic_store_n(&l->id, id, __ATOMIC_RELAXED);
+			state = LAZY_KNOWN;
+		} else {
+			state = found == 0 ? LAZY_UNKNOWN : LAZY_FAILED;
+		}
+		__atomic_store_n(&l->state, state, __ATOMIC_RELEASE);
+	}
+	if (state == LAZY_KNOWN) {
+		*ret_id = __atomic_load_n(&l->id, __ATOMIC_RELAXED);
+		return 1;
+	}
+	return state == LAZY_UNKNOWN ? 0 : -1;
 }
 
 static int prefix_cmp(const char *a, size_t alen, const char *b, size_t blen)
@@ -239,18 +336,32 @@ static int glob3(const char *pattern, const char *s)
  */
 static int who_holds(const struct rule *r, struct caller *c)
 {
-	int holds = 1;
+	unsigned uid = r->uid, gid = r->gid;
+	int holds = 1, known;
 
 	if (r->any)
 		return 1;
-	if (r->has_uid && c->uid != r->uid)
-		return 0;
-	if (r->has_gid && c->gid != r->gid) {
-		caller_load(c, CALLER_HAVE_GROUPS);
-		if (!(c->have & CALLER_HAVE_GROUPS))
-			holds = -1;
-		else if (!caller_in_group(c, r->gid))
+	if (r->has_uid) {
+		/* a user= that NSS could not answer for may be anyone */
+		known = r->lazy_uid ? policy_lazy_id(r->lazy_uid, &uid) : 1;
+		if (known == 0 || (known > 0 && c->uid != uid))
 			return 0;
+		if (known < 0)
+			holds = -1;
+	}
+	if (r->has_gid) {
+		known = r->lazy_gid ? policy_lazy_id(r->lazy_gid, &gid) : 1;
+		if (known == 0)
+			return 0;
+		if (known < 0) {
+			holds = -1;
+		} else if (c->gid != gid) {
+			caller_load(c, CALLER_HAVE_GROUPS);
+			if (!(c->have & CALLER_HAVE_GROUPS))
+				holds = -1;
+			else if (!caller_in_group(c, gid))
+				return 0;
+		}
 	}
 	if (r->cgroup) {
 		caller_load(c, CALLER_HAVE_CGROUP);

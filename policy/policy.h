@@ -11,7 +11,9 @@
  * has no rights but those given.
  *
  * A file with any error is refused whole, with "FILE:LINE: message". Names (user=,
- * group=) are resolved through NSS when the file is loaded; an unknown one is an error.
+ * group=) are resolved through NSS when the file is loaded; one that NSS does not know is
+ * a warning ("FILE:LINE: warning: message"), and the rule holds for nobody until the
+ * account exists (looked up again, at most once a second, when a decision needs it).
  * This module knows nothing of FUSE or of the store.
  */
 #ifndef VAULTFS_POLICY_H
@@ -60,6 +62,28 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 /* Reads and parses the file @path; rules are named "NAME:LINE". -ENOENT if it is missing,
  * -ELOOP if it is a symbolic link (never followed). */
 int policy_load(const char *path, const char *name, struct policy **ret, char *err, size_t errlen);
+
+/* Takes each error (@is_error 1: "NAME:LINE: message") and warning (0: "NAME:LINE:
+ * warning: message") that policy_load_report finds, in line order. */
+typedef void policy_report_fn(void *userdata, int is_error, const char *msg);
+
+/*
+ * policy_load, reading on to the end past an error so that @report gets every error and
+ * warning of the file (`vaultfs policy check`). Returns what policy_load returns: -EINVAL
+ * once any line had an error (the first also in @err), and then no policy.
+ */
+int policy_load_report(const char *path, const char *name, policy_report_fn *report, void *userdata,
+		       struct policy **ret, char *err, size_t errlen);
+
+/* The warnings of a policy that loaded ("NAME:LINE: warning: message"): a user= or group=
+ * name NSS did not know. policy_warning returns NULL past the count. */
+size_t policy_warning_count(const struct policy *p);
+const char *policy_warning(const struct policy *p, size_t i);
+
+/* The number of rules with an exe= condition, and the first one's "NAME:LINE" in
+ * *@ret_first when there is one: what needs a daemon that can read other users'
+ * executables (caller_exe_readable). */
+size_t policy_exe_rules(const struct policy *p, const char **ret_first);
 
 /* A policy with no rules: everything denied. */
 int policy_empty(struct policy **ret);

@@ -2,16 +2,16 @@
  * policy_parse: the policy file's parser (the language is in policy.h).
  *
  * It refuses anything it does not understand — an unknown word, an empty glob, a NUL
- * byte, a line past POLICY_LINE_MAX, a name NSS does not know — naming the line, so a typo
- * never silently becomes a rule that grants or fails to deny. It must never return a
- * policy with a rule it only half read.
+ * byte, a line past POLICY_LINE_MAX — naming the line, so a typo never silently becomes a
+ * rule that grants or fails to deny. It must never return a policy with a rule it only
+ * half read. A user= or group= name that NSS does not know is a warning, not an error:
+ * the rule holds for nobody until the account exists (struct lazy_name), and the warning
+ * says so wherever the file is loaded or checked.
  */
 #include "policy_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +21,15 @@
 
 #include "glob.h"
 
-/* Where a line is, for its errors. */
+/* Where a line is, for its errors and warnings; and where they go. */
 struct at {
 	const char *name;
 	unsigned lineno;
 	char *err;
 	size_t errlen;
+	struct policy *p; /* takes the warnings */
+	policy_report_fn *report; /* NULL: stop at the first error */
+	void *userdata;
 };
 
 /* "NAME:LINE: message" into the error buffer; returns -EINVAL. */
@@ -45,6 +48,34 @@ static int line_error(const struct at *at, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* "NAME:LINE: warning: message", kept in the policy and given to the report; 0 or
+ * -ENOMEM. */
+static int line_warning(const struct at *at, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int line_warning(const struct at *at, const char *fmt, ...)
+{
+	char msg[POLICY_LINE_MAX + 256], **w;
+	size_t n;
+	va_list ap;
+
+	snprintf(msg, sizeof(msg), "%s:%u: warning: ", at->name, at->lineno);
+	n = strlen(msg);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	w = realloc(at->p->warnings, (at->p->nwarnings + 1) * sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	at->p->warnings = w;
+	w[at->p->nwarnings] = strdup(msg);
+	if (!w[at->p->nwarnings])
+		return -ENOMEM;
+	at->p->nwarnings++;
+	if (at->report)
+		at->report(at->userdata, 0, msg);
+	return 0;
+}
+
 static int parse_number(const char *s, unsigned long *ret)
 {
 	char *end;
@@ -54,28 +85,6 @@ static int parse_number(const char *s, unsigned long *ret)
 	errno = 0;
 	*ret = strtoul(s, &end, 10);
 	return errno || *end || *ret > 0xfffffffeUL ? -1 : 0;
-}
-
-static int resolve_user(const char *name, uid_t *ret)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || !res)
-		return -1;
-	*ret = res->pw_uid;
-	return 0;
-}
-
-static int resolve_group(const char *name, gid_t *ret)
-{
-	struct group gr, *res = NULL;
-	char buf[16384];
-
-	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
-		return -1;
-	*ret = res->gr_gid;
-	return 0;
 }
 
 /* Splits @line (modified) into whitespace-separated words. */
@@ -137,20 +146,39 @@ static int parse_head(struct rule *r, char **w, const struct at *at)
 	return r->path ? 0 : -ENOMEM;
 }
 
-/* uid=N or user=NAME (@what "uid"), gid=N or group=NAME (@what "gid"), into *ret. */
+/*
+ * uid=N or user=NAME (@what "uid"), gid=N or group=NAME (@what "gid"), into *ret; a name
+ * NSS does not know (or cannot look up) now goes into *lazy, with a warning.
+ */
 static int parse_id(const char *key, const char *val, const char *what, unsigned *ret,
-		    const struct at *at)
+		    struct lazy_name **lazy, const struct at *at)
 {
 	unsigned long num;
+	int group = what[0] == 'g', found;
 
 	if (strcmp(key, what) == 0) {
 		if (parse_number(val, &num) < 0)
 			return line_error(at, "bad %s \"%s\"", what, val);
 		*ret = (unsigned)num;
-	} else if (what[0] == 'u' ? resolve_user(val, ret) < 0 : resolve_group(val, ret) < 0) {
-		return line_error(at, "unknown %s \"%s\"", key, val);
+		return 0;
 	}
-	return 0;
+	found = policy_lookup_name(val, group, ret);
+	if (found > 0)
+		return 0;
+	*lazy = calloc(1, sizeof(**lazy));
+	if (!*lazy || !((*lazy)->name = strdup(val)))
+		return -ENOMEM;
+	(*lazy)->group = group;
+	(*lazy)->state = found == 0 ? LAZY_UNKNOWN : LAZY_FAILED;
+	if (found == 0)
+		return line_warning(at,
+				    "unknown %s \"%s\": the rule holds for no caller until the "
+				    "%s exists",
+				    key, val, group ? "group" : "account");
+	return line_warning(at,
+			    "cannot look up %s \"%s\" (%s): the condition cannot be checked "
+			    "(an allow fails, a deny holds) until it can",
+			    key, val, strerror(-found));
 }
 
 /* One condition of WHO, KEY=VALUE, split at its '=' into @key and @val. */
@@ -162,7 +190,7 @@ static int parse_condition(struct rule *r, const char *key, const char *val, uns
 	if (strcmp(key, "uid") == 0 || strcmp(key, "user") == 0) {
 		if (r->has_uid)
 			return line_error(at, "more than one uid=/user= condition");
-		e = parse_id(key, val, "uid", &r->uid, at);
+		e = parse_id(key, val, "uid", &r->uid, &r->lazy_uid, at);
 		if (e < 0)
 			return e;
 		r->has_uid = 1;
@@ -171,7 +199,7 @@ static int parse_condition(struct rule *r, const char *key, const char *val, uns
 	if (strcmp(key, "gid") == 0 || strcmp(key, "group") == 0) {
 		if (r->has_gid)
 			return line_error(at, "more than one gid=/group= condition");
-		e = parse_id(key, val, "gid", &r->gid, at);
+		e = parse_id(key, val, "gid", &r->gid, &r->lazy_gid, at);
 		if (e < 0)
 			return e;
 		r->has_gid = 1;
@@ -225,39 +253,43 @@ static int parse_line(struct rule *r, char *line, unsigned *needs, const struct 
 	return 0;
 }
 
-int policy_parse(const char *text, size_t len, const char *name, struct policy **ret, char *err,
-		 size_t errlen)
+/*
+ * The parser proper: policy_parse, and with @report (policy_load_report) every error and
+ * warning reported in line order, the file read to its end past an error.
+ */
+static int parse(const char *text, size_t len, const char *name, policy_report_fn *report,
+		 void *userdata, struct policy **ret, char *err, size_t errlen)
 {
 	struct policy *p = calloc(1, sizeof(*p));
-	struct at at = { .name = name, .err = err, .errlen = errlen };
-	char line[POLICY_LINE_MAX + 1];
-	size_t pos = 0, cap = 0;
+	char line[POLICY_LINE_MAX + 1], line_err[POLICY_LINE_MAX + 256];
+	struct at at = { .name = name,
+			 .err = line_err,
+			 .errlen = sizeof(line_err),
+			 .p = p,
+			 .report = report,
+			 .userdata = userdata };
+	size_t pos = 0, cap = 0, errors = 0;
 	int r = 0;
 
 	if (!p)
 		return -ENOMEM;
-	if (memchr(text, '\0', len)) {
-		size_t nul = (size_t)((const char *)memchr(text, '\0', len) - text);
-
-		at.lineno = 1;
-		for (size_t i = 0; i < nul; i++)
-			at.lineno += text[i] == '\n';
-		r = line_error(&at, "NUL byte in the file");
-		goto out;
-	}
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
 		char *hash;
 
 		at.lineno++;
+		memcpy(line, text + pos, llen > POLICY_LINE_MAX ? 0 : llen);
+		line[llen > POLICY_LINE_MAX ? 0 : llen] = '\0';
+		pos += llen + (nl ? 1 : 0);
 		if (llen > POLICY_LINE_MAX) {
 			r = line_error(&at, "line longer than %d bytes", POLICY_LINE_MAX);
-			goto out;
+			goto line_done;
 		}
-		memcpy(line, text + pos, llen);
-		line[llen] = '\0';
-		pos += llen + (nl ? 1 : 0);
+		if (memchr(line, '\0', llen)) {
+			r = line_error(&at, "NUL byte in the file");
+			goto line_done;
+		}
 		hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';
@@ -277,9 +309,23 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 		memset(&p->rules[p->count], 0, sizeof(p->rules[0]));
 		snprintf(p->rules[p->count].ref, REF_MAX, "%s:%u", name, at.lineno);
 		p->count++;
+		/* a rule half read stays until the policy is freed: with any error it is */
 		r = parse_line(&p->rules[p->count - 1], line, &p->needs, &at);
+	line_done:
+		if (r == -EINVAL) {
+			if (errors++ == 0)
+				snprintf(err, errlen, "%s", line_err);
+			if (!report)
+				goto out;
+			report(userdata, 1, line_err);
+			r = 0;
+		}
 		if (r < 0)
 			goto out;
+	}
+	if (errors) {
+		r = -EINVAL;
+		goto out;
 	}
 	r = policy_index(p);
 	if (r < 0)
@@ -292,7 +338,14 @@ out:
 	return r;
 }
 
-int policy_load(const char *path, const char *name, struct policy **ret, char *err, size_t errlen)
+int policy_parse(const char *text, size_t len, const char *name, struct policy **ret, char *err,
+		 size_t errlen)
+{
+	return parse(text, len, name, NULL, NULL, ret, err, errlen);
+}
+
+int policy_load_report(const char *path, const char *name, policy_report_fn *report, void *userdata,
+		       struct policy **ret, char *err, size_t errlen)
 {
 	struct stat st;
 	char *text = NULL;
@@ -327,9 +380,14 @@ int policy_load(const char *path, const char *name, struct policy **ret, char *e
 			break;
 		len += (size_t)n;
 	}
-	r = policy_parse(text, len, name, ret, err, errlen);
+	r = parse(text, len, name, report, userdata, ret, err, errlen);
 out:
 	free(text);
 	close(fd);
 	return r;
+}
+
+int policy_load(const char *path, const char *name, struct policy **ret, char *err, size_t errlen)
+{
+	return policy_load_report(path, name, NULL, NULL, ret, err, errlen);
 }

@@ -25,10 +25,37 @@ int cli_error(const char *cmd, const char *name, const char *fmt, ...)
 
 struct vault;
 struct audit_event;
+struct policy;
+
+/* Keeps the command line, for cli_vault_dir's "did you mean" (main() calls it first). */
+void cli_args(int argc, char **argv);
 
 /*
- * vault_open (vault.h), and from then on what happens inside the vault's audit trail — a
- * stall and its end, a torn record cut off, a rotation — said once in the log: how every
+ * Whether @dir, as the command line gave it, is a vault directory (a directory holding
+ * vaultfs.conf): 0, or -errno with one line in @err that says what it is instead —
+ * missing, a file, an empty directory, the mount point of a vault, a directory that is
+ * not a vault — and, when another argument of the command line is a vault directory, the
+ * command line with the two swapped ("did you mean: ...?"). Nothing is read from the
+ * vault: it goes before the strict-mode checks, so that arguments given the wrong way
+ * round are told as such and not as an unsafe vault.
+ */
+int cli_vault_dir(const char *dir, char *err, size_t errlen);
+
+/* Whether @dir is not a vault directory while another argument is: 1 with cli_vault_dir's
+ * line (and its "did you mean") in @err, else 0 with @err untouched. */
+int cli_swapped(const char *dir, char *err, size_t errlen);
+
+/*
+ * The warning, into @buf, for a policy with exe= rules read by a process that lacks
+ * CAP_SYS_PTRACE (caller_exe_readable): exe= cannot be checked for other users' callers.
+ * @who names that process ("this daemon", "this command"). Returns 1 when there is one
+ * to give, 0 when not (no exe= rule, or the capability is there).
+ */
+int cli_exe_warning(const struct policy *p, const char *who, char *buf, size_t len);
+
+/*
+ * cli_vault_dir, then vault_open (vault.h), and from then on what happens inside the vault's audit
+ * trail — a stall and its end, a torn record cut off, a rotation — said once in the log: how every
  * command and the mount daemon open a vault.
  */
 int cli_vault_open(const char *dir, struct vault **ret, char *err, size_t errlen);

@@ -210,7 +210,9 @@ static int tail(const char *dir, unsigned long n, int follow, int raw)
 	off_t start, off;
 	int fd, r;
 
-	r = vault_resolve_safe(dir, absdir, err, sizeof(err));
+	r = cli_vault_dir(dir, err, sizeof(err));
+	if (r == 0)
+		r = vault_resolve_safe(dir, absdir, err, sizeof(err));
 	if (r < 0)
 		return cli_error("audit tail", NULL, "%s", err);
 	if (snprintf(path, sizeof(path), "%s/audit.log", absdir) >= (int)sizeof(path))

@@ -80,6 +80,9 @@ static int restore(const char *backup_dir, const char *dir)
 	int r, head_ok = 0;
 
 	r = vault_restore(backup_dir, dir, err, sizeof(err));
+	/* a backup is a vault directory's copy: BACKUP DIR the wrong way round is told so */
+	if (r < 0 && cli_swapped(backup_dir, err, sizeof(err)))
+		return cli_error("restore", NULL, "%s", err);
 	if (r < 0)
 		return cli_error("restore", NULL, "%s", err);
 	r = cli_vault_open(dir, &v, err, sizeof(err));

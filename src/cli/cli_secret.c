@@ -446,6 +446,9 @@ int cli_secret(int argc, char **argv)
 	    (a.version && strcmp(a.sub, "get") != 0) || (a.remove && strcmp(a.sub, "attr") != 0) ||
 	    (a.remove && a.attr))
 		return cli_usage("secret", "option not valid with \"%s\"", a.sub);
+	/* DIR first: a NAME given in its place is told as such, not as a bad name */
+	if (cli_vault_dir(a.dir, err, sizeof(err)) < 0)
+		return cli_error(cmd, NULL, "%s", err);
 	r = name_at_version(&a, name, sizeof(name), cmd);
 	if (r >= 0)
 		return r;

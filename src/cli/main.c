@@ -29,8 +29,9 @@ static const char main_help[] =
 	"                     serve the vault as a filesystem\n"
 	"  secret set|get|list|versions|delete|recover|purge|attr DIR NAME ...\n"
 	"                     work on the vault's secrets directly\n"
-	"  policy check DIR   validate the vault's policy\n"
-	"  policy explain DIR --uid N [--gid N] [--cgroup PATH] [--exe PATH] OP PATH\n"
+	"  policy check DIR|FILE\n"
+	"                     validate the vault's policy, or a policy file not yet installed\n"
+	"  policy explain DIR|FILE --uid N [--gid N] [--cgroup PATH] [--exe PATH] OP PATH\n"
 	"                     the decision for a caller, and the rule behind it\n"
 	"  key create|import|rotate|list|delete DIR ...\n"
 	"                     keys held in the vault's token\n"
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0);
 	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
 
+	cli_args(argc, argv);
 	if (argc < 2) {
 		fputs(main_help, stderr);
 		return EXIT_USAGE;

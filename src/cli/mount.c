@@ -32,6 +32,7 @@
 #include "guard.h"
 #include "log.h"
 #include "metrics.h"
+#include "mount_check.h"
 #include "mountpoint.h"
 #include "mountwatch.h"
 #include "policy.h"
@@ -77,6 +78,20 @@ static void report(const char *msg)
 	(void)!write(ready_fd, msg, strlen(msg) + 1);
 	close(ready_fd);
 	ready_fd = -1;
+}
+
+/* A warning for the terminal that waits for a background start, sent ahead of the outcome
+ * and marked by a leading '\1'; logged as well. */
+static void warn_start(const char *msg)
+{
+	char buf[768];
+	int n;
+
+	log_warn("%s", msg);
+	n = snprintf(buf, sizeof(buf), "\1%s", msg);
+	if (ready_fd >= 0 && n > 0)
+		(void)!write(ready_fd, buf,
+			     (size_t)(n < (int)sizeof(buf) ? n + 1 : (int)sizeof(buf)));
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -173,10 +188,12 @@ static int parse_o(struct mount_opts *o, const char *list)
 	return 0;
 }
 
-/* Waits for the daemon's report; returns the command's exit status. */
-static int parent_wait(int fd, const char *mountpoint)
+/* Waits for the daemon's report, printing its warnings as they come; returns the
+ * command's exit status. The daemon's messages name what they are about (DIR, its policy,
+ * or MOUNTPOINT). */
+static int parent_wait(int fd, const char *dir)
 {
-	char msg[1024];
+	char msg[1024], *end;
 	size_t len = 0;
 
 	for (;;) {
@@ -184,19 +201,25 @@ static int parent_wait(int fd, const char *mountpoint)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (memchr(msg, '\0', len) || len == sizeof(msg) - 1)
+		if (n > 0)
+			len += (size_t)n;
+		/* each warning ends with a NUL: said, then taken out */
+		while (len && msg[0] == '\1' && (end = memchr(msg, '\0', len))) {
+			fprintf(stderr, "vaultfs: mount: %s\n", msg + 1);
+			len -= (size_t)(end + 1 - msg);
+			memmove(msg, end + 1, len);
+		}
+		if (n <= 0 || (len && msg[0] != '\1' && memchr(msg, '\0', len)) ||
+		    len == sizeof(msg) - 1)
 			break;
 	}
 	msg[len] = '\0';
-	if (len == 0)
-		return cli_error("mount", mountpoint,
-				 "the daemon died while starting (see vaultfs.log in the vault)");
+	if (len == 0 || msg[0] == '\1')
+		return cli_error("mount", NULL,
+				 "the daemon died while starting (see \"%s/vaultfs.log\")", dir);
 	if (msg[0] == '\0')
 		return 0;
-	return cli_error("mount", mountpoint, "%s", msg);
+	return cli_error("mount", NULL, "%s", msg);
 }
 
 /*
@@ -225,6 +248,7 @@ static void detach_stdio(const char *dir)
 struct reload {
 	struct vfs *vfs;
 	struct vault *vault;
+	int serves_others; /* allow_other: exe= must be read for other users' callers */
 	char path[PATH_MAX];
 };
 
@@ -244,6 +268,11 @@ static void on_mount_over(void *userdata, const char *path, int result, const ch
 	daemon_record(vault, "mount-over", path, result, detail);
 }
 
+static void warn_log(const char *msg)
+{
+	log_warn("%s", msg);
+}
+
 /* The policy file changed: a good file in a vault that is still safe takes over whole;
  * anything else changes nothing. */
 static void on_policy_change(void *userdata)
@@ -261,6 +290,7 @@ static void on_policy_change(void *userdata)
 	if (r == 0) {
 		log_info("policy reloaded: %zu rules", policy_rule_count(p));
 		metrics_policy_loaded(policy_rule_count(p), 1);
+		mount_check_policy(p, rl->vault->dir, rl->serves_others, warn_log);
 		snprintf(msg, sizeof(msg), "%zu rules", policy_rule_count(p));
 		vfs_set_policy(rl->vfs, p);
 	} else if (r == -ENOENT) {
@@ -361,10 +391,12 @@ static int vfs_make(const struct mount_opts *o, struct vault *vault, struct relo
 	r = policy_load(rl->path, VAULT_POLICY, &policy, err, sizeof(err));
 	if (r < 0) {
 		daemon_record(vault, "mount", NULL, -r, err);
-		fail("%s", err);
+		fail("%s/%s", vault->dir, err); /* DIR's policy, not the mount point */
 		return r;
 	}
 	metrics_policy_loaded(policy_rule_count(policy), 0);
+	rl->serves_others = geteuid() == 0 || strstr(o->fuse_opts, "allow_other") != NULL;
+	mount_check_policy(policy, vault->dir, rl->serves_others, warn_start);
 	r = vfs_new(vault, policy, &vfs);
 	if (r < 0) {
 		policy_free(policy);
@@ -414,10 +446,13 @@ static int serve(const struct mount_opts *o)
 	int flushing = 0;
 	struct vault *vault = NULL;
 	struct vfs *vfs = NULL;
-	char err[512] = "", opts[1400], detail[PATH_MAX + 128];
+	char err[512] = "", opts[1400], detail[PATH_MAX + 128], why[512];
 	int lock_fd = -1, r, status = 1, ended = MOUNTWATCH_NOTHING;
+	struct stderr_capture capture;
 
 	r = cli_vault_open(o->dir, &vault, err, sizeof(err));
+	if (r < 0 && err[0] && !strstr(err, o->dir))
+		return fail("vault \"%s\": %s", o->dir, err);
 	if (r < 0)
 		return fail("%s", err[0] ? err : strerror(-r));
 	lock_fd = open(vault->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -462,8 +497,13 @@ static int serve(const struct mount_opts *o)
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGHUP, &sa, NULL);
 	}
-	if (fuse_session_mount(se, o->mountpoint) < 0) {
-		fail("cannot mount on \"%s\"", o->mountpoint);
+	/* libfuse and fusermount3 say why on stderr: in the log once detached, and never
+	 * in one line with ours */
+	capture_start(&capture);
+	r = fuse_session_mount(se, o->mountpoint);
+	capture_end(&capture, why, sizeof(why));
+	if (r < 0) {
+		fail("cannot mount on \"%s\"%s%s", o->mountpoint, why[0] ? ": " : "", why);
 		goto out_signals;
 	}
 	r = guard_start(vfs, o->mountpoint, on_mount_over, vault, &guard);
@@ -593,9 +633,13 @@ static int prepare_paths(const char *dir_arg, const char *mp_arg, struct mount_o
 {
 	char err[PATH_MAX + 256] = "";
 
-	/* absolute before the daemon leaves the working directory; judged before the daemon
-	 * makes its log file in it */
-	if (vault_resolve_safe(dir_arg, dir, err, sizeof(err)) < 0)
+	/* a vault at all (or MOUNTPOINT DIR given the wrong way round); absolute before the
+	 * daemon leaves the working directory; judged before the daemon makes its log file */
+	if (cli_vault_dir(dir_arg, err, sizeof(err)) < 0 ||
+	    vault_resolve_safe(dir_arg, dir, err, sizeof(err)) < 0)
+		return cli_error("mount", NULL, "%s", err);
+	/* said here, before the fork: libfuse would say it in the log, after it */
+	if (mount_check_fuse_device(err, sizeof(err)) < 0)
 		return cli_error("mount", NULL, "%s", err);
 	o->dir = dir;
 	/* a mount point in the vault, or above it, would hang the daemon on its own mount */
@@ -621,7 +665,7 @@ static int start_background(const struct mount_opts *o)
 		return cli_error("mount", NULL, "fork: %s", strerror(errno));
 	if (pid > 0) {
 		close(pipefd[1]);
-		return parent_wait(pipefd[0], o->mountpoint);
+		return parent_wait(pipefd[0], o->dir);
 	}
 	close(pipefd[0]);
 	ready_fd = pipefd[1];
