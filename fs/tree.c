@@ -309,10 +309,12 @@ static int rename_check(struct vfs *v, struct caller *c, const char *pfrom, cons
 	return 0;
 }
 
-/* mv of .deleted/secrets/X back to secrets/X: recover, under its own name only. */
-static int rename_recover(struct vfs *v, struct caller *c, const char *from, const char *to,
-			  const char *pfrom)
+/* mv of .deleted/secrets/X back to secrets/X (@recover), or of secrets/X to
+ * .deleted/secrets/X (a soft delete): under its own name only. */
+static int rename_across(struct vfs *v, struct caller *c, const char *from, const char *to,
+			 const char *pfrom, int recover)
 {
+	const char *what = recover ? "recover" : "delete";
 	struct policy_decision d;
 	struct audit_event ev;
 	struct vault_act act;
@@ -320,30 +322,13 @@ static int rename_recover(struct vfs *v, struct caller *c, const char *from, con
 
 	if (strcmp(from, to) != 0)
 		return -EXDEV;
-	r = vfs_check(v, c, "recover", POLICY_RECOVER, pfrom, &d);
+	r = vfs_check(v, c, what, recover ? POLICY_RECOVER : POLICY_DELETE, pfrom, &d);
 	if (r < 0)
 		return r;
-	vfs_event(c, "recover", pfrom, 0, &d, 0, &ev);
+	vfs_event(c, what, pfrom, 0, &d, 0, &ev);
 	vault_act_init(&act, &ev);
-	return vault_secret_recover(v->vault, &act, from);
-}
-
-/* mv of secrets/X to .deleted/secrets/X: a soft delete, under its own name only. */
-static int rename_delete(struct vfs *v, struct caller *c, const char *from, const char *to,
-			 const char *pfrom)
-{
-	struct policy_decision d;
-	struct audit_event ev;
-	struct vault_act act;
-	int r;
-
-	if (strcmp(from, to) != 0)
-		return -EXDEV;
-	r = vfs_check(v, c, "delete", POLICY_DELETE, pfrom, &d);
-	if (r < 0)
-		return r;
-	vfs_event(c, "delete", pfrom, 0, &d, 0, &ev);
-	vault_act_init(&act, &ev);
+	if (recover)
+		return vault_secret_recover(v->vault, &act, from);
 	return vault_secret_delete(v->vault, &act, from);
 }
 
@@ -424,9 +409,9 @@ void vfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 	snprintf(pfrom, sizeof(pfrom), "secrets/%s", from);
 	snprintf(pto, sizeof(pto), "secrets/%s", to);
 	if (trash_kind(p->kind) && live_kind(np->kind))
-		r = rename_recover(v, &c, from, to, pfrom);
+		r = rename_across(v, &c, from, to, pfrom, 1);
 	else if (live_kind(p->kind) && trash_kind(np->kind))
-		r = rename_delete(v, &c, from, to, pfrom);
+		r = rename_across(v, &c, from, to, pfrom, 0);
 	else if (live_kind(p->kind))
 		r = rename_move(v, &c, from, to, pfrom, pto, flags);
 	else
