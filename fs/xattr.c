@@ -205,8 +205,9 @@ void vfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	}
 	r = own_name(name, ENODATA);
 	if (r >= 0)
-		r = vault_attr_remove(v->vault, &act, n->path, name + PREFIX_LEN);
+		r = vault_attr_remove(v->vault, &act, n->path, name + PREFIX_LEN,
+				      VAULT_ATTR_UNKNOWN_NODATA);
 	else
 		r = vault_act_failed(v->vault, &act, r);
-	fuse_reply_err(req, r == -EOPNOTSUPP ? ENODATA : -r);
+	fuse_reply_err(req, -r);
 }

@@ -273,7 +273,7 @@ static int do_attr(struct vault *v, const struct args *a)
 
 		a->ev->detail = a->remove ? a->remove : a->attr;
 		vault_act_init(&act, a->ev);
-		r = a->remove ? vault_attr_remove(v, &act, a->name, a->remove)
+		r = a->remove ? vault_attr_remove(v, &act, a->name, a->remove, 0)
 			      : vault_attr_set(v, &act, a->name, a->attr, a->value, 0);
 		if (act.unrecorded)
 			return cli_error("secret attr", a->name, AUDIT_FAILED);

@@ -272,8 +272,10 @@ typedef int (*store_commit_fn)(void *userdata, uint64_t version, const struct st
 /*
  * Sets @fn for the calling thread's next write transaction only. A store call that fails
  * before it writes does not call it; set it again (or to NULL) before the next call.
+ * Returns 0, or -errno when the thread has no connection and none can be opened: then
+ * nothing is set, and a caller that needs its hook must not go on to change anything.
  */
-void store_on_commit(struct store *s, store_commit_fn fn, void *userdata);
+int store_on_commit(struct store *s, store_commit_fn fn, void *userdata);
 
 /* The audit trail's head as the vault last recorded it. */
 int store_anchor_get(struct store *s, struct store_anchor *ret);

@@ -638,7 +638,7 @@ int store_purge_expired(struct store *s, int64_t now, unsigned *ret_count)
 	for (size_t i = 0; i < n && r >= 0; i++)
 		r = store_purge_id(s, ids[i]);
 	if (n == 0)
-		store_on_commit(s, NULL, NULL); /* nothing changed: nothing to record */
+		(void)store_on_commit(s, NULL, NULL); /* nothing changed: nothing to record */
 end:
 	r = store_tx_end(s, r);
 	if (r >= 0 && ret_count)

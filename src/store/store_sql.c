@@ -288,16 +288,19 @@ int store_tx_end(struct store *s, int r)
 	return r;
 }
 
-void store_on_commit(struct store *s, store_commit_fn fn, void *userdata)
+int store_on_commit(struct store *s, store_commit_fn fn, void *userdata)
 {
 	struct conn *c;
+	int r;
 
-	if (store_enter(s) < 0)
-		return; /* the store call that follows fails the same way, before any commit */
+	r = store_enter(s);
+	if (r < 0)
+		return r;
 	c = pthread_getspecific(s->conn_key);
 	c->on_commit = fn;
 	c->on_commit_data = userdata;
 	c->tx_version = 0;
+	return 0;
 }
 
 int store_anchor_get(struct store *s, struct store_anchor *ret)
@@ -314,8 +317,7 @@ int store_anchor_update(struct store *s, store_commit_fn fn, void *userdata)
 {
 	int r;
 
-	store_on_commit(s, fn, userdata);
-	r = store_enter(s);
+	r = store_on_commit(s, fn, userdata);
 	if (r >= 0)
 		r = store_tx_begin(s);
 	if (r < 0) {

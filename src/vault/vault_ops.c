@@ -10,14 +10,12 @@
 #include <errno.h>
 #include <limits.h>
 
-#include "log.h"
 #include "timeutil.h"
 
 /* One change in progress: the action, and how far its record got. */
 struct change {
 	struct vault *v;
 	struct vault_act *act;
-	int recorded; /* the record was written (inside the transaction) */
 	int record_failed; /* it could not be: the change was rolled back */
 };
 
@@ -51,21 +49,20 @@ static int change_hook(void *userdata, uint64_t version, const struct store_anch
 		c->record_failed = 1;
 		return -EIO;
 	}
-	c->recorded = 1;
 	/* a token failure here rolls the change back, and end() records that */
 	return vault_head_next(c->v, cur, &head, ret);
 }
 
 /* Arms the calling thread's next store change with @a's record (the store's hooks are
- * per thread: the store call must follow on this thread). */
-static void begin(struct vault *v, struct vault_act *a, struct change *c)
+ * per thread: the store call must follow on this thread). On failure nothing may change:
+ * the caller records the failure instead (vault_act_failed). */
+static int begin(struct vault *v, struct vault_act *a, struct change *c)
 {
 	c->v = v;
 	c->act = a;
-	c->recorded = 0;
 	c->record_failed = 0;
 	a->unrecorded = 0;
-	store_on_commit(v->store, change_hook, c);
+	return store_on_commit(v->store, change_hook, c);
 }
 
 /*
@@ -116,7 +113,8 @@ int vault_secret_write(struct vault *v, struct vault_act *a, const char *path,
 	struct change c;
 	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	r = store_secret_put(v->store, path, value, sflags, time_now_us(), ret_version);
 	r = end(&c, r);
 	return r < 0 ? r : 0;
@@ -127,7 +125,8 @@ int vault_secret_resize(struct vault *v, struct vault_act *a, const char *path, 
 	struct change c;
 	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	r = end(&c, store_secret_resize(v->store, path, size, time_now_us(), NULL));
 	return r < 0 ? r : 0;
 }
@@ -135,24 +134,30 @@ int vault_secret_resize(struct vault *v, struct vault_act *a, const char *path, 
 int vault_secret_delete(struct vault *v, struct vault_act *a, const char *path)
 {
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	return end(&c, store_secret_delete(v->store, path, time_now_us()));
 }
 
 int vault_secret_recover(struct vault *v, struct vault_act *a, const char *path)
 {
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	return end(&c, store_secret_recover(v->store, path));
 }
 
 int vault_secret_purge(struct vault *v, struct vault_act *a, const char *path)
 {
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	return end(&c, store_secret_purge(v->store, path));
 }
 
@@ -164,7 +169,8 @@ int vault_secret_rename(struct vault *v, struct vault_act *a, const char *from, 
 	struct change c;
 	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	r = end(&c, store_secret_rename(v->store, from, to, sflags, time_now_us()));
 	return r < 0 ? r : 0;
 }
@@ -175,32 +181,44 @@ int vault_attr_set(struct vault *v, struct vault_act *a, const char *path, const
 	unsigned sflags = ((flags & VAULT_ATTR_CREATE) ? STORE_ATTR_CREATE : 0) |
 			  ((flags & VAULT_ATTR_REPLACE) ? STORE_ATTR_REPLACE : 0);
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	return end(&c, store_attr_set(v->store, path, name, value, sflags));
 }
 
-int vault_attr_remove(struct vault *v, struct vault_act *a, const char *path, const char *name)
+int vault_attr_remove(struct vault *v, struct vault_act *a, const char *path, const char *name,
+		      unsigned flags)
 {
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
-	return end(&c, store_attr_remove(v->store, path, name));
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
+	r = store_attr_remove(v->store, path, name);
+	if (r == -EOPNOTSUPP && (flags & VAULT_ATTR_UNKNOWN_NODATA))
+		r = -ENODATA; /* removexattr(2): no such attribute, as recorded */
+	return end(&c, r);
 }
 
 int vault_folder_create(struct vault *v, struct vault_act *a, const char *path)
 {
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	return end(&c, store_folder_create(v->store, path, time_now_us()));
 }
 
 int vault_folder_remove(struct vault *v, struct vault_act *a, const char *path)
 {
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	return end(&c, store_folder_remove(v->store, path));
 }
 
@@ -208,8 +226,10 @@ int vault_key_create(struct vault *v, struct vault_act *a, const char *name,
 		     const struct keys_options *o)
 {
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	return end(&c, keys_create(v->store, v->hsm, name, o, time_now_us()));
 }
 
@@ -218,8 +238,10 @@ int vault_key_import(struct vault *v, struct vault_act *a, const char *name, con
 		     size_t errlen)
 {
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	return end(&c, keys_import(v->store, v->hsm, name, pem, passphrase, o, time_now_us(), err,
 				   errlen));
 }
@@ -227,16 +249,20 @@ int vault_key_import(struct vault *v, struct vault_act *a, const char *name, con
 int vault_key_rotate(struct vault *v, struct vault_act *a, const char *name, uint64_t *ret_version)
 {
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	return end(&c, keys_rotate(v->store, v->hsm, name, time_now_us(), ret_version));
 }
 
 int vault_key_delete(struct vault *v, struct vault_act *a, const char *name)
 {
 	struct change c;
+	int r;
 
-	begin(v, a, &c);
+	if ((r = begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
 	return end(&c, keys_delete(v->store, v->hsm, name));
 }
 
@@ -252,7 +278,8 @@ int vault_purge_expired(struct vault *v, unsigned *ret_count)
 	vault_admin_event(&ev, "purge-expired", exe, sizeof(exe), cgroup, sizeof(cgroup));
 	ev.rule = "retention";
 	vault_act_init(&a, &ev);
-	begin(v, &a, &c);
+	if ((r = begin(v, &a, &c)) < 0)
+		return vault_act_failed(v, &a, r);
 	r = store_purge_expired(v->store, time_now_us(), &n);
 	/* nothing to purge is no change: a failure here is not recorded, only deferred */
 	store_on_commit(v->store, NULL, NULL);

@@ -88,17 +88,25 @@ int vault_secret_rename(struct vault *v, struct vault_act *a, const char *from, 
 #define VAULT_ATTR_CREATE 0x1 /* -EEXIST if the attribute is set (XATTR_CREATE) */
 #define VAULT_ATTR_REPLACE 0x2 /* -ENODATA if it is not (XATTR_REPLACE) */
 
+/* vault_attr_remove flags */
+#define VAULT_ATTR_UNKNOWN_NODATA                                                                  \
+	0x1 /* an unknown name is -ENODATA (removexattr(2)), not                                   \
+	       -EOPNOTSUPP, in the reply and the record alike */
+
 /* Sets or removes attribute @name (after user.vault.) of secret @path: store_attr_set. */
 int vault_attr_set(struct vault *v, struct vault_act *a, const char *path, const char *name,
 		   const char *value, unsigned flags);
-int vault_attr_remove(struct vault *v, struct vault_act *a, const char *path, const char *name);
+int vault_attr_remove(struct vault *v, struct vault_act *a, const char *path, const char *name,
+		      unsigned flags);
 
 /* mkdir and rmdir in secrets/: -EEXIST, -ENOENT, -ENOTEMPTY, -ENOTDIR. */
 int vault_folder_create(struct vault *v, struct vault_act *a, const char *path);
 int vault_folder_remove(struct vault *v, struct vault_act *a, const char *path);
 
 /* The users' keys (keys.h): made or imported into the token, rotated (the new version in
- * *@ret_version), deleted with their token objects. */
+ * *@ret_version), deleted with their token objects (vault_key_delete returns, as
+ * keys_delete does, how many versions' objects the token kept: > 0, the key is gone all
+ * the same). */
 int vault_key_create(struct vault *v, struct vault_act *a, const char *name,
 		     const struct keys_options *o);
 int vault_key_import(struct vault *v, struct vault_act *a, const char *name, const char *pem,

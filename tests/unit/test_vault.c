@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -318,9 +320,17 @@ static void test_attributes(void **state)
 	assert_string_equal(value, "text/plain");
 	free(value);
 	act_for(&a, "removexattr", "at");
-	assert_int_equal(vault_attr_remove(f->v, &a, "at", "content_type"), 0);
+	assert_int_equal(vault_attr_remove(f->v, &a, "at", "content_type", 0), 0);
 	act_for(&a, "removexattr", "at");
-	assert_int_equal(vault_attr_remove(f->v, &a, "at", "content_type"), -ENODATA);
+	assert_int_equal(vault_attr_remove(f->v, &a, "at", "content_type", 0), -ENODATA);
+	assert_recorded(f, "removexattr", "at", "allow", ENODATA, 0);
+	/* an unknown attribute: EOPNOTSUPP, or ENODATA as removexattr(2) says it */
+	act_for(&a, "removexattr", "at");
+	assert_int_equal(vault_attr_remove(f->v, &a, "at", "nonesuch", 0), -EOPNOTSUPP);
+	assert_recorded(f, "removexattr", "at", "allow", EOPNOTSUPP, 0);
+	act_for(&a, "removexattr", "at");
+	assert_int_equal(vault_attr_remove(f->v, &a, "at", "nonesuch", VAULT_ATTR_UNKNOWN_NODATA),
+			 -ENODATA);
 	assert_recorded(f, "removexattr", "at", "allow", ENODATA, 0);
 	/* an action refused before the store: recorded all the same */
 	act_for(&a, "setxattr", "at");
@@ -477,6 +487,55 @@ static void test_unrecorded_changes_nothing(void **state)
 	secbuf_free(b);
 }
 
+struct no_conn {
+	struct fixture *f;
+	int r;
+};
+
+/* On a thread of its own, whose first store call must open a connection: with no
+ * descriptor left for it, the write cannot arm its record and must not happen. */
+static void *write_without_fds(void *arg)
+{
+	struct no_conn *nc = arg;
+	struct rlimit old, low;
+	int fd;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	fd = dup(0); /* the lowest free descriptor: none above it may open */
+	assert_true(fd > 0);
+	close(fd);
+	low = old;
+	low.rlim_cur = (rlim_t)fd;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	nc->r = write_value(nc->f, "nofd", "v", 0, NULL);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	return NULL;
+}
+
+static void test_no_connection_no_change(void **state)
+{
+	struct fixture *f = *state;
+	struct no_conn nc = { .f = f };
+	struct secbuf *b = NULL;
+	pthread_t t;
+
+	long before = record_count(f);
+
+	assert_int_equal(pthread_create(&t, NULL, write_without_fds, &nc), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(nc.r < 0);
+	/* whatever it recorded is a failure, never a write that happened */
+	if (record_count(f) > before) {
+		json_object *o = last_record(f);
+
+		assert_string_equal(field(o, "path"), "nofd");
+		assert_string_not_equal(field(o, "result"), "0");
+		json_object_put(o);
+	}
+	assert_int_equal(store_secret_get(f->v->store, "nofd", 0, time_now_us(), &b, NULL),
+			 -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_folders),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_unrecorded_changes_nothing),
+		cmocka_unit_test(test_no_connection_no_change),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
