@@ -335,7 +335,7 @@ int guard_start(struct vfs *v, const char *mountpoint, guard_record_fn record, v
 	const struct mountinfo_entry *e;
 	struct mountinfo *m = NULL;
 	struct guard *g = calloc(1, sizeof(*g));
-	int fd, r;
+	int r;
 
 	if (!g)
 		return -ENOMEM;
@@ -348,31 +348,11 @@ int guard_start(struct vfs *v, const char *mountpoint, guard_record_fn record, v
 		goto out;
 	}
 	strcpy(g->mountpoint, mountpoint);
-	/* The mount is made and does not serve yet: an O_PATH open of its root looks up the
-	 * mount point's name in the filesystem below only, and asks the vault nothing. */
-	fd = open(mountpoint, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = mountinfo_fd_mount_id(fd);
-	close(fd);
+	/* the mount is made and does not serve yet: found without asking it anything */
+	r = mountinfo_fuse_at(mountpoint, &g->table_fd, &m, &e);
 	if (r < 0)
 		goto out;
 	g->mount_id = r;
-	g->table_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	if (g->table_fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = mountinfo_read(g->table_fd, &m);
-	if (r < 0)
-		goto out;
-	e = mountinfo_find(m, g->mount_id);
-	if (!e || strcmp(e->mountpoint, mountpoint) != 0 || strncmp(e->fstype, "fuse", 4) != 0) {
-		r = -ENOENT;
-		goto out;
-	}
 	g->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (g->stop_fd < 0) {
 		r = -errno;

@@ -218,3 +218,29 @@ int mountinfo_fd_mount_id(int fd)
 		return -EIO;
 	return id;
 }
+
+int mountinfo_fuse_at(const char *mountpoint, int *ret_table_fd, struct mountinfo **ret_m,
+		      const struct mountinfo_entry **ret_e)
+{
+	const struct mountinfo_entry *e;
+	int fd, id, r;
+
+	fd = open(mountpoint, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	id = mountinfo_fd_mount_id(fd);
+	close(fd);
+	if (id < 0)
+		return id;
+	*ret_table_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	if (*ret_table_fd < 0)
+		return -errno;
+	r = mountinfo_read(*ret_table_fd, ret_m);
+	if (r < 0)
+		return r;
+	e = mountinfo_find(*ret_m, id);
+	if (!e || strcmp(e->mountpoint, mountpoint) != 0 || strncmp(e->fstype, "fuse", 4) != 0)
+		return -ENOENT;
+	*ret_e = e;
+	return id;
+}

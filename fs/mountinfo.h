@@ -46,4 +46,15 @@ int mountinfo_is_below(const struct mountinfo *m, int id, int ancestor);
 /* The mount ID of the mount that descriptor @fd is on (its fdinfo's mnt_id), or -errno. */
 int mountinfo_fd_mount_id(int fd);
 
+/*
+ * The FUSE mount just made on @mountpoint, before it serves: an O_PATH open of its root
+ * (which looks the name up in the filesystem below and asks the mount nothing) gives its
+ * mount id, and /proc/self/mountinfo — opened into *@ret_table_fd for the caller to keep,
+ * read into *@ret_m (mountinfo_free) — must list that id on @mountpoint as fuse. Returns
+ * the mount id with its entry in *@ret_e, -ENOENT when it is not such a mount, or -errno;
+ * on failure *@ret_table_fd may still be open (the caller closes what is >= 0).
+ */
+int mountinfo_fuse_at(const char *mountpoint, int *ret_table_fd, struct mountinfo **ret_m,
+		      const struct mountinfo_entry **ret_e);
+
 #endif

@@ -208,7 +208,7 @@ int mountwatch_start(struct fuse_session *se, const char *mountpoint, struct mou
 	struct mountinfo *m = NULL;
 	struct mountwatch *w = calloc(1, sizeof(*w));
 	struct sigaction sa = { .sa_handler = on_wake }; /* no SA_RESTART */
-	int fd, r;
+	int r;
 
 	if (!w)
 		return -ENOMEM;
@@ -221,31 +221,11 @@ int mountwatch_start(struct fuse_session *se, const char *mountpoint, struct mou
 		goto out;
 	}
 	strcpy(w->mountpoint, mountpoint);
-	/* The mount is made and does not serve yet: an O_PATH open of its root looks up the
-	 * mount point's name in the filesystem below only, and asks the vault nothing. */
-	fd = open(mountpoint, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = mountinfo_fd_mount_id(fd);
-	close(fd);
+	/* the mount is made and does not serve yet: found without asking it anything */
+	r = mountinfo_fuse_at(mountpoint, &w->table_fd, &m, &e);
 	if (r < 0)
 		goto out;
 	w->mount_id = r;
-	w->table_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	if (w->table_fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = mountinfo_read(w->table_fd, &m);
-	if (r < 0)
-		goto out;
-	e = mountinfo_find(m, w->mount_id);
-	if (!e || strcmp(e->mountpoint, mountpoint) != 0 || strncmp(e->fstype, "fuse", 4) != 0) {
-		r = -ENOENT;
-		goto out;
-	}
 	w->major = e->major;
 	w->minor = e->minor;
 	w->stop_fd = eventfd(0, EFD_CLOEXEC);
