@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "log.h"
 #include "names.h"
 #include "vault_ops.h"
@@ -68,8 +69,10 @@ int vault_lifetime_warn(struct vault *v, const char *path, int64_t expires, int6
 		c->failed++;
 		return r;
 	}
-	if (r > 0)
+	if (r > 0) {
 		c->warned++;
+		counters_add(COUNTER_EXPIRY_WARNINGS, 1);
+	}
 	return r;
 }
 
@@ -154,6 +157,7 @@ static void rotate_if_due(struct vault *v, const char *name, const struct store_
 	log_info("Lifetime: key \"%s\" rotated to version %llu", name,
 		 (unsigned long long)version);
 	c->rotated++;
+	counters_add(COUNTER_LIFETIME_ROTATIONS, 1);
 }
 
 static int check_keys(struct vault *v, int64_t now, struct vault_lifetime_counts *c)

@@ -24,7 +24,7 @@
 
 /* What one run did. */
 struct vault_lifetime_counts {
-	unsigned rotated; /* keys rotated (and certificates renewed) */
+	unsigned rotated; /* keys rotated */
 	unsigned warned; /* "expiring" warnings recorded */
 	unsigned failed; /* objects whose check or change failed (logged; retried next run) */
 };
