@@ -300,8 +300,7 @@ int keys_recover(struct store *s, const char *name)
 	return store_key_recover(s, name);
 }
 
-int keys_set_lifetime(struct store *s, const char *name, int64_t rotate_every_s,
-		      int64_t expires_us)
+int keys_set_lifetime(struct store *s, const char *name, int64_t rotate_every_s, int64_t expires_us)
 {
 	return store_key_set_lifetime(s, name, rotate_every_s, expires_us);
 }
@@ -489,7 +488,7 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 	r = store_key_get_any(s, name, &k);
 	if (r != -ENOENT) {
 		snprintf(err, errlen, "%s",
-			 r != 0	    ? strerror(-r)
+			 r != 0	     ? strerror(-r)
 			 : k.deleted ? "a deleted key holds that name (recover or purge it)"
 				     : "a key of that name exists");
 		return r == 0 ? -EEXIST : r;

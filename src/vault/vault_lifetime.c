@@ -154,8 +154,7 @@ static void rotate_if_due(struct vault *v, const char *name, const struct store_
 		c->failed++;
 		return;
 	}
-	log_info("Lifetime: key \"%s\" rotated to version %llu", name,
-		 (unsigned long long)version);
+	log_info("Lifetime: key \"%s\" rotated to version %llu", name, (unsigned long long)version);
 	c->rotated++;
 	counters_add(COUNTER_LIFETIME_ROTATIONS, 1);
 }

@@ -86,7 +86,8 @@ static int count(const struct fixture *f, const char *op, const char *path)
 
 static void make_key(struct fixture *f, const char *name, int64_t rotate_every, int64_t expires)
 {
-	struct keys_options o = { .type = "ec-p256", .rotate_every = rotate_every,
+	struct keys_options o = { .type = "ec-p256",
+				  .rotate_every = rotate_every,
 				  .expires = expires };
 	char path[64];
 	struct vault_act a;
