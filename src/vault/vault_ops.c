@@ -6,18 +6,12 @@
  * rolls the change back.
  */
 #include "vault_ops.h"
+#include "vault_change.h"
 
 #include <errno.h>
 #include <limits.h>
 
 #include "timeutil.h"
-
-/* One change in progress: the action, and how far its record got. */
-struct change {
-	struct vault *v;
-	struct vault_act *act;
-	int record_failed; /* it could not be: the change was rolled back */
-};
 
 void vault_act_init(struct vault_act *a, const struct audit_event *ev)
 {
@@ -36,7 +30,7 @@ void vault_act_no_recover(struct vault_act *a, const char *path, const char *rul
 static int change_hook(void *userdata, uint64_t version, const struct store_anchor *cur,
 		       struct store_anchor *ret)
 {
-	struct change *c = userdata;
+	struct vault_change *c = userdata;
 	struct audit_head head, synced;
 	int r;
 
@@ -49,14 +43,11 @@ static int change_hook(void *userdata, uint64_t version, const struct store_anch
 		c->record_failed = 1;
 		return -EIO;
 	}
-	/* a token failure here rolls the change back, and end() records that */
+	/* a token failure here rolls the change back, and vault_change_end records that */
 	return vault_head_next(c->v, cur, &head, ret);
 }
 
-/* Arms the calling thread's next store change with @a's record (the store's hooks are
- * per thread: the store call must follow on this thread). On failure nothing may change:
- * the caller records the failure instead (vault_act_failed). */
-static int begin(struct vault *v, struct vault_act *a, struct change *c)
+int vault_change_begin(struct vault *v, struct vault_act *a, struct vault_change *c)
 {
 	c->v = v;
 	c->act = a;
@@ -65,13 +56,7 @@ static int begin(struct vault *v, struct vault_act *a, struct change *c)
 	return store_on_commit(v->store, change_hook, c);
 }
 
-/*
- * After the store call that returned @r: disarms, and records a change that failed before
- * it could commit (with its error as result) or whose commit failed after its record.
- * Returns @r, or -EIO when the change failed for want of its record or its failure could
- * not be recorded.
- */
-static int end(struct change *c, int r)
+int vault_change_end(struct vault_change *c, int r)
 {
 	struct vault_act *a = c->act;
 
@@ -110,55 +95,55 @@ int vault_secret_write(struct vault *v, struct vault_act *a, const char *path,
 	unsigned sflags = ((flags & VAULT_WRITE_EXCL) ? STORE_PUT_EXCL : 0) |
 			  ((flags & VAULT_WRITE_MKDIRS) ? STORE_PUT_MKDIRS : 0) |
 			  (a->no_recover_rule ? STORE_PUT_NO_REVIVE : 0);
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
 	r = store_secret_put(v->store, path, value, sflags, time_now_us(), ret_version);
-	r = end(&c, r);
+	r = vault_change_end(&c, r);
 	return r < 0 ? r : 0;
 }
 
 int vault_secret_resize(struct vault *v, struct vault_act *a, const char *path, uint64_t size)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	r = end(&c, store_secret_resize(v->store, path, size, time_now_us(), NULL));
+	r = vault_change_end(&c, store_secret_resize(v->store, path, size, time_now_us(), NULL));
 	return r < 0 ? r : 0;
 }
 
 int vault_secret_delete(struct vault *v, struct vault_act *a, const char *path)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, store_secret_delete(v->store, path, time_now_us()));
+	return vault_change_end(&c, store_secret_delete(v->store, path, time_now_us()));
 }
 
 int vault_secret_recover(struct vault *v, struct vault_act *a, const char *path)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, store_secret_recover(v->store, path));
+	return vault_change_end(&c, store_secret_recover(v->store, path));
 }
 
 int vault_secret_purge(struct vault *v, struct vault_act *a, const char *path)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, store_secret_purge(v->store, path));
+	return vault_change_end(&c, store_secret_purge(v->store, path));
 }
 
 int vault_secret_rename(struct vault *v, struct vault_act *a, const char *from, const char *to,
@@ -166,12 +151,12 @@ int vault_secret_rename(struct vault *v, struct vault_act *a, const char *from, 
 {
 	unsigned sflags = ((flags & VAULT_RENAME_NOREPLACE) ? STORE_RENAME_NOREPLACE : 0) |
 			  (a->no_recover_rule ? STORE_RENAME_NO_REVIVE : 0);
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	r = end(&c, store_secret_rename(v->store, from, to, sflags, time_now_us()));
+	r = vault_change_end(&c, store_secret_rename(v->store, from, to, sflags, time_now_us()));
 	return r < 0 ? r : 0;
 }
 
@@ -180,129 +165,130 @@ int vault_attr_set(struct vault *v, struct vault_act *a, const char *path, const
 {
 	unsigned sflags = ((flags & VAULT_ATTR_CREATE) ? STORE_ATTR_CREATE : 0) |
 			  ((flags & VAULT_ATTR_REPLACE) ? STORE_ATTR_REPLACE : 0);
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, store_attr_set(v->store, path, name, value, sflags));
+	return vault_change_end(&c, store_attr_set(v->store, path, name, value, sflags));
 }
 
 int vault_attr_remove(struct vault *v, struct vault_act *a, const char *path, const char *name,
 		      unsigned flags)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
 	r = store_attr_remove(v->store, path, name);
 	if (r == -EOPNOTSUPP && (flags & VAULT_ATTR_UNKNOWN_NODATA))
 		r = -ENODATA; /* removexattr(2): no such attribute, as recorded */
-	return end(&c, r);
+	return vault_change_end(&c, r);
 }
 
 int vault_folder_create(struct vault *v, struct vault_act *a, const char *path)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, store_folder_create(v->store, path, time_now_us()));
+	return vault_change_end(&c, store_folder_create(v->store, path, time_now_us()));
 }
 
 int vault_folder_remove(struct vault *v, struct vault_act *a, const char *path)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, store_folder_remove(v->store, path));
+	return vault_change_end(&c, store_folder_remove(v->store, path));
 }
 
 int vault_key_create(struct vault *v, struct vault_act *a, const char *name,
 		     const struct keys_options *o)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, keys_create(v->store, v->hsm, name, o, time_now_us()));
+	return vault_change_end(&c, keys_create(v->store, v->hsm, name, o, time_now_us()));
 }
 
 int vault_key_import(struct vault *v, struct vault_act *a, const char *name, const char *pem,
 		     const struct secbuf *passphrase, const struct keys_options *o, char *err,
 		     size_t errlen)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, keys_import(v->store, v->hsm, name, pem, passphrase, o, time_now_us(), err,
-				   errlen));
+	return vault_change_end(&c, keys_import(v->store, v->hsm, name, pem, passphrase, o,
+						time_now_us(), err, errlen));
 }
 
 int vault_key_rotate(struct vault *v, struct vault_act *a, const char *name, uint64_t *ret_version)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, keys_rotate(v->store, v->hsm, name, time_now_us(), ret_version));
+	return vault_change_end(&c,
+				keys_rotate(v->store, v->hsm, name, time_now_us(), ret_version));
 }
 
 int vault_key_delete(struct vault *v, struct vault_act *a, const char *name)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, keys_delete(v->store, name, time_now_us()));
+	return vault_change_end(&c, keys_delete(v->store, name, time_now_us()));
 }
 
 int vault_key_recover(struct vault *v, struct vault_act *a, const char *name)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, keys_recover(v->store, name));
+	return vault_change_end(&c, keys_recover(v->store, name));
 }
 
 int vault_key_purge(struct vault *v, struct vault_act *a, const char *name)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, keys_purge(v->store, v->hsm, name));
+	return vault_change_end(&c, keys_purge(v->store, v->hsm, name));
 }
 
 int vault_key_lifetime(struct vault *v, struct vault_act *a, const char *name,
 		       int64_t rotate_every_s, int64_t expires_us)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return end(&c, keys_set_lifetime(v->store, name, rotate_every_s, expires_us));
+	return vault_change_end(&c, keys_set_lifetime(v->store, name, rotate_every_s, expires_us));
 }
 
 int vault_warn_expiring(struct vault *v, struct vault_act *a, int64_t day)
 {
-	struct change c;
+	struct vault_change c;
 	int r;
 
-	if ((r = begin(v, a, &c)) < 0)
+	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return r;
 	r = store_lifetime_warn(v->store, a->ev.path, day);
 	/* warned already today is no change: nothing recorded, as nothing happened */
@@ -319,14 +305,14 @@ int vault_purge_expired(struct vault *v, unsigned *ret_count)
 	char exe[PATH_MAX], cgroup[PATH_MAX];
 	struct audit_event ev;
 	struct vault_act a;
-	struct change c;
+	struct vault_change c;
 	unsigned n = 0;
 	int r;
 
 	vault_admin_event(&ev, "purge-expired", exe, sizeof(exe), cgroup, sizeof(cgroup));
 	ev.rule = "retention";
 	vault_act_init(&a, &ev);
-	if ((r = begin(v, &a, &c)) < 0)
+	if ((r = vault_change_begin(v, &a, &c)) < 0)
 		return vault_act_failed(v, &a, r);
 	r = store_purge_expired(v->store, time_now_us(), &n);
 	/* nothing to purge is no change: a failure here is not recorded, only deferred */
