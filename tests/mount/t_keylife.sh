@@ -18,6 +18,19 @@ same "init spells the defaults out" "interval = 3600 warn_days = 30" \
 # a run every second, and metrics as often
 sed -i '/^\[lifetime\]/,$ s/^interval = 3600$/interval = 1/; /^\[metrics\]/,/^\[/ s/^interval = .*/interval = 1/' "$V/vaultfs.conf"
 
+# A vault from before lifetimes (schema 4, no [lifetime] section) opens, its key live and
+# without a lifetime, and runs with the defaults.
+U=$T/old
+"$VAULTFS" init "$U" >/dev/null || fail "init of the old vault"
+check "a key in the old vault" key create "$U" k --type ec-p256
+sqlite3 "$U/vault.db" "ALTER TABLE hsm_keys DROP COLUMN deleted; ALTER TABLE hsm_keys DROP COLUMN rotate_every;
+	ALTER TABLE hsm_keys DROP COLUMN expires; DROP TABLE lifetime_warned; UPDATE schema_version SET version = 4"
+sed -i '/^\[lifetime\]/,$d' "$U/vaultfs.conf"
+same "old vault: key list" "k valid - -" "$(key list "$U" | awk -F'\t' '{ print $1, $6, $7, $8 }')"
+same "old vault: migrated" 5 "$(sqlite3 "$U/vault.db" 'SELECT version FROM schema_version')"
+check "old vault: key delete" key delete "$U" k
+check "old vault: key recover" key recover "$U" k
+
 # Bad input: one line, exit 1, nothing changed.
 before=$(db_dump "$V")
 refuses "--rotate-every 0" 'rotate-every takes DAYS' key create "$V" x --type ec-p256 --rotate-every 0
