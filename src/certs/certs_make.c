@@ -284,9 +284,14 @@ int certs_create(struct store *s, struct hsm *h, const char *name, const struct 
 	if (r < 0)
 		return r;
 	r = store_cert_get(s, name, &old);
-	if (r == 0 || (r == -ENOENT && (r = store_key_get(s, name, &k)) == 0)) {
-		snprintf(err, errlen, "a %s of that name exists",
-			 store_cert_get(s, name, &old) == 0 ? "certificate" : "key");
+	if (r == 0) {
+		snprintf(err, errlen, "a certificate of that name exists%s",
+			 old.deleted ? " (deleted: recover or purge it)" : "");
+		return -EEXIST;
+	}
+	if (r == -ENOENT && (r = store_key_get_any(s, name, &k)) == 0) {
+		snprintf(err, errlen, "a key of that name exists%s",
+			 k.deleted ? " (deleted: recover or purge it)" : "");
 		return -EEXIST;
 	}
 	if (r != -ENOENT)

@@ -580,15 +580,24 @@ static int set_deleted_locked(struct store *s, const char *name, int64_t now)
 		return r;
 	if (!!c.deleted == !!now)
 		return now ? -ENOENT : -EEXIST;
-	r = prep(s, "UPDATE certs SET deleted = ?2 WHERE name = ?1", &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (now)
-		sqlite3_bind_int64(st, 2, now);
-	else
-		sqlite3_bind_null(st, 2);
-	return run_done(s, st);
+	/* the key leaves keys/ with its certificate, its objects kept until the purge */
+	for (int i = 0; i < 2; i++) {
+		r = prep(s,
+			 i == 0 ? "UPDATE certs SET deleted = ?2 WHERE name = ?1"
+				: "UPDATE hsm_keys SET deleted = ?2 WHERE name = ?1",
+			 &st);
+		if (r < 0)
+			return r;
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (now)
+			sqlite3_bind_int64(st, 2, now);
+		else
+			sqlite3_bind_null(st, 2);
+		r = run_done(s, st);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int store_cert_set_deleted(struct store *s, const char *name, int64_t now)
@@ -650,6 +659,8 @@ static int purge_locked(struct store *s, const char *name)
 		"DELETE FROM certs WHERE name = ?1",
 		"DELETE FROM hsm_key_versions WHERE name = ?1",
 		"DELETE FROM hsm_keys WHERE name = ?1",
+		/* the lifetime engine's memory of warnings given */
+		"DELETE FROM lifetime_warned WHERE path IN ('certs/' || ?1, 'keys/' || ?1)",
 	};
 	struct store_cert c;
 	int r;

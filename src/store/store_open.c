@@ -60,7 +60,13 @@ static const char *const migrations[] = {
 	/* 3 -> 4: the head's tag, computed in the token, so that the head cannot be rewritten
 	 * without it; NULL in a vault from before, until the vault tags it (vault_head.c) */
 	"ALTER TABLE audit_anchor ADD COLUMN tag BLOB;",
-	/* the certificates' migration: each certificate (its key is the hsm_keys row of the
+	/* 4 -> 5: key lifetimes and soft delete (NULL: none, live), and the day each object
+	 * was last warned of its expiry, so that a warning is recorded once a day */
+	"ALTER TABLE hsm_keys ADD COLUMN deleted INTEGER;"
+	"ALTER TABLE hsm_keys ADD COLUMN rotate_every INTEGER;"
+	"ALTER TABLE hsm_keys ADD COLUMN expires INTEGER;"
+	"CREATE TABLE lifetime_warned (path TEXT PRIMARY KEY, day INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 5 -> 6, the certificates' migration: each certificate (its key is the hsm_keys row of the
 	 * same name) with what a renewal repeats, and its versions: the key version each
 	 * uses, the DER of the leaf, its chain (certificates end to end) and, while pending,
 	 * its request; an exportable one's PKCS#8 key sealed as a secret's value is */

@@ -137,7 +137,8 @@ out=$(openssl verify -CAfile root.pem r2.pem 2>&1) && pass || fail "verify renew
 same "version 1 stays" "$(cat i-ec-p256.pem)" "$(get i-ec-p256 cert.pem --version 1)"
 same "renew --reuse-key" "3" "$("$VAULTFS" cert renew v i-ec-p256 --reuse-key 2>&1)"
 same "--reuse-key keeps the key" "$(pub r2.pem)" "$(get i-ec-p256 cert.pem | openssl x509 -noout -pubkey | sha256sum)"
-same "the key follows the certificate" "i-ec-p256	ec-p256	ecdsa	2	sign" "$("$VAULTFS" key list v | grep '^i-ec-p256	')"
+same "the key follows the certificate" "i-ec-p256 ec-p256 2" \
+	"$("$VAULTFS" key list v | awk -F'\t' '$1 == "i-ec-p256" { print $1, $2, $4 }')"
 same "renew for an outside CA is pending" "2 pending" "$("$VAULTFS" cert renew v ext 2>&1)"
 get ext csr.pem >ext2.csr
 out=$(openssl req -verify -noout -in ext2.csr 2>&1) && pass || fail "renewal request: $out"
@@ -179,8 +180,14 @@ check "delete" "$VAULTFS" cert delete v s-rsa-2048
 "$VAULTFS" cert list v | grep -q '^s-rsa-2048	' && fail "deleted one listed" || pass
 refuses "a deleted one is not served" 'no such' "$VAULTFS" cert get v s-rsa-2048 cert.pem
 refuses "renew of a deleted one" 'no such certificate' "$VAULTFS" cert renew v s-rsa-2048
+same "the deleted certificate's key is deleted" "deleted" \
+	"$("$VAULTFS" key list v | awk -F'\t' '$1 == "s-rsa-2048" { print $6 }')"
+refuses "key recover of a certificate's key" "is a certificate's" "$VAULTFS" key recover v s-rsa-2048
+refuses "key purge of a certificate's key" "is a certificate's" "$VAULTFS" key purge v s-rsa-2048
 check "recover" "$VAULTFS" cert recover v s-rsa-2048
 same "recovered with its files" "$(cat s-rsa-2048.pem)" "$(get s-rsa-2048 cert.pem)"
+same "the recovered certificate's key is live" "valid" \
+	"$("$VAULTFS" key list v | awk -F'\t' '$1 == "s-rsa-2048" { print $6 }')"
 refuses "recover of a live one" 'exists' "$VAULTFS" cert recover v s-rsa-2048
 "$VAULTFS" cert renew v s-rsa-2048 >/dev/null
 objects | grep -q -- "-s-rsa-2048@" && pass || fail "no token objects before purge"
