@@ -12,16 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-
 #include "timeutil.h"
 
-#if __has_include("certs_parse.h")
 #include "certs_parse.h"
-#define HAVE_CERTS_ANSWER_PARSE 1
-#endif
 
 int vault_cert_create(struct vault *v, struct vault_act *a, const char *name,
 		      const struct certs_request *rq, uint64_t *ret_version, char *err,
@@ -35,41 +28,6 @@ int vault_cert_create(struct vault *v, struct vault_act *a, const char *name,
 	return vault_change_end(&c, certs_create(v->store, v->hsm, name, rq, time_now_us(),
 						 ret_version, err, errlen));
 }
-
-#ifndef HAVE_CERTS_ANSWER_PARSE
-/* Until the answer parser of certs_parse.h is there: a PEM leaf and chain, or one DER
- * certificate. */
-static int certs_answer_parse(const uint8_t *data, size_t len, X509 **ret_leaf,
-			      STACK_OF(X509) * *ret_chain, char *err, size_t errlen)
-{
-	BIO *bio = BIO_new_mem_buf(data, (int)len);
-	STACK_OF(X509) *chain = sk_X509_new_null();
-	const unsigned char *p = data;
-	X509 *leaf = NULL, *x;
-
-	while (bio && chain && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-		if (!leaf)
-			leaf = x;
-		else if (!sk_X509_push(chain, x))
-			X509_free(x);
-	}
-	ERR_clear_error();
-	BIO_free(bio);
-	if (!leaf && (leaf = d2i_X509(NULL, &p, (long)len)) && p != data + len) {
-		X509_free(leaf);
-		leaf = NULL;
-	}
-	if (!leaf || !chain) {
-		X509_free(leaf);
-		sk_X509_pop_free(chain, X509_free);
-		snprintf(err, errlen, "not a certificate (PEM or DER)");
-		return -EINVAL;
-	}
-	*ret_leaf = leaf;
-	*ret_chain = chain;
-	return 0;
-}
-#endif
 
 int vault_cert_merge(struct vault *v, struct vault_act *a, const char *name, const uint8_t *data,
 		     size_t len, uint64_t *ret_version, char *err, size_t errlen)

@@ -113,7 +113,9 @@ openssl x509 -req -in ext.csr -CA oca.pem -CAkey oca.key -CAcreateserial -out ex
 dump=$(db_dump v)
 refuses "merge of a certificate for another key" 'is for another key than the request of version 1' \
 	"$VAULTFS" cert merge v ext other.pem
-refuses "merge of garbage" 'not a certificate|no certificate|cannot' "$VAULTFS" cert merge v ext ext.csr
+refuses "merge of a request" 'CERTIFICATE REQUEST' "$VAULTFS" cert merge v ext ext.csr
+head -c 300 /dev/urandom >garbage
+refuses "merge of garbage" '"ext": ' "$VAULTFS" cert merge v ext garbage
 same "failed merges changed nothing" "$dump" "$(db_dump v)"
 cat ext.pem oca.pem >answer.pem
 same "merge" "1" "$("$VAULTFS" cert merge v ext answer.pem 2>&1)"
