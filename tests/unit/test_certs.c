@@ -1,0 +1,313 @@
+/*
+ * Unit tests of the certificates (src/certs, src/vault/vault_certs.c) on a real vault with
+ * an embedded SoftHSM2 token: the files each version has; an exportable certificate's
+ * key.pem is the private key of its cert.pem (and a renewal with the key kept serves the
+ * same key); the lifetime check renews a self-signed certificate past its renew-at point
+ * (new version, new serial, new key) and not before, one a vault CA issued by that CA,
+ * and for an outside issuer starts a pending renewal (csr.pem only) that the CA's answer
+ * completes, each recorded under the rule "lifetime"; the states at their boundaries.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "certs.h"
+#include "testutil.h"
+#include "timeutil.h"
+#include "vault.h"
+#include "vault_certs.h"
+
+#define DAY (86400LL * 1000000)
+
+struct fixture {
+	char dir[PATH_MAX];
+	struct vault *v;
+};
+
+static int setup(void **state)
+{
+	struct vault_init_options o = { 0 };
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[512] = "";
+
+	assert_non_null(f);
+	test_tmpdir(f->dir);
+	strcat(f->dir, "/v");
+	if (vault_init(f->dir, &o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vault init: %s\n", err);
+		exit(77); /* no SoftHSM2 here */
+	}
+	assert_int_equal(vault_open(f->dir, &f->v, err, sizeof(err)), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	vault_free(f->v);
+	*strrchr(f->dir, '/') = '\0';
+	test_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static void act_for(struct vault_act *a, const char *op, const char *path)
+{
+	struct audit_event ev = { 0 };
+
+	ev.op = op;
+	ev.path = path;
+	ev.allow = 1;
+	ev.rule = "admin";
+	vault_act_init(a, &ev);
+}
+
+static void create(struct fixture *f, const char *name, const struct certs_request *rq)
+{
+	struct vault_act a;
+	uint64_t version = 0;
+	char err[256] = "";
+
+	act_for(&a, "cert-create", name);
+	if (vault_cert_create(f->v, &a, name, rq, &version, err, sizeof(err)) != 0)
+		fail_msg("cert create %s: %s", name, err);
+	assert_int_equal(version, 1);
+}
+
+static X509 *read_cert(struct fixture *f, const char *name, uint64_t version)
+{
+	struct secbuf *pem = NULL;
+	X509 *x;
+	BIO *b;
+
+	assert_int_equal(certs_file_read(f->v->store, name, version, CERTS_CERT, &pem), 0);
+	b = BIO_new_mem_buf(secbuf_data(pem), (int)secbuf_len(pem));
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	secbuf_free(pem);
+	assert_non_null(x);
+	return x;
+}
+
+static EVP_PKEY *read_key(struct fixture *f, const char *name, uint64_t version)
+{
+	struct secbuf *pem = NULL;
+	EVP_PKEY *k;
+	BIO *b;
+
+	assert_int_equal(certs_file_read(f->v->store, name, version, CERTS_KEY, &pem), 0);
+	assert_non_null(
+		memmem(secbuf_data(pem), secbuf_len(pem), "-----BEGIN PRIVATE KEY-----", 27));
+	b = BIO_new_mem_buf(secbuf_data(pem), (int)secbuf_len(pem));
+	k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	secbuf_free(pem);
+	assert_non_null(k);
+	return k;
+}
+
+static void test_exportable_key(void **state)
+{
+	struct fixture *f = *state;
+	struct certs_request rq = { .subject = "/CN=exp", .type = "rsa-2048", .exportable = 1 };
+	struct certs_request ec = { .subject = "/CN=ec", .type = "ec-p384" };
+	struct secbuf *pem = NULL;
+	struct vault_act a;
+	uint64_t version = 0;
+	unsigned mask = 0;
+	char err[256] = "";
+	int pending = 0;
+	X509 *x;
+	EVP_PKEY *k;
+
+	create(f, "exp", &rq);
+	assert_int_equal(certs_version_files(f->v->store, "exp", 0, &mask, NULL), 0);
+	assert_int_equal(mask, CERTS_FILE_BIT(CERTS_CERT) | CERTS_FILE_BIT(CERTS_CHAIN) |
+				       CERTS_FILE_BIT(CERTS_FULLCHAIN) | CERTS_FILE_BIT(CERTS_KEY));
+	x = read_cert(f, "exp", 0);
+	k = read_key(f, "exp", 0);
+	assert_int_equal(X509_check_private_key(x, k), 1);
+	X509_free(x);
+	/* a renewal that keeps the key serves the same key.pem */
+	act_for(&a, "cert-renew", "exp");
+	assert_int_equal(vault_cert_renew(f->v, &a, "exp", CERTS_REUSE_KEY, &version, &pending, err,
+					  sizeof(err)),
+			 0);
+	assert_int_equal(version, 2);
+	x = read_cert(f, "exp", 2);
+	assert_int_equal(X509_check_private_key(x, k), 1);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	/* without --exportable there is no key.pem */
+	create(f, "ec", &ec);
+	assert_int_equal(certs_version_files(f->v->store, "ec", 0, &mask, NULL), 0);
+	assert_int_equal(mask & CERTS_FILE_BIT(CERTS_KEY), 0);
+	assert_int_equal(certs_file_read(f->v->store, "ec", 0, CERTS_KEY, &pem), -ENOENT);
+	assert_int_equal(certs_file_read(f->v->store, "ec", 0, CERTS_CSR, &pem), -ENOENT);
+}
+
+static void test_lifetime(void **state)
+{
+	struct fixture *f = *state;
+	struct certs_request self = { .subject = "/CN=self",
+				      .days = 10,
+				      .renew_kind = CERTS_RENEW_PERCENT,
+				      .renew_value = 50 };
+	struct certs_request ext = { .subject = "/CN=ext",
+				     .issuer = "unknown",
+				     .days = 10,
+				     .renew_kind = CERTS_RENEW_DAYS,
+				     .renew_value = 2 * 86400 };
+	struct certs_request plain = { .subject = "/CN=plain", .days = 10 };
+	int64_t now = time_now_us();
+	unsigned renewed = 9, pending = 9, mask = 0;
+	struct certs_info c;
+	X509 *x1, *x2;
+
+	create(f, "self", &self);
+	create(f, "plain", &plain);
+	create(f, "ext", &ext); /* pending: not renewed while it waits */
+	assert_int_equal(certs_get(f->v->store, "self", 0, &c), 0);
+	assert_int_equal(certs_state_of(&c, now / 1000000), CERTS_EXPIRING); /* 10 < 30 days */
+	assert_int_equal(certs_state_of(&c, c.not_after), CERTS_EXPIRED);
+	/* 4 days on: before the 50% point, nothing is due */
+	assert_int_equal(vault_certs_lifetime(f->v, now + 4 * DAY, &renewed, &pending), 0);
+	assert_int_equal(renewed, 0);
+	assert_int_equal(pending, 0);
+	/* 6 days on: the self-signed one is renewed, with a new serial and a new key */
+	assert_int_equal(vault_certs_lifetime(f->v, now + 6 * DAY, &renewed, &pending), 0);
+	assert_int_equal(renewed, 1);
+	assert_int_equal(pending, 0);
+	assert_int_equal(certs_get(f->v->store, "self", 0, &c), 0);
+	assert_int_equal(c.current, 2);
+	x1 = read_cert(f, "self", 1);
+	x2 = read_cert(f, "self", 2);
+	assert_int_not_equal(
+		ASN1_INTEGER_cmp(X509_get0_serialNumber(x1), X509_get0_serialNumber(x2)), 0);
+	assert_int_not_equal(EVP_PKEY_eq(X509_get0_pubkey(x1), X509_get0_pubkey(x2)), 1);
+	X509_free(x1);
+	X509_free(x2);
+	assert_int_equal(certs_get(f->v->store, "plain", 0, &c), 0);
+	assert_int_equal(c.current, 1); /* no renew-at: never renewed on its own */
+	(void)mask;
+}
+
+/* The outside CA's answer to @name's pending request: a certificate for its key. */
+static void merge_outside(struct fixture *f, const char *name, uint64_t version, int days)
+{
+	EVP_PKEY *ca = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	struct secbuf *pem = NULL;
+	struct vault_act a;
+	unsigned char *der = NULL;
+	uint64_t merged = 0;
+	char err[256] = "";
+	X509_REQ *req;
+	X509 *x = X509_new();
+	BIO *b;
+	int n;
+
+	assert_int_equal(certs_file_read(f->v->store, name, version, CERTS_CSR, &pem), 0);
+	b = BIO_new_mem_buf(secbuf_data(pem), (int)secbuf_len(pem));
+	req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+	BIO_free(b);
+	secbuf_free(pem);
+	assert_non_null(req);
+	assert_int_equal(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), 1);
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_set_subject_name(x, X509_REQ_get_subject_name(req));
+	X509_set_issuer_name(x, X509_REQ_get_subject_name(req));
+	X509_set_pubkey(x, X509_REQ_get0_pubkey(req));
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400);
+	assert_true(X509_sign(x, ca, EVP_sha256()) > 0);
+	n = i2d_X509(x, &der);
+	act_for(&a, "cert-merge", name);
+	if (vault_cert_merge(f->v, &a, name, der, (size_t)n, &merged, err, sizeof(err)) != 0)
+		fail_msg("merge: %s", err);
+	assert_int_equal(merged, version);
+	OPENSSL_free(der);
+	X509_free(x);
+	X509_REQ_free(req);
+	EVP_PKEY_free(ca);
+}
+
+static void test_lifetime_issuers(void **state)
+{
+	struct fixture *f = *state;
+	struct certs_request ca = { .subject = "/CN=ca", .is_ca = 1, .days = 100 };
+	struct certs_request leaf = { .subject = "/CN=leaf",
+				      .issuer = "ca",
+				      .days = 10,
+				      .renew_kind = CERTS_RENEW_DAYS,
+				      .renew_value = 3 * 86400 };
+	struct certs_request ext = { .subject = "/CN=ext",
+				     .issuer = "unknown",
+				     .renew_kind = CERTS_RENEW_PERCENT,
+				     .renew_value = 50 };
+	int64_t now = time_now_us();
+	unsigned renewed = 0, pending = 0, mask = 0;
+	struct certs_info c;
+	X509 *x;
+	char trail[PATH_MAX + 16];
+
+	create(f, "ca", &ca);
+	create(f, "leaf", &leaf);
+	create(f, "ext", &ext);
+	merge_outside(f, "ext", 1, 10);
+	assert_int_equal(certs_get(f->v->store, "ext", 0, &c), 0);
+	assert_int_equal(c.current, 1);
+	assert_int_equal(c.pending, 0);
+	/* 8 days on: the vault CA's leaf renewed by the CA, the outside one pending */
+	assert_int_equal(vault_certs_lifetime(f->v, now + 8 * DAY, &renewed, &pending), 0);
+	assert_int_equal(renewed, 1);
+	assert_int_equal(pending, 1);
+	assert_int_equal(certs_get(f->v->store, "leaf", 0, &c), 0);
+	assert_int_equal(c.current, 2);
+	assert_string_equal(c.issuer, "ca");
+	x = read_cert(f, "leaf", 2);
+	{
+		X509 *cax = read_cert(f, "ca", 0);
+
+		assert_int_equal(X509_verify(x, X509_get0_pubkey(cax)), 1);
+		X509_free(cax);
+	}
+	X509_free(x);
+	assert_int_equal(certs_get(f->v->store, "ext", 0, &c), 0);
+	assert_int_equal(c.current, 1); /* still served until the answer comes */
+	assert_int_equal(c.pending, 2);
+	assert_int_equal(certs_version_files(f->v->store, "ext", 2, &mask, NULL), 0);
+	assert_int_equal(mask, CERTS_FILE_BIT(CERTS_CSR));
+	/* a pending one is not started again (the leaf, made at the real now, is due again
+	 * at that time) */
+	assert_int_equal(vault_certs_lifetime(f->v, now + 8 * DAY, &renewed, &pending), 0);
+	assert_int_equal(pending, 0);
+	assert_int_equal(certs_get(f->v->store, "ext", 0, &c), 0);
+	assert_int_equal(c.pending, 2);
+	merge_outside(f, "ext", 2, 10);
+	assert_int_equal(certs_get(f->v->store, "ext", 0, &c), 0);
+	assert_int_equal(c.current, 2);
+	assert_int_equal(c.pending, 0);
+	snprintf(trail, sizeof(trail), "%s/audit.log", f->dir);
+	assert_true(test_file_contains(trail, "\"rule\":\"lifetime\"", 17) > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_exportable_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lifetime, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lifetime_issuers, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
