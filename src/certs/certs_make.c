@@ -176,6 +176,20 @@ out:
 	return r;
 }
 
+/* Whether @c's issuer, if a vault CA, can issue now: refused before any key is made. */
+static int issuer_check(struct store *s, const struct store_cert *c, int64_t now_s, char *err,
+			size_t errlen)
+{
+	struct ca ca = { 0 };
+	int r;
+
+	if (strcmp(c->issuer, "self") == 0 || strcmp(c->issuer, "unknown") == 0)
+		return 0;
+	r = ca_load(s, c->issuer, now_s, &ca, err, errlen);
+	ca_clear(&ca);
+	return r;
+}
+
 /* The certificate or request of @m for @name's settings @c, signed in the token. */
 static int sign_version(struct store *s, struct hsm *h, const struct store_cert *c, int64_t now_s,
 			struct made *m, char *err, size_t errlen)
@@ -296,7 +310,9 @@ int certs_create(struct store *s, struct hsm *h, const char *name, const struct 
 	}
 	if (r != -ENOENT)
 		return r;
-	r = new_key(s, h, name, 1, &c, &m, err, errlen);
+	r = issuer_check(s, &c, now / US, err, errlen);
+	if (r == 0)
+		r = new_key(s, h, name, 1, &c, &m, err, errlen);
 	if (r == 0)
 		r = sign_version(s, h, &c, now / US, &m, err, errlen);
 	if (r == 0) {
@@ -332,6 +348,9 @@ int certs_renew(struct store *s, struct hsm *h, const char *name, unsigned flags
 			 (unsigned long long)(c.pending ? c.pending : 1));
 		return -EBUSY;
 	}
+	r = issuer_check(s, &c, now / US, err, errlen);
+	if (r < 0)
+		return r;
 	reuse = (flags & CERTS_REUSE_KEY) || c.reuse_key;
 	r = store_cert_version_get(s, name, c.current,
 				   reuse && c.exportable ? STORE_CERT_WITH_KEY : 0, &cur);

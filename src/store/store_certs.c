@@ -20,15 +20,14 @@
 	"issuer, exportable, is_ca, reuse_key, renew_kind, renew_value, subject, sans,"            \
 	" validity, type, current, pending, created, updated, deleted"
 
-static int prep(struct store *s, const char *sql, sqlite3_stmt **ret)
+int store_certs_prep(struct store *s, const char *sql, sqlite3_stmt **ret)
 {
 	int rc = sqlite3_prepare_v2(store_db(s), sql, -1, ret, NULL);
 
 	return rc == SQLITE_OK ? 0 : store_sql_errno(s, rc, sql);
 }
 
-/* Runs a statement that returns no rows, and finalizes it. */
-static int run_done(struct store *s, sqlite3_stmt *st)
+int store_certs_run(struct store *s, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st), r = 0;
 
@@ -43,13 +42,13 @@ static void copy_text(char *dst, size_t len, const unsigned char *src)
 	snprintf(dst, len, "%s", src ? (const char *)src : "");
 }
 
-static int cert_get_locked(struct store *s, const char *name, struct store_cert *ret)
+int store_cert_get_locked(struct store *s, const char *name, struct store_cert *ret)
 {
 	sqlite3_stmt *st = NULL;
 	struct store_cert c;
 	int r, rc;
 
-	r = prep(s, "SELECT " COLS_CERT " FROM certs WHERE name = ?1", &st);
+	r = store_certs_prep(s, "SELECT " COLS_CERT " FROM certs WHERE name = ?1", &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -87,7 +86,7 @@ int store_cert_get(struct store *s, const char *name, struct store_cert *ret)
 	if (name_single_check(name) < 0)
 		return -EINVAL;
 	r = store_enter(s);
-	return r < 0 ? r : cert_get_locked(s, name, ret);
+	return r < 0 ? r : store_cert_get_locked(s, name, ret);
 }
 
 void store_cert_version_clear(struct store_cert_version *v)
@@ -130,10 +129,11 @@ static int version_get_locked(struct store *s, const char *name, uint64_t versio
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	r = prep(s,
-		 "SELECT version, key_version, cert, chain, csr, not_before, not_after, serial,"
-		 " key_id, sealed, created FROM cert_versions WHERE name = ?1 AND version = ?2",
-		 &st);
+	r = store_certs_prep(
+		s,
+		"SELECT version, key_version, cert, chain, csr, not_before, not_after, serial,"
+		" key_id, sealed, created FROM cert_versions WHERE name = ?1 AND version = ?2",
+		&st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -186,7 +186,7 @@ int store_cert_version_get(struct store *s, const char *name, uint64_t version, 
 	if (r < 0)
 		return r;
 	if (version == 0) {
-		r = cert_get_locked(s, name, &c);
+		r = store_cert_get_locked(s, name, &c);
 		if (r < 0)
 			return r;
 		if (c.current == 0)
@@ -204,11 +204,12 @@ int store_cert_list(struct store *s, unsigned flags, store_list_fn fn, void *use
 	r = store_enter(s);
 	if (r < 0)
 		return r;
-	r = prep(s,
-		 (flags & STORE_LIST_DELETED)
-			 ? "SELECT name FROM certs WHERE deleted IS NOT NULL ORDER BY name"
-			 : "SELECT name FROM certs WHERE deleted IS NULL ORDER BY name",
-		 &st);
+	r = store_certs_prep(
+		s,
+		(flags & STORE_LIST_DELETED)
+			? "SELECT name FROM certs WHERE deleted IS NOT NULL ORDER BY name"
+			: "SELECT name FROM certs WHERE deleted IS NULL ORDER BY name",
+		&st);
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -258,11 +259,12 @@ static int version_insert(struct store *s, const char *name, const struct store_
 		if (r < 0)
 			return r;
 	}
-	r = prep(s,
-		 "INSERT INTO cert_versions (name, version, key_version, cert, chain, csr,"
-		 " not_before, not_after, serial, key_id, sealed, created)"
-		 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-		 &st);
+	r = store_certs_prep(
+		s,
+		"INSERT INTO cert_versions (name, version, key_version, cert, chain, csr,"
+		" not_before, not_after, serial, key_id, sealed, created)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		&st);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -282,7 +284,7 @@ static int version_insert(struct store *s, const char *name, const struct store_
 		sqlite3_bind_null(st, 11);
 	}
 	sqlite3_bind_int64(st, 12, now);
-	r = run_done(s, st);
+	r = store_certs_run(s, st);
 out:
 	free(sealed);
 	return r;
@@ -295,10 +297,11 @@ static int key_version_insert(struct store *s, const char *name, uint64_t versio
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prep(s,
-		 "INSERT INTO hsm_key_versions (name, version, token_id, public_der, created)"
-		 " VALUES (?1, ?2, ?3, ?4, ?5)",
-		 &st);
+	r = store_certs_prep(
+		s,
+		"INSERT INTO hsm_key_versions (name, version, token_id, public_der, created)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+		&st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -306,7 +309,7 @@ static int key_version_insert(struct store *s, const char *name, uint64_t versio
 	sqlite3_bind_blob(st, 3, kv->token_id, STORE_KEY_ID_LEN, SQLITE_STATIC);
 	bind_blob(st, 4, kv->public_der, kv->public_len);
 	sqlite3_bind_int64(st, 5, now);
-	return run_done(s, st);
+	return store_certs_run(s, st);
 }
 
 /* Runs @sql, with @name as ?1 and the @n numbers of @vals as ?2 on. */
@@ -315,13 +318,13 @@ static int update(struct store *s, const char *sql, const char *name, size_t n, 
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prep(s, sql, &st);
+	r = store_certs_prep(s, sql, &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	for (size_t i = 0; i < n; i++)
 		sqlite3_bind_int64(st, (int)i + 2, vals[i]);
-	return run_done(s, st);
+	return store_certs_run(s, st);
 }
 
 #define UPDATE(s, sql, name, ...)                                                                  \
@@ -337,10 +340,10 @@ static int add_locked(struct store *s, const char *name, const struct store_cert
 	int r;
 
 	/* a key of the name, live or soft-deleted, holds it: the primary key says so */
-	r = prep(s,
-		 "INSERT INTO hsm_keys (name, type, alg, ops, current, created)"
-		 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-		 &st);
+	r = store_certs_prep(s,
+			     "INSERT INTO hsm_keys (name, type, alg, ops, current, created)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			     &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -349,16 +352,17 @@ static int add_locked(struct store *s, const char *name, const struct store_cert
 	sqlite3_bind_int64(st, 4, k->ops);
 	sqlite3_bind_int64(st, 5, 1);
 	sqlite3_bind_int64(st, 6, now);
-	r = run_done(s, st);
+	r = store_certs_run(s, st);
 	if (r < 0)
 		return r;
 	r = key_version_insert(s, name, 1, kv, now);
 	if (r < 0)
 		return r;
-	r = prep(s,
-		 "INSERT INTO certs (name, " COLS_CERT ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-		 " ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL)",
-		 &st);
+	r = store_certs_prep(s,
+			     "INSERT INTO certs (name, " COLS_CERT
+			     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+			     " ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL)",
+			     &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -376,7 +380,7 @@ static int add_locked(struct store *s, const char *name, const struct store_cert
 	sqlite3_bind_int64(st, 13, pending ? 1 : 0);
 	sqlite3_bind_int64(st, 14, now);
 	sqlite3_bind_int64(st, 15, now);
-	r = run_done(s, st);
+	r = store_certs_run(s, st);
 	if (r < 0)
 		return r;
 	{
@@ -391,7 +395,7 @@ static int add_locked(struct store *s, const char *name, const struct store_cert
 	return r;
 }
 
-static int check_name(struct store *s, const char *name)
+int store_certs_enter(struct store *s, const char *name)
 {
 	return name_single_check(name) < 0 ? -EINVAL : store_enter(s);
 }
@@ -403,12 +407,12 @@ int store_cert_add(struct store *s, const char *name, const struct store_cert *c
 	struct store_cert existing;
 	int r;
 
-	r = check_name(s, name);
+	r = store_certs_enter(s, name);
 	if (r >= 0)
 		r = store_tx_begin(s);
 	if (r < 0)
 		return r;
-	r = cert_get_locked(s, name, &existing);
+	r = store_cert_get_locked(s, name, &existing);
 	if (r == 0)
 		r = -EEXIST;
 	else if (r == -ENOENT)
@@ -422,7 +426,7 @@ static int max_of(struct store *s, const char *sql, const char *name, uint64_t *
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	r = prep(s, sql, &st);
+	r = store_certs_prep(s, sql, &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -445,7 +449,7 @@ static int add_version_locked(struct store *s, const char *name, const struct st
 	uint64_t version, key_version;
 	int r;
 
-	r = cert_get_locked(s, name, &c);
+	r = store_cert_get_locked(s, name, &c);
 	if (r < 0)
 		return r;
 	if (c.deleted)
@@ -496,7 +500,7 @@ int store_cert_add_version(struct store *s, const char *name, const struct store
 	uint64_t version = 0;
 	int r;
 
-	r = check_name(s, name);
+	r = store_certs_enter(s, name);
 	if (r >= 0)
 		r = store_tx_begin(s);
 	if (r < 0)
@@ -518,7 +522,7 @@ static int complete_locked(struct store *s, const char *name, const struct store
 	struct store_cert c;
 	int r;
 
-	r = cert_get_locked(s, name, &c);
+	r = store_cert_get_locked(s, name, &c);
 	if (r < 0)
 		return r;
 	if (c.deleted)
@@ -529,10 +533,11 @@ static int complete_locked(struct store *s, const char *name, const struct store
 	if (r < 0)
 		return r;
 	store_cert_version_clear(&pv);
-	r = prep(s,
-		 "UPDATE cert_versions SET cert = ?3, chain = ?4, csr = NULL, not_before = ?5,"
-		 " not_after = ?6, serial = ?7 WHERE name = ?1 AND version = ?2",
-		 &st);
+	r = store_certs_prep(
+		s,
+		"UPDATE cert_versions SET cert = ?3, chain = ?4, csr = NULL, not_before = ?5,"
+		" not_after = ?6, serial = ?7 WHERE name = ?1 AND version = ?2",
+		&st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -542,7 +547,7 @@ static int complete_locked(struct store *s, const char *name, const struct store
 	sqlite3_bind_int64(st, 5, cv->not_before);
 	sqlite3_bind_int64(st, 6, cv->not_after);
 	sqlite3_bind_text(st, 7, cv->serial, -1, SQLITE_STATIC);
-	r = run_done(s, st);
+	r = store_certs_run(s, st);
 	if (r >= 0)
 		r = UPDATE(
 			s,
@@ -561,151 +566,10 @@ int store_cert_complete(struct store *s, const char *name, const struct store_ce
 {
 	int r;
 
-	r = check_name(s, name);
+	r = store_certs_enter(s, name);
 	if (r >= 0)
 		r = store_tx_begin(s);
 	if (r < 0)
 		return r;
 	return store_tx_end(s, complete_locked(s, name, cv, now));
-}
-
-static int set_deleted_locked(struct store *s, const char *name, int64_t now)
-{
-	struct store_cert c;
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	r = cert_get_locked(s, name, &c);
-	if (r < 0)
-		return r;
-	if (!!c.deleted == !!now)
-		return now ? -ENOENT : -EEXIST;
-	/* the key leaves keys/ with its certificate, its objects kept until the purge */
-	for (int i = 0; i < 2; i++) {
-		r = prep(s,
-			 i == 0 ? "UPDATE certs SET deleted = ?2 WHERE name = ?1"
-				: "UPDATE hsm_keys SET deleted = ?2 WHERE name = ?1",
-			 &st);
-		if (r < 0)
-			return r;
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if (now)
-			sqlite3_bind_int64(st, 2, now);
-		else
-			sqlite3_bind_null(st, 2);
-		r = run_done(s, st);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-int store_cert_set_deleted(struct store *s, const char *name, int64_t now)
-{
-	int r;
-
-	r = check_name(s, name);
-	if (r >= 0)
-		r = store_tx_begin(s);
-	if (r < 0)
-		return r;
-	return store_tx_end(s, set_deleted_locked(s, name, now));
-}
-
-/* Inside a transaction: the token ids of every version of @name's key. */
-static int token_ids_locked(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
-			    size_t *ret_count)
-{
-	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
-	sqlite3_stmt *st = NULL;
-	size_t n = 0;
-	int r, rc;
-
-	r = prep(s, "SELECT token_id FROM hsm_key_versions WHERE name = ?1 ORDER BY version", &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		void *t;
-
-		if (sqlite3_column_bytes(st, 0) != STORE_KEY_ID_LEN) {
-			r = -EUCLEAN;
-			break;
-		}
-		t = realloc(ids, (n + 1) * sizeof(*ids));
-		if (!t) {
-			r = -ENOMEM;
-			break;
-		}
-		ids = t;
-		memcpy(ids[n++], sqlite3_column_blob(st, 0), STORE_KEY_ID_LEN);
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_sql_errno(s, rc, "certificate key versions");
-	sqlite3_finalize(st);
-	if (r < 0) {
-		free(ids);
-		return r;
-	}
-	*ret = ids;
-	*ret_count = n;
-	return 0;
-}
-
-static int purge_locked(struct store *s, const char *name)
-{
-	static const char *const sql[] = {
-		"DELETE FROM cert_versions WHERE name = ?1",
-		"DELETE FROM certs WHERE name = ?1",
-		"DELETE FROM hsm_key_versions WHERE name = ?1",
-		"DELETE FROM hsm_keys WHERE name = ?1",
-		/* the lifetime engine's memory of warnings given */
-		"DELETE FROM lifetime_warned WHERE path IN ('certs/' || ?1, 'keys/' || ?1)",
-	};
-	struct store_cert c;
-	int r;
-
-	r = cert_get_locked(s, name, &c);
-	if (r < 0)
-		return r;
-	if (!c.deleted)
-		return -EBUSY;
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		sqlite3_stmt *st = NULL;
-
-		r = prep(s, sql[i], &st);
-		if (r < 0)
-			return r;
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		r = run_done(s, st);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-int store_cert_purge(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
-		     size_t *ret_count)
-{
-	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
-	size_t n = 0;
-	int r;
-
-	r = check_name(s, name);
-	if (r >= 0)
-		r = store_tx_begin(s);
-	if (r < 0)
-		return r;
-	/* the ids in the transaction that forgets them: none can be added in between */
-	r = token_ids_locked(s, name, &ids, &n);
-	if (r >= 0)
-		r = purge_locked(s, name);
-	r = store_tx_end(s, r);
-	if (r < 0) {
-		free(ids);
-		return r;
-	}
-	*ret = ids;
-	*ret_count = n;
-	return 0;
 }

@@ -187,6 +187,14 @@ int store_purge_id(struct store *s, int64_t id);
 int store_put_locked(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
 		     int64_t now, uint64_t *ret_version);
 
+/* store_certs.c, for store_certs_life.c: a statement prepared for one use; run (no rows
+ * expected) and finalized; a certificate's record read on the caller's connection; and
+ * store_enter after the name's check (-EINVAL). */
+int store_certs_prep(struct store *s, const char *sql, sqlite3_stmt **ret);
+int store_certs_run(struct store *s, sqlite3_stmt *st);
+int store_cert_get_locked(struct store *s, const char *name, struct store_cert *ret);
+int store_certs_enter(struct store *s, const char *name);
+
 /* store_keys.c: frees the key cache. */
 void store_key_cache_free(struct store *s);
 
