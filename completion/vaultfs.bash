@@ -117,16 +117,18 @@ _vaultfs() {
 		case $sub in
 		set) opts="--file --create" ;;
 		get) opts="--version" ;;
-		list | versions) opts="--deleted" ;;
+		list) opts="--deleted --expiring" ;;
+		versions) opts="--deleted" ;;
 		attr) opts="--remove --deleted" ;;
 		esac
 		opts+=" --help"
 		;;
 	key)
-		subs="create import rotate list delete"
+		subs="create import rotate policy list delete recover purge"
 		case $sub in
-		create) opts="--type --alg --ops" ;;
-		import) opts="--alg --ops --passphrase-file" ;;
+		create) opts="--type --alg --ops --rotate-every --expires" ;;
+		import) opts="--alg --ops --passphrase-file --rotate-every --expires" ;;
+		policy) opts="--rotate-every --expires" ;;
 		esac
 		opts+=" --help"
 		;;
