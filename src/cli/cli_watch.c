@@ -298,9 +298,14 @@ static int follow(struct watch *w)
 	if (stat(w->path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno; /* moved away: the new file comes */
 	if (w->cur.fd >= 0 && st.st_dev == w->cur.dev && st.st_ino == w->cur.ino) {
-		if (st.st_size >= w->cur.off)
+		off_t line_end = w->cur.off - (off_t)w->cur.len;
+		char c = '\n';
+
+		/* the last line read whole still ends there, unless it was cut and grew again */
+		if (st.st_size >= w->cur.off &&
+		    (line_end == 0 || (pread(w->cur.fd, &c, 1, line_end - 1) == 1 && c == '\n')))
 			return 0;
-		w->cur.off = 0; /* copytruncate */
+		w->cur.off = 0; /* copytruncate: the records read already are not again (seq) */
 		w->cur.len = 0;
 		return drain(w, &w->cur);
 	}
@@ -362,6 +367,26 @@ static char *normalise(const char *arg)
 	return s;
 }
 
+/* Reads the pending inotify events: 1 when one may concern the trail (a name that starts
+ * with audit.log, or events lost), 0 when all were of other files (the database, the
+ * metrics file, the daemon's log), which a watch need not look at. */
+static int trail_touched(int ino, char *buf, size_t len)
+{
+	int hit = 0;
+	ssize_t n;
+
+	while ((n = read(ino, buf, len)) > 0)
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+
+			if ((e->mask & IN_Q_OVERFLOW) ||
+			    (e->len && strncmp(e->name, VAULT_AUDIT, strlen(VAULT_AUDIT)) == 0))
+				hit = 1;
+			p += sizeof(*e) + e->len;
+		}
+	return hit;
+}
+
 static int run(struct watch *w)
 {
 	struct pollfd fds[3];
@@ -386,11 +411,11 @@ static int run(struct watch *w)
 	/* no events asked: a pipe whose reader is gone answers POLLERR, so that an idle
 	 * watch ends when its reader does, not at the next change */
 	fds[2] = (struct pollfd){ .fd = STDOUT_FILENO, .events = 0 };
-	for (;;) {
-		r = follow(w);
-		if (r != 0 || w->done)
-			break;
-		if (poll(fds, 3, -1) < 0 && errno != EINTR) {
+	r = follow(w);
+	while (r == 0 && !w->done) {
+		if (poll(fds, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			r = -errno;
 			break;
 		}
@@ -398,8 +423,8 @@ static int run(struct watch *w)
 			break;
 		if (fds[2].revents & POLLNVAL)
 			fds[2].fd = -1; /* no stdout at all: the next line's write tells */
-		while (read(ino, ev, sizeof(ev)) > 0)
-			; /* what changed is read from the files themselves */
+		if (trail_touched(ino, ev, sizeof(ev)))
+			r = follow(w);
 	}
 	close(ino);
 	return r < 0 ? r : 0;
