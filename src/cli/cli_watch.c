@@ -65,13 +65,13 @@ static const char watch_help[] =
  * new file: its first version is the "write" that follows.
  */
 static const char *const unchanged[] = {
-	"open",		 "create",	  "read",	  "readdir",	  "lookup",
-	"access",	 "getxattr",	  "listxattr",	  "limits",	  "sign",
-	"encrypt",	 "decrypt",	  "wrap",	  "unwrap",	  "export",
-	"init",		 "mount",	  "unmount",	  "mount-over",	  "mount-helper",
-	"policy-reload", "token-reopen",  "audit-rotate", "audit-stall",  "audit-verify",
-	"status",	 "secret-get",	  "secret-list",  "secret-versions", "secret-attr",
-	"key-list",	 "cert-list",	  "cert-get",	  "backup",	  "restore",
+	"open",		 "create",	 "read",	 "readdir",	    "lookup",
+	"access",	 "getxattr",	 "listxattr",	 "limits",	    "sign",
+	"encrypt",	 "decrypt",	 "wrap",	 "unwrap",	    "export",
+	"init",		 "mount",	 "unmount",	 "mount-over",	    "mount-helper",
+	"policy-reload", "token-reopen", "audit-rotate", "audit-stall",	    "audit-verify",
+	"status",	 "secret-get",	 "secret-list",	 "secret-versions", "secret-attr",
+	"key-list",	 "cert-list",	 "cert-get",	 "backup",	    "restore",
 	"expiring",	 "watch",
 };
 
@@ -149,7 +149,7 @@ static int signalled(struct watch *w)
 static int emit(json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							       JSON_C_TO_STRING_NOSLASHESCAPE);
+								  JSON_C_TO_STRING_NOSLASHESCAPE);
 
 	if (fputs(s, stdout) == EOF || putchar('\n') == EOF || fflush(stdout) == EOF)
 		return errno == EPIPE ? 1 : -errno;
@@ -184,8 +184,8 @@ static int one_record(struct watch *w, const char *line, size_t len)
 	decision = str_field(rec, "decision");
 	if (!op || !decision || strcmp(decision, "allow") != 0 || !is_change(op))
 		goto out;
-	if (!json_object_object_get_ex(rec, "result", &f) || !json_object_is_type(f, json_type_int) ||
-	    json_object_get_int(f) != 0)
+	if (!json_object_object_get_ex(rec, "result", &f) ||
+	    !json_object_is_type(f, json_type_int) || json_object_get_int(f) != 0)
 		goto out;
 	if (strcmp(op, "rename") == 0)
 		to = str_field(rec, "detail");
@@ -239,7 +239,8 @@ static int drain(struct watch *w, struct trail_file *f)
 			return 0;
 		f->off += k;
 		f->len += (size_t)k;
-		for (p = f->buf; (nl = memchr(p, '\n', f->len - (size_t)(p - f->buf))); p = nl + 1) {
+		for (p = f->buf; (nl = memchr(p, '\n', f->len - (size_t)(p - f->buf)));
+		     p = nl + 1) {
 			r = one_record(w, p, (size_t)(nl - p));
 			if (r != 0)
 				return r;
@@ -401,7 +402,8 @@ static int run(struct watch *w)
 		return -errno;
 	/* the directory, not the file: a rotation's new file is seen as it comes */
 	if (inotify_add_watch(ino, dir,
-			      IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE) < 0) {
+			      IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE) <
+	    0) {
 		r = -errno;
 		close(ino);
 		return r;

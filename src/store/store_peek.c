@@ -61,7 +61,8 @@ int store_peek_open(const char *db_path, struct store_peek **ret)
 	if (!p)
 		return -ENOMEM;
 	rc = sqlite3_open_v2(db_path, &p->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+			     NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(p->db, "SELECT seq FROM audit_anchor WHERE id = 1", -1,
 					&p->head, NULL);
