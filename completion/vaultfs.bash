@@ -29,7 +29,7 @@ _vaultfs() {
 	local cur prev words cword
 	_init_completion -n = || return
 
-	local commands="init mount secret key policy audit backup restore status"
+	local commands="init mount secret key policy audit backup restore status watch"
 	local -a _vaultfs_pos
 	_vaultfs_words
 
@@ -142,7 +142,7 @@ _vaultfs() {
 		[[ $sub == tail ]] && opts="-n --lines -f --follow --json"
 		opts+=" --help"
 		;;
-	backup | restore)
+	backup | restore | watch)
 		opts="--help"
 		;;
 	status)
@@ -166,7 +166,7 @@ _vaultfs() {
 	local argi=$((npos - 1)) # the index of this word among the command's arguments
 	[[ -n $subs ]] && argi=$((npos - 2))
 	case $cmd in
-	init | backup | restore | mount | status)
+	init | backup | restore | mount | status | watch)
 		_filedir -d
 		;;
 	secret)

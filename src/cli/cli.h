@@ -17,6 +17,7 @@ int cli_audit(int argc, char **argv);
 int cli_key(int argc, char **argv);
 int cli_backup(int argc, char **argv); /* backup and restore */
 int cli_status(int argc, char **argv);
+int cli_watch(int argc, char **argv);
 
 /* Prints "vaultfs: CMD: "NAME": MESSAGE" (NAME omitted when NULL; "<3>" in place of
  * "vaultfs: " when stderr is the journal, see log.h) and returns 1. */
