@@ -29,7 +29,7 @@ _vaultfs() {
 	local cur prev words cword
 	_init_completion -n = || return
 
-	local commands="init mount secret key policy audit backup restore status"
+	local commands="init mount secret key policy audit backup restore status watch"
 	local -a _vaultfs_pos
 	_vaultfs_words
 
@@ -117,16 +117,18 @@ _vaultfs() {
 		case $sub in
 		set) opts="--file --create" ;;
 		get) opts="--version" ;;
-		list | versions) opts="--deleted" ;;
+		list) opts="--deleted --expiring" ;;
+		versions) opts="--deleted" ;;
 		attr) opts="--remove --deleted" ;;
 		esac
 		opts+=" --help"
 		;;
 	key)
-		subs="create import rotate list delete"
+		subs="create import rotate policy list delete recover purge"
 		case $sub in
-		create) opts="--type --alg --ops" ;;
-		import) opts="--alg --ops --passphrase-file" ;;
+		create) opts="--type --alg --ops --rotate-every --expires" ;;
+		import) opts="--alg --ops --passphrase-file --rotate-every --expires" ;;
+		policy) opts="--rotate-every --expires" ;;
 		esac
 		opts+=" --help"
 		;;
@@ -140,7 +142,7 @@ _vaultfs() {
 		[[ $sub == tail ]] && opts="-n --lines -f --follow --json"
 		opts+=" --help"
 		;;
-	backup | restore)
+	backup | restore | watch)
 		opts="--help"
 		;;
 	status)
@@ -164,7 +166,7 @@ _vaultfs() {
 	local argi=$((npos - 1)) # the index of this word among the command's arguments
 	[[ -n $subs ]] && argi=$((npos - 2))
 	case $cmd in
-	init | backup | restore | mount | status)
+	init | backup | restore | mount | status | watch)
 		_filedir -d
 		;;
 	secret)

@@ -313,6 +313,8 @@ static int do_attr(struct vault *v, const struct args *a)
 	if (a->remove || (a->attr && a->value && !a->deleted)) {
 		struct vault_act act;
 
+		/* a change has an op of its own: "secret-attr" alone is a look (cli_watch.c) */
+		a->ev->op = a->remove ? "secret-attr-remove" : "secret-attr-set";
 		a->ev->detail = a->remove ? a->remove : a->attr;
 		vault_act_init(&act, a->ev);
 		r = a->remove ? vault_attr_remove(v, &act, a->name, a->remove, 0)

@@ -44,6 +44,8 @@ static const char main_help[] =
 	"  restore BACKUP DIR put a backup into a new directory and check it\n"
 	"  status DIR [--metrics]\n"
 	"                     whether the vault is mounted, by which daemon, and its counts\n"
+	"  watch DIR [PATH...]\n"
+	"                     print a JSON line for every change, as it commits\n"
 	"\n"
 	"Run 'vaultfs COMMAND --help' for a command's options.\n"
 	"  -h, --help         show this help\n"
@@ -145,6 +147,8 @@ int main(int argc, char **argv)
 		return cli_cert(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cli_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "watch") == 0)
+		return cli_watch(argc - 1, argv + 1);
 	if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0)
 		return cli_backup(argc - 1, argv + 1);
 	fprintf(stderr, "vaultfs: unknown command \"%s\" (see 'vaultfs --help')\n", cmd);

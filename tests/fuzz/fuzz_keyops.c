@@ -60,7 +60,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *tmp = getenv("TMPDIR");
 	char path[PATH_MAX], cmd[PATH_MAX * 2];
 	struct store_options opt = { 25600, 90, 5000, 0 };
-	struct keys_options aes = { "aes-256", 0, 0 }, rsa = { "rsa-2048", 0, 0 };
+	struct keys_options aes = { .type = "aes-256" }, rsa = { .type = "rsa-2048" };
 	struct secbuf *pin = NULL;
 	uint64_t v;
 	FILE *f;
