@@ -143,7 +143,7 @@ int certs_renew(struct store *s, struct hsm *h, const char *name, unsigned flags
  * above it, @chain (may be NULL), in order. Refuses a leaf whose public key is not the
  * pending key (-EKEYREJECTED) and -ESRCH when nothing is pending.
  */
-int certs_merge(struct store *s, const char *name, X509 *leaf, STACK_OF(X509) *chain, int64_t now,
+int certs_merge(struct store *s, const char *name, X509 *leaf, STACK_OF(X509) * chain, int64_t now,
 		uint64_t *ret_version, char *err, size_t errlen);
 
 /* Soft-deletes (its key leaves with it, objects kept) and recovers certificate @name.

@@ -229,7 +229,8 @@ static int check_request(const struct certs_request *rq, struct store_cert *c, c
 	int r;
 
 	if (!kt || !(kt->ops & KEY_BIT(KEY_SIGN))) {
-		snprintf(err, errlen, "a certificate's --type is ec-p256, ec-p384 or rsa-2048 to 4096");
+		snprintf(err, errlen,
+			 "a certificate's --type is ec-p256, ec-p384 or rsa-2048 to 4096");
 		return -EINVAL;
 	}
 	if (days > CERTS_DAYS_MAX) {
@@ -327,8 +328,8 @@ int certs_renew(struct store *s, struct hsm *h, const char *name, unsigned flags
 		return -EBUSY;
 	}
 	reuse = (flags & CERTS_REUSE_KEY) || c.reuse_key;
-	r = store_cert_version_get(s, name, c.current, reuse && c.exportable ? STORE_CERT_WITH_KEY : 0,
-				   &cur);
+	r = store_cert_version_get(s, name, c.current,
+				   reuse && c.exportable ? STORE_CERT_WITH_KEY : 0, &cur);
 	if (r < 0)
 		return r;
 	if (reuse) {
@@ -362,7 +363,7 @@ int certs_renew(struct store *s, struct hsm *h, const char *name, unsigned flags
 }
 
 /* The chain of @chain without @leaf, DER end to end. */
-static int chain_der(X509 *leaf, STACK_OF(X509) *chain, uint8_t **ret, size_t *ret_len)
+static int chain_der(X509 *leaf, STACK_OF(X509) * chain, uint8_t **ret, size_t *ret_len)
 {
 	uint8_t *out = NULL;
 	size_t len = 0;
@@ -389,7 +390,7 @@ static int chain_der(X509 *leaf, STACK_OF(X509) *chain, uint8_t **ret, size_t *r
 	return 0;
 }
 
-int certs_merge(struct store *s, const char *name, X509 *leaf, STACK_OF(X509) *chain, int64_t now,
+int certs_merge(struct store *s, const char *name, X509 *leaf, STACK_OF(X509) * chain, int64_t now,
 		uint64_t *ret_version, char *err, size_t errlen)
 {
 	struct store_cert_version pv = { 0 }, cv = { 0 };

@@ -69,8 +69,9 @@ int certs_name_parse(const char *subject, X509_NAME **ret, char *err, size_t err
 			snprintf(err, errlen, "unknown subject field \"%s\"", field);
 			goto out;
 		}
-		if (X509_NAME_add_entry_by_txt(n, field, MBSTRING_UTF8, (const unsigned char *)value,
-					       -1, -1, multi && entries ? -1 : 0) != 1) {
+		if (X509_NAME_add_entry_by_txt(n, field, MBSTRING_UTF8,
+					       (const unsigned char *)value, -1, -1,
+					       multi && entries ? -1 : 0) != 1) {
 			snprintf(err, errlen, "subject field %s: bad value \"%s\"", field, value);
 			goto out;
 		}
@@ -157,7 +158,7 @@ static int sign_into(const struct certs_signer *signer, const uint8_t *tbs, size
 	return r;
 }
 
-static int add_ext(X509 *x, STACK_OF(X509_EXTENSION) **exts, X509V3_CTX *ctx, int nid,
+static int add_ext(X509 *x, STACK_OF(X509_EXTENSION) * *exts, X509V3_CTX *ctx, int nid,
 		   const char *value)
 {
 	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, ctx, nid, (char *)value);
@@ -171,7 +172,7 @@ static int add_ext(X509 *x, STACK_OF(X509_EXTENSION) **exts, X509V3_CTX *ctx, in
 }
 
 /* The extensions of @t, on @x or (@x NULL) into @exts for a request. */
-static int add_exts(X509 *x, STACK_OF(X509_EXTENSION) **exts, X509V3_CTX *ctx,
+static int add_exts(X509 *x, STACK_OF(X509_EXTENSION) * *exts, X509V3_CTX *ctx,
 		    const struct certs_tbs *t, int rsa, char *err, size_t errlen)
 {
 	int r;
@@ -195,8 +196,7 @@ static int add_exts(X509 *x, STACK_OF(X509_EXTENSION) **exts, X509V3_CTX *ctx,
 	if (r == 0 && x) {
 		r = add_ext(x, exts, ctx, NID_subject_key_identifier, "hash");
 		if (r == 0)
-			r = add_ext(x, exts, ctx, NID_authority_key_identifier,
-				    "keyid:always");
+			r = add_ext(x, exts, ctx, NID_authority_key_identifier, "keyid:always");
 	}
 	if (r < 0 && !err[0])
 		snprintf(err, errlen, "cannot add the certificate's extensions");
@@ -296,8 +296,8 @@ int certs_x509_make(const struct certs_tbs *t, const uint8_t *pub, size_t pub_le
 		snprintf(err, errlen, "the token could not sign: %s", strerror(-r));
 		goto out;
 	}
-	signer_pub = issuer ? X509_get_pubkey(issuer) : pubkey_from(signer->v->public_der,
-								    signer->v->public_len);
+	signer_pub = issuer ? X509_get_pubkey(issuer)
+			    : pubkey_from(signer->v->public_der, signer->v->public_len);
 	if (!signer_pub || X509_verify(x, signer_pub) != 1) {
 		r = -EIO;
 		snprintf(err, errlen, "the token's signature does not verify");

@@ -15,6 +15,7 @@ int cli_secret(int argc, char **argv);
 int cli_policy(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_key(int argc, char **argv);
+int cli_cert(int argc, char **argv);
 int cli_backup(int argc, char **argv); /* backup and restore */
 int cli_status(int argc, char **argv);
 /* `cert import`, argv from "cert" on (cli_cert_import.c) */

@@ -73,6 +73,8 @@ static const char *reason(int r)
 		return "a key of that name exists";
 	case -ENOENT:
 		return "no such key";
+	case -EPERM: /* vault_key_rotate, vault_key_delete */
+		return "the key is a certificate's: cert renew and cert delete change it";
 	case -EINVAL:
 		return "invalid name, type, algorithm or operations (names: 1-127 of A-Z a-z "
 		       "0-9 . _ -, not starting with '.')";

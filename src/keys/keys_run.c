@@ -483,10 +483,11 @@ int keys_sign_made(struct hsm *h, const struct store_key *k, const struct store_
 		goto out;
 	/* the hash keys_input_new starts for sign */
 	in->md = EVP_MD_CTX_new();
-	if (!in->md || EVP_DigestInit_ex(in->md,
-					 in->t->kind == HSM_KEY_EC && in->t->bits == 384 ? EVP_sha384()
-											 : EVP_sha256(),
-					 NULL) != 1) {
+	if (!in->md ||
+	    EVP_DigestInit_ex(in->md,
+			      in->t->kind == HSM_KEY_EC && in->t->bits == 384 ? EVP_sha384()
+									      : EVP_sha256(),
+			      NULL) != 1) {
 		r = -ENOMEM;
 		goto out;
 	}

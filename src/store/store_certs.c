@@ -310,8 +310,7 @@ static int key_version_insert(struct store *s, const char *name, uint64_t versio
 }
 
 /* Runs @sql, with @name as ?1 and the @n numbers of @vals as ?2 on. */
-static int update(struct store *s, const char *sql, const char *name, size_t n,
-		  const int64_t *vals)
+static int update(struct store *s, const char *sql, const char *name, size_t n, const int64_t *vals)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -545,8 +544,10 @@ static int complete_locked(struct store *s, const char *name, const struct store
 	sqlite3_bind_text(st, 7, cv->serial, -1, SQLITE_STATIC);
 	r = run_done(s, st);
 	if (r >= 0)
-		r = UPDATE(s, "UPDATE certs SET current = ?2, pending = 0, updated = ?3 WHERE name = ?1",
-			   name, (int64_t)c.pending, now);
+		r = UPDATE(
+			s,
+			"UPDATE certs SET current = ?2, pending = 0, updated = ?3 WHERE name = ?1",
+			name, (int64_t)c.pending, now);
 	if (r >= 0)
 		r = UPDATE(s, "UPDATE hsm_keys SET current = ?2 WHERE name = ?1", name,
 			   (int64_t)pv.key_version);
