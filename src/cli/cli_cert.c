@@ -30,7 +30,7 @@ static const char cert_help[] =
 	"                           [--ca] [--issuer self|unknown|CANAME] [--exportable]\n"
 	"                           [--renew-at P%|Nd] [--reuse-key]\n"
 	"       vaultfs cert import DIR NAME FILE [--password-file F] [--exportable]\n"
-	"                           [--renew-at P%|Nd]\n"
+	"                           [--renew-at P%|Nd]      (see vaultfs cert import --help)\n"
 	"       vaultfs cert merge DIR NAME FILE\n"
 	"       vaultfs cert renew DIR NAME [--reuse-key]\n"
 	"       vaultfs cert list DIR\n"
@@ -325,6 +325,8 @@ int cli_cert(int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	a.sub = argv[1];
+	if (strcmp(a.sub, "import") == 0)
+		return cli_cert_import(argc, argv);
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (strcmp(subs[i].name, a.sub) == 0)
 			break;

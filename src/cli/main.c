@@ -141,8 +141,6 @@ int main(int argc, char **argv)
 		return cli_audit(argc - 1, argv + 1);
 	if (strcmp(cmd, "key") == 0)
 		return cli_key(argc - 1, argv + 1);
-	if (strcmp(cmd, "cert") == 0 && argc > 2 && strcmp(argv[2], "import") == 0)
-		return cli_cert_import(argc - 1, argv + 1);
 	if (strcmp(cmd, "cert") == 0)
 		return cli_cert(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)

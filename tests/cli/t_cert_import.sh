@@ -7,7 +7,9 @@
 # the leaf's public key, the PKCS#8 kept only for --exportable. Every refusal — garbage,
 # a truncated file, a wrong or missing password, a key/leaf mismatch, two keys, a stray
 # certificate, a taken name — exits 1 with one line and leaves the vault's database and
-# the token's objects exactly as they were, and is recorded as a failed cert-import.
+# the token's objects exactly as they were, and is recorded as a failed cert-import. So
+# does every bad answer to `cert merge` (garbage, truncated, a key, two chains, PKCS#12, a
+# certificate for another key).
 set -u
 . "$(dirname "$0")/lib.sh"
 command -v pkcs11-tool >/dev/null || { echo "pkcs11-tool (opensc) missing: skipped"; exit 77; }
@@ -149,5 +151,30 @@ refuses "password file open to others" "chmod 0400" \
 "$VAULTFS" cert import "$V" x "$F/leaf.pem" --renew-at 150% 2>/dev/null
 same "bad --renew-at: a usage error" 2 "$?"
 same "no certificate x" "" "$(field x name)"
+
+# --- cert merge: every bad answer refused with one line, recorded, nothing changed
+check "a pending certificate" "$VAULTFS" cert create "$V" ext --subject /CN=ext.example \
+	--issuer unknown
+# mrefused WHAT PATTERN FILE
+mrefused() {
+	local what=$1 pattern=$2 file=$3 db0 obj0 n0; shift 3
+	n0=$(wc -l <"$V/audit.log")
+	db0=$(db_dump "$V")
+	obj0=$(objects | sha256sum)
+	refuses "merge: $what" "$pattern" "$VAULTFS" cert merge "$V" ext "$file"
+	same "merge: $what: the vault's records unchanged" "$db0" "$(db_dump "$V")"
+	same "merge: $what: the token's objects unchanged" "$obj0" "$(objects | sha256sum)"
+	same "merge: $what: recorded as a failed merge" "$((n0 + 1)) certs/ext" \
+		"$(wc -l <"$V/audit.log") $(tail -1 "$V/audit.log" | jq -r 'select(.result != 0) | .path')"
+}
+mrefused "garbage" "neither a certificate nor PKCS#7" "$F/garbage.bin"
+mrefused "empty" "empty" "$F/empty"
+mrefused "truncated DER" "truncated" "$F/answer-truncated.der"
+mrefused "truncated PEM" "truncated" "$F/truncated.pem"
+mrefused "a private key" "private key" "$F/answer-with-key.pem"
+mrefused "two chains" "more than one chain" "$F/answer-two-leaves.pem"
+mrefused "PKCS#12" "neither a certificate nor PKCS#7" "$F/chain-aes.p12"
+mrefused "a certificate for another key" "for another key" "$F/answer.p7b"
+mrefused "another key, unordered chain" "for another key" "$F/answer-unordered.pem"
 
 finish
