@@ -29,7 +29,7 @@ _vaultfs() {
 	local cur prev words cword
 	_init_completion -n = || return
 
-	local commands="init mount secret key policy audit backup restore status watch"
+	local commands="init mount secret key cert policy audit backup restore status watch"
 	local -a _vaultfs_pos
 	_vaultfs_words
 
@@ -38,8 +38,12 @@ _vaultfs() {
 
 	# values of options, whatever the command
 	case $prev in
-	--file | --passphrase-file | --pin-file)
+	--file | --passphrase-file | --pin-file | --password-file)
 		_filedir
+		return
+		;;
+	--issuer)
+		COMPREPLY=($(compgen -W "self unknown" -- "$cur"))
 		return
 		;;
 	--hsm-module)
@@ -132,6 +136,16 @@ _vaultfs() {
 		esac
 		opts+=" --help"
 		;;
+	cert)
+		subs="create import merge renew list get delete recover purge"
+		case $sub in
+		create) opts="--subject --san --type --days --ca --issuer --exportable --renew-at --reuse-key" ;;
+		import) opts="--password-file --exportable --renew-at" ;;
+		renew) opts="--reuse-key" ;;
+		get) opts="--version" ;;
+		esac
+		opts+=" --help"
+		;;
 	policy)
 		subs="check explain"
 		[[ $sub == explain ]] && opts="--uid --gid --cgroup --exe"
@@ -182,6 +196,15 @@ _vaultfs() {
 			_filedir -d
 		elif [[ $sub == import ]] && ((argi == 2)); then
 			_filedir pem
+		fi
+		;;
+	cert)
+		if ((argi == 0)); then
+			_filedir -d
+		elif [[ $sub == import || $sub == merge ]] && ((argi == 2)); then
+			_filedir
+		elif [[ $sub == get ]] && ((argi == 2)); then
+			COMPREPLY=($(compgen -W "cert.pem chain.pem fullchain.pem csr.pem" -- "$cur"))
 		fi
 		;;
 	policy)
