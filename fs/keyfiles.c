@@ -104,7 +104,7 @@ int vfs_keys_list(struct vfs *v, const struct node *n, int (*add)(const char *, 
 	int r;
 
 	if (n->kind == NODE_KEYS)
-		return store_key_list(v->store, add, l);
+		return store_key_list(v->store, 0, add, l);
 	r = store_key_get(v->store, n->path, &k);
 	if (r < 0)
 		return r;

@@ -25,6 +25,8 @@ enum counter {
 	COUNTER_AUDIT_RECORDS, /* records written to the trail */
 	COUNTER_AUDIT_FAILED, /* records that could not be written: the operation failed */
 	COUNTER_AUDIT_STALLED, /* of those, the ones refused by a stall (no lock or key in time) */
+	COUNTER_EXPIRY_WARNINGS, /* "expiring" warnings the lifetime engine recorded */
+	COUNTER_LIFETIME_ROTATIONS, /* keys the lifetime engine rotated */
 	COUNTER_FIXED
 };
 

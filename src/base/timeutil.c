@@ -143,3 +143,41 @@ int time_parse(const char *s, int64_t *ret_us)
 	*ret_us = (int64_t)t * 1000000 + frac;
 	return 0;
 }
+
+int time_parse_days(const char *s, int64_t *ret_s)
+{
+	int64_t n = 0, unit = 86400;
+	const char *p = s;
+
+	if (!s || *p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		n = n * 10 + (*p - '0');
+		if (n > (int64_t)TIME_DAYS_MAX * 86400)
+			return -EINVAL; /* also keeps n from overflowing */
+	}
+	if (*p) {
+		switch (*p) {
+		case 'd':
+			unit = 86400;
+			break;
+		case 'h':
+			unit = 3600;
+			break;
+		case 'm':
+			unit = 60;
+			break;
+		case 's':
+			unit = 1;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (p[1])
+			return -EINVAL;
+	}
+	if (n == 0 || n > (int64_t)TIME_DAYS_MAX * 86400 / unit)
+		return -EINVAL;
+	*ret_s = n * unit;
+	return 0;
+}

@@ -29,4 +29,15 @@ void time_format(int64_t us, int micro, char buf[TIME_RFC3339_MAX]);
  */
 int time_parse(const char *s, int64_t *ret_us);
 
+/* The longest duration time_parse_days takes: 100 years. */
+#define TIME_DAYS_MAX 36500
+
+/*
+ * Parses a lifetime: a whole number of days ("90"), or a number with a unit, "90d", "12h",
+ * "30m" or "5s" (for operators who need less than a day, and for tests). Nothing else:
+ * no sign, no space, no fraction, not zero, at most TIME_DAYS_MAX days. *@ret_s is in
+ * seconds. Returns 0 or -EINVAL.
+ */
+int time_parse_days(const char *s, int64_t *ret_s);
+
 #endif

@@ -18,6 +18,7 @@
 #include "names.h"
 #include "timeutil.h"
 #include "vault.h"
+#include "vault_lifetime.h"
 #include "vault_ops.h"
 
 static const char secret_help[] =
@@ -31,8 +32,10 @@ static const char secret_help[] =
 	"        an existing secret.\n"
 	"  get DIR NAME[@N] [--version N]\n"
 	"        write the current (or Nth) version to standard output\n"
-	"  list DIR [FOLDER] [--deleted]\n"
-	"        every secret below FOLDER, one path a line; --deleted lists soft-deleted ones\n"
+	"  list DIR [FOLDER] [--deleted | --expiring]\n"
+	"        every secret below FOLDER, one path a line; --deleted lists soft-deleted ones;\n"
+	"        --expiring those whose expires is within [lifetime] warn_days or past, as\n"
+	"        PATH, expiry (RFC 3339 UTC) and expiring or expired, tab-separated\n"
 	"  versions DIR NAME [--deleted]\n"
 	"        the version numbers, one a line\n"
 	"  delete DIR NAME      soft-delete: kept under .deleted/ for retention_days\n"
@@ -53,6 +56,7 @@ struct args {
 	const char *remove;
 	uint64_t version;
 	int deleted;
+	int expiring;
 	int create;
 	struct audit_event *ev; /* this command's audit record */
 };
@@ -194,12 +198,50 @@ static int print_name(const char *name, int is_folder, void *userdata)
 	return 0;
 }
 
+struct expiring_list {
+	const char *folder; /* "" or "a/b" */
+	int64_t now;
+	unsigned warn_days;
+};
+
+static int print_expiring(const char *path, int64_t expires, void *userdata)
+{
+	const struct expiring_list *l = userdata;
+	size_t n = strlen(l->folder);
+	char when[TIME_RFC3339_MAX];
+
+	if (n && (strncmp(path, l->folder, n) != 0 || path[n] != '/'))
+		return 0;
+	time_format(expires, 0, when);
+	printf("%s\t%s\t%s\n", path, when,
+	       vault_expiry_name(vault_expiry_state(expires, l->now, l->warn_days)));
+	return 0;
+}
+
+/* --expiring: what the lifetime engine warns of, as of now. */
+static int list_expiring(struct vault *v, const struct args *a, const char *folder)
+{
+	struct expiring_list l = { folder, time_now_us(), v->cfg->warn_days };
+	int r;
+
+	r = inspect(v, a, "secret list", 0);
+	if (r == -EIO)
+		return cli_error("secret list", folder, AUDIT_FAILED);
+	r = store_secret_expiring(v->store, l.now + (int64_t)l.warn_days * 86400 * 1000000,
+				  print_expiring, &l);
+	if (r < 0)
+		return cli_error("secret list", folder, "%s", reason("list", r, v));
+	return fflush(stdout) == 0 ? 0 : cli_error("secret list", NULL, "%s", strerror(errno));
+}
+
 static int do_list(struct vault *v, const struct args *a)
 {
 	const char *folder = a->name ? a->name : "";
 	unsigned flags = STORE_LIST_RECURSIVE | (a->deleted ? STORE_LIST_DELETED : 0);
 	int r;
 
+	if (a->expiring)
+		return list_expiring(v, a, folder);
 	/* checked and recorded before anything is printed */
 	r = store_list(v->store, folder, flags, stop_at_first, NULL);
 	if (r == 1)
@@ -342,6 +384,7 @@ static int parse_options(int argc, char **argv, const char *cmd, struct args *a)
 		{ "file", required_argument, NULL, 'f' },
 		{ "version", required_argument, NULL, 'v' },
 		{ "deleted", no_argument, NULL, 'd' },
+		{ "expiring", no_argument, NULL, 'e' },
 		{ "create", no_argument, NULL, 'c' },
 		{ "remove", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -360,6 +403,9 @@ static int parse_options(int argc, char **argv, const char *cmd, struct args *a)
 			break;
 		case 'd':
 			a->deleted = 1;
+			break;
+		case 'e':
+			a->expiring = 1;
 			break;
 		case 'c':
 			a->create = 1;
@@ -444,7 +490,7 @@ int cli_secret(int argc, char **argv)
 	a.value = npos > 3 ? argv[optind + 3] : NULL;
 	if ((a.file && strcmp(a.sub, "set") != 0) || (a.create && strcmp(a.sub, "set") != 0) ||
 	    (a.version && strcmp(a.sub, "get") != 0) || (a.remove && strcmp(a.sub, "attr") != 0) ||
-	    (a.remove && a.attr))
+	    (a.remove && a.attr) || (a.expiring && (strcmp(a.sub, "list") != 0 || a.deleted)))
 		return cli_usage("secret", "option not valid with \"%s\"", a.sub);
 	/* DIR first: a NAME given in its place is told as such, not as a bad name */
 	if (cli_vault_dir(a.dir, err, sizeof(err)) < 0)
@@ -464,6 +510,8 @@ int cli_secret(int argc, char **argv)
 	ev.version = a.version;
 	if (a.deleted)
 		ev.detail = "deleted";
+	if (a.expiring)
+		ev.detail = "expiring";
 	a.ev = &ev;
 	r = subs[i].fn(v, &a);
 	vault_free(v);

@@ -2,7 +2,8 @@
  * daemon: what the mount daemon (mount.c) runs beside its session — its own records in
  * the trail, and the flusher, the thread that every second flushes the trail and moves
  * the vault's record of its head along, reopens the logs after SIGHUP, and opens the token
- * again once it is back. It calls nothing of mount.c.
+ * again once it is back; and the lifetimer, the thread of the lifetime engine. It calls
+ * nothing of mount.c.
  */
 #include "daemon.h"
 
@@ -17,6 +18,7 @@
 #include "metrics.h"
 #include "service.h"
 #include "timeutil.h"
+#include "vault_lifetime.h"
 
 void daemon_record(struct vault *vault, const char *op, const char *path, int result,
 		   const char *detail)
@@ -144,4 +146,66 @@ void flusher_stop(struct flusher *f)
 	pthread_mutex_destroy(&f->lock);
 	if (vault_audit_flush(f->vault) < 0)
 		log_error("Failed to flush the audit trail at exit");
+}
+
+static void lifetime_once(struct lifetimer *l)
+{
+	struct vault_lifetime_counts c = { 0 };
+	int r = vault_lifetime_run(l->vault, time_now_us(), &c);
+
+	if (r < 0 || c.rotated || c.warned || c.failed)
+		log_info("Lifetime check: %u key(s) rotated, %u expiry warning(s), %u failure(s)%s",
+			 c.rotated, c.warned, c.failed, r < 0 ? " (a check could not run)" : "");
+}
+
+static void *lifetimer_main(void *arg)
+{
+	struct lifetimer *l = arg;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&l->lock);
+	while (!l->stop) {
+		pthread_mutex_unlock(&l->lock);
+		lifetime_once(l);
+		/* the next run counts from this one's end: a slow run is never run twice over */
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += l->vault->cfg->lifetime_interval;
+		pthread_mutex_lock(&l->lock);
+		/* an absolute deadline: a spurious wakeup sleeps on to the same instant */
+		while (!l->stop && pthread_cond_timedwait(&l->cond, &l->lock, &deadline) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+int lifetimer_start(struct lifetimer *l, struct vault *vault)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	l->vault = vault;
+	l->stop = 0;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	r = -pthread_create(&l->thread, NULL, lifetimer_main, l);
+	if (r < 0) {
+		pthread_cond_destroy(&l->cond);
+		pthread_mutex_destroy(&l->lock);
+	}
+	return r;
+}
+
+void lifetimer_stop(struct lifetimer *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->stop = 1;
+	pthread_cond_signal(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+	pthread_join(l->thread, NULL);
+	pthread_cond_destroy(&l->cond);
+	pthread_mutex_destroy(&l->lock);
 }

@@ -1,6 +1,6 @@
 /*
  * daemon: the mount daemon's work beside its session (daemon.c): its own records in the
- * trail, and the flusher thread. Used by mount.c alone.
+ * trail, the flusher thread and the lifetime thread. Used by mount.c alone.
  */
 #ifndef VAULTFS_DAEMON_H
 #define VAULTFS_DAEMON_H
@@ -36,6 +36,22 @@ int flusher_start(struct flusher *f, struct vault *vault, void (*reload)(void *)
 
 /* Stops it, and flushes the trail a last time. */
 void flusher_stop(struct flusher *f);
+
+/* Runs the vault's lifetime engine (vault_lifetime_run) at once and then every [lifetime]
+ * interval, on a thread of its own that sleeps until its next deadline or its stop. */
+struct lifetimer {
+	struct vault *vault;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+	int stop; /* protected by lock */
+};
+
+/* Starts it: 0, or -errno (no thread). */
+int lifetimer_start(struct lifetimer *l, struct vault *vault);
+
+/* Stops it at once, waiting for a run in progress to end. */
+void lifetimer_stop(struct lifetimer *l);
 
 /* SIGHUP's handler (async-signal-safe): the flusher reopens vaultfs.log and the trail at
  * its next round, as logrotate expects, and reads the policy again (systemctl reload). */

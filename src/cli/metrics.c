@@ -44,7 +44,9 @@ static struct {
 /* Records the daemon makes of its own doing: not requests of its callers. A run of opens
  * refused past [limits] is counted one by one as it happens, not as its summary. */
 static const char *const own_ops[] = { "mount",	       "unmount", "policy-reload", "mount-over",
-				       "token-reopen", "limits",  "audit-stall",   "audit-rotate" };
+				       "token-reopen", "limits",  "audit-stall",   "audit-rotate",
+				       /* the lifetime engine's: see lifetime() */
+				       "expiring",     "key-rotate" };
 
 #define GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define PUT(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
@@ -283,6 +285,19 @@ static void token(struct out *o)
 	sample_u(o, "vaultfs_token_reopens", "_total", NULL, NULL, GET(ev.token_reopens));
 }
 
+static void lifetime(struct out *o)
+{
+	family(o, "vaultfs_expiry_warnings", "counter", NULL,
+	       "Expiry warnings recorded (op \"expiring\"): a secret or key within [lifetime] "
+	       "warn_days of its expiry or past it, once a day each.");
+	sample_u(o, "vaultfs_expiry_warnings", "_total", NULL, NULL,
+		 counters_get(COUNTER_EXPIRY_WARNINGS));
+	family(o, "vaultfs_lifetime_rotations", "counter", NULL,
+	       "Keys rotated by the mount because their --rotate-every was due.");
+	sample_u(o, "vaultfs_lifetime_rotations", "_total", NULL, NULL,
+		 counters_get(COUNTER_LIFETIME_ROTATIONS));
+}
+
 static void state(struct out *o, struct vfs *vfs)
 {
 	struct vfs_usage u;
@@ -331,6 +346,7 @@ int metrics_render(struct vault *vault, struct vfs *vfs, const char *mountpoint,
 	requests(&o);
 	audit(&o);
 	token(&o);
+	lifetime(&o);
 	state(&o, vfs);
 	if (o.om)
 		fputs("# EOF\n", o.f);

@@ -443,7 +443,8 @@ static int serve(const struct mount_opts *o)
 	struct metrics *metrics = NULL;
 	struct reload reload = { 0 };
 	struct flusher flusher;
-	int flushing = 0;
+	struct lifetimer lifetimer;
+	int flushing = 0, lifetiming = 0;
 	struct vault *vault = NULL;
 	struct vfs *vfs = NULL;
 	char err[512] = "", opts[1400], detail[PATH_MAX + 128], why[512];
@@ -525,6 +526,12 @@ static int serve(const struct mount_opts *o)
 	r = metrics_start(vault, vfs, o->mountpoint, &metrics);
 	if (r < 0) /* the mount serves without them */
 		log_error("Failed to start the metrics: %s", strerror(-r));
+	r = lifetimer_start(&lifetimer, vault);
+	if (r < 0) {
+		fail("cannot start a thread: %s", strerror(-r));
+		goto out_unmount;
+	}
+	lifetiming = 1;
 	report("");
 	r = service_ready_when_serving(vault->dir, o->mountpoint);
 	if (r < 0) {
@@ -533,6 +540,9 @@ static int serve(const struct mount_opts *o)
 	}
 	r = run_loop(se, o->threads, vault->dir);
 	service_stopping();
+	if (lifetiming) /* before the unmount's record: the engine's last one comes before it */
+		lifetimer_stop(&lifetimer);
+	lifetiming = 0;
 	ended = mountwatch_stop(mw);
 	mw = NULL;
 	if (r < 0)
@@ -544,6 +554,8 @@ static int serve(const struct mount_opts *o)
 		       : "");
 	daemon_record(vault, "unmount", NULL, 0, detail);
 out_unmount:
+	if (lifetiming)
+		lifetimer_stop(&lifetimer);
 	metrics_stop(metrics);
 	/* before the daemon's own unmount, which it must not take for one from outside */
 	mountwatch_stop(mw);

@@ -41,6 +41,8 @@ static const char *const settings[][2] = {
 	{ "metrics", "file" },
 	{ "metrics", "interval" },
 	{ "metrics", "format" },
+	{ "lifetime", "interval" },
+	{ "lifetime", "warn_days" },
 };
 
 int config_value_ok(const char *v)
@@ -86,6 +88,8 @@ int config_new(struct vault_config **ret)
 	c->buffered_per_uid = CONFIG_BUFFERED_PER_UID_DEFAULT;
 	c->buffered = CONFIG_BUFFERED_DEFAULT;
 	c->metrics_interval = CONFIG_METRICS_INTERVAL_DEFAULT;
+	c->lifetime_interval = CONFIG_LIFETIME_INTERVAL_DEFAULT;
+	c->warn_days = CONFIG_WARN_DAYS_DEFAULT;
 	c->metrics_file = strdup(CONFIG_METRICS_FILE_DEFAULT);
 	if (!c->metrics_file) {
 		free(c);
@@ -209,6 +213,26 @@ static int on_metrics(struct parse_state *s, const char *name, const char *value
 	return 1;
 }
 
+/* [lifetime]: how often a mount checks lifetimes, and how early it warns of an expiry. */
+static int on_lifetime(struct parse_state *s, const char *name, const char *value)
+{
+	struct vault_config *c = s->c;
+	unsigned long long n;
+
+	if (strcmp(name, "interval") == 0) {
+		if (parse_uint(value, 1, CONFIG_LIFETIME_INTERVAL_LIMIT, &n) < 0)
+			return fail(s, "out of range (1 to 86400):", name, value);
+		c->lifetime_interval = (unsigned)n;
+	} else if (strcmp(name, "warn_days") == 0) {
+		if (parse_uint(value, 0, CONFIG_WARN_DAYS_LIMIT, &n) < 0)
+			return fail(s, "out of range (0 to 3650):", name, value);
+		c->warn_days = (unsigned)n;
+	} else {
+		return fail(s, "unknown setting", name, NULL);
+	}
+	return 1;
+}
+
 /* [vault]: the size of a secret, how long deleted ones are kept, how long a write waits. */
 static int on_vault(struct parse_state *s, const char *name, const char *value)
 {
@@ -326,6 +350,8 @@ static int on_value(void *user, const char *section, const char *name, const cha
 		return on_limit(s, name, value);
 	if (strcmp(section, "metrics") == 0)
 		return on_metrics(s, name, value);
+	if (strcmp(section, "lifetime") == 0)
+		return on_lifetime(s, name, value);
 	return fail(s, "unknown section", section, NULL);
 }
 
@@ -512,6 +538,16 @@ static void write_settings(FILE *f, const struct vault_config *c)
 		"format = %s\n",
 		c->metrics_file ? c->metrics_file : "", c->metrics_interval,
 		c->metrics_openmetrics ? "openmetrics" : "prometheus");
+	fprintf(f,
+		"\n"
+		"[lifetime]\n"
+		"# A mount checks lifetimes when it mounts and then every interval seconds (1 to\n"
+		"# 86400): it rotates keys whose --rotate-every is due and records, once a day,\n"
+		"# every secret and key that expires within warn_days days (0 to 3650), or has\n"
+		"# expired, as \"expiring\".\n"
+		"interval = %u\n"
+		"warn_days = %u\n",
+		c->lifetime_interval, c->warn_days);
 }
 
 int config_write(const char *path, const struct vault_config *c)

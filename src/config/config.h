@@ -27,6 +27,12 @@
 /* [metrics]: the mount's metrics file */
 #define CONFIG_METRICS_FILE_DEFAULT "metrics.prom"
 #define CONFIG_METRICS_INTERVAL_DEFAULT 5
+/* [lifetime]: how often a mount checks rotations, renewals and expiry, and how many days
+ * ahead of an expiry it warns */
+#define CONFIG_LIFETIME_INTERVAL_DEFAULT 3600
+#define CONFIG_LIFETIME_INTERVAL_LIMIT 86400
+#define CONFIG_WARN_DAYS_DEFAULT 30
+#define CONFIG_WARN_DAYS_LIMIT 3650
 #define CONFIG_FILE_MAX 65536
 /* inih reads a line into 200 bytes with its newline and NUL: longer ones are refused */
 #define CONFIG_LINE_MAX 198
@@ -56,6 +62,10 @@ struct vault_config {
 	char *metrics_file;
 	unsigned metrics_interval;
 	int metrics_openmetrics; /* 1: OpenMetrics 1.0; 0: the Prometheus text format 0.0.4 */
+	/* [lifetime]: seconds between a mount's lifetime runs (1 .. 86400), and the days
+	 * before an expiry from which it is warned (0 .. 3650) */
+	unsigned lifetime_interval;
+	unsigned warn_days;
 };
 
 /* A config with every default and no HSM settings. Returns 0 or -ENOMEM. */

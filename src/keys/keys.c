@@ -226,7 +226,8 @@ static int check_options(const struct keys_type_info *t, const struct keys_optio
 {
 	unsigned ops = o->ops ? o->ops : t->t.ops;
 
-	if ((ops & ~t->t.ops) || (o->pss && t->kind != HSM_KEY_RSA))
+	if ((ops & ~t->t.ops) || (o->pss && t->kind != HSM_KEY_RSA) || o->rotate_every < 0 ||
+	    o->expires < 0)
 		return -EINVAL;
 	memset(k, 0, sizeof(*k));
 	snprintf(k->type, sizeof(k->type), "%s", t->t.name);
@@ -236,6 +237,8 @@ static int check_options(const struct keys_type_info *t, const struct keys_optio
 		 : o->pss		  ? "pss"
 					  : "pkcs1");
 	k->ops = ops;
+	k->rotate_every = o->rotate_every;
+	k->expires = o->expires;
 	return 0;
 }
 
@@ -249,7 +252,8 @@ int keys_create(struct store *s, struct hsm *h, const char *name, const struct k
 
 	if (!t || name_single_check(name) < 0 || check_options(t, o, &k) < 0)
 		return -EINVAL;
-	r = store_key_get(s, name, &(struct store_key){ 0 });
+	/* a soft-deleted key holds its name until it is purged */
+	r = store_key_get_any(s, name, &(struct store_key){ 0 });
 	if (r != -ENOENT)
 		return r == 0 ? -EEXIST : r;
 	r = generate(s, h, name, 1, t, k.ops, &v);
@@ -286,7 +290,23 @@ int keys_rotate(struct store *s, struct hsm *h, const char *name, int64_t now,
 	return r;
 }
 
-int keys_delete(struct store *s, struct hsm *h, const char *name)
+int keys_delete(struct store *s, const char *name, int64_t now)
+{
+	return store_key_soft_delete(s, name, now);
+}
+
+int keys_recover(struct store *s, const char *name)
+{
+	return store_key_recover(s, name);
+}
+
+int keys_set_lifetime(struct store *s, const char *name, int64_t rotate_every_s,
+		      int64_t expires_us)
+{
+	return store_key_set_lifetime(s, name, rotate_every_s, expires_us);
+}
+
+int keys_purge(struct store *s, struct hsm *h, const char *name)
 {
 	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
 	size_t n = 0;
@@ -466,9 +486,12 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 		snprintf(err, errlen, "invalid key name");
 		return -EINVAL;
 	}
-	r = store_key_get(s, name, &k);
+	r = store_key_get_any(s, name, &k);
 	if (r != -ENOENT) {
-		snprintf(err, errlen, "%s", r == 0 ? "a key of that name exists" : strerror(-r));
+		snprintf(err, errlen, "%s",
+			 r != 0	    ? strerror(-r)
+			 : k.deleted ? "a deleted key holds that name (recover or purge it)"
+				     : "a key of that name exists");
 		return r == 0 ? -EEXIST : r;
 	}
 	r = read_pem(pem, &text, err, errlen);

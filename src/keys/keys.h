@@ -59,6 +59,8 @@ struct keys_options {
 	const char *type; /* keys_type_find name */
 	int pss; /* RSA: sign with PSS */
 	unsigned ops; /* 0: all the type can do */
+	int64_t rotate_every; /* seconds between rotations by a mounted vault; 0: none */
+	int64_t expires; /* time (us) from which it no longer signs, encrypts or wraps; 0: none */
 };
 
 /* Makes key @name in the token (version 1). -EEXIST, -EINVAL (bad name, type, ops). */
@@ -79,10 +81,26 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 int keys_rotate(struct store *s, struct hsm *h, const char *name, int64_t now,
 		uint64_t *ret_version);
 
-/* Removes @name: its record, then every version's objects in the token. Returns 0, the
- * number of versions whose objects the token kept (> 0: the key is gone all the same), or
- * -errno (nothing removed). */
-int keys_delete(struct store *s, struct hsm *h, const char *name);
+/* Soft-deletes the live key @name at @now: it leaves keys/, its versions and token
+ * objects are kept until keys_purge. -ENOENT if there is no live key of that name. */
+int keys_delete(struct store *s, const char *name, int64_t now);
+
+/* Brings the soft-deleted key @name back: -ENOENT if there is none, -EEXIST if the key of
+ * that name is live. */
+int keys_recover(struct store *s, const char *name);
+
+/* Purges the soft-deleted key @name: its record, then every version's objects in the
+ * token. Returns 0, the number of versions whose objects the token kept (> 0: the key is
+ * gone all the same), or -errno (nothing removed): -ENOENT, -EBUSY for a live key. */
+int keys_purge(struct store *s, struct hsm *h, const char *name);
+
+/* keys_set_lifetime: leave that setting as it is */
+#define KEYS_LIFETIME_KEEP STORE_LIFETIME_KEEP
+
+/* Sets the live key @name's rotation period (seconds) and expiry (time in us); 0 clears
+ * one, KEYS_LIFETIME_KEEP leaves it. -ENOENT, -EINVAL. */
+int keys_set_lifetime(struct store *s, const char *name, int64_t rotate_every_s,
+		      int64_t expires_us);
 
 /* The PEM SubjectPublicKeyInfo of version @version (0: current), malloc'ed. -ENODATA for
  * an AES key. */
@@ -93,7 +111,8 @@ int keys_public_pem(struct store *s, const char *name, uint64_t version, char **
 struct keys_input;
 
 /* Starts @op on version @version (0: current) of @name: -ENOENT, -EOPNOTSUPP (the key does
- * not allow @op). */
+ * not allow @op), -EKEYEXPIRED (sign, encrypt or wrap once the key's expiry has passed;
+ * decrypt and unwrap go on, so that old data can be read). */
 int keys_input_new(struct store *s, const char *name, uint64_t version, enum key_op op,
 		   struct keys_input **ret);
 /* Appends input: -EFBIG past the limit of what encrypt or wrap takes (sign has none).

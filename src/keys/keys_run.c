@@ -25,6 +25,7 @@
 #include "log.h"
 #include "names.h"
 #include "oaep.h"
+#include "timeutil.h"
 
 #define WRAP_MAX 4096 /* key material: far above any key */
 
@@ -85,6 +86,11 @@ int keys_input_new(struct store *s, const char *name, uint64_t version, enum key
 	}
 	if (op >= KEY_OP_COUNT || !(in->key.ops & KEY_BIT(op))) {
 		r = -EOPNOTSUPP;
+		goto fail;
+	}
+	if (in->key.expires && (op == KEY_SIGN || op == KEY_ENCRYPT || op == KEY_WRAP) &&
+	    time_now_us() >= in->key.expires) {
+		r = -EKEYEXPIRED; /* decrypt and unwrap go on: old data stays readable */
 		goto fail;
 	}
 	in->version_fixed = version != 0;

@@ -23,7 +23,7 @@
 #include "hsm.h"
 #include "secbuf.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_TAGS_MAX 15
 #define STORE_TAG_VALUE_MAX 256
 #define STORE_CONTENT_TYPE_MAX 255
@@ -214,6 +214,9 @@ struct store_key {
 	unsigned ops;
 	uint64_t current;
 	int64_t created;
+	int64_t deleted; /* time (us) of its soft delete; 0: live */
+	int64_t rotate_every; /* seconds between rotations; 0: none */
+	int64_t expires; /* time (us) after which it no longer signs, encrypts or wraps; 0: none */
 };
 
 struct store_key_version {
@@ -224,25 +227,59 @@ struct store_key_version {
 	int64_t created;
 };
 
-/* -ENOENT if there is no key of that name. */
+/* The live key @name: -ENOENT if there is none (a soft-deleted one is none). */
 int store_key_get(struct store *s, const char *name, struct store_key *ret);
-/* Version @version (0: the current one) of key @name: -ENOENT if none. Free with
- * store_key_version_clear. */
+/* Key @name live or soft-deleted (ret->deleted tells): -ENOENT if there is none. */
+int store_key_get_any(struct store *s, const char *name, struct store_key *ret);
+/* Version @version (0: the current one) of the live key @name: -ENOENT if none. Free
+ * with store_key_version_clear. */
 int store_key_version_get(struct store *s, const char *name, uint64_t version,
 			  struct store_key_version *ret);
+/* The same for a key live or soft-deleted. */
+int store_key_version_get_any(struct store *s, const char *name, uint64_t version,
+			      struct store_key_version *ret);
 void store_key_version_clear(struct store_key_version *v);
-/* Records a new key @name at version 1 (@v->version is ignored): -EEXIST if it exists. */
+/* Records a new key @name at version 1 (@v->version is ignored), with @k's lifetime:
+ * -EEXIST if a key of that name exists, live or soft-deleted. */
 int store_key_add(struct store *s, const char *name, const struct store_key *k,
 		  const struct store_key_version *v, int64_t now);
-/* Records version current + 1 of @name and makes it current; *ret_version is its number. */
+/* Records version current + 1 of the live key @name and makes it current; *ret_version is
+ * its number. */
 int store_key_add_version(struct store *s, const char *name, const struct store_key_version *v,
 			  int64_t now, uint64_t *ret_version);
-/* Every key name, in order (is_folder 1). Non-zero from @fn stops and is returned. */
-int store_key_list(struct store *s, store_list_fn fn, void *userdata);
-/* Forgets key @name and all its versions, in one transaction that also gives the token
- * ids of every version it forgot (ascending by version, malloc'ed): -ENOENT if none. */
+/* Every live key name (STORE_LIST_DELETED: every soft-deleted one instead), in order
+ * (is_folder 1). Non-zero from @fn stops and is returned. */
+int store_key_list(struct store *s, unsigned flags, store_list_fn fn, void *userdata);
+/* Soft-deletes the live key @name at @now (its versions and token objects kept): -ENOENT
+ * if there is no live key of that name. */
+int store_key_soft_delete(struct store *s, const char *name, int64_t now);
+/* Brings the soft-deleted key @name back: -ENOENT if there is no key of that name,
+ * -EEXIST if the key of that name is live. */
+int store_key_recover(struct store *s, const char *name);
+/* store_key_set_lifetime: leave that setting as it is */
+#define STORE_LIFETIME_KEEP (-1)
+/* Sets the live key @name's rotation period (seconds) and expiry (time in us); 0 clears
+ * one, STORE_LIFETIME_KEEP leaves it. -ENOENT if there is no live key of that name,
+ * -EINVAL for a negative value other than STORE_LIFETIME_KEEP. */
+int store_key_set_lifetime(struct store *s, const char *name, int64_t rotate_every_s,
+			   int64_t expires_us);
+/* Purges the soft-deleted key @name and all its versions, in one transaction that also
+ * gives the token ids of every version it forgot (ascending by version, malloc'ed):
+ * -ENOENT if there is no key of that name, -EBUSY if it is live (soft-delete it first). */
 int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
 		     size_t *ret_count);
+
+/* Called with each live secret's path and expiry (us) by store_secret_expiring. Non-zero
+ * stops and is returned. */
+typedef int (*store_expiring_fn)(const char *path, int64_t expires, void *userdata);
+/* Every live secret whose user.vault.expires is at or before @before (us), in path
+ * order. */
+int store_secret_expiring(struct store *s, int64_t before, store_expiring_fn fn, void *userdata);
+/* Marks the object at @path ("secrets/db-conn", "keys/k") as warned of its expiry on
+ * @day (days since the epoch, UTC), in one transaction with its commit hook (the
+ * warning's record). Returns 1 if marked, 0 if it was already warned that day (nothing
+ * changed, no hook run), or -errno. */
+int store_lifetime_warn(struct store *s, const char *path, int64_t day);
 
 #define STORE_ANCHOR_MAC_LEN 32
 

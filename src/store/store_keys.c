@@ -139,7 +139,7 @@ static void cache_fill(struct store *s, const char *name)
 	store_key_version_clear(&v);
 }
 
-int store_key_get(struct store *s, const char *name, struct store_key *ret)
+int store_key_get_any(struct store *s, const char *name, struct store_key *ret)
 {
 	int r;
 
@@ -154,6 +154,20 @@ int store_key_get(struct store *s, const char *name, struct store_key *ret)
 	if (r == 0)
 		cache_fill(s, name);
 	return r;
+}
+
+int store_key_get(struct store *s, const char *name, struct store_key *ret)
+{
+	struct store_key k;
+	int r;
+
+	r = store_key_get_any(s, name, &k);
+	if (r < 0)
+		return r;
+	if (k.deleted)
+		return -ENOENT;
+	*ret = k;
+	return 0;
 }
 
 static int key_get_locked(struct store *s, const char *name, struct store_key *ret)
@@ -172,6 +186,9 @@ static int key_get_locked(struct store *s, const char *name, struct store_key *r
 		ret->ops = (unsigned)sqlite3_column_int64(st, 2);
 		ret->current = (uint64_t)sqlite3_column_int64(st, 3);
 		ret->created = sqlite3_column_int64(st, 4);
+		ret->deleted = sqlite3_column_int64(st, 5); /* NULL reads as 0 */
+		ret->rotate_every = sqlite3_column_int64(st, 6);
+		ret->expires = sqlite3_column_int64(st, 7);
 		r = 0;
 	} else {
 		r = rc == SQLITE_DONE ? -ENOENT : store_sql_errno(s, rc, "key");
@@ -227,17 +244,19 @@ static int version_get_locked(struct store *s, const char *name, uint64_t versio
 	return r;
 }
 
-int store_key_version_get(struct store *s, const char *name, uint64_t version,
-			  struct store_key_version *ret)
+static int version_get(struct store *s, const char *name, uint64_t version, int any,
+		       struct store_key_version *ret)
 {
 	struct store_key_version v;
 	struct store_key k;
 	int r;
 
+	r = store_key_get_any(s, name, &k);
+	if (r < 0)
+		return r;
+	if (k.deleted && !any)
+		return -ENOENT;
 	if (version == 0) {
-		r = store_key_get(s, name, &k);
-		if (r < 0)
-			return r;
 		if (cache_get(s, name, NULL, &v) == 0) {
 			if (v.version == k.current) {
 				*ret = v;
@@ -246,14 +265,20 @@ int store_key_version_get(struct store *s, const char *name, uint64_t version,
 			store_key_version_clear(&v);
 		}
 		version = k.current;
-	} else {
-		if (name_single_check(name) < 0)
-			return -EINVAL;
-		r = store_enter(s);
-		if (r < 0)
-			return r;
 	}
 	return version_get_locked(s, name, version, ret);
+}
+
+int store_key_version_get(struct store *s, const char *name, uint64_t version,
+			  struct store_key_version *ret)
+{
+	return version_get(s, name, version, 0, ret);
+}
+
+int store_key_version_get_any(struct store *s, const char *name, uint64_t version,
+			      struct store_key_version *ret)
+{
+	return version_get(s, name, version, 1, ret);
 }
 
 static int version_insert(struct store *s, const char *name, uint64_t version,
@@ -283,7 +308,7 @@ static int key_add_locked(struct store *s, const char *name, const struct store_
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = store_key_get(s, name, &existing);
+	r = store_key_get_any(s, name, &existing);
 	if (r == 0)
 		return -EEXIST;
 	if (r != -ENOENT)
@@ -297,6 +322,14 @@ static int key_add_locked(struct store *s, const char *name, const struct store_
 	sqlite3_bind_int64(st, 4, k->ops);
 	sqlite3_bind_int64(st, 5, 1);
 	sqlite3_bind_int64(st, 6, now);
+	if (k->rotate_every > 0)
+		sqlite3_bind_int64(st, 7, k->rotate_every);
+	else
+		sqlite3_bind_null(st, 7);
+	if (k->expires > 0)
+		sqlite3_bind_int64(st, 8, k->expires);
+	else
+		sqlite3_bind_null(st, 8);
 	r = store_step_done(s, st);
 	if (r >= 0)
 		r = version_insert(s, name, 1, v, now);
@@ -364,7 +397,7 @@ int store_key_add_version(struct store *s, const char *name, const struct store_
 	return r;
 }
 
-int store_key_list(struct store *s, store_list_fn fn, void *userdata)
+int store_key_list(struct store *s, unsigned flags, store_list_fn fn, void *userdata)
 {
 	sqlite3_stmt *st = NULL;
 	int r, rc;
@@ -372,7 +405,7 @@ int store_key_list(struct store *s, store_list_fn fn, void *userdata)
 	r = store_enter(s);
 	if (r < 0)
 		return r;
-	r = store_stmt(s, Q_HKEY_LIST, &st);
+	r = store_stmt(s, (flags & STORE_LIST_DELETED) ? Q_HKEY_LIST_DELETED : Q_HKEY_LIST, &st);
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -433,9 +466,20 @@ static int delete_locked(struct store *s, const char *name)
 {
 	sqlite3_stmt *st = NULL;
 	struct store_key k;
+	char path[NAME_SEGMENT_MAX + 8];
 	int r;
 
-	r = store_key_get(s, name, &k);
+	r = store_key_get_any(s, name, &k);
+	if (r < 0)
+		return r;
+	if (!k.deleted)
+		return -EBUSY; /* only a soft-deleted key is purged */
+	snprintf(path, sizeof(path), "keys/%s", name);
+	r = store_stmt(s, Q_WARNED_DELETE, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
+	r = store_step_done(s, st);
 	if (r < 0)
 		return r;
 	r = store_stmt(s, Q_HKEY_DELETE_VERSIONS, &st);
@@ -480,4 +524,100 @@ int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KE
 	*ret = ids;
 	*ret_count = n;
 	return 0;
+}
+
+/* Within a transaction: soft-deletes the live key @name at @when, or (@when 0) recovers
+ * the soft-deleted one. */
+static int set_deleted_locked(struct store *s, const char *name, int64_t when)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_key k;
+	int r;
+
+	r = store_key_get_any(s, name, &k);
+	if (r < 0)
+		return r;
+	if (when && k.deleted)
+		return -ENOENT; /* no live key of that name */
+	if (!when && !k.deleted)
+		return -EEXIST; /* the key is live: nothing to recover */
+	r = store_stmt(s, Q_HKEY_SET_DELETED, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (when)
+		sqlite3_bind_int64(st, 2, when);
+	else
+		sqlite3_bind_null(st, 2);
+	return store_step_done(s, st);
+}
+
+static int set_deleted(struct store *s, const char *name, int64_t when)
+{
+	int r;
+
+	if (name_single_check(name) < 0)
+		return -EINVAL;
+	r = store_enter(s);
+	if (r >= 0)
+		r = store_tx_begin(s);
+	if (r >= 0)
+		r = store_tx_end(s, set_deleted_locked(s, name, when));
+	return r;
+}
+
+int store_key_soft_delete(struct store *s, const char *name, int64_t now)
+{
+	return set_deleted(s, name, now > 0 ? now : 1);
+}
+
+int store_key_recover(struct store *s, const char *name)
+{
+	return set_deleted(s, name, 0);
+}
+
+static void bind_lifetime(sqlite3_stmt *st, int i, int64_t value, int64_t old)
+{
+	if (value == STORE_LIFETIME_KEEP)
+		value = old;
+	if (value > 0)
+		sqlite3_bind_int64(st, i, value);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int set_lifetime_locked(struct store *s, const char *name, int64_t rotate_every_s,
+			       int64_t expires_us)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_key k;
+	int r;
+
+	r = store_key_get(s, name, &k);
+	if (r < 0)
+		return r;
+	r = store_stmt(s, Q_HKEY_SET_LIFETIME, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	bind_lifetime(st, 2, rotate_every_s, k.rotate_every);
+	bind_lifetime(st, 3, expires_us, k.expires);
+	return store_step_done(s, st);
+}
+
+int store_key_set_lifetime(struct store *s, const char *name, int64_t rotate_every_s,
+			   int64_t expires_us)
+{
+	int r;
+
+	if (name_single_check(name) < 0 ||
+	    (rotate_every_s < 0 && rotate_every_s != STORE_LIFETIME_KEEP) ||
+	    (expires_us < 0 && expires_us != STORE_LIFETIME_KEEP))
+		return -EINVAL;
+	r = store_enter(s);
+	if (r >= 0)
+		r = store_tx_begin(s);
+	if (r >= 0)
+		r = store_tx_end(s, set_lifetime_locked(s, name, rotate_every_s, expires_us));
+	return r;
 }

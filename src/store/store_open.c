@@ -60,6 +60,12 @@ static const char *const migrations[] = {
 	/* 3 -> 4: the head's tag, computed in the token, so that the head cannot be rewritten
 	 * without it; NULL in a vault from before, until the vault tags it (vault_head.c) */
 	"ALTER TABLE audit_anchor ADD COLUMN tag BLOB;",
+	/* 4 -> 5: key lifetimes and soft delete (NULL: none, live), and the day each object
+	 * was last warned of its expiry, so that a warning is recorded once a day */
+	"ALTER TABLE hsm_keys ADD COLUMN deleted INTEGER;"
+	"ALTER TABLE hsm_keys ADD COLUMN rotate_every INTEGER;"
+	"ALTER TABLE hsm_keys ADD COLUMN expires INTEGER;"
+	"CREATE TABLE lifetime_warned (path TEXT PRIMARY KEY, day INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 static int check_schema(struct store *s, int64_t *ret_version)

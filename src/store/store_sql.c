@@ -84,15 +84,24 @@ static const char *const query_sql[Q__MAX] = {
 	[Q_SET_NOT_BEFORE] = "UPDATE secrets SET not_before = ?2 WHERE id = ?1",
 	[Q_SET_EXPIRES] = "UPDATE secrets SET expires = ?2 WHERE id = ?1",
 	[Q_ANCHOR_GET] = "SELECT seq, mac, tag FROM audit_anchor WHERE id = 1",
-	[Q_HKEY_GET] = "SELECT type, alg, ops, current, created FROM hsm_keys WHERE name = ?1",
+	[Q_HKEY_GET] = "SELECT type, alg, ops, current, created, deleted, rotate_every, expires"
+		       " FROM hsm_keys WHERE name = ?1",
 	[Q_HKEY_VERSION_GET] = "SELECT version, token_id, public_der, created FROM hsm_key_versions"
 			       " WHERE name = ?1 AND version = ?2",
-	[Q_HKEY_INSERT] = "INSERT INTO hsm_keys (name, type, alg, ops, current, created)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_HKEY_INSERT] = "INSERT INTO hsm_keys (name, type, alg, ops, current, created,"
+			  " rotate_every, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[Q_HKEY_VERSION_INSERT] = "INSERT INTO hsm_key_versions (name, version, token_id,"
 				  " public_der, created) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[Q_HKEY_SET_CURRENT] = "UPDATE hsm_keys SET current = ?2 WHERE name = ?1",
-	[Q_HKEY_LIST] = "SELECT name FROM hsm_keys ORDER BY name",
+	[Q_HKEY_LIST] = "SELECT name FROM hsm_keys WHERE deleted IS NULL ORDER BY name",
+	[Q_HKEY_LIST_DELETED] = "SELECT name FROM hsm_keys WHERE deleted IS NOT NULL ORDER BY name",
+	[Q_HKEY_SET_DELETED] = "UPDATE hsm_keys SET deleted = ?2 WHERE name = ?1",
+	[Q_HKEY_SET_LIFETIME] = "UPDATE hsm_keys SET rotate_every = ?2, expires = ?3 WHERE name = ?1",
+	[Q_SECRET_EXPIRING] = "SELECT path, expires FROM secrets WHERE deleted IS NULL"
+			      " AND expires IS NOT NULL AND expires <= ?1 ORDER BY path",
+	[Q_WARNED_GET] = "SELECT day FROM lifetime_warned WHERE path = ?1",
+	[Q_WARNED_SET] = "INSERT OR REPLACE INTO lifetime_warned (path, day) VALUES (?1, ?2)",
+	[Q_WARNED_DELETE] = "DELETE FROM lifetime_warned WHERE path = ?1",
 	[Q_HKEY_VERSION_LIST] = "SELECT version, token_id FROM hsm_key_versions WHERE name = ?1"
 				" ORDER BY version",
 	[Q_HKEY_DELETE_VERSIONS] = "DELETE FROM hsm_key_versions WHERE name = ?1",

@@ -249,7 +249,55 @@ int vault_key_delete(struct vault *v, struct vault_act *a, const char *name)
 
 	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
-	return vault_change_end(&c, keys_delete(v->store, v->hsm, name));
+	return vault_change_end(&c, keys_delete(v->store, name, time_now_us()));
+}
+
+int vault_key_recover(struct vault *v, struct vault_act *a, const char *name)
+{
+	struct vault_change c;
+	int r;
+
+	if ((r = vault_change_begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
+	return vault_change_end(&c, keys_recover(v->store, name));
+}
+
+int vault_key_purge(struct vault *v, struct vault_act *a, const char *name)
+{
+	struct vault_change c;
+	int r;
+
+	if ((r = vault_change_begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
+	return vault_change_end(&c, keys_purge(v->store, v->hsm, name));
+}
+
+int vault_key_lifetime(struct vault *v, struct vault_act *a, const char *name,
+		       int64_t rotate_every_s, int64_t expires_us)
+{
+	struct vault_change c;
+	int r;
+
+	if ((r = vault_change_begin(v, a, &c)) < 0)
+		return vault_act_failed(v, a, r);
+	return vault_change_end(&c, keys_set_lifetime(v->store, name, rotate_every_s, expires_us));
+}
+
+int vault_warn_expiring(struct vault *v, struct vault_act *a, int64_t day)
+{
+	struct vault_change c;
+	int r;
+
+	if ((r = vault_change_begin(v, a, &c)) < 0)
+		return r;
+	r = store_lifetime_warn(v->store, a->ev.path, day);
+	/* warned already today is no change: nothing recorded, as nothing happened */
+	store_on_commit(v->store, NULL, NULL);
+	if (c.record_failed) {
+		a->unrecorded = 1;
+		r = -EIO;
+	}
+	return r;
 }
 
 int vault_purge_expired(struct vault *v, unsigned *ret_count)

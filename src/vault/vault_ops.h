@@ -104,9 +104,10 @@ int vault_folder_create(struct vault *v, struct vault_act *a, const char *path);
 int vault_folder_remove(struct vault *v, struct vault_act *a, const char *path);
 
 /* The users' keys (keys.h): made or imported into the token, rotated (the new version in
- * *@ret_version), deleted with their token objects (vault_key_delete returns, as
- * keys_delete does, how many versions' objects the token kept: > 0, the key is gone all
- * the same). */
+ * *@ret_version), soft-deleted (token objects kept), recovered, purged with their token
+ * objects (vault_key_purge returns, as keys_purge does, how many versions' objects the
+ * token kept: > 0, the key is gone all the same), and their lifetime set
+ * (keys_set_lifetime: KEYS_LIFETIME_KEEP leaves a setting, 0 clears it). */
 int vault_key_create(struct vault *v, struct vault_act *a, const char *name,
 		     const struct keys_options *o);
 int vault_key_import(struct vault *v, struct vault_act *a, const char *name, const char *pem,
@@ -114,6 +115,19 @@ int vault_key_import(struct vault *v, struct vault_act *a, const char *name, con
 		     size_t errlen);
 int vault_key_rotate(struct vault *v, struct vault_act *a, const char *name, uint64_t *ret_version);
 int vault_key_delete(struct vault *v, struct vault_act *a, const char *name);
+int vault_key_recover(struct vault *v, struct vault_act *a, const char *name);
+int vault_key_purge(struct vault *v, struct vault_act *a, const char *name);
+int vault_key_lifetime(struct vault *v, struct vault_act *a, const char *name,
+		       int64_t rotate_every_s, int64_t expires_us);
+
+/*
+ * Records @a (an "expiring" warning for the object at @a->ev.path) unless that object was
+ * warned already on @day (days since the epoch, UTC): the mark and the record in one
+ * transaction. Returns 1 if recorded, 0 if it had been that day (nothing recorded), or
+ * -errno (nothing recorded; a failure is not itself recorded, only retried by the next
+ * run).
+ */
+int vault_warn_expiring(struct vault *v, struct vault_act *a, int64_t day);
 
 /* Purges the soft-deleted secrets whose retention has passed, recorded as the retention
  * rule's. The number purged is in *@ret_count. -EBUSY while another writer holds the store. */

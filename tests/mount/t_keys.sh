@@ -258,15 +258,16 @@ same "AES header naming version 0" EBADMSG "$(op aes decrypt "$T/v0" "$T/x")"
 same "its record names no version" null "$(jq -r 'select(.op == "decrypt" and .path == "keys/aes") | .version' "$A" | tail -n 1)"
 stop
 
-# Delete: gone from the token and the mount.
+# Delete, then purge: gone from the token and the mount.
 check "delete" key delete "$V" imptrad
+check "purge" key purge "$V" imptrad
 refuses "delete a missing key" 'no such key' key delete "$V" imptrad
 refuses "rotate a missing key" 'no such key' key rotate "$V" imptrad
 same "--passphrase-file with create is a usage error" 2 "$(key create "$V" y --type aes-256 --passphrase-file "$T/pass" 2>/dev/null; echo $?)"
 (cd "$V" && SOFTHSM2_CONF=softhsm2.conf pkcs11-tool --module "$SOFTHSM2_MODULE" \
 	--token-label "$label" --login --pin "$(cat pin)" --list-objects) >"$T/objects" 2>/dev/null
 grep -q -- '-imptrad@' "$T/objects" && fail "deleted key still in the token" || pass
-same "key changes recorded" "key-create key-import key-list key-rotate key-delete" \
+same "key changes recorded" "key-create key-import key-list key-rotate key-delete key-purge" \
 	"$(jq -r 'select(.op | startswith("key-")) | select(.result == 0) | .op' "$A" | uniq | tr '\n' ' ' | sed 's/ $//')"
 out=$("$VAULTFS" audit verify "$V") && pass || fail "trail: $out"
 finish

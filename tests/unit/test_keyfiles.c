@@ -38,7 +38,7 @@ static void small_caps(struct vault_config *cfg)
 static int setup(void **state)
 {
 	struct test_vfs *t = calloc(1, sizeof(*t));
-	struct keys_options ec = { "ec-p256", 0, 0 }, aes = { "aes-256", 0, 0 };
+	struct keys_options ec = { .type = "ec-p256" }, aes = { .type = "aes-256" };
 	uint64_t version;
 
 	assert_non_null(t);

@@ -278,7 +278,7 @@ static void test_import_kept_types(void **state)
 static void test_import_options(void **state)
 {
 	struct fixture *f = *state;
-	struct keys_options pss = { "rsa-2048", 1, KEY_BIT(KEY_SIGN) };
+	struct keys_options pss = { "rsa-2048", 1, KEY_BIT(KEY_SIGN), 0, 0 };
 	char path[PATH_LEN], err[512];
 	struct keys_input *in = NULL;
 	struct store_key k;
@@ -302,9 +302,9 @@ static void test_import_options(void **state)
 static void test_import_refused(void **state)
 {
 	struct fixture *f = *state;
-	struct keys_options none = { 0 }, wrong_type = { "rsa-2048", 0, 0 };
-	struct keys_options ec_decrypt = { NULL, 0, KEY_BIT(KEY_DECRYPT) };
-	struct keys_options ec_pss = { NULL, 1, 0 };
+	struct keys_options none = { 0 }, wrong_type = { "rsa-2048", 0, 0, 0, 0 };
+	struct keys_options ec_decrypt = { NULL, 0, KEY_BIT(KEY_DECRYPT), 0, 0 };
+	struct keys_options ec_pss = { NULL, 1, 0, 0, 0 };
 	char path[PATH_LEN], big_path[PATH_LEN], err[512], *big;
 	struct store_key k;
 
@@ -457,7 +457,7 @@ static int token_holds(struct fixture *f, enum hsm_key_kind kind, const uint8_t 
 static void test_create_rotate_delete(void **state)
 {
 	struct fixture *f = *state;
-	struct keys_options ec = { "ec-p256", 0, 0 }, aes = { "aes-256", 0, 0 };
+	struct keys_options ec = { "ec-p256", 0, 0, 0, 0 }, aes = { "aes-256", 0, 0, 0, 0 };
 	uint8_t id1[STORE_KEY_ID_LEN], id2[STORE_KEY_ID_LEN];
 	char *pem1 = NULL, *pem2 = NULL, *pem = (char *)&pem;
 	size_t len1 = 0, len2 = 0, len = 77;
@@ -490,11 +490,30 @@ static void test_create_rotate_delete(void **state)
 	assert_int_equal(keys_public_pem(f->s, "box", 0, &pem, &len), -ENODATA);
 	assert_int_equal(len, 77);
 
-	assert_int_equal(keys_delete(f->s, f->tok.hsm, "sig"), 0);
+	/* a live key is not purged */
+	assert_int_equal(keys_purge(f->s, f->tok.hsm, "sig"), -EBUSY);
+	assert_int_equal(keys_recover(f->s, "sig"), -EEXIST);
+	/* soft delete: gone from use, its objects kept, its name held */
+	assert_int_equal(keys_delete(f->s, "sig", time_now_us()), 0);
 	assert_int_equal(store_key_get(f->s, "sig", &k), -ENOENT);
+	assert_int_equal(store_key_get_any(f->s, "sig", &k), 0);
+	assert_true(k.deleted > 0);
+	assert_true(token_holds(f, HSM_KEY_EC, id1));
+	assert_true(token_holds(f, HSM_KEY_EC, id2));
+	assert_int_equal(keys_delete(f->s, "sig", time_now_us()), -ENOENT);
+	assert_int_equal(keys_create(f->s, f->tok.hsm, "sig", &ec, time_now_us()), -EEXIST);
+	/* recovered whole, then deleted and purged with every version's objects */
+	assert_int_equal(keys_recover(f->s, "sig"), 0);
+	assert_int_equal(store_key_get(f->s, "sig", &k), 0);
+	assert_int_equal(k.current, 2);
+	assert_int_equal(k.deleted, 0);
+	assert_int_equal(keys_delete(f->s, "sig", time_now_us()), 0);
+	assert_int_equal(keys_purge(f->s, f->tok.hsm, "sig"), 0);
+	assert_int_equal(store_key_get_any(f->s, "sig", &k), -ENOENT);
 	assert_false(token_holds(f, HSM_KEY_EC, id1));
 	assert_false(token_holds(f, HSM_KEY_EC, id2));
-	assert_int_equal(keys_delete(f->s, f->tok.hsm, "sig"), -ENOENT);
+	assert_int_equal(keys_purge(f->s, f->tok.hsm, "sig"), -ENOENT);
+	assert_int_equal(keys_recover(f->s, "sig"), -ENOENT);
 	version = POISON;
 	assert_int_equal(keys_rotate(f->s, f->tok.hsm, "sig", time_now_us(), &version), -ENOENT);
 	assert_int_equal(version, POISON);
@@ -508,15 +527,15 @@ static void test_create_refused(void **state)
 		const char *name;
 		struct keys_options o;
 	} bad[] = {
-		{ "k", { NULL, 0, 0 } }, /* no type */
-		{ "k", { "rsa-1024", 0, 0 } },
-		{ "k", { "ec-p256", 0, KEY_BIT(KEY_ENCRYPT) } }, /* EC only signs */
-		{ "k", { "aes-256", 0, KEY_BIT(KEY_SIGN) } },
-		{ "k", { "ec-p384", 1, 0 } }, /* PSS is RSA's */
-		{ "k", { "aes-256", 1, 0 } },
-		{ "a/b", { "aes-256", 0, 0 } },
-		{ ".k", { "aes-256", 0, 0 } },
-		{ "", { "aes-256", 0, 0 } },
+		{ "k", { NULL, 0, 0, 0, 0 } }, /* no type */
+		{ "k", { "rsa-1024", 0, 0, 0, 0 } },
+		{ "k", { "ec-p256", 0, KEY_BIT(KEY_ENCRYPT), 0, 0 } }, /* EC only signs */
+		{ "k", { "aes-256", 0, KEY_BIT(KEY_SIGN), 0, 0 } },
+		{ "k", { "ec-p384", 1, 0, 0, 0 } }, /* PSS is RSA's */
+		{ "k", { "aes-256", 1, 0, 0, 0 } },
+		{ "a/b", { "aes-256", 0, 0, 0, 0 } },
+		{ ".k", { "aes-256", 0, 0, 0, 0 } },
+		{ "", { "aes-256", 0, 0, 0, 0 } },
 	};
 	struct fixture *f = *state;
 	struct store_key k;

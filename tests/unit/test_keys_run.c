@@ -77,7 +77,7 @@ static int teardown(void **state)
 
 static void create(struct fixture *f, const char *name, const char *type, unsigned ops)
 {
-	struct keys_options o = { type, 0, ops };
+	struct keys_options o = { .type = type, .ops = ops };
 
 	assert_int_equal(keys_create(f->s, f->tok.hsm, name, &o, time_now_us()), 0);
 }
@@ -436,7 +436,7 @@ static void test_sign_made_keys(void **state)
 	struct fixture *f = *state;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct keys_options o = { cases[i].type, cases[i].pss, 0 };
+		struct keys_options o = { .type = cases[i].type, .pss = cases[i].pss };
 		const EVP_MD *md = i == 0 ? EVP_sha384() : EVP_sha256();
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 		EVP_PKEY_CTX *pctx = NULL;
@@ -471,7 +471,8 @@ static void test_sign_made_keys(void **state)
 		BIO_free(bio);
 		free(pem);
 		EVP_MD_CTX_free(ctx);
-		assert_int_equal(keys_delete(f->s, f->tok.hsm, "k"), 0);
+		assert_int_equal(keys_delete(f->s, "k", time_now_us()), 0);
+		assert_int_equal(keys_purge(f->s, f->tok.hsm, "k"), 0);
 	}
 }
 

@@ -591,6 +591,10 @@ static void test_key_delete_ids(void **state)
 	assert_int_equal(version, 2);
 	memset(v.token_id, 3, sizeof(v.token_id));
 	assert_int_equal(store_key_add_version(f->s, "k", &v, 3, &version), 0);
+	/* only a soft-deleted key is purged */
+	assert_int_equal(store_key_delete(f->s, "k", &ids, &n), -EBUSY);
+	assert_null(ids);
+	assert_int_equal(store_key_soft_delete(f->s, "k", 4), 0);
 	assert_int_equal(store_key_delete(f->s, "k", &ids, &n), 0);
 	assert_int_equal(n, 3);
 	for (size_t i = 0; i < n; i++)

@@ -111,6 +111,37 @@ static void test_reject_unprintable(void **state)
 	refused_all(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
+/* Lifetimes: days, or a number with one unit; nothing else, and never zero. */
+static void test_parse_days(void **state)
+{
+	static const struct {
+		const char *s;
+		int64_t secs;
+	} good[] = {
+		{ "1", 86400 },	   { "90", 90 * 86400 }, { "7d", 7 * 86400 }, { "12h", 43200 },
+		{ "30m", 1800 },   { "3s", 3 },		 { "36500", 36500LL * 86400 },
+		{ "0010", 864000 },
+	};
+	static const char *const bad[] = {
+		"", "0", "0d", "-1", "+1", "1.5", " 1", "1 ", "1w", "1dd", "d", "36501",
+		"3153600001s", "99999999999999999999999", "1e3", "none",
+	};
+	int64_t v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = -1;
+		assert_int_equal(time_parse_days(good[i].s, &v), 0);
+		assert_int_equal(v, good[i].secs);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = -7;
+		if (time_parse_days(bad[i], &v) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+		assert_int_equal(v, -7);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +149,7 @@ int main(void)
 		cmocka_unit_test(test_reject),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_reject_unprintable),
+		cmocka_unit_test(test_parse_days),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
