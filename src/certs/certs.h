@@ -25,6 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+#include <openssl/x509.h>
+
 #include "hsm.h"
 #include "secbuf.h"
 #include "store.h"
@@ -91,5 +94,88 @@ int certs_version_files(struct store *s, const char *name, uint64_t version, uns
  * locked memory (key.pem is a private key). -ENOENT if the version lacks that file. */
 int certs_file_read(struct store *s, const char *name, uint64_t version, enum certs_file f,
 		    struct secbuf **ret);
+
+/* ---- making and changing certificates: each is one store transaction, and leaves no
+ * token object behind when it fails ---- */
+
+/* What a new certificate asks for (SPEC "Certificates": cert create). */
+struct certs_request {
+	const char *subject; /* as openssl req -subj: /CN=web.example/O=Example */
+	const char *sans; /* "DNS:a,IP:10.0.0.1,email:x@y,URI:u", or NULL */
+	const char *type; /* NULL: ec-p256; not aes-256 */
+	unsigned days; /* validity; 0: 365 */
+	int is_ca; /* basicConstraints CA:TRUE, keyCertSign and cRLSign */
+	int exportable; /* key made outside the token, kept sealed too: key.pem */
+	int reuse_key; /* renewals keep the key */
+	const char *issuer; /* NULL or "self", "unknown" (pending: a request), a CA's name */
+	enum certs_renew_at renew_kind;
+	int64_t renew_value;
+};
+
+/* Parses --renew-at: "80%" (1..99) or "30d" (1..36500 days, kept as seconds). -EINVAL. */
+int certs_renew_at_parse(const char *text, enum certs_renew_at *ret_kind, int64_t *ret_value);
+
+/*
+ * Makes certificate @name (version 1) and its key @name in the token: signed in the
+ * token by its own key (self), by the vault CA @rq->issuer's current key, or (unknown)
+ * a pending version holding a request signed by its key. @now in us. The version made
+ * in *@ret_version. -EEXIST (a certificate or key has the name), -EINVAL (a bad subject,
+ * SAN, type, days), -ENOENT (no such CA), -EPERM (the CA is no CA, pending or expired),
+ * each with one line in @err.
+ */
+int certs_create(struct store *s, struct hsm *h, const char *name, const struct certs_request *rq,
+		 int64_t now, uint64_t *ret_version, char *err, size_t errlen);
+
+/* certs_renew flags */
+#define CERTS_REUSE_KEY 0x1 /* this renewal keeps the key */
+
+/*
+ * A new version of live certificate @name with the same subject, names, validity length,
+ * kind and issuer, and a new key unless CERTS_REUSE_KEY or the certificate keeps its key.
+ * For an outside issuer, a pending version (*@ret_pending 1). -ENOENT, -EBUSY (a version
+ * is already pending), -EPERM (the CA can no longer issue).
+ */
+int certs_renew(struct store *s, struct hsm *h, const char *name, unsigned flags, int64_t now,
+		uint64_t *ret_version, int *ret_pending, char *err, size_t errlen);
+
+/*
+ * Completes the pending version of @name with the CA's answer: @leaf and the issuers
+ * above it, @chain (may be NULL), in order. Refuses a leaf whose public key is not the
+ * pending key (-EKEYREJECTED) and -ESRCH when nothing is pending.
+ */
+int certs_merge(struct store *s, const char *name, X509 *leaf, STACK_OF(X509) * chain, int64_t now,
+		uint64_t *ret_version, char *err, size_t errlen);
+
+/* Soft-deletes (its key leaves with it, objects kept) and recovers certificate @name.
+ * -ENOENT when there is none in the state the change needs, -EEXIST (recover) when a live
+ * one has the name. */
+int certs_delete(struct store *s, const char *name, int64_t now);
+int certs_recover(struct store *s, const char *name);
+
+/* Forgets the soft-deleted certificate @name with its key, then destroys its key's
+ * objects in the token. Returns 0, the number of key versions the token kept (> 0: gone
+ * from the vault all the same), or -ENOENT, -EBUSY (live: delete it first). */
+int certs_purge(struct store *s, struct hsm *h, const char *name);
+
+/* The instant (seconds) from which @c is due for renewal: its renew-at point, or (none
+ * set) 30 days before not-after. 0 while it has no current version. */
+int64_t certs_renew_point(const struct certs_info *c);
+
+enum certs_state {
+	CERTS_PENDING, /* no current version yet */
+	CERTS_VALID,
+	CERTS_EXPIRING, /* past its renew-at point, or within 30 days of not-after */
+	CERTS_EXPIRED,
+};
+
+enum certs_state certs_state_of(const struct certs_info *c, int64_t now_s);
+const char *certs_state_name(enum certs_state st);
+
+/* Called by certs_due with each certificate due. Non-zero stops and is returned. */
+typedef int (*certs_due_fn)(const char *name, const struct certs_info *c, void *userdata);
+
+/* Every live certificate with a renew-at setting and nothing pending whose renew-at point
+ * is at or before @now_s, in name order. */
+int certs_due(struct store *s, int64_t now_s, certs_due_fn fn, void *userdata);
 
 #endif

@@ -15,8 +15,11 @@ int cli_secret(int argc, char **argv);
 int cli_policy(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_key(int argc, char **argv);
+int cli_cert(int argc, char **argv);
 int cli_backup(int argc, char **argv); /* backup and restore */
 int cli_status(int argc, char **argv);
+/* `cert import`, argv from "cert" on (cli_cert_import.c) */
+int cli_cert_import(int argc, char **argv);
 
 /* Prints "vaultfs: CMD: "NAME": MESSAGE" (NAME omitted when NULL; "<3>" in place of
  * "vaultfs: " when stderr is the journal, see log.h) and returns 1. */

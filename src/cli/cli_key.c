@@ -91,8 +91,7 @@ static int list_one(const char *name, int is_folder, void *userdata)
 	state = k.deleted ? "deleted"
 			  : vault_expiry_name(vault_expiry_state(k.expires, time_now_us(),
 								 v->cfg->warn_days));
-	if (k.rotate_every && !k.deleted &&
-	    store_key_version_get(v->store, name, 0, &cur) == 0) {
+	if (k.rotate_every && !k.deleted && store_key_version_get(v->store, name, 0, &cur) == 0) {
 		rotate_at = cur.created + k.rotate_every * 1000000LL;
 		store_key_version_clear(&cur);
 	}
@@ -130,6 +129,8 @@ static const char *reason(int r)
 		return "a key of that name exists (live, or deleted until purged)";
 	case -ENOENT:
 		return "no such key";
+	case -EPERM: /* vault_key_rotate, vault_key_delete */
+		return "the key is a certificate's: cert renew and cert delete change it";
 	case -EBUSY:
 		return "the key is not deleted: key delete it first";
 	case -EINVAL:
@@ -252,7 +253,7 @@ int cli_key(int argc, char **argv)
 		const char *name;
 		int pos;
 	} subs[] = {
-		{ "create", 2 }, { "import", 3 },  { "rotate", 2 }, { "policy", 2 },
+		{ "create", 2 }, { "import", 3 }, { "rotate", 2 },  { "policy", 2 },
 		{ "list", 1 },	 { "delete", 2 }, { "recover", 2 }, { "purge", 2 },
 	};
 	char err[512] = "", exe[PATH_MAX], cgroup[PATH_MAX], op[32], path[300];

@@ -172,7 +172,8 @@ static void *lifetimer_main(void *arg)
 		deadline.tv_sec += l->vault->cfg->lifetime_interval;
 		pthread_mutex_lock(&l->lock);
 		/* an absolute deadline: a spurious wakeup sleeps on to the same instant */
-		while (!l->stop && pthread_cond_timedwait(&l->cond, &l->lock, &deadline) != ETIMEDOUT)
+		while (!l->stop &&
+		       pthread_cond_timedwait(&l->cond, &l->lock, &deadline) != ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&l->lock);

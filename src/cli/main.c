@@ -33,8 +33,10 @@ static const char main_help[] =
 	"                     validate the vault's policy, or a policy file not yet installed\n"
 	"  policy explain DIR|FILE --uid N [--gid N] [--cgroup PATH] [--exe PATH] OP PATH\n"
 	"                     the decision for a caller, and the rule behind it\n"
-	"  key create|import|rotate|list|delete DIR ...\n"
-	"                     keys held in the vault's token\n"
+	"  key create|import|rotate|policy|list|delete|recover|purge DIR ...\n"
+	"                     keys held in the vault's token, their lifetimes\n"
+	"  cert create|import|merge|renew|list|get|delete|recover|purge DIR ...\n"
+	"                     certificates whose keys the vault's token holds\n"
 	"  audit verify DIR   check the audit trail's chain with the token\n"
 	"  audit tail DIR [-n N] [-f] [--json]\n"
 	"                     print audit records\n"
@@ -137,6 +139,10 @@ int main(int argc, char **argv)
 		return cli_audit(argc - 1, argv + 1);
 	if (strcmp(cmd, "key") == 0)
 		return cli_key(argc - 1, argv + 1);
+	if (strcmp(cmd, "cert") == 0 && argc > 2 && strcmp(argv[2], "import") == 0)
+		return cli_cert_import(argc - 1, argv + 1);
+	if (strcmp(cmd, "cert") == 0)
+		return cli_cert(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cli_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0)

@@ -43,10 +43,10 @@ static struct {
 
 /* Records the daemon makes of its own doing: not requests of its callers. A run of opens
  * refused past [limits] is counted one by one as it happens, not as its summary. */
-static const char *const own_ops[] = { "mount",	       "unmount", "policy-reload", "mount-over",
-				       "token-reopen", "limits",  "audit-stall",   "audit-rotate",
+static const char *const own_ops[] = { "mount", "unmount", "policy-reload", "mount-over",
+				       "token-reopen", "limits", "audit-stall", "audit-rotate",
 				       /* the lifetime engine's: see lifetime() */
-				       "expiring",     "key-rotate" };
+				       "expiring", "key-rotate" };
 
 #define GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define PUT(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)

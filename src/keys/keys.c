@@ -300,8 +300,7 @@ int keys_recover(struct store *s, const char *name)
 	return store_key_recover(s, name);
 }
 
-int keys_set_lifetime(struct store *s, const char *name, int64_t rotate_every_s,
-		      int64_t expires_us)
+int keys_set_lifetime(struct store *s, const char *name, int64_t rotate_every_s, int64_t expires_us)
 {
 	return store_key_set_lifetime(s, name, rotate_every_s, expires_us);
 }
@@ -489,7 +488,7 @@ int keys_import(struct store *s, struct hsm *h, const char *name, const char *pe
 	r = store_key_get_any(s, name, &k);
 	if (r != -ENOENT) {
 		snprintf(err, errlen, "%s",
-			 r != 0	    ? strerror(-r)
+			 r != 0	     ? strerror(-r)
 			 : k.deleted ? "a deleted key holds that name (recover or purge it)"
 				     : "a key of that name exists");
 		return r == 0 ? -EEXIST : r;
@@ -542,4 +541,52 @@ out:
 	EVP_PKEY_free(pkey);
 	secbuf_free(text);
 	return r;
+}
+
+/* ---- versions made for a certificate (certs.h) ---- */
+
+int keys_make_version(struct store *s, struct hsm *h, const char *name, uint64_t version,
+		      const char *type, EVP_PKEY *pkey, struct store_key *ret_k,
+		      struct store_key_version *ret_v)
+{
+	const struct keys_type_info *t = keys_type_info(type);
+	struct store_key_version v = { 0 };
+	struct hsm_key_spec spec = { 0 };
+	struct store_key k;
+	char label[256];
+	int r;
+
+	if (!t || t->kind == HSM_KEY_AES || name_single_check(name) < 0 ||
+	    check_options(t, &(struct keys_options){ .type = type }, &k) < 0)
+		return -EINVAL;
+	if (!pkey) {
+		r = generate(s, h, name, version, t, k.ops, &v);
+		if (r < 0)
+			return r;
+		goto done;
+	}
+	if (type_of(pkey) != t)
+		return -EINVAL;
+	spec.kind = t->kind;
+	spec.bits = t->bits;
+	spec.usage = hsm_usage(t, k.ops);
+	label_for(s, name, version, label, sizeof(label));
+	spec.label = label;
+	r = crypto_random(spec.id, sizeof(spec.id));
+	if (r < 0)
+		return r;
+	memcpy(v.token_id, spec.id, HSM_KEY_ID_LEN);
+	r = spki_der(pkey, &v.public_der, &v.public_len);
+	if (r < 0)
+		return r;
+	r = t->kind == HSM_KEY_RSA ? import_rsa(h, &spec, pkey) : import_ec(h, &spec, pkey);
+	if (r < 0) {
+		store_key_version_clear(&v);
+		return r;
+	}
+done:
+	v.version = version;
+	*ret_k = k;
+	*ret_v = v;
+	return 0;
 }

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "hsm.h"
 #include "secbuf.h"
 #include "store.h"
@@ -106,6 +108,25 @@ int keys_set_lifetime(struct store *s, const char *name, int64_t rotate_every_s,
  * an AES key. */
 int keys_public_pem(struct store *s, const char *name, uint64_t version, char **ret,
 		    size_t *ret_len);
+
+/*
+ * For a certificate's key (certs.h), whose record the certificate's own transaction
+ * writes: makes the token objects of version @version of key @name, of type @type (not
+ * aes-256) with every operation the type allows — generated in the token, or (@pkey not
+ * NULL) @pkey brought in, non-extractable there like an imported key. Nothing is recorded:
+ * the caller records *@ret_k and *@ret_v (free with store_key_version_clear), or
+ * destroys the objects by ret_v->token_id (hsm_key_destroy). -EINVAL for a bad name or
+ * type, or a @pkey not of @type.
+ */
+int keys_make_version(struct store *s, struct hsm *h, const char *name, uint64_t version,
+		      const char *type, EVP_PKEY *pkey, struct store_key *ret_k,
+		      struct store_key_version *ret_v);
+
+/* Signs @msg (@len bytes) as keys/NAME/sign does, with key version @v of a key @k that
+ * may not be recorded yet (keys_make_version's). -EOPNOTSUPP for a key that does not
+ * sign. */
+int keys_sign_made(struct hsm *h, const struct store_key *k, const struct store_key_version *v,
+		   const void *msg, size_t len, struct secbuf **ret);
 
 /* One operation in progress: the input as it arrives. */
 struct keys_input;

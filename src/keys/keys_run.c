@@ -468,3 +468,39 @@ int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret, ui
 	hsm_release(h);
 	return r == -ENOKEY ? -EUCLEAN : r;
 }
+
+int keys_sign_made(struct hsm *h, const struct store_key *k, const struct store_key_version *v,
+		   const void *msg, size_t len, struct secbuf **ret)
+{
+	struct keys_input *in = calloc(1, sizeof(*in));
+	uint64_t version;
+	int r;
+
+	if (!in)
+		return -ENOMEM;
+	in->op = KEY_SIGN;
+	in->key = *k;
+	in->v = *v;
+	in->v.public_der = NULL; /* not ours, and signing needs only the token's object */
+	in->v.public_len = 0;
+	in->t = keys_type_info(k->type);
+	r = -EOPNOTSUPP;
+	if (!in->t || !(k->ops & KEY_BIT(KEY_SIGN)))
+		goto out;
+	/* the hash keys_input_new starts for sign */
+	in->md = EVP_MD_CTX_new();
+	if (!in->md ||
+	    EVP_DigestInit_ex(in->md,
+			      in->t->kind == HSM_KEY_EC && in->t->bits == 384 ? EVP_sha384()
+									      : EVP_sha256(),
+			      NULL) != 1) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = keys_input_add(in, msg, len);
+	if (r == 0)
+		r = keys_input_run(in, h, ret, &version);
+out:
+	keys_input_free(in);
+	return r;
+}

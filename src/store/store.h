@@ -23,7 +23,7 @@
 #include "hsm.h"
 #include "secbuf.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_TAGS_MAX 15
 #define STORE_TAG_VALUE_MAX 256
 #define STORE_CONTENT_TYPE_MAX 255
@@ -280,6 +280,98 @@ int store_secret_expiring(struct store *s, int64_t before, store_expiring_fn fn,
  * warning's record). Returns 1 if marked, 0 if it was already warned that day (nothing
  * changed, no hook run), or -errno. */
 int store_lifetime_warn(struct store *s, const char *path, int64_t day);
+
+/*
+ * Certificates (certs.h gives their meaning): a record per name, whose key is the key of
+ * the same name (hsm_keys), and its versions. Each change below is one transaction that
+ * changes the certificate and its key together, so that a key never names a certificate
+ * version that is not there, nor the other way round.
+ */
+#define STORE_CERT_SUBJECT_MAX 1024
+#define STORE_CERT_SANS_MAX 2048
+#define STORE_CERT_ISSUER_MAX 128
+#define STORE_CERT_SERIAL_MAX 64
+
+struct store_cert {
+	char issuer[STORE_CERT_ISSUER_MAX];
+	int exportable, is_ca, reuse_key;
+	int renew_kind;
+	int64_t renew_value;
+	char subject[STORE_CERT_SUBJECT_MAX]; /* what a renewal asks for again */
+	char sans[STORE_CERT_SANS_MAX];
+	int64_t validity; /* seconds */
+	char type[STORE_KEY_WORD_MAX + 1]; /* the key's type */
+	uint64_t current; /* 0 while the first version is pending */
+	uint64_t pending; /* 0: none */
+	int64_t created, updated; /* us */
+	int64_t deleted; /* us; 0 while live */
+};
+
+struct store_cert_version {
+	uint64_t version;
+	uint64_t key_version; /* of the key of the certificate's name */
+	uint8_t *cert, *chain, *csr; /* DER, malloc'ed; NULL when absent */
+	size_t cert_len, chain_len, csr_len;
+	int64_t not_before, not_after; /* seconds */
+	char serial[STORE_CERT_SERIAL_MAX]; /* hex */
+	int64_t created; /* us */
+	/* an exportable one's PKCS#8 DER private key: given to seal on the way in; on the way
+	 * out, opened only by store_cert_version_get with STORE_CERT_WITH_KEY */
+	struct secbuf *key;
+};
+
+/* Certificate @name, live or soft-deleted (ret->deleted tells): -ENOENT if none. */
+int store_cert_get(struct store *s, const char *name, struct store_cert *ret);
+
+/* store_cert_version_get flags */
+#define STORE_CERT_WITH_KEY 0x1 /* open the sealed private key too (-ENODATA if none) */
+
+/* Version @version (0: current) of certificate @name, live or soft-deleted: -ENOENT if
+ * none. Release with store_cert_version_clear. */
+int store_cert_version_get(struct store *s, const char *name, uint64_t version, unsigned flags,
+			   struct store_cert_version *ret);
+void store_cert_version_clear(struct store_cert_version *v);
+
+/* Every certificate name, live or (STORE_LIST_DELETED) soft-deleted, in order (is_folder
+ * 1). Non-zero from @fn stops and is returned. */
+int store_cert_list(struct store *s, unsigned flags, store_list_fn fn, void *userdata);
+
+/*
+ * Records a new certificate @name with its key: key @k with version 1 @kv (its token
+ * objects made), and version 1 @cv of the certificate — current, or pending when it has
+ * no certificate but a request. -EEXIST when a certificate or a key holds the name.
+ */
+int store_cert_add(struct store *s, const char *name, const struct store_cert *c,
+		   const struct store_key *k, const struct store_key_version *kv,
+		   const struct store_cert_version *cv, int64_t now);
+
+/*
+ * Adds the next version @cv of live certificate @name: with a new key version @kv (its
+ * token objects made: @cv->key_version is set to its number), or (@kv NULL) on the key
+ * version @cv names. A version with a certificate becomes current, and its key version
+ * the key's current one; one with only a request becomes the pending one. The number in
+ * *@ret_version. -ENOENT, -EBUSY when a version is already pending.
+ */
+int store_cert_add_version(struct store *s, const char *name, const struct store_key_version *kv,
+			   struct store_cert_version *cv, int64_t now, uint64_t *ret_version);
+
+/*
+ * The pending version of live certificate @name completed with the certificate, chain,
+ * dates and serial of @cv: it becomes current, its key version the key's current one.
+ * -ENOENT, -ESRCH when no version is pending.
+ */
+int store_cert_complete(struct store *s, const char *name, const struct store_cert_version *cv,
+			int64_t now);
+
+/* Soft-deletes (at @now) or recovers (@now 0) certificate @name with its key: -ENOENT
+ * when there is none in the state the change needs. */
+int store_cert_set_deleted(struct store *s, const char *name, int64_t now);
+
+/* Forgets the soft-deleted certificate @name, its versions and its key, in one
+ * transaction that also gives the token ids of every key version it forgot (malloc'ed).
+ * -ENOENT, -EBUSY for a live one (soft-delete it first). */
+int store_cert_purge(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+		     size_t *ret_count);
 
 #define STORE_ANCHOR_MAC_LEN 32
 

@@ -66,6 +66,21 @@ static const char *const migrations[] = {
 	"ALTER TABLE hsm_keys ADD COLUMN rotate_every INTEGER;"
 	"ALTER TABLE hsm_keys ADD COLUMN expires INTEGER;"
 	"CREATE TABLE lifetime_warned (path TEXT PRIMARY KEY, day INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 5 -> 6, the certificates' migration: each certificate (its key is the hsm_keys row of the
+	 * same name) with what a renewal repeats, and its versions: the key version each
+	 * uses, the DER of the leaf, its chain (certificates end to end) and, while pending,
+	 * its request; an exportable one's PKCS#8 key sealed as a secret's value is */
+	"CREATE TABLE certs (name TEXT PRIMARY KEY, issuer TEXT NOT NULL,"
+	"  exportable INTEGER NOT NULL, is_ca INTEGER NOT NULL, reuse_key INTEGER NOT NULL,"
+	"  renew_kind INTEGER NOT NULL, renew_value INTEGER NOT NULL, subject TEXT NOT NULL,"
+	"  sans TEXT NOT NULL, validity INTEGER NOT NULL, type TEXT NOT NULL,"
+	"  current INTEGER NOT NULL, pending INTEGER NOT NULL, created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL, deleted INTEGER) WITHOUT ROWID;"
+	"CREATE TABLE cert_versions (name TEXT NOT NULL REFERENCES certs (name),"
+	"  version INTEGER NOT NULL, key_version INTEGER NOT NULL, cert BLOB, chain BLOB,"
+	"  csr BLOB, not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,"
+	"  serial TEXT NOT NULL, key_id INTEGER REFERENCES data_keys (id), sealed BLOB,"
+	"  created INTEGER NOT NULL, PRIMARY KEY (name, version)) WITHOUT ROWID;",
 };
 
 static int check_schema(struct store *s, int64_t *ret_version)

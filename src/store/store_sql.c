@@ -96,7 +96,8 @@ static const char *const query_sql[Q__MAX] = {
 	[Q_HKEY_LIST] = "SELECT name FROM hsm_keys WHERE deleted IS NULL ORDER BY name",
 	[Q_HKEY_LIST_DELETED] = "SELECT name FROM hsm_keys WHERE deleted IS NOT NULL ORDER BY name",
 	[Q_HKEY_SET_DELETED] = "UPDATE hsm_keys SET deleted = ?2 WHERE name = ?1",
-	[Q_HKEY_SET_LIFETIME] = "UPDATE hsm_keys SET rotate_every = ?2, expires = ?3 WHERE name = ?1",
+	[Q_HKEY_SET_LIFETIME] =
+		"UPDATE hsm_keys SET rotate_every = ?2, expires = ?3 WHERE name = ?1",
 	[Q_SECRET_EXPIRING] = "SELECT path, expires FROM secrets WHERE deleted IS NULL"
 			      " AND expires IS NOT NULL AND expires <= ?1 ORDER BY path",
 	[Q_WARNED_GET] = "SELECT day FROM lifetime_warned WHERE path = ?1",

@@ -13,6 +13,7 @@
 #include "counters.h"
 #include "log.h"
 #include "names.h"
+#include "vault_certs.h"
 #include "vault_ops.h"
 
 #define US_PER_S 1000000LL
@@ -154,8 +155,7 @@ static void rotate_if_due(struct vault *v, const char *name, const struct store_
 		c->failed++;
 		return;
 	}
-	log_info("Lifetime: key \"%s\" rotated to version %llu", name,
-		 (unsigned long long)version);
+	log_info("Lifetime: key \"%s\" rotated to version %llu", name, (unsigned long long)version);
 	c->rotated++;
 	counters_add(COUNTER_LIFETIME_ROTATIONS, 1);
 }
@@ -197,6 +197,34 @@ static int check_secrets(struct vault *v, int64_t now, struct vault_lifetime_cou
 	return r < 0 ? r : 0;
 }
 
+/* Certificates: renewed at their renew-at point (vault_certs_lifetime), and warned of as
+ * they near their not-after. */
+static int check_certs(struct vault *v, int64_t now, struct vault_lifetime_counts *c)
+{
+	struct names l = { 0 };
+	char path[NAME_SEGMENT_MAX + 8];
+	unsigned renewed = 0, pending = 0;
+	int r;
+
+	r = vault_certs_lifetime(v, now, &renewed, &pending);
+	if (r < 0) {
+		log_warn("Lifetime: a certificate's renewal failed: %s", strerror(-r));
+		c->failed++;
+	}
+	c->rotated += renewed + pending;
+	r = certs_list(v->store, 0, add_key, &l);
+	for (size_t i = 0; r >= 0 && i < l.n; i++) {
+		struct certs_info ci;
+
+		if (certs_get(v->store, l.v[i], 0, &ci) < 0 || !ci.current)
+			continue;
+		snprintf(path, sizeof(path), "certs/%s", l.v[i]);
+		(void)vault_lifetime_warn(v, path, ci.not_after * 1000000, now, c);
+	}
+	names_free(&l);
+	return r < 0 ? r : 0;
+}
+
 /* Every kind of object with a lifetime: a new kind is one line here. */
 static const struct {
 	const char *what;
@@ -204,6 +232,7 @@ static const struct {
 } checkers[] = {
 	{ "keys", check_keys },
 	{ "secrets", check_secrets },
+	{ "certificates", check_certs },
 };
 
 int vault_lifetime_run(struct vault *v, int64_t now, struct vault_lifetime_counts *ret)

@@ -231,11 +231,23 @@ int vault_key_import(struct vault *v, struct vault_act *a, const char *name, con
 						time_now_us(), err, errlen));
 }
 
+/* A certificate's key changes with its certificate only (cert renew, delete, recover,
+ * purge): -EPERM for the key operations that would change it alone. */
+static int cert_key_check(struct vault *v, const char *name)
+{
+	struct store_cert cert;
+	int r = store_cert_get(v->store, name, &cert);
+
+	return r == 0 ? -EPERM : r == -ENOENT || r == -EINVAL ? 0 : r;
+}
+
 int vault_key_rotate(struct vault *v, struct vault_act *a, const char *name, uint64_t *ret_version)
 {
 	struct vault_change c;
 	int r;
 
+	if ((r = cert_key_check(v, name)) < 0)
+		return vault_act_failed(v, a, r);
 	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
 	return vault_change_end(&c,
@@ -247,6 +259,8 @@ int vault_key_delete(struct vault *v, struct vault_act *a, const char *name)
 	struct vault_change c;
 	int r;
 
+	if ((r = cert_key_check(v, name)) < 0)
+		return vault_act_failed(v, a, r);
 	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
 	return vault_change_end(&c, keys_delete(v->store, name, time_now_us()));
@@ -257,6 +271,8 @@ int vault_key_recover(struct vault *v, struct vault_act *a, const char *name)
 	struct vault_change c;
 	int r;
 
+	if ((r = cert_key_check(v, name)) < 0)
+		return vault_act_failed(v, a, r);
 	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
 	return vault_change_end(&c, keys_recover(v->store, name));
@@ -267,6 +283,8 @@ int vault_key_purge(struct vault *v, struct vault_act *a, const char *name)
 	struct vault_change c;
 	int r;
 
+	if ((r = cert_key_check(v, name)) < 0)
+		return vault_act_failed(v, a, r);
 	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
 	return vault_change_end(&c, keys_purge(v->store, v->hsm, name));
@@ -278,6 +296,8 @@ int vault_key_lifetime(struct vault *v, struct vault_act *a, const char *name,
 	struct vault_change c;
 	int r;
 
+	if ((r = cert_key_check(v, name)) < 0)
+		return vault_act_failed(v, a, r);
 	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return vault_act_failed(v, a, r);
 	return vault_change_end(&c, keys_set_lifetime(v->store, name, rotate_every_s, expires_us));

@@ -113,6 +113,8 @@ int vault_key_create(struct vault *v, struct vault_act *a, const char *name,
 int vault_key_import(struct vault *v, struct vault_act *a, const char *name, const char *pem,
 		     const struct secbuf *passphrase, const struct keys_options *o, char *err,
 		     size_t errlen);
+/* rotate and delete of a certificate's key (certs.h): -EPERM, recorded; the
+ * certificate's renew and delete change it. */
 int vault_key_rotate(struct vault *v, struct vault_act *a, const char *name, uint64_t *ret_version);
 int vault_key_delete(struct vault *v, struct vault_act *a, const char *name);
 int vault_key_recover(struct vault *v, struct vault_act *a, const char *name);

@@ -98,10 +98,14 @@ for i in 1 2 3 4 5; do printf 'v%s' "$i" | "$VAULTFS" secret set "$U" "s$i"; don
 label=$(sed -n 's/^token = //p' "$U/vaultfs.conf")
 u_key=$(p11 "$U" --list-objects 2>/dev/null | sed -n 's/^ *label: *\(vaultfs-head-[0-9a-f]*\)$/\1/p')
 p11 "$U" --delete-object --type secrkey --label "$u_key" >/dev/null 2>&1 || fail "deleting the head key"
-sqlite3 "$U/vault.db" "ALTER TABLE audit_anchor DROP COLUMN tag; UPDATE schema_version SET version = 3"
+# schema 3: without the head's tag, nor what later schemas added
+sqlite3 "$U/vault.db" "ALTER TABLE audit_anchor DROP COLUMN tag; ALTER TABLE hsm_keys DROP COLUMN deleted;
+	ALTER TABLE hsm_keys DROP COLUMN rotate_every; ALTER TABLE hsm_keys DROP COLUMN expires;
+	DROP TABLE lifetime_warned; DROP TABLE cert_versions; DROP TABLE certs;
+	UPDATE schema_version SET version = 3"
 out=$("$VAULTFS" audit verify "$U" 2>&1) && pass || fail "an untagged vault's first verify: $out"
 same "its head is tagged now" 32 "$(sqlite3 "$U/vault.db" 'SELECT length(tag) FROM audit_anchor')"
-same "schema 4" 4 "$(sqlite3 "$U/vault.db" 'SELECT version FROM schema_version')"
+same "schema migrated" 6 "$(sqlite3 "$U/vault.db" 'SELECT version FROM schema_version')"
 p11 "$U" --list-objects 2>/dev/null | grep -q "label: *$u_key" && pass || fail "no head key made"
 out=$("$VAULTFS" audit verify "$U" 2>&1) && pass || fail "its second verify: $out"
 # From then on, putting it back to untagged is tampering.

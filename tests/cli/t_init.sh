@@ -14,7 +14,7 @@ same "vault dir mode" 700 "$(stat -c %a "$V")"
 same "pin mode" 400 "$(stat -c %a "$V/pin")"
 same "vault.db mode" 600 "$(stat -c %a "$V/vault.db")"
 same "journal mode" wal "$(sqlite3 "$V/vault.db" 'PRAGMA journal_mode')"
-same "schema version" 4 "$(sqlite3 "$V/vault.db" 'SELECT version FROM schema_version')"
+same "schema version" 6 "$(sqlite3 "$V/vault.db" 'SELECT version FROM schema_version')"
 same "policy has no rules" 0 "$(grep -cvE '^\s*(#|$)' "$V/policy")"
 for k in max_secret_size retention_days busy_timeout_ms module token pin_file softhsm2_conf; do
 	grep -qE "^$k = " "$V/vaultfs.conf" && pass || fail "vaultfs.conf lacks $k"

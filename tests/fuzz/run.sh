@@ -15,6 +15,9 @@
 #   attr        user.vault.* attribute names and values (src/store/attr_value.c)
 #   time        RFC 3339 times, parsed and printed back (src/base/timeutil.c)
 #   names       secret names and NAME@N (src/base/names.c)
+#   pkcs12      a PKCS#12 file to import, with or without its password (src/certs/certs_p12.c)
+#   pem_bundle  a PEM bundle to import: key, leaf and chain in any order (src/certs/certs_parse.c)
+#   cert_answer a CA's answer to `cert merge`: PEM/DER leaf, chain, PKCS#7 (src/certs/certs_parse.c)
 #
 # Each target links only the layer libraries of what it fuzzes, and of those only the
 # objects it reaches. Usage: run.sh [SECONDS] [TARGET...] (all by default). Prints one
@@ -34,8 +37,9 @@ mkdir -p "$out"
 # the longest input worth trying
 declare -A maxlen
 maxlen=([policy]=8192 [audit_line]=20000 [config]=4096 [pem]=8192 [keyfile]=600
-	[keyops]=600 [attr]=600 [time]=64 [names]=4096)
-all=(policy audit_line config pem keyfile keyops attr time names)
+	[keyops]=600 [attr]=600 [time]=64 [names]=4096 [pkcs12]=8192 [pem_bundle]=16384
+	[cert_answer]=8192)
+all=(policy audit_line config pem keyfile keyops attr time names pkcs12 pem_bundle cert_answer)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

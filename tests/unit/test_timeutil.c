@@ -118,13 +118,19 @@ static void test_parse_days(void **state)
 		const char *s;
 		int64_t secs;
 	} good[] = {
-		{ "1", 86400 },	   { "90", 90 * 86400 }, { "7d", 7 * 86400 }, { "12h", 43200 },
-		{ "30m", 1800 },   { "3s", 3 },		 { "36500", 36500LL * 86400 },
+		{ "1", 86400 },
+		{ "90", 90 * 86400 },
+		{ "7d", 7 * 86400 },
+		{ "12h", 43200 },
+		{ "30m", 1800 },
+		{ "3s", 3 },
+		{ "36500", 36500LL * 86400 },
 		{ "0010", 864000 },
 	};
 	static const char *const bad[] = {
-		"", "0", "0d", "-1", "+1", "1.5", " 1", "1 ", "1w", "1dd", "d", "36501",
-		"3153600001s", "99999999999999999999999", "1e3", "none",
+		"",    "0",    "0d",  "-1", "+1",    "1.5",	    " 1",
+		"1 ",  "1w",   "1dd", "d",  "36501", "3153600001s", "99999999999999999999999",
+		"1e3", "none",
 	};
 	int64_t v;
 
@@ -145,10 +151,8 @@ static void test_parse_days(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_reject),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_reject_unprintable),
+		cmocka_unit_test(test_parse),	   cmocka_unit_test(test_reject),
+		cmocka_unit_test(test_round_trip), cmocka_unit_test(test_reject_unprintable),
 		cmocka_unit_test(test_parse_days),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

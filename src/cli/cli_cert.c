@@ -1,0 +1,393 @@
+/*
+ * cli_cert: `vaultfs cert create|merge|renew|list|get|delete|recover|purge DIR ...` — the
+ * vault's certificates (SPEC "Certificates"), each change recorded in the audit trail
+ * with the certificate's path and version. `cert get` prints a version's public files for
+ * scripts; it never prints key.pem, which only the mount serves, to callers with export.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "certs.h"
+#include "cli.h"
+#include "fdio.h"
+#include "log.h"
+#include "timeutil.h"
+#include "vault.h"
+#include "vault_certs.h"
+#include "vault_ops.h"
+
+#define ANSWER_MAX (1024 * 1024)
+
+static const char cert_help[] =
+	"Usage: vaultfs cert create DIR NAME --subject DN [--san LIST] [--type TYPE] [--days N]\n"
+	"                           [--ca] [--issuer self|unknown|CANAME] [--exportable]\n"
+	"                           [--renew-at P%|Nd] [--reuse-key]\n"
+	"       vaultfs cert import DIR NAME FILE [--password-file F] [--exportable]\n"
+	"                           [--renew-at P%|Nd]\n"
+	"       vaultfs cert merge DIR NAME FILE\n"
+	"       vaultfs cert renew DIR NAME [--reuse-key]\n"
+	"       vaultfs cert list DIR\n"
+	"       vaultfs cert get DIR NAME cert.pem|chain.pem|fullchain.pem|csr.pem [--version N]\n"
+	"       vaultfs cert delete|recover|purge DIR NAME\n"
+	"\n"
+	"A certificate's private key is the token's key NAME: every signature is made in the\n"
+	"token. DN is written as for openssl req -subj (/CN=web.example/O=Example); LIST as\n"
+	"DNS:a,DNS:b,IP:10.0.0.1,email:x@y (--san may be given again). TYPE is ec-p256 (the\n"
+	"default), ec-p384, rsa-2048, rsa-3072 or rsa-4096; --days defaults to 365. --ca makes\n"
+	"a CA (basicConstraints CA:TRUE, keyCertSign, cRLSign) that --issuer CANAME then uses\n"
+	"to sign other certificates in the token (see vaultfs cert import --help for an\n"
+	"existing PKCS#12 or PEM bundle). --issuer unknown makes a pending version\n"
+	"whose csr.pem goes to an outside CA; merge takes its answer (a PEM or DER leaf, a\n"
+	"PEM chain or PKCS#7). --exportable also keeps the key sealed in the vault, served as\n"
+	"key.pem to callers with export. --renew-at 80% (of the validity) or 30d (before\n"
+	"expiry): a mounted vault renews it then. renew makes a new version with the same\n"
+	"subject, names and validity length, and a new key unless --reuse-key (given to\n"
+	"create, every renewal keeps the key). list prints name, subject, not-after, days\n"
+	"left, issuer and state (pending, valid, expiring, expired). delete soft-deletes the\n"
+	"certificate and its key; recover brings them back; purge destroys the key's every\n"
+	"version in the token.\n";
+
+struct cert_args {
+	const char *sub, *dir, *name, *file;
+	const char *subject, *type, *issuer, *renew_at, *days, *version;
+	char sans[STORE_CERT_SANS_MAX];
+	int ca, exportable, reuse_key, sans_too_long;
+};
+
+struct list_ctx {
+	struct vault *v;
+	int64_t now_s;
+};
+
+static int list_one(const char *name, int is_folder, void *userdata)
+{
+	struct list_ctx *l = userdata;
+	char when[TIME_RFC3339_MAX] = "-", days[32] = "-";
+	struct certs_info c;
+
+	(void)is_folder;
+	if (certs_get(l->v->store, name, 0, &c) < 0)
+		return 0;
+	if (c.current) {
+		int64_t left = c.not_after - l->now_s;
+
+		time_format(c.not_after * 1000000, 0, when);
+		/* whole days, rounded down; negative once expired */
+		snprintf(days, sizeof(days), "%" PRId64,
+			 left >= 0 ? left / 86400 : -((-left + 86399) / 86400));
+	}
+	printf("%s\t%s\t%s\t%s\t%s\t%s\n", name, c.subject[0] ? c.subject : "-", when, days,
+	       c.issuer, certs_state_name(certs_state_of(&c, l->now_s)));
+	return 0;
+}
+
+static const char *reason(int r)
+{
+	switch (r) {
+	case -EEXIST:
+		return "a certificate or key of that name exists";
+	case -ENOENT:
+		return "no such certificate";
+	case -EBUSY:
+		return "the certificate is live: delete it first";
+	case -EINVAL:
+		return "invalid name (1-127 of A-Z a-z 0-9 . _ -, not starting with '.')";
+	case -EIO:
+		return "the token or the vault failed (see the log)";
+	default:
+		return strerror(-r);
+	}
+}
+
+static int read_answer(const char *path, uint8_t **ret, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	buf = malloc(ANSWER_MAX);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((n = read(fd, buf + len, ANSWER_MAX - len)) > 0) {
+		len += (size_t)n;
+		if (len == ANSWER_MAX)
+			break;
+	}
+	close(fd);
+	if (n < 0 || len == ANSWER_MAX) {
+		free(buf);
+		return n < 0 ? -errno : -EFBIG;
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+static int get_file(struct vault *v, const struct cert_args *a, const char *cmd)
+{
+	uint64_t version = 0;
+	struct secbuf *out = NULL;
+	char *end = NULL;
+	int f, r;
+
+	f = certs_file_from_name(a->file);
+	if (f == CERTS_KEY)
+		return cli_error(cmd, a->name,
+				 "key.pem is served only by the mount, to callers with export");
+	if (f < 0)
+		return cli_usage(cmd, "FILE is cert.pem, chain.pem, fullchain.pem or csr.pem");
+	if (a->version) {
+		errno = 0;
+		version = strtoull(a->version, &end, 10);
+		if (errno || !*a->version || *end || version == 0)
+			return cli_usage(cmd, "--version takes a version number");
+	}
+	if (!version && f == CERTS_CSR) {
+		struct certs_info c;
+
+		/* the request that waits is the pending version's */
+		if (certs_get(v->store, a->name, 0, &c) == 0)
+			version = c.pending;
+	}
+	r = certs_file_read(v->store, a->name, version, (enum certs_file)f, &out);
+	if (r < 0)
+		return cli_error(cmd, a->name, "%s",
+				 r == -ENOENT ? "no such certificate, version or file" : reason(r));
+	r = fwrite(secbuf_data(out), 1, secbuf_len(out), stdout) == secbuf_len(out) ? 0 : -EIO;
+	secbuf_free(out);
+	if (r < 0 || fflush(stdout) != 0)
+		return cli_error(cmd, NULL, "cannot write the output");
+	return 0;
+}
+
+static int run_change(struct vault *v, const struct cert_args *a, struct audit_event *ev,
+		      const char *cmd)
+{
+	struct certs_request rq = { 0 };
+	struct vault_act act;
+	uint8_t *answer = NULL;
+	size_t answer_len = 0;
+	uint64_t version = 0;
+	char err[512] = "";
+	int r, pending = 0;
+
+	if (strcmp(a->sub, "create") == 0) {
+		char *end = NULL;
+
+		rq.subject = a->subject;
+		rq.sans = a->sans[0] ? a->sans : NULL;
+		rq.type = a->type;
+		rq.issuer = a->issuer;
+		rq.is_ca = a->ca;
+		rq.exportable = a->exportable;
+		rq.reuse_key = a->reuse_key;
+		if (a->days) {
+			errno = 0;
+			unsigned long d = strtoul(a->days, &end, 10);
+
+			if (errno || !*a->days || *end || d == 0 || d > 36500)
+				return cli_usage(cmd, "--days takes 1 to 36500");
+			rq.days = (unsigned)d;
+		}
+		if (a->renew_at &&
+		    certs_renew_at_parse(a->renew_at, &rq.renew_kind, &rq.renew_value) < 0)
+			return cli_usage(cmd, "--renew-at takes P%% (1 to 99) or Nd (days)");
+	}
+	if (strcmp(a->sub, "merge") == 0) {
+		r = read_answer(a->file, &answer, &answer_len);
+		if (r < 0)
+			return cli_error(cmd, a->file, "%s",
+					 r == -EFBIG ? "too large for a certificate chain"
+						     : strerror(-r));
+	}
+	vault_act_init(&act, ev);
+	if (strcmp(a->sub, "create") == 0)
+		r = vault_cert_create(v, &act, a->name, &rq, &version, err, sizeof(err));
+	else if (strcmp(a->sub, "merge") == 0)
+		r = vault_cert_merge(v, &act, a->name, answer, answer_len, &version, err,
+				     sizeof(err));
+	else if (strcmp(a->sub, "renew") == 0)
+		r = vault_cert_renew(v, &act, a->name, a->reuse_key ? CERTS_REUSE_KEY : 0, &version,
+				     &pending, err, sizeof(err));
+	else if (strcmp(a->sub, "delete") == 0)
+		r = vault_cert_delete(v, &act, a->name);
+	else if (strcmp(a->sub, "recover") == 0)
+		r = vault_cert_recover(v, &act, a->name);
+	else
+		r = vault_cert_purge(v, &act, a->name);
+	free(answer);
+	if (act.unrecorded)
+		return cli_error(cmd, a->name, "cannot write the audit trail: nothing done");
+	if (r < 0)
+		return cli_error(cmd, a->name, "%s", err[0] ? err : reason(r));
+	if (r > 0 && strcmp(a->sub, "purge") == 0)
+		log_warn("Certificate \"%s\": the token objects of %d key version(s) could not "
+			 "be destroyed",
+			 a->name, r);
+	if (version)
+		printf("%" PRIu64 "%s\n", version, pending ? " pending" : "");
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int run(struct vault *v, const struct cert_args *a, struct audit_event *ev)
+{
+	char cmd[32];
+	int r;
+
+	snprintf(cmd, sizeof(cmd), "cert %s", a->sub);
+	if (strcmp(a->sub, "list") == 0 || strcmp(a->sub, "get") == 0) {
+		struct list_ctx l = { v, time_now_us() / 1000000 };
+
+		r = cli_inspection(cmd, v, ev);
+		if (r < 0)
+			return cli_error(cmd, NULL, "cannot write the audit trail: nothing done");
+		if (strcmp(a->sub, "get") == 0)
+			return get_file(v, a, cmd);
+		r = certs_list(v->store, 0, list_one, &l);
+		if (r < 0)
+			return cli_error(cmd, NULL, "%s", reason(r));
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+	return run_change(v, a, ev, cmd);
+}
+
+static int add_san(struct cert_args *a, const char *list)
+{
+	size_t len = strlen(a->sans);
+	int n = snprintf(a->sans + len, sizeof(a->sans) - len, "%s%s", len ? "," : "", list);
+
+	return n < 0 || (size_t)n >= sizeof(a->sans) - len ? -1 : 0;
+}
+
+/* Which options each subcommand takes. */
+static int options_fit(const struct cert_args *a)
+{
+	int create = strcmp(a->sub, "create") == 0;
+
+	if (!create && (a->subject || a->sans[0] || a->type || a->days || a->ca || a->issuer ||
+			a->exportable || a->renew_at))
+		return cli_usage("cert", "--subject, --san, --type, --days, --ca, --issuer, "
+					 "--exportable and --renew-at go with create");
+	if (a->reuse_key && !create && strcmp(a->sub, "renew") != 0)
+		return cli_usage("cert", "--reuse-key goes with create and renew");
+	if (a->version && strcmp(a->sub, "get") != 0)
+		return cli_usage("cert", "--version goes with get");
+	if (create && !a->subject)
+		return cli_usage("cert create", "--subject is required");
+	return 0;
+}
+
+int cli_cert(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "subject", required_argument, NULL, 's' },
+		{ "san", required_argument, NULL, 'n' },
+		{ "type", required_argument, NULL, 't' },
+		{ "days", required_argument, NULL, 'd' },
+		{ "ca", no_argument, NULL, 'c' },
+		{ "issuer", required_argument, NULL, 'i' },
+		{ "exportable", no_argument, NULL, 'e' },
+		{ "renew-at", required_argument, NULL, 'r' },
+		{ "reuse-key", no_argument, NULL, 'k' },
+		{ "version", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	/* `cert import` (PKCS#12 and PEM bundles) joins this table with its own module */
+	static const struct {
+		const char *name;
+		int pos;
+	} subs[] = {
+		{ "create", 2 }, { "merge", 3 },  { "renew", 2 },   { "list", 1 },
+		{ "get", 3 },	 { "delete", 2 }, { "recover", 2 }, { "purge", 2 },
+	};
+	char err[512] = "", exe[PATH_MAX], cgroup[PATH_MAX], op[32], path[300];
+	struct cert_args a = { 0 };
+	struct audit_event ev;
+	struct vault *v = NULL;
+	size_t i;
+	int c, r;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(cert_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	a.sub = argv[1];
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(subs[i].name, a.sub) == 0)
+			break;
+	if (i == sizeof(subs) / sizeof(subs[0]))
+		return cli_usage("cert", "unknown subcommand \"%s\"", a.sub);
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			a.subject = optarg;
+			break;
+		case 'n':
+			if (add_san(&a, optarg) < 0)
+				return cli_usage("cert create", "the --san list is too long");
+			break;
+		case 't':
+			a.type = optarg;
+			break;
+		case 'd':
+			a.days = optarg;
+			break;
+		case 'c':
+			a.ca = 1;
+			break;
+		case 'i':
+			a.issuer = optarg;
+			break;
+		case 'e':
+			a.exportable = 1;
+			break;
+		case 'r':
+			a.renew_at = optarg;
+			break;
+		case 'k':
+			a.reuse_key = 1;
+			break;
+		case 'v':
+			a.version = optarg;
+			break;
+		case 'h':
+			fputs(cert_help, stdout);
+			return 0;
+		default:
+			return cli_usage("cert", "unknown option");
+		}
+	}
+	if (argc - optind != subs[i].pos)
+		return cli_usage("cert", "wrong number of arguments for \"%s\"", a.sub);
+	a.dir = argv[optind];
+	a.name = subs[i].pos > 1 ? argv[optind + 1] : NULL;
+	a.file = subs[i].pos > 2 ? argv[optind + 2] : NULL;
+	r = options_fit(&a);
+	if (r)
+		return r;
+	r = cli_vault_open(a.dir, &v, err, sizeof(err));
+	if (r < 0)
+		return cli_error("cert", NULL, "%s", err[0] ? err : strerror(-r));
+	snprintf(op, sizeof(op), "cert-%s", a.sub);
+	vault_admin_event(&ev, op, exe, sizeof(exe), cgroup, sizeof(cgroup));
+	snprintf(path, sizeof(path), "certs%s%s", a.name ? "/" : "", a.name ? a.name : "");
+	ev.path = path;
+	ev.detail = strcmp(a.sub, "get") == 0 ? a.file : a.issuer;
+	r = run(v, &a, &ev);
+	vault_free(v);
+	return r;
+}
