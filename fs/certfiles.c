@@ -199,12 +199,24 @@ int vfs_certs_stat(struct vfs *v, const struct node *n, unsigned rights, struct 
 	return 0;
 }
 
+/* Records the open of @file as @what under @d with @result (an errno or 0): -@result, or
+ * -EIO if it could not be recorded. */
+static int record_open(struct vfs *v, struct caller *c, const char *what, const char *ppath,
+		       uint64_t version, const struct policy_decision *d, const char *file,
+		       int result)
+{
+	struct audit_event ev;
+
+	vfs_event(c, what, ppath, version, d, result, &ev);
+	ev.detail = file;
+	return vault_record(v->vault, &ev) < 0 ? -EIO : -result;
+}
+
 int vfs_certfile_open(struct vfs *v, struct caller *c, const struct node *n, int acc,
 		      struct handle *h)
 {
 	char name[NAME_SEGMENT_MAX + 1], ppath[NAME_PATH_MAX + 16];
 	struct policy_decision d;
-	struct audit_event ev;
 	uint64_t version = 0;
 	const char *file, *what;
 	int64_t created;
@@ -217,11 +229,13 @@ int vfs_certfile_open(struct vfs *v, struct caller *c, const struct node *n, int
 		return -ENOENT;
 	what = f == CERTS_KEY ? "export" : "open";
 	/* a certificate changes by its commands (renew, merge), never by writing its files */
-	if (acc != O_RDONLY)
-		return vfs_refuse(v, c, what, ppath, vfs_read_only_rule(n), EACCES);
-	r = vfs_check(v, c, what, vfs_read_op(n), ppath, &d);
-	if (r < 0)
-		return r;
+	if (acc != O_RDONLY) {
+		d.allow = 0;
+		snprintf(d.rule, sizeof(d.rule), "%s", vfs_read_only_rule(n));
+		return record_open(v, c, what, ppath, n->version, &d, file, EACCES);
+	}
+	if (!vfs_decide(v, c, vfs_read_op(n), ppath, &d))
+		return record_open(v, c, what, ppath, n->version, &d, file, EACCES);
 	r = file_source(v, name, n->version, (enum certs_file)f, &version, &created);
 	if (r == 0)
 		r = certs_file_read(v->store, name, version, (enum certs_file)f, &h->value);
@@ -230,9 +244,5 @@ int vfs_certfile_open(struct vfs *v, struct caller *c, const struct node *n, int
 	    (r = vfs_limits_open(v, c, what, ppath, secbuf_held(h->value), &h->charge)) < 0)
 		return r;
 	/* Recorded, with the file and the version it serves, before any byte is. */
-	vfs_event(c, what, ppath, version, &d, r < 0 ? -r : 0, &ev);
-	ev.detail = file;
-	if (vault_record(v->vault, &ev) < 0)
-		r = -EIO;
-	return r;
+	return record_open(v, c, what, ppath, version, &d, file, r < 0 ? -r : 0);
 }

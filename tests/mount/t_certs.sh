@@ -38,6 +38,8 @@ check "one to delete" cert create "$V" gone --subject /CN=gone.example
 check "a key to delete" "$VAULTFS" key create "$V" old --type ec-p256
 start
 
+# rec JQ_FILTER: the newest record the filter selects, through it, as raw text
+rec() { jq -r "$1" "$A" | tail -n 1; }
 lsw() { ls "$1" | tr '\n' ' ' | sed 's/ $//'; }
 same "root" "certs keys secrets" "$(lsw "$M")"
 same ".deleted" "certs keys secrets" "$(lsw "$D")"
@@ -80,8 +82,8 @@ same "mkdir in certs/" "EPERM" "$(sys_ mkdir "$C/new")"
 same "rmdir certs/web: not a delete" "EPERM" "$(sys_ rmdir "$C/web")"
 same "rm -r certs/web deletes nothing" 1 "$(rm -rf "$C/web" 2>/dev/null; echo $?)"
 same "certs/web still there" "cert.pem chain.pem fullchain.pem key.pem" "$(lsw "$C/web")"
-same "the refusal recorded" '"certificate" "EACCES"' \
-	"$(last_record 'select(.op=="open" and .path=="certs/web" and .decision=="deny") | .rule, .result' | tr '\n' ' ' | sed 's/ $//')"
+same "the refusal recorded" 'certificate EACCES' \
+	"$(rec 'select(.op=="open" and .path=="certs/web" and .decision=="deny") | "\(.rule) \(.result)"')"
 
 # Policy: read for the public files, export alone for key.pem.
 same "read only: cert.pem" "$(cat "$C/web/cert.pem")" "$(as_sys 1001 read "$C/web/cert.pem")"
@@ -91,11 +93,11 @@ same "read only: cert.pem shown readable, the caller's" "400 1001 1001" \
 same "read only: key.pem shown unreadable" "0" "$(as_sys 1001 stat "$C/web/key.pem" | cut -d' ' -f1)"
 same "read and export: key.pem shown readable" "400" "$(as_sys 1002 stat "$C/web/key.pem" | cut -d' ' -f1)"
 same "read only: access(R_OK) on key.pem" "EACCES" "$(as_sys 1001 access "$C/web/key.pem" r)"
-same "the denial recorded as export" '1001 "deny" "EACCES" "key.pem"' \
-	"$(last_record 'select(.op=="export" and .uid==1001) | .uid, .decision, .result, .detail' | tr '\n' ' ' | sed 's/ $//')"
+same "the denial recorded as export" '1001 deny EACCES key.pem' \
+	"$(rec 'select(.op=="export" and .uid==1001) | "\(.uid) \(.decision) \(.result) \(.detail)"')"
 same "read and export: key.pem" "$(cat "$C/web/key.pem")" "$(as_sys 1002 read "$C/web/key.pem")"
-same "the export recorded, with its version" '1002 "certs/web" "allow" 0 "key.pem" 1' \
-	"$(last_record 'select(.op=="export" and .uid==1002) | .uid, .path, .decision, .result, .detail, .version' | tr '\n' ' ' | sed 's/ $//')"
+same "the export recorded, with its version" '1002 certs/web allow 0 key.pem 1' \
+	"$(rec 'select(.op=="export" and .uid==1002) | "\(.uid) \(.path) \(.decision) \(.result) \(.detail) \(.version)"')"
 same "export alone: key.pem" "$(cat "$C/web/key.pem")" "$(as_sys 1003 read "$C/web/key.pem")"
 same "export alone: not cert.pem" "open:EACCES" "$(as_sys 1003 read "$C/web/cert.pem")"
 same "export alone: cannot list the folder" "EACCES" "$(as_sys 1003 list "$C/web")"
@@ -103,8 +105,8 @@ same "no right: certs/web is not there for one who may list certs/" "open:EACCES
 	"$(as_sys 1004 read "$C/web/cert.pem")"
 same "no right: nor its key" "open:EACCES" "$(as_sys 1004 read "$C/web/key.pem")"
 same "no right at all: not there" "open:ENOENT" "$(as_sys 1006 read "$C/web/cert.pem")"
-same "the public files' opens recorded" '1001 "allow" "cert.pem"' \
-	"$(last_record 'select(.op=="open" and .path=="certs/web" and .uid==1001) | .uid, .decision, .detail' | tr '\n' ' ' | sed 's/ $//')"
+same "the public files' opens recorded" '1001 allow cert.pem' \
+	"$(rec 'select(.op=="open" and .path=="certs/web" and .uid==1001) | "\(.uid) \(.decision) \(.detail)"')"
 same "a rule on another certificate gives nothing here" "open:EACCES" \
 	"$(as_sys 1001 read "$C/self/cert.pem")"
 
@@ -155,16 +157,16 @@ same "recover to another name" "EXDEV" "$(sys_ rename "$D/certs/gone" "$C/other"
 same "recover without the right" "EACCES" "$(as_sys 1004 rename "$D/certs/gone" "$C/gone")"
 same "mv back recovers (uid with recover)" "ok" "$(as_sys 1005 rename "$D/certs/gone" "$C/gone")"
 same "recovered, the same certificate" "$fp" "$(openssl x509 -in "$C/gone/cert.pem" -noout -fingerprint)"
-same "the recovery recorded" '1005 "certs/gone" "allow" 0' \
-	"$(last_record 'select(.op=="recover" and .path=="certs/gone") | .uid, .path, .decision, .result' | tr '\n' ' ' | sed 's/ $//')"
+same "the recovery recorded" '1005 certs/gone allow 0' \
+	"$(rec 'select(.op=="recover" and .path=="certs/gone") | "\(.uid) \(.path) \(.decision) \(.result)"')"
 same "mv into .deleted without delete" "EACCES" "$(as_sys 1005 rename "$C/gone" "$D/certs/gone")"
 check "mv into .deleted soft-deletes" mv "$C/gone" "$D/certs/gone"
 same "deleted again" "gone" "$(lsw "$D/certs")"
 same "purge needs purge" "EACCES" "$(as_sys 1004 rmdir "$D/certs/gone")"
 same "rmdir purges" "ok" "$(as_sys 1005 rmdir "$D/certs/gone")"
 same "purged: nowhere" "" "$(lsw "$D/certs")"
-same "the purge recorded" '1005 "certs/gone" "allow" 0' \
-	"$(last_record 'select(.op=="purge" and .path=="certs/gone") | .uid, .path, .decision, .result' | tr '\n' ' ' | sed 's/ $//')"
+same "the purge recorded" '1005 certs/gone allow 0' \
+	"$(rec 'select(.op=="purge" and .path=="certs/gone") | "\(.uid) \(.path) \(.decision) \(.result)"')"
 refuses "nothing left to recover" '.' cert recover "$V" gone
 
 # .deleted/keys: the same for keys.
@@ -175,8 +177,8 @@ same "mv back recovers" "ok" "$(as_sys 1005 rename "$D/keys/old" "$M/keys/old")"
 check "the recovered key is served" openssl pkey -pubin -in "$M/keys/old/public.pem" -noout
 same "mv into .deleted soft-deletes" "ok" "$(as_sys 1005 rename "$M/keys/old" "$D/keys/old")"
 same "purge without purge" "EACCES" "$(as_sys 1005 rmdir "$D/keys/old")"
-same "a denied purge recorded" '1005 "keys/old" "deny" "EACCES"' \
-	"$(last_record 'select(.op=="purge" and .path=="keys/old") | .uid, .path, .decision, .result' | tr '\n' ' ' | sed 's/ $//')"
+same "a denied purge recorded" '1005 keys/old deny EACCES' \
+	"$(rec 'select(.op=="purge" and .path=="keys/old") | "\(.uid) \(.path) \(.decision) \(.result)"')"
 check "rm -r purges" rm -r "$D/keys/old"
 same "purged" "" "$(lsw "$D/keys")"
 same "the key is gone for good" "" "$("$VAULTFS" key list "$V" | awk '$1 == "old"')"

@@ -84,8 +84,8 @@ served_serial() {
 }
 same "nginx serves the current version" "$(openssl x509 -in "$C/web/cert.pem" -noout -serial)" \
 	"$(served_serial)"
-same "nginx's export recorded with its executable" '0 "allow" "key.pem" "/usr/sbin/nginx"' \
-	"$(last_record 'select(.op=="export" and .decision=="allow") | .uid, .decision, .detail, .exe' | tr '\n' ' ' | sed 's/ $//')"
+same "nginx's export recorded with its executable" "0 allow key.pem $NGINX" \
+	"$(jq -r 'select(.op=="export" and .decision=="allow") | "\(.uid) \(.decision) \(.detail) \(.exe)"' "$V/audit.log" | tail -n 1)"
 
 # Renew, reload: the new version is served.
 old=$(served_serial)
