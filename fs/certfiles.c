@@ -48,8 +48,8 @@ static int folder_files(struct vfs *v, const char *name, uint64_t folder, unsign
 			return r;
 		mask &= ~CERTS_FILE_BIT(CERTS_CSR);
 	}
-	if (info.pending &&
-	    certs_version_files(v->store, name, info.pending, &pending_mask, &pending_created) == 0) {
+	if (info.pending && certs_version_files(v->store, name, info.pending, &pending_mask,
+						&pending_created) == 0) {
 		mask |= pending_mask & CERTS_FILE_BIT(CERTS_CSR);
 		if (!info.current)
 			created = pending_created;
@@ -194,8 +194,9 @@ int vfs_certs_stat(struct vfs *v, const struct node *n, unsigned rights, struct 
 	st->st_blocks = (st->st_size + 511) / 512;
 	st->st_nlink = 1;
 	set_times(st, created);
-	st->st_mode = S_IFREG |
-		      (rights & POLICY_BIT(f == CERTS_KEY ? POLICY_EXPORT : POLICY_READ) ? 0400 : 0);
+	st->st_mode =
+		S_IFREG |
+		(rights & POLICY_BIT(f == CERTS_KEY ? POLICY_EXPORT : POLICY_READ) ? 0400 : 0);
 	return 0;
 }
 

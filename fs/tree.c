@@ -63,8 +63,8 @@ static int access_denied(struct vfs *v, struct caller *c, const struct node *n, 
 	int w = (mask & W_OK) && !(m & 0200);
 
 	vfs_policy_path(n, ppath, sizeof(ppath));
-	if (w && (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET ||
-		  n->kind == NODE_CERT_FILE))
+	if (w &&
+	    (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET || n->kind == NODE_CERT_FILE))
 		return vfs_refuse(v, c, "access", ppath, vfs_read_only_rule(n), EACCES);
 	if (!w && !node_is_dir(n->kind) && (mask & X_OK) && !(mask & R_OK && !(m & 0400)))
 		return vfs_refuse(v, c, "access", ppath, "modes", EACCES);

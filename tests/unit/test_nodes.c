@@ -37,8 +37,8 @@ static void test_fixed(void **state)
 		uint64_t ino;
 		enum node_kind kind;
 	} fixed[] = {
-		{ 1, NODE_ROOT },  { 2, NODE_SECRETS },	      { 3, NODE_KEYS },
-		{ 4, NODE_TRASH }, { 5, NODE_TRASH_SECRETS }, { 6, NODE_CERTS },
+		{ 1, NODE_ROOT },	{ 2, NODE_SECRETS },	   { 3, NODE_KEYS },
+		{ 4, NODE_TRASH },	{ 5, NODE_TRASH_SECRETS }, { 6, NODE_CERTS },
 		{ 7, NODE_TRASH_KEYS }, { 8, NODE_TRASH_CERTS },
 	};
 
