@@ -91,7 +91,7 @@ int vfs_trash_stat(struct vfs *v, const struct node *n, unsigned rights, struct 
 	if (r < 0)
 		return r;
 	/* as any folder's: r for list on it, x for a way in */
-	st->st_mode = vfs_mode_for(n->kind, rights);
+	st->st_mode = S_IFDIR | (rights & POLICY_BIT(POLICY_LIST) ? 0400 : 0) | (rights ? 0100 : 0);
 	st->st_nlink = 2;
 	st->st_mtim.tv_sec = (time_t)(deleted / 1000000);
 	st->st_mtim.tv_nsec = (long)(deleted % 1000000) * 1000;
@@ -117,8 +117,12 @@ int vfs_trash_purge(struct vfs *v, struct caller *c, const struct node *parent, 
 	if (name_segment_check(name, strlen(name)) < 0 || strchr(name, '@'))
 		return -ENOENT;
 	object_path(keys, name, ppath, sizeof(ppath));
+	/* refused: EACCES, or ENOENT where the caller may not list the folder (as lookup.c's
+	 * vfs_hidden_errno answers, without a file cycle) */
 	if (!vfs_decide(v, c, POLICY_PURGE, ppath, &d))
-		return vfs_deny(v, c, "purge", ppath, &d, vfs_hidden_errno(v, c, parent));
+		return vfs_deny(v, c, "purge", ppath, &d,
+				vfs_rights(v, c, parent) & POLICY_BIT(POLICY_LIST) ? EACCES
+										   : ENOENT);
 	vfs_event(c, "purge", ppath, 0, &d, 0, &ev);
 	vault_act_init(&act, &ev);
 	if (keys)
