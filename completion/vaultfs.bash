@@ -211,7 +211,7 @@ _vaultfs() {
 		if ((argi == 0)); then
 			_filedir # DIR, or a candidate FILE
 		elif [[ $sub == explain ]] && ((argi == 1)); then
-			COMPREPLY=($(compgen -W "list read write delete recover purge sign encrypt decrypt wrap unwrap" -- "$cur"))
+			COMPREPLY=($(compgen -W "list read write delete recover purge sign encrypt decrypt wrap unwrap export" -- "$cur"))
 		fi
 		;;
 	audit)

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "certs.h"
 #include "log.h"
 #include "names.h"
 #include "timeutil.h"
@@ -64,6 +65,9 @@ void vfs_key_policy_path(const struct node *n, char *buf, size_t len)
 /* The path policy speaks of for a node. */
 void vfs_policy_path(const struct node *n, char *buf, size_t len)
 {
+	char name[NAME_SEGMENT_MAX + 1];
+	const char *file;
+
 	switch (n->kind) {
 	case NODE_ROOT:
 		vfs_concat(buf, len, "", NULL, NULL);
@@ -74,6 +78,24 @@ void vfs_policy_path(const struct node *n, char *buf, size_t len)
 	case NODE_KEY:
 	case NODE_KEY_FILE:
 		vfs_key_policy_path(n, buf, len);
+		break;
+	case NODE_CERTS:
+	case NODE_TRASH_CERTS:
+		vfs_concat(buf, len, "certs", NULL, NULL);
+		break;
+	case NODE_CERT:
+	case NODE_CERT_FILE:
+	case NODE_TRASH_CERT:
+		/* one path for the folder, every version and every file in them */
+		vfs_key_split(n->path, name, sizeof(name), &file);
+		vfs_concat(buf, len, "certs/", name, NULL);
+		break;
+	case NODE_TRASH_KEYS:
+		/* listing .deleted/keys is list on keys; a deleted key keeps its path */
+		vfs_concat(buf, len, "keys", NULL, NULL);
+		break;
+	case NODE_TRASH_KEY:
+		vfs_concat(buf, len, "keys/", n->path, NULL);
 		break;
 	case NODE_TRASH:
 		/* .deleted/P is decided as P: .deleted itself as the root */
@@ -164,7 +186,20 @@ int vfs_refuse(struct vfs *v, struct caller *c, const char *what, const char *pa
 
 const char *vfs_read_only_rule(const struct node *n)
 {
+	if (n->kind == NODE_CERT_FILE)
+		return "certificate";
 	return n->kind == NODE_VERSION ? "history" : "deleted";
+}
+
+enum policy_op vfs_read_op(const struct node *n)
+{
+	char name[NAME_SEGMENT_MAX + 1];
+	const char *file;
+
+	if (n->kind != NODE_CERT_FILE)
+		return POLICY_READ;
+	vfs_key_split(n->path, name, sizeof(name), &file);
+	return certs_file_from_name(file) == CERTS_KEY ? POLICY_EXPORT : POLICY_READ;
 }
 
 int vfs_deny_node(struct vfs *v, struct caller *c, const char *what, const struct node *n, int err)
@@ -173,7 +208,7 @@ int vfs_deny_node(struct vfs *v, struct caller *c, const char *what, const struc
 	struct policy_decision d;
 
 	vfs_policy_path(n, path, sizeof(path));
-	vfs_decide(v, c, POLICY_READ, path, &d);
+	vfs_decide(v, c, vfs_read_op(n), path, &d);
 	return vfs_deny(v, c, what, path, &d, err);
 }
 

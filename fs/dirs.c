@@ -105,7 +105,7 @@ void vfs_dirs_release_all(struct vfs *v)
 }
 
 /* Fills listing @l with folder @n's entries: what the tree holds there, or what the store
- * or the keys have under it. */
+ * or the keys and certificates have under it. */
 static int listing_fill(struct vfs *v, const struct node *n, struct listing *l)
 {
 	int r;
@@ -120,11 +120,17 @@ static int listing_fill(struct vfs *v, const struct node *n, struct listing *l)
 		if (r >= 0)
 			r = listing_add(l, "keys", 1);
 		if (r >= 0)
+			r = listing_add(l, "certs", 1);
+		if (r >= 0)
 			r = listing_add(l, ".deleted", 1);
 		break;
 	case NODE_TRASH:
 		if (r >= 0)
 			r = listing_add(l, "secrets", 1);
+		if (r >= 0)
+			r = listing_add(l, "keys", 1);
+		if (r >= 0)
+			r = listing_add(l, "certs", 1);
 		break;
 	case NODE_SECRETS:
 	case NODE_FOLDER:
@@ -135,6 +141,18 @@ static int listing_fill(struct vfs *v, const struct node *n, struct listing *l)
 	case NODE_KEY:
 		if (r >= 0)
 			r = vfs_keys_list(v, n, add_cb, l);
+		break;
+	case NODE_CERTS:
+	case NODE_CERT:
+		if (r >= 0)
+			r = vfs_certs_list(v, n, add_cb, l);
+		break;
+	case NODE_TRASH_KEYS:
+	case NODE_TRASH_CERTS:
+	case NODE_TRASH_KEY:
+	case NODE_TRASH_CERT:
+		if (r >= 0)
+			r = vfs_trash_list(v, n, add_cb, l);
 		break;
 	case NODE_TRASH_SECRETS:
 	case NODE_TRASH_FOLDER:

@@ -167,6 +167,21 @@ static void open_key_file(fuse_req_t req, struct vfs *v, struct caller *c, const
 	reply_open(req, v, h, fi);
 }
 
+/* Opens certificate file @n: a handle that certfiles.c decides on and records. */
+static void open_cert_file(fuse_req_t req, struct vfs *v, struct caller *c, const struct node *n,
+			   struct fuse_file_info *fi)
+{
+	struct handle *h = handle_new(n->kind, n->path);
+	int r = h ? vfs_certfile_open(v, c, n, fi->flags & O_ACCMODE, h) : -ENOMEM;
+
+	if (r < 0) {
+		handle_free(v, h);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	reply_open(req, v, h, fi);
+}
+
 /* Whether @c may open secret or version @n (policy path @ppath) as @acc asks: 0 with the
  * rule in @d, or the refusal, recorded. */
 static int open_allowed(struct vfs *v, struct caller *c, const struct node *n, int acc,
@@ -235,6 +250,10 @@ void vfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (n->kind == NODE_KEY_FILE) {
 		open_key_file(req, v, &c, n, fi);
+		return;
+	}
+	if (n->kind == NODE_CERT_FILE) {
+		open_cert_file(req, v, &c, n, fi);
 		return;
 	}
 	vfs_policy_path(n, ppath, sizeof(ppath));

@@ -74,6 +74,12 @@ int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
 	if (n->kind == NODE_KEY || n->kind == NODE_KEY_FILE)
 		return vfs_keys_stat(v, n, rights >= 0 ? (unsigned)rights : vfs_rights(v, c, n),
 				     st);
+	if (n->kind == NODE_CERT || n->kind == NODE_CERT_FILE)
+		return vfs_certs_stat(v, n, rights >= 0 ? (unsigned)rights : vfs_rights(v, c, n),
+				      st);
+	if (n->kind == NODE_TRASH_KEY || n->kind == NODE_TRASH_CERT)
+		return vfs_trash_stat(v, n, rights >= 0 ? (unsigned)rights : vfs_rights(v, c, n),
+				      st);
 	st->st_mode = vfs_mode_for(n->kind, rights >= 0 ? (unsigned)rights : vfs_rights(v, c, n));
 	switch (n->kind) {
 	case NODE_FOLDER:
@@ -84,9 +90,12 @@ int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
 	case NODE_ROOT:
 	case NODE_SECRETS:
 	case NODE_KEYS:
+	case NODE_CERTS:
 	case NODE_TRASH:
 	case NODE_TRASH_SECRETS:
 	case NODE_TRASH_FOLDER:
+	case NODE_TRASH_KEYS:
+	case NODE_TRASH_CERTS:
 		st->st_nlink = 2;
 		set_times(st, v->started);
 		return 0;
@@ -119,7 +128,11 @@ int vfs_stat_known(struct vfs *v, struct caller *c, const struct node *n,
 		break;
 	case NODE_KEY:
 	case NODE_KEY_FILE:
-		return -EINVAL; /* vfs_keys_stat's */
+	case NODE_CERT:
+	case NODE_CERT_FILE:
+	case NODE_TRASH_KEY:
+	case NODE_TRASH_CERT:
+		return -EINVAL; /* vfs_keys_stat's, vfs_certs_stat's, vfs_trash_stat's */
 	case NODE_TRASH_SECRET:
 		r = store_secret_stat(v->store, n->path, STORE_DELETED, &ss);
 		if (r < 0)
@@ -278,12 +291,19 @@ static int resolve_deleted(struct vfs *v, const struct node *parent, const char 
 	return r < 0 ? r : -ENOENT;
 }
 
-/* The fixed folders: secrets/, keys/, .deleted/ and .deleted/secrets/. */
+/* The fixed folders: secrets/, keys/, certs/, .deleted/ and .deleted/secrets/, keys/ and
+ * certs/. */
 static int resolve_fixed(const struct node *parent, const char *name, char *path,
 			 struct resolved *res)
 {
 	if (parent->kind == NODE_TRASH && strcmp(name, "secrets") == 0)
 		res->kind = NODE_TRASH_SECRETS;
+	else if (parent->kind == NODE_TRASH && strcmp(name, "keys") == 0)
+		res->kind = NODE_TRASH_KEYS;
+	else if (parent->kind == NODE_TRASH && strcmp(name, "certs") == 0)
+		res->kind = NODE_TRASH_CERTS;
+	else if (parent->kind == NODE_ROOT && strcmp(name, "certs") == 0)
+		res->kind = NODE_CERTS;
 	else if (parent->kind == NODE_ROOT && strcmp(name, "secrets") == 0)
 		res->kind = NODE_SECRETS;
 	else if (parent->kind == NODE_ROOT && strcmp(name, "keys") == 0)
@@ -319,6 +339,14 @@ static int resolve(struct vfs *v, const struct node *parent, const char *name,
 	case NODE_KEY:
 		r = vfs_keys_resolve(v, parent, name, &res.kind, path, len, &res.version);
 		break;
+	case NODE_CERTS:
+	case NODE_CERT:
+		r = vfs_certs_resolve(v, parent, name, &res.kind, path, len, &res.version);
+		break;
+	case NODE_TRASH_KEYS:
+	case NODE_TRASH_CERTS:
+		r = vfs_trash_resolve(v, parent, name, &res.kind, path, len);
+		break;
 	case NODE_TRASH_SECRETS:
 	case NODE_TRASH_FOLDER:
 		r = resolve_deleted(v, parent, name, path, len, &res);
@@ -340,8 +368,9 @@ static int resolve(struct vfs *v, const struct node *parent, const char *name,
 
 static int is_fixed_kind(enum node_kind kind)
 {
-	return kind == NODE_SECRETS || kind == NODE_KEYS || kind == NODE_TRASH ||
-	       kind == NODE_TRASH_SECRETS;
+	return kind == NODE_SECRETS || kind == NODE_KEYS || kind == NODE_CERTS ||
+	       kind == NODE_TRASH || kind == NODE_TRASH_SECRETS || kind == NODE_TRASH_KEYS ||
+	       kind == NODE_TRASH_CERTS;
 }
 
 void vfs_reply_entry(fuse_req_t req, struct vfs *v, struct caller *c, enum node_kind kind,
@@ -425,7 +454,7 @@ void vfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		char ppath[NAME_PATH_MAX + 16];
 
 		vfs_policy_path(&child, ppath, sizeof(ppath));
-		vfs_decide(v, &c, POLICY_READ, ppath, &d);
+		vfs_decide(v, &c, vfs_read_op(&child), ppath, &d);
 		fuse_reply_err(req,
 			       -vfs_deny(v, &c, "lookup", ppath, &d, vfs_hidden_errno(v, &c, p)));
 		return;

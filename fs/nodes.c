@@ -12,7 +12,6 @@
 #include "vfs.h"
 
 #define NODES_BUCKETS 4096
-#define FIXED_MAX NODE_TRASH_SECRETS
 
 struct nodes {
 	/* Every request looks its inode up; lookups and forgets change the table. */
@@ -29,6 +28,7 @@ int node_is_dir(enum node_kind kind)
 	case NODE_VERSION:
 	case NODE_TRASH_SECRET:
 	case NODE_KEY_FILE:
+	case NODE_CERT_FILE:
 		return 0;
 	default:
 		return 1;
@@ -38,7 +38,8 @@ int node_is_dir(enum node_kind kind)
 static int is_fixed(enum node_kind kind)
 {
 	return kind == NODE_ROOT || kind == NODE_SECRETS || kind == NODE_KEYS ||
-	       kind == NODE_TRASH || kind == NODE_TRASH_SECRETS;
+	       kind == NODE_CERTS || kind == NODE_TRASH || kind == NODE_TRASH_SECRETS ||
+	       kind == NODE_TRASH_KEYS || kind == NODE_TRASH_CERTS;
 }
 
 static size_t key_hash(enum node_kind kind, const char *path, uint64_t version)
@@ -96,7 +97,8 @@ int nodes_new(struct nodes **ret)
 	/* Fixed numbers: the root must be FUSE_ROOT_ID (1). */
 	if (!add(t, NODE_ROOT, "", 0, FUSE_ROOT_ID) || !add(t, NODE_SECRETS, "", 0, 2) ||
 	    !add(t, NODE_KEYS, "", 0, 3) || !add(t, NODE_TRASH, "", 0, 4) ||
-	    !add(t, NODE_TRASH_SECRETS, "", 0, 5)) {
+	    !add(t, NODE_TRASH_SECRETS, "", 0, 5) || !add(t, NODE_CERTS, "", 0, 6) ||
+	    !add(t, NODE_TRASH_KEYS, "", 0, 7) || !add(t, NODE_TRASH_CERTS, "", 0, 8)) {
 		nodes_free(t);
 		return -ENOMEM;
 	}

@@ -25,12 +25,19 @@ enum node_kind {
 	NODE_TRASH_SECRET, /* .deleted/secrets/PATH */
 	NODE_KEY, /* keys/NAME (version 0) or keys/NAME@N; path NAME */
 	NODE_KEY_FILE, /* a file in it; path NAME/FILE, version as its folder's */
+	NODE_CERTS, /* certs/ */
+	NODE_CERT, /* certs/NAME (version 0) or certs/NAME@N; path NAME */
+	NODE_CERT_FILE, /* a file in it; path NAME/FILE, version as its folder's */
+	NODE_TRASH_KEYS, /* .deleted/keys/ */
+	NODE_TRASH_CERTS, /* .deleted/certs/ */
+	NODE_TRASH_KEY, /* .deleted/keys/NAME, an empty folder; path NAME */
+	NODE_TRASH_CERT, /* .deleted/certs/NAME, an empty folder; path NAME */
 };
 
 struct node {
 	uint64_t ino;
 	enum node_kind kind;
-	uint64_t version; /* NODE_VERSION, NODE_KEY, NODE_KEY_FILE */
+	uint64_t version; /* NODE_VERSION, NODE_KEY, NODE_KEY_FILE, NODE_CERT, NODE_CERT_FILE */
 	char *path; /* below secrets/ ("" for the top folders) */
 	uint64_t nlookup; /* protected by nodes->lock */
 	struct node *next_ino, *next_key;
@@ -38,7 +45,8 @@ struct node {
 
 struct nodes;
 
-/* A table holding the fixed nodes (root, secrets/, keys/, .deleted/, .deleted/secrets/). */
+/* A table holding the fixed nodes (root, secrets/, keys/, certs/, .deleted/ and its
+ * secrets/, keys/ and certs/). */
 int nodes_new(struct nodes **ret);
 void nodes_free(struct nodes *t);
 

@@ -63,11 +63,12 @@ static int access_denied(struct vfs *v, struct caller *c, const struct node *n, 
 	int w = (mask & W_OK) && !(m & 0200);
 
 	vfs_policy_path(n, ppath, sizeof(ppath));
-	if (w && (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET))
+	if (w &&
+	    (n->kind == NODE_VERSION || n->kind == NODE_TRASH_SECRET || n->kind == NODE_CERT_FILE))
 		return vfs_refuse(v, c, "access", ppath, vfs_read_only_rule(n), EACCES);
 	if (!w && !node_is_dir(n->kind) && (mask & X_OK) && !(mask & R_OK && !(m & 0400)))
 		return vfs_refuse(v, c, "access", ppath, "modes", EACCES);
-	vfs_decide(v, c, w ? POLICY_WRITE : POLICY_READ, ppath, &d);
+	vfs_decide(v, c, w ? POLICY_WRITE : vfs_read_op(n), ppath, &d);
 	if (d.allow) /* the mode lacks what policy gives: the tree's own limit */
 		return vfs_refuse(v, c, "access", ppath, "modes", EACCES);
 	return vfs_deny(v, c, "access", ppath, &d, EACCES);
@@ -114,6 +115,7 @@ void vfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct vfs *v = vfs_data(req);
 	struct node *n = vfs_node(req, ino);
+	unsigned rights;
 	struct caller c;
 	mode_t m;
 	int r;
@@ -129,7 +131,10 @@ void vfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	}
 	/* only what the caller sees is decided here: a recent read of it will do */
 	c.recent_ok = 1;
-	m = vfs_mode_for(n->kind, vfs_rights(v, &c, n));
+	rights = vfs_rights(v, &c, n);
+	m = vfs_mode_for(n->kind, rights);
+	if (n->kind == NODE_CERT_FILE) /* key.pem is read with export */
+		m = S_IFREG | (rights & POLICY_BIT(vfs_read_op(n)) ? 0400 : 0);
 	if (((mask & R_OK) && !(m & 0400)) || ((mask & W_OK) && !(m & 0200)) ||
 	    ((mask & X_OK) && !(m & 0100)) || (mask == F_OK && !(m & 0777)))
 		fuse_reply_err(req, -access_denied(v, &c, n, mask, m));
@@ -190,6 +195,12 @@ void vfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	vfs_caller(req, &c);
+	if (p->kind == NODE_TRASH_KEYS || p->kind == NODE_TRASH_CERTS) {
+		fuse_reply_err(req, -vfs_trash_purge(v, &c, p, name));
+		return;
+	}
+	/* keys/NAME and certs/NAME are not removed by rmdir (nor by rm -r, which empties a
+	 * folder first): deleting one is `vaultfs key|cert delete`, or mv to .deleted/ */
 	if (p->kind != NODE_SECRETS && p->kind != NODE_FOLDER) {
 		vfs_child_policy_path(p, name, ppath, sizeof(ppath));
 		fuse_reply_err(
@@ -371,7 +382,8 @@ static int trash_kind(enum node_kind k)
  * mv within secrets/ moves or replaces (an editor's temporary file renamed over its
  * target gives the target a new version and leaves no temporary name); mv from
  * .deleted/secrets/X back to secrets/X recovers; mv of secrets/X to .deleted/secrets/X
- * deletes. Everything else crosses what vaultfs can do in one step: EXDEV.
+ * deletes; the same between keys/ or certs/ and .deleted/keys/ or .deleted/certs/ (trash.c).
+ * Everything else crosses what vaultfs can do in one step: EXDEV.
  */
 void vfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		   const char *newname, unsigned int flags)
@@ -392,6 +404,11 @@ void vfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 		return;
 	}
 	vfs_caller(req, &c);
+	if (vfs_trash_move_kind(p, np)) {
+		r = vfs_trash_move(v, &c, p, name, np, newname);
+		fuse_reply_err(req, r < 0 ? -r : 0);
+		return;
+	}
 	if (!(live_kind(p->kind) || trash_kind(p->kind)) ||
 	    !(live_kind(np->kind) || trash_kind(np->kind))) {
 		vfs_child_policy_path(p, name, pfrom, sizeof(pfrom));

@@ -185,8 +185,11 @@ int vfs_deny(struct vfs *v, struct caller *c, const char *what, const char *path
 int vfs_refuse(struct vfs *v, struct caller *c, const char *what, const char *path, const char *why,
 	       int err);
 /* The rule the tree cites for refusing to change a read-only node: "history" for a
- * version, "deleted" for a soft-deleted secret. */
+ * version, "deleted" for a soft-deleted secret, "certificate" for a certificate's file. */
 const char *vfs_read_only_rule(const struct node *n);
+/* The operation that reading @n's bytes needs: export for a certificate's key.pem, read
+ * for everything else. */
+enum policy_op vfs_read_op(const struct node *n);
 /* Records that @c has no right on node @n, asked @what: the denial cites the rule that
  * decides read on it. Returns -@err, or -EIO. */
 int vfs_deny_node(struct vfs *v, struct caller *c, const char *what, const struct node *n, int err);
@@ -260,6 +263,40 @@ uint64_t vfs_keyfile_held(const struct handle *h);
 int vfs_keyfile_read(struct vfs *v, struct handle *h, size_t size, off_t off, const void **ret,
 		     size_t *ret_len);
 void vfs_keyfile_free(struct handle *h);
+
+/* certfiles.c: certs/ */
+/* The node @name under certs/ or certs/NAME[@N]/. */
+int vfs_certs_resolve(struct vfs *v, const struct node *parent, const char *name,
+		      enum node_kind *ret_kind, char *path, size_t len, uint64_t *ret_version);
+/* The names in certs/ or certs/NAME[@N]/, through @add. */
+int vfs_certs_list(struct vfs *v, const struct node *n, int (*add)(const char *, int, void *),
+		   void *l);
+/* Mode, size and times of a certificate node for a caller with @rights on it. */
+int vfs_certs_stat(struct vfs *v, const struct node *n, unsigned rights, struct stat *st);
+/* Opens certificate file @n, as @acc (O_RDONLY...) asks, for @c into @h: its bytes in
+ * h->value. Read-only: any other @acc is EACCES. Needs read (export for key.pem); the open
+ * is recorded, refused or not. */
+int vfs_certfile_open(struct vfs *v, struct caller *c, const struct node *n, int acc,
+		      struct handle *h);
+
+/* trash.c: .deleted/keys/ and .deleted/certs/ */
+/* The soft-deleted key or certificate @name under .deleted/keys/ or .deleted/certs/. */
+int vfs_trash_resolve(struct vfs *v, const struct node *parent, const char *name,
+		      enum node_kind *ret_kind, char *path, size_t len);
+/* The names in .deleted/keys/ or .deleted/certs/ (their own folders are empty). */
+int vfs_trash_list(struct vfs *v, const struct node *n, int (*add)(const char *, int, void *),
+		   void *l);
+int vfs_trash_stat(struct vfs *v, const struct node *n, unsigned rights, struct stat *st);
+/* rmdir of @name under .deleted/keys/ or .deleted/certs/ (@parent): purge, needing purge
+ * on keys/NAME or certs/NAME; decided and recorded. */
+int vfs_trash_purge(struct vfs *v, struct caller *c, const struct node *parent, const char *name);
+/* Whether a rename from @p to @np is one of .deleted/keys/ <-> keys/, .deleted/certs/ <->
+ * certs/ (a recover, or a soft delete). */
+int vfs_trash_move_kind(const struct node *p, const struct node *np);
+/* That rename of @name to @newname: under its own name only (-EXDEV otherwise); needs
+ * recover (or delete) on the key's or certificate's path; decided and recorded. */
+int vfs_trash_move(struct vfs *v, struct caller *c, const struct node *p, const char *name,
+		   const struct node *np, const char *newname);
 
 /* xattr.c */
 void vfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);

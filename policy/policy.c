@@ -30,7 +30,7 @@ static const char *const op_names[POLICY_OP_COUNT] = {
 	[POLICY_LIST] = "list",	    [POLICY_READ] = "read",	  [POLICY_WRITE] = "write",
 	[POLICY_DELETE] = "delete", [POLICY_RECOVER] = "recover", [POLICY_PURGE] = "purge",
 	[POLICY_SIGN] = "sign",	    [POLICY_ENCRYPT] = "encrypt", [POLICY_DECRYPT] = "decrypt",
-	[POLICY_WRAP] = "wrap",	    [POLICY_UNWRAP] = "unwrap",
+	[POLICY_WRAP] = "wrap",	    [POLICY_UNWRAP] = "unwrap",	  [POLICY_EXPORT] = "export",
 };
 
 const char *policy_op_name(enum policy_op op)

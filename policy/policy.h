@@ -5,7 +5,7 @@
  * The policy is a text file, one rule a line:
  *     EFFECT  OPERATIONS  PATH  WHO
  * EFFECT is allow or deny; OPERATIONS a comma-separated list of list read write delete
- * recover purge sign encrypt decrypt wrap unwrap, or '*'; PATH a glob over the mount's
+ * recover purge sign encrypt decrypt wrap unwrap export, or '*'; PATH a glob over the mount's
  * paths (glob.h); WHO '*' or conditions that must all hold: uid=N user=NAME gid=N
  * group=NAME cgroup=GLOB exe=GLOB. Deny wins over allow; nothing matching denies; uid 0
  * has no rights but those given.
@@ -36,6 +36,7 @@ enum policy_op {
 	POLICY_DECRYPT,
 	POLICY_WRAP,
 	POLICY_UNWRAP,
+	POLICY_EXPORT, /* a certificate's private key, certs/NAME/key.pem */
 	POLICY_OP_COUNT,
 };
 

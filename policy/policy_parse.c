@@ -138,7 +138,7 @@ static int parse_head(struct rule *r, char **w, const struct at *at)
 	if (parse_ops(ops_copy, &r->ops) < 0)
 		return line_error(at,
 				  "bad operations \"%s\" (comma-separated list read write delete "
-				  "recover purge sign encrypt decrypt wrap unwrap, or *)",
+				  "recover purge sign encrypt decrypt wrap unwrap export, or *)",
 				  w[1]);
 	if (glob_check(w[2]) < 0)
 		return line_error(at, "bad path glob \"%s\"", w[2]);

@@ -40,6 +40,8 @@ if [ "${1:-}" = --tests ]; then
 		docker.io busybox-static  # containers across restarts: the Docker engine and the
 		                          # busybox of its test image (mount.t_docker)
 		docker-compose yamllint   # the container examples run and checked (cli.t_examples)
+		nginx-light curl          # a real server serves a certificate and its key read from
+		                          # the mount, and a real client checks it (mount.t_nginx)
 	)
 fi
 

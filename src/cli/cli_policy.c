@@ -32,10 +32,10 @@ static const char policy_help[] =
 	"explain   prints the decision for a caller and the rule behind it: \"allow policy:LINE\"\n"
 	"          (exit 0) or \"deny policy:LINE\" / \"deny default-deny\" (exit 3). OP is one "
 	"of\n"
-	"          list read write delete recover purge sign encrypt decrypt wrap unwrap; PATH\n"
-	"          is relative to the mount, such as secrets/db-conn, \"\" for its root; a path\n"
-	"          under .deleted/ is decided as the same path without it, as the mount does\n"
-	"          (list .deleted/secrets is list secrets). --gid defaults to the\n"
+	"          list read write delete recover purge sign encrypt decrypt wrap unwrap\n"
+	"          export; PATH is relative to the mount, such as secrets/db-conn, \"\" for its\n"
+	"          root; a path under .deleted/ is decided as the same path without it, as\n"
+	"          the mount does (list .deleted/secrets is list secrets). --gid defaults to the\n"
 	"          user's primary group; supplementary groups are the user's, from NSS. A\n"
 	"          caller without --cgroup or --exe matches no cgroup= or exe= condition.\n";
 

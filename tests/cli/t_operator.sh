@@ -90,7 +90,7 @@ same "candidate with errors: stdout" "" "$(cat "$T/out")"
 same "every error, with its line, in order" \
 'vaultfs: policy check: candidate:2: unknown effect "alow" (allow or deny)
 vaultfs: policy check: candidate:3: warning: unknown user "no-such-account-here": the rule holds for no caller until the account exists
-vaultfs: policy check: candidate:4: bad operations "reed" (comma-separated list read write delete recover purge sign encrypt decrypt wrap unwrap, or *)
+vaultfs: policy check: candidate:4: bad operations "reed" (comma-separated list read write delete recover purge sign encrypt decrypt wrap unwrap export, or *)
 vaultfs: policy check: candidate:5: bad exe glob "relative/path" (an absolute path)' "$(cat "$T/err")"
 sed -i -e 's/^alow /allow/' -e 's/reed/read/' -e 's|relative/path|/usr/bin/cat|' candidate
 ln -s candidate candidate.link

@@ -10,7 +10,7 @@ start
 # Read and list.
 same "cat" one "$(cat "$S/db-conn")"
 same "ls" "db-conn" "$(ls "$S")"
-same "ls of the root" ".deleted keys secrets" "$(ls -A "$M" | tr '\n' ' ' | sed 's/ $//')"
+same "ls of the root" ".deleted certs keys secrets" "$(ls -A "$M" | tr '\n' ' ' | sed 's/ $//')"
 
 # A write becomes a version at close; the shell's "> file" makes exactly one.
 echo -n two >"$S/db-conn"

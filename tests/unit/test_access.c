@@ -84,6 +84,15 @@ static void test_policy_paths(void **state)
 	check_policy_path(NODE_TRASH_SECRETS, "", "secrets");
 	check_policy_path(NODE_TRASH_FOLDER, "app", "secrets/app");
 	check_policy_path(NODE_TRASH_SECRET, "old", "secrets/old");
+	/* certs/NAME covers its folder, every version and every file in them */
+	check_policy_path(NODE_CERTS, "", "certs");
+	check_policy_path(NODE_CERT, "web", "certs/web");
+	check_policy_path(NODE_CERT_FILE, "web/key.pem", "certs/web");
+	/* a soft-deleted key or certificate keeps its path; listing is list on the folder */
+	check_policy_path(NODE_TRASH_KEYS, "", "keys");
+	check_policy_path(NODE_TRASH_CERTS, "", "certs");
+	check_policy_path(NODE_TRASH_KEY, "old", "keys/old");
+	check_policy_path(NODE_TRASH_CERT, "old", "certs/old");
 
 	vfs_key_split("release/public.pem", name, sizeof(name), &file);
 	assert_string_equal(name, "release");

@@ -37,8 +37,9 @@ static void test_fixed(void **state)
 		uint64_t ino;
 		enum node_kind kind;
 	} fixed[] = {
-		{ 1, NODE_ROOT },  { 2, NODE_SECRETS },	      { 3, NODE_KEYS },
-		{ 4, NODE_TRASH }, { 5, NODE_TRASH_SECRETS },
+		{ 1, NODE_ROOT },	{ 2, NODE_SECRETS },	   { 3, NODE_KEYS },
+		{ 4, NODE_TRASH },	{ 5, NODE_TRASH_SECRETS }, { 6, NODE_CERTS },
+		{ 7, NODE_TRASH_KEYS }, { 8, NODE_TRASH_CERTS },
 	};
 
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
@@ -51,7 +52,7 @@ static void test_fixed(void **state)
 		nodes_forget(t, fixed[i].ino, 1000);
 		assert_ptr_equal(nodes_get(t, fixed[i].ino), n);
 	}
-	assert_null(nodes_get(t, 6));
+	assert_null(nodes_get(t, 9));
 	assert_null(nodes_get(t, 0));
 }
 

@@ -228,7 +228,7 @@ static void test_every_error(void **state)
 			    "W cand:2: warning: unknown user \"no-such-user-here\": the rule "
 			    "holds for no caller until the account exists\n"
 			    "E cand:4: bad operations \"reed\" (comma-separated list read write "
-			    "delete recover purge sign encrypt decrypt wrap unwrap, or *)\n"
+			    "delete recover purge sign encrypt decrypt wrap unwrap export, or *)\n"
 			    "E cand:5: bad exe glob \"relative\" (an absolute path)\n");
 	assert_string_equal(err, "cand:1: unknown effect \"alow\" (allow or deny)");
 	/* without a report, the first error ends it, as the daemon loads */
@@ -294,6 +294,20 @@ static void test_decide(void **state)
 	p = parse_ok("allow read secrets/x uid=0\nallow list secrets *\n");
 	assert_string_equal(decide(p, &c, POLICY_READ, "secrets/x"), "deny default-deny");
 	assert_string_equal(decide(p, &c, POLICY_LIST, "secrets"), "allow policy:2");
+	policy_free(p);
+	/* export is its own operation: read does not give it, '*' does */
+	p = parse_ok("allow read certs/web uid=1001\n"
+		     "allow export certs/web uid=1002\n"
+		     "allow * certs/ca uid=1001\n");
+	who(&c, 1001, 1001, none, 0, "/", "/usr/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_READ, "certs/web"), "allow policy:1");
+	assert_string_equal(decide(p, &c, POLICY_EXPORT, "certs/web"), "deny default-deny");
+	assert_string_equal(decide(p, &c, POLICY_EXPORT, "certs/ca"), "allow policy:3");
+	who(&c, 1002, 1002, none, 0, "/", "/usr/bin/cat");
+	assert_string_equal(decide(p, &c, POLICY_EXPORT, "certs/web"), "allow policy:2");
+	assert_string_equal(decide(p, &c, POLICY_READ, "certs/web"), "deny default-deny");
+	assert_string_equal(policy_op_name(POLICY_EXPORT), "export");
+	assert_int_equal(policy_op_parse("export"), POLICY_EXPORT);
 	policy_free(p);
 }
 
