@@ -120,8 +120,8 @@ int certs_renew_at_parse(const char *text, enum certs_renew_at *ret_kind, int64_
  * token by its own key (self), by the vault CA @rq->issuer's current key, or (unknown)
  * a pending version holding a request signed by its key. @now in us. The version made
  * in *@ret_version. -EEXIST (a certificate or key has the name), -EINVAL (a bad subject,
- * SAN, type, days), -ENOENT (no such CA), -EPERM (the CA is no CA, pending or expired),
- * each with one line in @err.
+ * SAN, type, days, or a --renew-at window not shorter than the validity), -ENOENT (no
+ * such CA), -EPERM (the CA is no CA, pending or expired), each with one line in @err.
  */
 int certs_create(struct store *s, struct hsm *h, const char *name, const struct certs_request *rq,
 		 int64_t now, uint64_t *ret_version, char *err, size_t errlen);

@@ -174,6 +174,12 @@ static int settings(const struct certs_bundle *b, const struct certs_import_opti
 		snprintf(err, errlen, "the certificate's validity cannot be read");
 		return -EINVAL;
 	}
+	/* as certs_create refuses it: each answer merged would be due for renewal at once */
+	if (o->renew_kind == CERTS_RENEW_DAYS && o->renew_value >= na - nb) {
+		snprintf(err, errlen, "--renew-at %lldd is not shorter than the certificate's "
+			 "validity", (long long)(o->renew_value / 86400));
+		return -EINVAL;
+	}
 	snprintf(c->issuer, sizeof(c->issuer), "unknown");
 	c->exportable = !!o->exportable;
 	c->is_ca = X509_check_ca(b->leaf) != 0;

@@ -251,6 +251,13 @@ static int check_request(const struct certs_request *rq, struct store_cert *c, c
 		snprintf(err, errlen, "--days is at most %d", CERTS_DAYS_MAX);
 		return -EINVAL;
 	}
+	/* a window as long as the validity would make each renewal due again at once: a new
+	 * version and a new token key at every lifetime check */
+	if (rq->renew_kind == CERTS_RENEW_DAYS && rq->renew_value >= (int64_t)days * 86400) {
+		snprintf(err, errlen, "--renew-at %lldd is not shorter than the validity (%u days)",
+			 (long long)(rq->renew_value / 86400), days);
+		return -EINVAL;
+	}
 	if (strcmp(issuer, "self") != 0 && strcmp(issuer, "unknown") != 0 &&
 	    name_single_check(issuer) < 0) {
 		snprintf(err, errlen, "--issuer takes self, unknown or the name of a vault CA");

@@ -301,12 +301,55 @@ static void test_lifetime_issuers(void **state)
 	assert_true(test_file_contains(trail, "\"rule\":\"lifetime\"", 17) > 0);
 }
 
+/* A renew-at window as long as the validity would make every renewal due again at once:
+ * the lifetime check would make a new version and a new token key at every interval. */
+static void test_renew_window(void **state)
+{
+	struct fixture *f = *state;
+	struct certs_request whole = { .subject = "/CN=whole",
+				       .days = 10,
+				       .renew_kind = CERTS_RENEW_DAYS,
+				       .renew_value = 30 * 86400 };
+	struct certs_request dflt = { .subject = "/CN=dflt",
+				      .renew_kind = CERTS_RENEW_DAYS,
+				      .renew_value = 365 * 86400 };
+	struct certs_request part = { .subject = "/CN=part",
+				      .days = 10,
+				      .renew_kind = CERTS_RENEW_DAYS,
+				      .renew_value = 9 * 86400 };
+	int64_t now = time_now_us();
+	unsigned renewed = 9, pending = 9;
+	struct certs_info c;
+	struct vault_act a;
+	uint64_t version = 0;
+	char err[256] = "";
+
+	act_for(&a, "cert-create", "whole");
+	assert_int_equal(vault_cert_create(f->v, &a, "whole", &whole, &version, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "--renew-at"));
+	assert_int_equal(certs_get(f->v->store, "whole", 0, &c), -ENOENT);
+	err[0] = '\0';
+	act_for(&a, "cert-create", "dflt");
+	assert_int_equal(vault_cert_create(f->v, &a, "dflt", &dflt, &version, err, sizeof(err)),
+			 -EINVAL);
+	/* a window inside the validity: renewed when due, and the new version is not due */
+	create(f, "part", &part);
+	assert_int_equal(vault_certs_lifetime(f->v, now + 2 * DAY, &renewed, &pending), 0);
+	assert_int_equal(renewed, 1);
+	assert_int_equal(vault_certs_lifetime(f->v, time_now_us(), &renewed, &pending), 0);
+	assert_int_equal(renewed, 0);
+	assert_int_equal(certs_get(f->v->store, "part", 0, &c), 0);
+	assert_int_equal(c.current, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_exportable_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifetime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifetime_issuers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renew_window, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
