@@ -28,7 +28,8 @@ struct certs_import_options {
  * key's objects are made in the token first and destroyed again on any failure, so a
  * refusal leaves the token and the vault as they were. Returns 0 and 1 in *@ret_version,
  * or -EEXIST (a certificate or a key has the name), -EINVAL (a bad name, a key of another
- * type, a --renew-at window not shorter than the certificate's validity), -errno of the token or the store, each with one line in @err.
+ * type, a --renew-at window not shorter than the certificate's validity), -errno of the
+ * token or the store, each with one line in @err.
  */
 int certs_import(struct store *s, struct hsm *h, const char *name, const struct certs_bundle *b,
 		 const struct certs_import_options *o, int64_t now, uint64_t *ret_version,
