@@ -104,59 +104,6 @@ static void sans_of(X509 *x, char *buf, size_t len)
 	ERR_clear_error();
 }
 
-/* The key's PKCS#8 DER, in locked memory: an exportable certificate keeps it sealed. */
-static int pkcs8_der(EVP_PKEY *pkey, struct secbuf **ret)
-{
-	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
-	struct secbuf *b = NULL;
-	unsigned char *p;
-	int n, r = -EIO;
-
-	n = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, NULL) : -1;
-	if (n <= 0)
-		goto out;
-	r = secbuf_new((size_t)n, &b);
-	if (r < 0)
-		goto out;
-	p = secbuf_mutable_data(b);
-	r = -EIO;
-	if (i2d_PKCS8_PRIV_KEY_INFO(p8, &p) != n || secbuf_set_len(b, (size_t)n) < 0)
-		goto out;
-	*ret = b;
-	b = NULL;
-	r = 0;
-out:
-	secbuf_free(b);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	return r;
-}
-
-/* The chain's certificates as DER end to end (malloc'ed; NULL and 0 for none). */
-static int chain_der(STACK_OF(X509) * chain, uint8_t **ret, size_t *ret_len)
-{
-	uint8_t *out = NULL;
-	size_t len = 0;
-
-	for (int i = 0; i < sk_X509_num(chain); i++) {
-		uint8_t *der = NULL, *t;
-		size_t n;
-
-		if (certs_der(sk_X509_value(chain, i), &der, &n) < 0 ||
-		    !(t = realloc(out, len + n))) {
-			free(der);
-			free(out);
-			return -ENOMEM;
-		}
-		out = t;
-		memcpy(out + len, der, n);
-		len += n;
-		free(der);
-	}
-	*ret = out;
-	*ret_len = len;
-	return 0;
-}
-
 /* What the store keeps of the certificate: its settings, from the leaf. */
 static int settings(const struct certs_bundle *b, const struct certs_import_options *o,
 		    struct store_cert *c, char *err, size_t errlen)
@@ -176,8 +123,10 @@ static int settings(const struct certs_bundle *b, const struct certs_import_opti
 	}
 	/* as certs_create refuses it: each answer merged would be due for renewal at once */
 	if (o->renew_kind == CERTS_RENEW_DAYS && o->renew_value >= na - nb) {
-		snprintf(err, errlen, "--renew-at %lldd is not shorter than the certificate's "
-			 "validity", (long long)(o->renew_value / 86400));
+		snprintf(err, errlen,
+			 "--renew-at %lldd is not shorter than the certificate's "
+			 "validity",
+			 (long long)(o->renew_value / 86400));
 		return -EINVAL;
 	}
 	snprintf(c->issuer, sizeof(c->issuer), "unknown");
@@ -221,9 +170,9 @@ int certs_import(struct store *s, struct hsm *h, const char *name, const struct 
 	if (r == 0)
 		r = certs_der(b->leaf, &cv.cert, &cv.cert_len);
 	if (r == 0)
-		r = chain_der(b->chain, &cv.chain, &cv.chain_len);
+		r = certs_chain_der(b->chain, NULL, &cv.chain, &cv.chain_len);
 	if (r == 0 && o->exportable)
-		r = pkcs8_der(b->key, &cv.key);
+		r = certs_pkcs8_der(b->key, &cv.key);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot encode the certificate: %s", strerror(-r));
 		goto out;

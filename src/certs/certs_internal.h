@@ -58,6 +58,12 @@ int certs_csr_make(const struct certs_tbs *t, const uint8_t *pub, size_t pub_len
 
 /* DER of @x (malloc'ed). */
 int certs_der(X509 *x, uint8_t **ret, size_t *ret_len);
+/* The certificates of @chain but @skip (NULL: none), DER end to end (malloc'ed; NULL and
+ * 0 for none). */
+int certs_chain_der(STACK_OF(X509) * chain, X509 *skip, uint8_t **ret, size_t *ret_len);
+/* The PKCS#8 DER of the private key @pkey, in locked memory: what an exportable
+ * certificate keeps sealed. */
+int certs_pkcs8_der(EVP_PKEY *pkey, struct secbuf **ret);
 /* Parses one certificate from DER. NULL if it is none. */
 X509 *certs_x509_from(const uint8_t *der, size_t len);
 /* not-before, not-after (seconds) and serial (hex) of @x. */

@@ -50,32 +50,6 @@ static EVP_PKEY *keygen(const char *type)
 	return NULL;
 }
 
-static int pkcs8_der(EVP_PKEY *pkey, struct secbuf **ret)
-{
-	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
-	struct secbuf *b = NULL;
-	unsigned char *p;
-	int n, r = -EIO;
-
-	n = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, NULL) : -1;
-	if (n <= 0)
-		goto out;
-	r = secbuf_new((size_t)n, &b);
-	if (r < 0)
-		goto out;
-	p = secbuf_mutable_data(b);
-	r = -EIO;
-	if (i2d_PKCS8_PRIV_KEY_INFO(p8, &p) != n || secbuf_set_len(b, (size_t)n) < 0)
-		goto out;
-	*ret = b;
-	b = NULL;
-	r = 0;
-out:
-	secbuf_free(b);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	return r;
-}
-
 /* A new key version for @name: in the token, and for an exportable one also its PKCS#8. */
 static int new_key(struct store *s, struct hsm *h, const char *name, uint64_t label_version,
 		   const struct store_cert *c, struct made *m, char *err, size_t errlen)
@@ -89,7 +63,7 @@ static int new_key(struct store *s, struct hsm *h, const char *name, uint64_t la
 			snprintf(err, errlen, "cannot make a %s key", c->type);
 			return -EIO;
 		}
-		r = pkcs8_der(pkey, &m->cv.key);
+		r = certs_pkcs8_der(pkey, &m->cv.key);
 		if (r < 0) {
 			EVP_PKEY_free(pkey);
 			return r;
@@ -393,34 +367,6 @@ int certs_renew(struct store *s, struct hsm *h, const char *name, unsigned flags
 	return 0;
 }
 
-/* The chain of @chain without @leaf, DER end to end. */
-static int chain_der(X509 *leaf, STACK_OF(X509) * chain, uint8_t **ret, size_t *ret_len)
-{
-	uint8_t *out = NULL;
-	size_t len = 0;
-
-	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
-		X509 *x = sk_X509_value(chain, i);
-		uint8_t *der = NULL, *t;
-		size_t n;
-
-		if (X509_cmp(x, leaf) == 0)
-			continue;
-		if (certs_der(x, &der, &n) < 0 || !(t = realloc(out, len + n))) {
-			free(der);
-			free(out);
-			return -ENOMEM;
-		}
-		out = t;
-		memcpy(out + len, der, n);
-		len += n;
-		free(der);
-	}
-	*ret = out;
-	*ret_len = len;
-	return 0;
-}
-
 int certs_merge(struct store *s, const char *name, X509 *leaf, STACK_OF(X509) * chain, int64_t now,
 		uint64_t *ret_version, char *err, size_t errlen)
 {
@@ -462,7 +408,7 @@ int certs_merge(struct store *s, const char *name, X509 *leaf, STACK_OF(X509) * 
 	if (r == 0)
 		r = certs_der(leaf, &cv.cert, &cv.cert_len);
 	if (r == 0)
-		r = chain_der(leaf, chain, &cv.chain, &cv.chain_len);
+		r = certs_chain_der(chain, leaf, &cv.chain, &cv.chain_len);
 	if (r == 0)
 		r = store_cert_complete(s, name, &cv, now);
 	if (r == 0)

@@ -1,7 +1,8 @@
 /*
  * certs_pem: the DER the store keeps turned into what OpenSSL and servers read — PEM
  * written straight into locked memory (a private key never passes through a BIO's
- * ordinary heap) — and the few facts read back out of a certificate.
+ * ordinary heap) —, the DER the store is given (a chain, an exportable key's PKCS#8, into
+ * locked memory), and the few facts read back out of a certificate.
  */
 #include "certs_internal.h"
 
@@ -75,6 +76,60 @@ int certs_der(X509 *x, uint8_t **ret, size_t *ret_len)
 	*ret = copy;
 	*ret_len = (size_t)n;
 	return 0;
+}
+
+int certs_chain_der(STACK_OF(X509) * chain, X509 *skip, uint8_t **ret, size_t *ret_len)
+{
+	uint8_t *out = NULL;
+	size_t len = 0;
+
+	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+		uint8_t *der = NULL, *t;
+		size_t n;
+
+		if (skip && X509_cmp(x, skip) == 0)
+			continue;
+		if (certs_der(x, &der, &n) < 0 || !(t = realloc(out, len + n))) {
+			free(der);
+			free(out);
+			return -ENOMEM;
+		}
+		out = t;
+		memcpy(out + len, der, n);
+		len += n;
+		free(der);
+	}
+	*ret = out;
+	*ret_len = len;
+	return 0;
+}
+
+int certs_pkcs8_der(EVP_PKEY *pkey, struct secbuf **ret)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
+	struct secbuf *b = NULL;
+	unsigned char *p;
+	int n, r = -EIO;
+
+	n = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, NULL) : -1;
+	if (n <= 0)
+		goto out;
+	r = secbuf_new((size_t)n, &b);
+	if (r < 0)
+		goto out;
+	p = secbuf_mutable_data(b);
+	r = -EIO;
+	if (i2d_PKCS8_PRIV_KEY_INFO(p8, &p) != n || secbuf_set_len(b, (size_t)n) < 0)
+		goto out;
+	*ret = b;
+	b = NULL;
+	r = 0;
+out:
+	secbuf_free(b);
+	/* its ASN.1 free wipes the key octets it holds */
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return r;
 }
 
 X509 *certs_x509_from(const uint8_t *der, size_t len)
