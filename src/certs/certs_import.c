@@ -134,7 +134,12 @@ static int settings(const struct certs_bundle *b, const struct certs_import_opti
 	c->is_ca = X509_check_ca(b->leaf) != 0;
 	c->renew_kind = o->renew_kind;
 	c->renew_value = o->renew_value;
-	certs_x509_subject(b->leaf, c->subject, sizeof(c->subject));
+	/* read back by every renewal's request: not X509_NAME_oneline's form, which writes
+	 * UTF-8 as \xHH and leaves a '/' inside a value as it is */
+	if (certs_name_subj(X509_get_subject_name(b->leaf), c->subject, sizeof(c->subject)) < 0) {
+		snprintf(err, errlen, "the certificate's subject cannot be kept for its renewals");
+		return -EINVAL;
+	}
 	sans_of(b->leaf, c->sans, sizeof(c->sans));
 	c->validity = na - nb;
 	ERR_clear_error();

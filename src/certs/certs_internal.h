@@ -37,6 +37,12 @@ struct certs_tbs {
 /* Parses @subject (-subj form) into a new X509_NAME: -EINVAL with a line in @err. */
 int certs_name_parse(const char *subject, X509_NAME **ret, char *err, size_t errlen);
 
+/* Writes @n in the -subj form certs_name_parse reads back to the same name: '/' between
+ * RDNs, '+' inside a multi-valued one, values in UTF-8 with '/', '+' and '\' escaped by
+ * '\'. -ENAMETOOLONG past @len, -EINVAL for a name it cannot write (empty, an entry
+ * without a short name, a NUL in a value); @buf is then undefined. */
+int certs_name_subj(const X509_NAME *n, char *buf, size_t len);
+
 /* Checks a --san list: DNS:, IP:, email:, URI: entries, comma-separated. -EINVAL. */
 int certs_sans_check(const char *sans, char *err, size_t errlen);
 

@@ -90,6 +90,50 @@ out:
 	return r;
 }
 
+int certs_name_subj(const X509_NAME *n, char *buf, size_t len)
+{
+	size_t off = 0;
+	int prev_set = -1;
+
+	if (len == 0)
+		return -ENAMETOOLONG;
+	for (int i = 0; i < X509_NAME_entry_count(n); i++) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(n, i);
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		const char *field = nid != NID_undef ? OBJ_nid2sn(nid) : NULL;
+		unsigned char *utf8 = NULL;
+		int vlen = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+		int r = 0;
+
+		/* what certs_name_parse cannot read back: an unnamed field, an empty value */
+		if (!field || vlen <= 0 || len - off < strlen(field) + 2) {
+			OPENSSL_free(utf8);
+			return vlen < 0 || !field ? -EINVAL : -ENAMETOOLONG;
+		}
+		off += (size_t)snprintf(buf + off, len - off,
+					"%c%s=", X509_NAME_ENTRY_set(e) == prev_set ? '+' : '/',
+					field);
+		prev_set = X509_NAME_ENTRY_set(e);
+		for (int j = 0; r == 0 && j < vlen; j++) {
+			int esc = utf8[j] == '/' || utf8[j] == '+' || utf8[j] == '\\';
+
+			if (utf8[j] == '\0')
+				r = -EINVAL;
+			else if (len - off < (size_t)esc + 2)
+				r = -ENAMETOOLONG;
+			if (r == 0 && esc)
+				buf[off++] = '\\';
+			if (r == 0)
+				buf[off++] = (char)utf8[j];
+		}
+		OPENSSL_free(utf8);
+		if (r < 0)
+			return r;
+		buf[off] = '\0';
+	}
+	return off ? 0 : -EINVAL;
+}
+
 int certs_sans_check(const char *sans, char *err, size_t errlen)
 {
 	static const char *const kinds[] = { "DNS:", "IP:", "email:", "URI:" };

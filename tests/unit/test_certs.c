@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "certs.h"
+#include "certs_import.h"
 #include "testutil.h"
 #include "timeutil.h"
 #include "vault.h"
@@ -343,6 +344,62 @@ static void test_renew_window(void **state)
 	assert_int_equal(c.current, 2);
 }
 
+/* An imported certificate's subject as its renewal asks for it again: a '/' inside a value,
+ * UTF-8 and a multi-valued RDN come back as they were, not as X509_NAME_oneline writes them
+ * (which the -subj reader cannot read back). */
+static void test_import_subject_renewed(void **state)
+{
+	static const unsigned char org[] = "Soci\xc3\xa9t\xc3\xa9 A/B";
+	struct fixture *f = *state;
+	struct certs_import_options o = { 0 };
+	struct certs_bundle b = { 0 };
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_NAME *n = X509_NAME_new();
+	struct secbuf *pem = NULL;
+	struct vault_act a;
+	uint64_t version = 0;
+	char err[256] = "";
+	int pending = 0;
+	X509_REQ *req;
+	BIO *bio;
+
+	assert_non_null(key);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, org, -1, -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+						    (const unsigned char *)"web+1", -1, -1, 0),
+			 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8,
+						    (const unsigned char *)"ops\\x", -1, -1, 1),
+			 1);
+	b.leaf = X509_new();
+	assert_int_equal(X509_set_version(b.leaf, X509_VERSION_3), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(b.leaf), 9);
+	X509_set_subject_name(b.leaf, n);
+	X509_set_issuer_name(b.leaf, n);
+	X509_set_pubkey(b.leaf, key);
+	X509_gmtime_adj(X509_getm_notBefore(b.leaf), 0);
+	X509_gmtime_adj(X509_getm_notAfter(b.leaf), 90L * 86400);
+	assert_true(X509_sign(b.leaf, key, EVP_sha256()) > 0);
+	b.key = key;
+	if (certs_import(f->v->store, f->v->hsm, "imp", &b, &o, time_now_us(), &version, err,
+			 sizeof(err)) != 0)
+		fail_msg("import: %s", err);
+	act_for(&a, "cert-renew", "imp");
+	if (vault_cert_renew(f->v, &a, "imp", 0, &version, &pending, err, sizeof(err)) != 0)
+		fail_msg("renew: %s", err);
+	assert_int_equal(pending, 1);
+	assert_int_equal(certs_file_read(f->v->store, "imp", version, CERTS_CSR, &pem), 0);
+	bio = BIO_new_mem_buf(secbuf_data(pem), (int)secbuf_len(pem));
+	req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	secbuf_free(pem);
+	assert_non_null(req);
+	assert_int_equal(X509_NAME_cmp(X509_REQ_get_subject_name(req), n), 0);
+	X509_REQ_free(req);
+	X509_NAME_free(n);
+	certs_bundle_clear(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +407,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lifetime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifetime_issuers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renew_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_subject_renewed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
