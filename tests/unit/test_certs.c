@@ -5,7 +5,9 @@
  * same key); the lifetime check renews a self-signed certificate past its renew-at point
  * (new version, new serial, new key) and not before, one a vault CA issued by that CA,
  * and for an outside issuer starts a pending renewal (csr.pem only) that the CA's answer
- * completes, each recorded under the rule "lifetime"; the states at their boundaries.
+ * completes, each recorded under the rule "lifetime"; the states at their boundaries; a
+ * --renew-at window as long as the validity refused; an imported certificate's subject
+ * (UTF-8, '/' in a value, a multi-valued RDN) asked for unchanged by its renewal.
  */
 #include <errno.h>
 #include <limits.h>
