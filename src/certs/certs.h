@@ -103,7 +103,7 @@ struct certs_request {
 	const char *subject; /* as openssl req -subj: /CN=web.example/O=Example */
 	const char *sans; /* "DNS:a,IP:10.0.0.1,email:x@y,URI:u", or NULL */
 	const char *type; /* NULL: ec-p256; not aes-256 */
-	unsigned days; /* validity; 0: 365 */
+	int64_t validity; /* seconds (cert create --days); 0: 365 days */
 	int is_ca; /* basicConstraints CA:TRUE, keyCertSign and cRLSign */
 	int exportable; /* key made outside the token, kept sealed too: key.pem */
 	int reuse_key; /* renewals keep the key */
@@ -112,7 +112,8 @@ struct certs_request {
 	int64_t renew_value;
 };
 
-/* Parses --renew-at: "80%" (1..99) or "30d" (1..36500 days, kept as seconds). -EINVAL. */
+/* Parses --renew-at: "80%" (1..99), or a time before not-after as time_parse_days takes
+ * it with its unit ("30d", "12h", "90m", "45s"; kept as seconds). -EINVAL. */
 int certs_renew_at_parse(const char *text, enum certs_renew_at *ret_kind, int64_t *ret_value);
 
 /*

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hsm_keys.h"
+#include "timeutil.h"
 
 int certs_renew_at_parse(const char *text, enum certs_renew_at *ret_kind, int64_t *ret_value)
 {
@@ -30,9 +31,8 @@ int certs_renew_at_parse(const char *text, enum certs_renew_at *ret_kind, int64_
 		*ret_value = (int64_t)n;
 		return 0;
 	}
-	if (end[0] == 'd' && n >= 1 && n <= CERTS_DAYS_MAX) {
+	if (end[0] != '%' && time_parse_days(text, ret_value) == 0) {
 		*ret_kind = CERTS_RENEW_DAYS;
-		*ret_value = (int64_t)n * 86400;
 		return 0;
 	}
 	return -EINVAL;

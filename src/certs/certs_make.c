@@ -174,8 +174,9 @@ static int sign_version(struct store *s, struct hsm *h, const struct store_cert 
 	X509 *x = NULL;
 	int r;
 
-	/* a minute back: a server whose clock is a little behind accepts it at once */
-	t.not_before = now_s - 60;
+	/* a minute back: a server whose clock is a little behind accepts it at once; a tenth of
+	 * a validity shorter than ten minutes, so that its renew-at point stays where asked */
+	t.not_before = now_s - (c->validity < 600 ? c->validity / 10 : 60);
 	t.not_after = now_s + c->validity;
 	if (strcmp(c->issuer, "unknown") == 0)
 		return certs_csr_make(&t, m->kv.public_der, m->kv.public_len, &self, &m->cv.csr,
@@ -211,7 +212,7 @@ static int check_request(const struct certs_request *rq, struct store_cert *c, c
 {
 	const char *type = rq->type ? rq->type : CERTS_DEFAULT_TYPE;
 	const char *issuer = rq->issuer ? rq->issuer : "self";
-	unsigned days = rq->days ? rq->days : CERTS_DEFAULT_DAYS;
+	int64_t validity = rq->validity ? rq->validity : (int64_t)CERTS_DEFAULT_DAYS * 86400;
 	const struct keys_type *kt = keys_type_find(type);
 	X509_NAME *n = NULL;
 	int r;
@@ -221,15 +222,17 @@ static int check_request(const struct certs_request *rq, struct store_cert *c, c
 			 "a certificate's --type is ec-p256, ec-p384 or rsa-2048 to 4096");
 		return -EINVAL;
 	}
-	if (days > CERTS_DAYS_MAX) {
+	if (validity < 0 || validity > (int64_t)CERTS_DAYS_MAX * 86400) {
 		snprintf(err, errlen, "--days is at most %d", CERTS_DAYS_MAX);
 		return -EINVAL;
 	}
 	/* a window as long as the validity would make each renewal due again at once: a new
 	 * version and a new token key at every lifetime check */
-	if (rq->renew_kind == CERTS_RENEW_DAYS && rq->renew_value >= (int64_t)days * 86400) {
-		snprintf(err, errlen, "--renew-at %lldd is not shorter than the validity (%u days)",
-			 (long long)(rq->renew_value / 86400), days);
+	if (rq->renew_kind == CERTS_RENEW_DAYS && rq->renew_value >= validity) {
+		snprintf(
+			err, errlen,
+			"--renew-at (%llds before expiry) is not shorter than the validity (%llds)",
+			(long long)rq->renew_value, (long long)validity);
 		return -EINVAL;
 	}
 	if (strcmp(issuer, "self") != 0 && strcmp(issuer, "unknown") != 0 &&
@@ -258,7 +261,7 @@ static int check_request(const struct certs_request *rq, struct store_cert *c, c
 	c->renew_value = rq->renew_value;
 	snprintf(c->subject, sizeof(c->subject), "%s", rq->subject);
 	snprintf(c->sans, sizeof(c->sans), "%s", rq->sans ? rq->sans : "");
-	c->validity = (int64_t)days * 86400;
+	c->validity = validity;
 	snprintf(c->type, sizeof(c->type), "%s", type);
 	return 0;
 }

@@ -40,14 +40,16 @@ static const char cert_help[] =
 	"A certificate's private key is the token's key NAME: every signature is made in the\n"
 	"token. DN is written as for openssl req -subj (/CN=web.example/O=Example); LIST as\n"
 	"DNS:a,DNS:b,IP:10.0.0.1,email:x@y (--san may be given again). TYPE is ec-p256 (the\n"
-	"default), ec-p384, rsa-2048, rsa-3072 or rsa-4096; --days defaults to 365. --ca makes\n"
+	"default), ec-p384, rsa-2048, rsa-3072 or rsa-4096; --days N defaults to 365 (also Nd,\n"
+	"Nh, Nm or Ns, for short-lived certificates). --ca makes\n"
 	"a CA (basicConstraints CA:TRUE, keyCertSign, cRLSign) that --issuer CANAME then uses\n"
 	"to sign other certificates in the token (see vaultfs cert import --help for an\n"
 	"existing PKCS#12 or PEM bundle). --issuer unknown makes a pending version\n"
 	"whose csr.pem goes to an outside CA; merge takes its answer (a PEM or DER leaf, a\n"
 	"PEM chain or PKCS#7). --exportable also keeps the key sealed in the vault, served as\n"
 	"key.pem to callers with export. --renew-at 80% (of the validity) or 30d (before\n"
-	"expiry): a mounted vault renews it then. renew makes a new version with the same\n"
+	"expiry; or Nh, Nm, Ns): a mounted vault renews it then. renew makes a new version with "
+	"the same\n"
 	"subject, names and validity length, and a new key unless --reuse-key (given to\n"
 	"create, every renewal keeps the key). list prints name, subject, not-after, days\n"
 	"left, issuer and state (pending, valid, expiring, expired). delete soft-deletes the\n"
@@ -184,8 +186,6 @@ static int run_change(struct vault *v, const struct cert_args *a, struct audit_e
 	int r, pending = 0;
 
 	if (strcmp(a->sub, "create") == 0) {
-		char *end = NULL;
-
 		rq.subject = a->subject;
 		rq.sans = a->sans[0] ? a->sans : NULL;
 		rq.type = a->type;
@@ -193,17 +193,12 @@ static int run_change(struct vault *v, const struct cert_args *a, struct audit_e
 		rq.is_ca = a->ca;
 		rq.exportable = a->exportable;
 		rq.reuse_key = a->reuse_key;
-		if (a->days) {
-			errno = 0;
-			unsigned long d = strtoul(a->days, &end, 10);
-
-			if (errno || !*a->days || *end || d == 0 || d > 36500)
-				return cli_usage(cmd, "--days takes 1 to 36500");
-			rq.days = (unsigned)d;
-		}
+		if (a->days && time_parse_days(a->days, &rq.validity) < 0)
+			return cli_usage(cmd, "--days takes 1 to 36500 days, or Nd, Nh, Nm, Ns");
 		if (a->renew_at &&
 		    certs_renew_at_parse(a->renew_at, &rq.renew_kind, &rq.renew_value) < 0)
-			return cli_usage(cmd, "--renew-at takes P%% (1 to 99) or Nd (days)");
+			return cli_usage(cmd, "--renew-at takes P%% (1 to 99) or a time before "
+					      "not-after: Nd, Nh, Nm, Ns");
 	}
 	if (strcmp(a->sub, "merge") == 0) {
 		r = read_answer(a->file, &answer, &answer_len);

@@ -162,15 +162,15 @@ static void test_lifetime(void **state)
 {
 	struct fixture *f = *state;
 	struct certs_request self = { .subject = "/CN=self",
-				      .days = 10,
+				      .validity = 10 * 86400,
 				      .renew_kind = CERTS_RENEW_PERCENT,
 				      .renew_value = 50 };
 	struct certs_request ext = { .subject = "/CN=ext",
 				     .issuer = "unknown",
-				     .days = 10,
+				     .validity = 10 * 86400,
 				     .renew_kind = CERTS_RENEW_DAYS,
 				     .renew_value = 2 * 86400 };
-	struct certs_request plain = { .subject = "/CN=plain", .days = 10 };
+	struct certs_request plain = { .subject = "/CN=plain", .validity = 10 * 86400 };
 	int64_t now = time_now_us();
 	unsigned renewed = 9, pending = 9, mask = 0;
 	struct certs_info c;
@@ -247,10 +247,10 @@ static void merge_outside(struct fixture *f, const char *name, uint64_t version,
 static void test_lifetime_issuers(void **state)
 {
 	struct fixture *f = *state;
-	struct certs_request ca = { .subject = "/CN=ca", .is_ca = 1, .days = 100 };
+	struct certs_request ca = { .subject = "/CN=ca", .is_ca = 1, .validity = 100 * 86400 };
 	struct certs_request leaf = { .subject = "/CN=leaf",
 				      .issuer = "ca",
-				      .days = 10,
+				      .validity = 10 * 86400,
 				      .renew_kind = CERTS_RENEW_DAYS,
 				      .renew_value = 3 * 86400 };
 	struct certs_request ext = { .subject = "/CN=ext",
@@ -310,14 +310,14 @@ static void test_renew_window(void **state)
 {
 	struct fixture *f = *state;
 	struct certs_request whole = { .subject = "/CN=whole",
-				       .days = 10,
+				       .validity = 10 * 86400,
 				       .renew_kind = CERTS_RENEW_DAYS,
 				       .renew_value = 30 * 86400 };
 	struct certs_request dflt = { .subject = "/CN=dflt",
 				      .renew_kind = CERTS_RENEW_DAYS,
 				      .renew_value = 365 * 86400 };
 	struct certs_request part = { .subject = "/CN=part",
-				      .days = 10,
+				      .validity = 10 * 86400,
 				      .renew_kind = CERTS_RENEW_DAYS,
 				      .renew_value = 9 * 86400 };
 	int64_t now = time_now_us();
