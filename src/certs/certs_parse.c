@@ -56,11 +56,27 @@ int certs_chain_order(X509 *leaf, STACK_OF(X509) * certs, STACK_OF(X509) * *ret_
 	}
 	/* each pass takes one certificate out of rest, so this ends */
 	while (sk_X509_num(rest) > 0 && X509_check_issued(cur, cur) != X509_V_OK) {
-		int found = -1;
+		int found = -1, named = -1;
 
-		for (int i = 0; found < 0 && i < sk_X509_num(rest); i++)
-			if (X509_check_issued(sk_X509_value(rest, i), cur) == X509_V_OK)
+		/* names and key identifiers say which could have issued it; only its signature
+		 * says which did */
+		for (int i = 0; found < 0 && i < sk_X509_num(rest); i++) {
+			X509 *x = sk_X509_value(rest, i);
+
+			if (X509_check_issued(x, cur) != X509_V_OK)
+				continue;
+			if (X509_verify(cur, X509_get0_pubkey(x)) == 1)
 				found = i;
+			else if (named < 0)
+				named = i;
+		}
+		if (found < 0 && named >= 0) {
+			snprintf(err, errlen, "the certificate \"%s\" is not signed by \"%s\"",
+				 subject_of(cur, b, sizeof(b)),
+				 subject_of(sk_X509_value(rest, named), a, sizeof(a)));
+			r = -EINVAL;
+			goto out;
+		}
 		if (found < 0)
 			break;
 		cur = sk_X509_delete(rest, found);

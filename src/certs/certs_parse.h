@@ -68,10 +68,11 @@ int certs_answer_parse(const uint8_t *data, size_t len, X509 **ret_leaf,
 
 /*
  * Puts @certs in order as the chain above @leaf: repeatedly the certificate of @certs that
- * issued the last one (X509_check_issued: names, key identifiers, key usage), until none
- * does. Copies of @leaf and duplicates are dropped. Returns 0 and the chain (references
- * taken) in *@ret_chain, or -EINVAL with one line in @err naming a certificate that is not
- * in the chain, or -ENOMEM. @certs is not changed.
+ * issued the last one (X509_check_issued: names, key identifiers, key usage; and the last
+ * one's signature, checked with its public key), until none does. Copies of @leaf and
+ * duplicates are dropped. Returns 0 and the chain (references taken) in *@ret_chain, or
+ * -EINVAL with one line in @err naming a certificate that is not in the chain or one
+ * whose signature its named issuer did not make, or -ENOMEM. @certs is not changed.
  */
 int certs_chain_order(X509 *leaf, STACK_OF(X509) * certs, STACK_OF(X509) * *ret_chain, char *err,
 		      size_t errlen);

@@ -74,6 +74,13 @@ cat leaf.key other.key leaf.pem >two-keys.pem
 cat leaf.pem chain.pem >no-key.pem
 cp leaf.key no-cert.pem
 cat leaf.key leaf.pem int.pem other.pem >unrelated.pem
+# an impostor of the intermediate: its name, another key, no key identifier to tell them
+# apart by; only the leaf's signature shows it did not issue the leaf
+q openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout twin.key \
+	-out twin.pem -subj /CN=Test\ Intermediate -days 30 -addext subjectKeyIdentifier=none \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+cat leaf.key leaf.pem twin.pem >forged-chain.pem
+cat leaf.pem twin.pem >answer-forged-chain.pem
 head -c 1500 bundle-key-first.pem >truncated.pem
 head -c 2000 /dev/urandom >garbage.bin
 printf 'hello, this is not a certificate\n' >garbage.txt

@@ -168,6 +168,7 @@ static void test_pem_refused(void **state)
 	bundle_refused("no-key.pem", NULL, "no private key");
 	bundle_refused("no-cert.pem", NULL, "no certificate");
 	bundle_refused("unrelated.pem", NULL, "not in the chain");
+	bundle_refused("forged-chain.pem", NULL, "is not signed by");
 	bundle_refused("truncated.pem", NULL, "truncated");
 	bundle_refused("garbage.bin", NULL, "neither PKCS#12 nor PEM");
 	bundle_refused("garbage.txt", PASS, "neither PKCS#12 nor PEM");
@@ -235,6 +236,7 @@ static void test_answer_refused(void **state)
 	(void)state;
 	answer_refused("answer-two-leaves.pem", "more than one chain");
 	answer_refused("answer-with-key.pem", "private key");
+	answer_refused("answer-forged-chain.pem", "is not signed by");
 	answer_refused("answer-truncated.der", "truncated");
 	answer_refused("truncated.pem", "truncated");
 	answer_refused("garbage.bin", "neither");
