@@ -280,6 +280,8 @@ int store_secret_expiring(struct store *s, int64_t before, store_expiring_fn fn,
  * warning's record). Returns 1 if marked, 0 if it was already warned that day (nothing
  * changed, no hook run), or -errno. */
 int store_lifetime_warn(struct store *s, const char *path, int64_t day);
+/* Whether @path was marked by store_lifetime_warn on @day: 1, 0, or -errno. */
+int store_lifetime_warned(struct store *s, const char *path, int64_t day);
 
 /*
  * Certificates (certs.h gives their meaning): a record per name, whose key is the key of

@@ -58,6 +58,27 @@ static int warn_locked(struct store *s, const char *path, int64_t day)
 	return store_step_done(s, st);
 }
 
+int store_lifetime_warned(struct store *s, const char *path, int64_t day)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = store_enter(s);
+	if (r < 0)
+		return r;
+	r = store_stmt(s, Q_WARNED_GET, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = sqlite3_column_int64(st, 0) == day;
+	else if (rc != SQLITE_DONE)
+		r = store_sql_errno(s, rc, "lifetime warning");
+	store_done(st);
+	return r;
+}
+
 int store_lifetime_warn(struct store *s, const char *path, int64_t day)
 {
 	int r;

@@ -116,8 +116,10 @@ static int due_add(const char *name, const struct certs_info *c, void *userdata)
 int vault_certs_lifetime(struct vault *v, int64_t now, unsigned *ret_renewed, unsigned *ret_pending)
 {
 	char exe[PATH_MAX], cgroup[PATH_MAX], path[NAME_MAX + 8], err[256];
+	char failed[NAME_MAX + 32];
 	struct due_names d = { 0 };
 	unsigned renewed = 0, pending = 0;
+	int64_t day = now / 1000000 / 86400;
 	int r, last = 0;
 
 	r = certs_due(v->store, now / 1000000, due_add, &d);
@@ -131,6 +133,12 @@ int vault_certs_lifetime(struct vault *v, int64_t now, unsigned *ret_renewed, un
 		uint64_t version = 0;
 		int is_pending = 0;
 
+		/* a renewal that failed (its CA gone or expired, the token away) is tried again
+		 * the next day, not at every check: its failure is recorded once a day, as a
+		 * warning is, and `cert renew` tries at once */
+		snprintf(failed, sizeof(failed), "certs/%s@renew-failed", d.names[i]);
+		if (store_lifetime_warned(v->store, failed, day) == 1)
+			continue;
 		vault_admin_event(&ev, "cert-renew", exe, sizeof(exe), cgroup, sizeof(cgroup));
 		snprintf(path, sizeof(path), "certs/%s", d.names[i]);
 		ev.path = path;
@@ -138,9 +146,11 @@ int vault_certs_lifetime(struct vault *v, int64_t now, unsigned *ret_renewed, un
 		err[0] = '\0';
 		vault_act_init(&a, &ev);
 		r = vault_cert_renew(v, &a, d.names[i], 0, &version, &is_pending, err, sizeof(err));
-		if (r < 0)
+		if (r < 0) {
 			last = r;
-		else if (is_pending)
+			if (!a.unrecorded) /* its failure is in the trail: not again today */
+				(void)store_lifetime_warn(v->store, failed, day);
+		} else if (is_pending)
 			pending++;
 		else
 			renewed++;

@@ -43,7 +43,9 @@ int vault_cert_purge(struct vault *v, struct vault_act *a, const char *name);
  * renew-at point has come — a new version for a self- or vault-CA-issued one (counted in
  * *@ret_renewed), a pending one with its request for any other issuer (*@ret_pending) —
  * each recorded as a "cert-renew" of the rule "lifetime". One that fails is recorded
- * and the others go on; the last error is returned after all were tried.
+ * and the others go on; the last error is returned after all were tried. A certificate
+ * whose renewal failed is not tried again before the next UTC day (so its failure is
+ * recorded once a day, however short the interval).
  */
 int vault_certs_lifetime(struct vault *v, int64_t now, unsigned *ret_renewed,
 			 unsigned *ret_pending);

@@ -346,6 +346,65 @@ static void test_renew_window(void **state)
 	assert_int_equal(c.current, 2);
 }
 
+/* Failed records of cert-renew of certs/@name in the trail. */
+static int renew_failures(struct fixture *f, const char *name)
+{
+	char trail[PATH_MAX + 16], needle[256], *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+	FILE *fp;
+
+	snprintf(trail, sizeof(trail), "%s/audit.log", f->dir);
+	snprintf(needle, sizeof(needle), "\"op\":\"cert-renew\",\"path\":\"certs/%s\"", name);
+	fp = fopen(trail, "r");
+	assert_non_null(fp);
+	while (getline(&line, &cap, fp) > 0)
+		if (strstr(line, needle) && !strstr(line, "\"result\":0"))
+			n++;
+	free(line);
+	fclose(fp);
+	return n;
+}
+
+/* A renewal that cannot succeed (its vault CA deleted) is tried, and its failure
+ * recorded, once a day: not at every lifetime check, however short the interval. */
+static void test_renew_failed_daily(void **state)
+{
+	struct fixture *f = *state;
+	struct certs_request ca = { .subject = "/CN=ca", .is_ca = 1, .validity = 100 * 86400 };
+	struct certs_request leaf = { .subject = "/CN=leaf",
+				      .issuer = "ca",
+				      .validity = 10 * 86400,
+				      .renew_kind = CERTS_RENEW_DAYS,
+				      .renew_value = 3 * 86400 };
+	/* noon of a day past the renew-at point: the checks below stay inside that day */
+	int64_t at = (time_now_us() / DAY + 8) * DAY + DAY / 2;
+	unsigned renewed = 9, pending = 9;
+	struct certs_info c;
+	struct vault_act a;
+
+	create(f, "ca", &ca);
+	create(f, "leaf", &leaf);
+	act_for(&a, "cert-delete", "ca");
+	assert_int_equal(vault_cert_delete(f->v, &a, "ca"), 0);
+	assert_true(vault_certs_lifetime(f->v, at, &renewed, &pending) < 0);
+	assert_int_equal(renewed, 0);
+	assert_int_equal(renew_failures(f, "leaf"), 1);
+	for (int i = 1; i <= 5; i++) /* the rest of that day */
+		assert_int_equal(vault_certs_lifetime(f->v, at + i * 1000000, &renewed, &pending),
+				 0);
+	assert_int_equal(renew_failures(f, "leaf"), 1);
+	assert_true(vault_certs_lifetime(f->v, at + DAY, &renewed, &pending) < 0);
+	assert_int_equal(renew_failures(f, "leaf"), 2);
+	/* its CA back: the next day's check renews it */
+	act_for(&a, "cert-recover", "ca");
+	assert_int_equal(vault_cert_recover(f->v, &a, "ca"), 0);
+	assert_int_equal(vault_certs_lifetime(f->v, at + 2 * DAY, &renewed, &pending), 0);
+	assert_int_equal(renewed, 1);
+	assert_int_equal(certs_get(f->v->store, "leaf", 0, &c), 0);
+	assert_int_equal(c.current, 2);
+}
+
 /* An imported certificate's subject as its renewal asks for it again: a '/' inside a value,
  * UTF-8 and a multi-valued RDN come back as they were, not as X509_NAME_oneline writes them
  * (which the -subj reader cannot read back). */
@@ -409,6 +468,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lifetime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifetime_issuers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renew_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renew_failed_daily, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_subject_renewed, setup, teardown),
 	};
 
