@@ -18,6 +18,8 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
+#include "keys_pem.h"
+
 #define PEM_LABEL_MAX 64
 
 /* ---- one line about a certificate ---- */
@@ -162,23 +164,6 @@ static int label_ends(const char *label, const char *suffix)
 	return n >= s && strcmp(label + n - s, suffix) == 0;
 }
 
-struct pass_state {
-	const struct secbuf *pass;
-	int asked;
-};
-
-static int pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	struct pass_state *ps = u;
-
-	(void)rwflag;
-	ps->asked = 1;
-	if (!ps->pass || secbuf_len(ps->pass) > (size_t)size)
-		return -1;
-	memcpy(buf, secbuf_data(ps->pass), secbuf_len(ps->pass));
-	return (int)secbuf_len(ps->pass);
-}
-
 /* The certificates of a PKCS#7 (signed-data) structure, into @it. */
 static int p7_certs(PKCS7 *p7, struct certs_items *it, char *err, size_t errlen)
 {
@@ -245,9 +230,9 @@ static int pem_read_all(const uint8_t *data, size_t len, enum pem_want want,
 				PKCS7_free(p7);
 			}
 		} else if (label_ends(blk.label, "PRIVATE KEY") && want == PEM_BUNDLE) {
-			struct pass_state ps = { password, 0 };
-			EVP_PKEY *pkey =
-				PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb, &ps, NULL, NULL);
+			struct keys_pem_pass ps = { password, 0 };
+			EVP_PKEY *pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, keys_pem_pass_cb,
+								    &ps, NULL, NULL);
 
 			if (pkey)
 				certs_items_add_key(it, pkey);

@@ -5,6 +5,7 @@
  * locked memory), and the few facts read back out of a certificate.
  */
 #include "certs_internal.h"
+#include "crypto.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -62,20 +63,11 @@ int certs_chain_pem_append(struct secbuf *b, const uint8_t *chain, size_t len)
 int certs_der(X509 *x, uint8_t **ret, size_t *ret_len)
 {
 	unsigned char *der = NULL;
-	int n = i2d_X509(x, &der);
-	uint8_t *copy;
+	int n = i2d_X509(x, &der); /* before der is read: argument order is unspecified */
+	int r = crypto_der_copy(der, n, ret, ret_len);
 
-	if (n <= 0)
-		return -EIO;
-	copy = malloc((size_t)n);
-	if (copy)
-		memcpy(copy, der, (size_t)n);
 	OPENSSL_free(der);
-	if (!copy)
-		return -ENOMEM;
-	*ret = copy;
-	*ret_len = (size_t)n;
-	return 0;
+	return r;
 }
 
 int certs_chain_der(STACK_OF(X509) * chain, X509 *skip, uint8_t **ret, size_t *ret_len)

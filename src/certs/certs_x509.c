@@ -277,21 +277,6 @@ static EVP_PKEY *pubkey_from(const uint8_t *der, size_t len)
 	return d2i_PUBKEY(NULL, &p, (long)len);
 }
 
-static int der_copy(unsigned char *der, int n, uint8_t **ret, size_t *ret_len)
-{
-	uint8_t *copy;
-
-	if (n <= 0)
-		return -EIO;
-	copy = malloc((size_t)n);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, der, (size_t)n);
-	*ret = copy;
-	*ret_len = (size_t)n;
-	return 0;
-}
-
 int certs_x509_make(const struct certs_tbs *t, const uint8_t *pub, size_t pub_len, X509 *issuer,
 		    const struct certs_signer *signer, uint8_t **ret, size_t *ret_len,
 		    char serial[STORE_CERT_SERIAL_MAX], char *err, size_t errlen)
@@ -304,7 +289,7 @@ int certs_x509_make(const struct certs_tbs *t, const uint8_t *pub, size_t pub_le
 	X509_NAME *name = NULL;
 	X509 *x = X509_new();
 	X509V3_CTX ctx;
-	int r = -EIO, n;
+	int r = -EIO, n, der_len;
 
 	if (!x || !pkey)
 		goto out;
@@ -347,7 +332,9 @@ int certs_x509_make(const struct certs_tbs *t, const uint8_t *pub, size_t pub_le
 		snprintf(err, errlen, "the token's signature does not verify");
 		goto out;
 	}
-	r = der_copy(der, i2d_X509(x, &der), ret, ret_len);
+	/* der is read only after i2d set it: argument order is unspecified */
+	der_len = i2d_X509(x, &der);
+	r = crypto_der_copy(der, der_len, ret, ret_len);
 out:
 	if (r < 0 && !err[0])
 		snprintf(err, errlen, "cannot make the certificate: %s", strerror(-r));
@@ -373,7 +360,7 @@ int certs_csr_make(const struct certs_tbs *t, const uint8_t *pub, size_t pub_len
 	X509_NAME *name = NULL;
 	X509_REQ *req = X509_REQ_new();
 	X509V3_CTX ctx;
-	int r = -EIO, n;
+	int r = -EIO, n, der_len;
 
 	if (!req || !pkey)
 		goto out;
@@ -407,7 +394,8 @@ int certs_csr_make(const struct certs_tbs *t, const uint8_t *pub, size_t pub_len
 		snprintf(err, errlen, "the token's signature does not verify");
 		goto out;
 	}
-	r = der_copy(der, i2d_X509_REQ(req, &der), ret, ret_len);
+	der_len = i2d_X509_REQ(req, &der);
+	r = crypto_der_copy(der, der_len, ret, ret_len);
 out:
 	if (r < 0 && !err[0])
 		snprintf(err, errlen, "cannot make the request: %s", strerror(-r));

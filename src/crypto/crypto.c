@@ -217,3 +217,18 @@ out:
 	secbuf_free(plain);
 	return r;
 }
+
+int crypto_der_copy(const unsigned char *der, int n, uint8_t **ret, size_t *ret_len)
+{
+	uint8_t *copy;
+
+	if (n <= 0)
+		return -EIO;
+	copy = malloc((size_t)n);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, der, (size_t)n);
+	*ret = copy;
+	*ret_len = (size_t)n;
+	return 0;
+}

@@ -22,6 +22,11 @@
 /* Fills @buf with @len bytes from OpenSSL's CSPRNG. Returns 0 or -EIO. */
 int crypto_random(void *buf, size_t len);
 
+/* Copies the @n bytes of DER at @der — what an OpenSSL i2d_* call made, whose n <= 0 is its
+ * failure (-EIO) — into malloc'ed memory, *@ret of *@ret_len bytes. -ENOMEM. @der stays
+ * the caller's to free. */
+int crypto_der_copy(const unsigned char *der, int n, uint8_t **ret, size_t *ret_len);
+
 /*
  * Builds the associated data for a value: a format tag, @vault_id, @key_id, @version and
  * @path, each length-delimited so that no two different tuples give the same bytes.

@@ -135,20 +135,11 @@ static void label_for(struct store *s, const char *name, uint64_t version, char 
 static int spki_der(EVP_PKEY *pkey, uint8_t **ret, size_t *ret_len)
 {
 	unsigned char *der = NULL;
-	int n = i2d_PUBKEY(pkey, &der);
-	uint8_t *copy;
+	int n = i2d_PUBKEY(pkey, &der); /* before der is read: argument order is unspecified */
+	int r = crypto_der_copy(der, n, ret, ret_len);
 
-	if (n <= 0)
-		return -EIO;
-	copy = malloc((size_t)n);
-	if (copy)
-		memcpy(copy, der, (size_t)n);
 	OPENSSL_free(der);
-	if (!copy)
-		return -ENOMEM;
-	*ret = copy;
-	*ret_len = (size_t)n;
-	return 0;
+	return r;
 }
 
 /* The token's public components as SubjectPublicKeyInfo DER. */

@@ -13,14 +13,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-struct pass_state {
-	const struct secbuf *pass;
-	int asked;
-};
-
-static int pass_cb(char *buf, int size, int rwflag, void *u)
+int keys_pem_pass_cb(char *buf, int size, int rwflag, void *u)
 {
-	struct pass_state *ps = u;
+	struct keys_pem_pass *ps = u;
 
 	(void)rwflag;
 	ps->asked = 1;
@@ -33,7 +28,7 @@ static int pass_cb(char *buf, int size, int rwflag, void *u)
 int keys_pem_read(const struct secbuf *text, const struct secbuf *passphrase, const char *what,
 		  EVP_PKEY **ret, char *err, size_t errlen)
 {
-	struct pass_state ps = { passphrase, 0 };
+	struct keys_pem_pass ps = { passphrase, 0 };
 	EVP_PKEY *pkey;
 	BIO *bio;
 
@@ -44,7 +39,7 @@ int keys_pem_read(const struct secbuf *text, const struct secbuf *passphrase, co
 	bio = BIO_new_mem_buf(secbuf_data(text), (int)secbuf_len(text));
 	if (!bio)
 		return -ENOMEM;
-	pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb, &ps, NULL, NULL);
+	pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, keys_pem_pass_cb, &ps, NULL, NULL);
 	ERR_clear_error();
 	BIO_free(bio);
 	if (pkey) {

@@ -20,6 +20,15 @@
  * @what in @err (a public key or certificate, encrypted without a passphrase, a wrong
  * passphrase or a damaged key, not PEM), or -ENOMEM.
  */
+/* A passphrase for OpenSSL's PEM readers (pem_password_cb, with this as its userdata):
+ * @pass (NULL: none, the read fails), and whether the reader asked for it, which tells a
+ * wrong passphrase from a key that needed one. */
+struct keys_pem_pass {
+	const struct secbuf *pass;
+	int asked;
+};
+int keys_pem_pass_cb(char *buf, int size, int rwflag, void *u);
+
 int keys_pem_read(const struct secbuf *text, const struct secbuf *passphrase, const char *what,
 		  EVP_PKEY **ret, char *err, size_t errlen);
 
