@@ -29,64 +29,19 @@
 
 #define DAY (86400LL * 1000000)
 
-struct fixture {
-	char dir[PATH_MAX];
-	struct vault *v;
-};
-
-static int setup(void **state)
-{
-	struct vault_init_options o = { 0 };
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[512] = "";
-
-	assert_non_null(f);
-	test_tmpdir(f->dir);
-	strcat(f->dir, "/v");
-	if (vault_init(f->dir, &o, err, sizeof(err)) < 0) {
-		fprintf(stderr, "vault init: %s\n", err);
-		exit(77); /* no SoftHSM2 here */
-	}
-	assert_int_equal(vault_open(f->dir, &f->v, err, sizeof(err)), 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	vault_free(f->v);
-	*strrchr(f->dir, '/') = '\0';
-	test_rmtree(f->dir);
-	free(f);
-	return 0;
-}
-
-static void act_for(struct vault_act *a, const char *op, const char *path)
-{
-	struct audit_event ev = { 0 };
-
-	ev.op = op;
-	ev.path = path;
-	ev.allow = 1;
-	ev.rule = "admin";
-	vault_act_init(a, &ev);
-}
-
-static void create(struct fixture *f, const char *name, const struct certs_request *rq)
+static void create(struct test_vault *f, const char *name, const struct certs_request *rq)
 {
 	struct vault_act a;
 	uint64_t version = 0;
 	char err[256] = "";
 
-	act_for(&a, "cert-create", name);
+	test_admin_act(&a, "cert-create", name);
 	if (vault_cert_create(f->v, &a, name, rq, &version, err, sizeof(err)) != 0)
 		fail_msg("cert create %s: %s", name, err);
 	assert_int_equal(version, 1);
 }
 
-static X509 *read_cert(struct fixture *f, const char *name, uint64_t version)
+static X509 *read_cert(struct test_vault *f, const char *name, uint64_t version)
 {
 	struct secbuf *pem = NULL;
 	X509 *x;
@@ -101,7 +56,7 @@ static X509 *read_cert(struct fixture *f, const char *name, uint64_t version)
 	return x;
 }
 
-static EVP_PKEY *read_key(struct fixture *f, const char *name, uint64_t version)
+static EVP_PKEY *read_key(struct test_vault *f, const char *name, uint64_t version)
 {
 	struct secbuf *pem = NULL;
 	EVP_PKEY *k;
@@ -120,7 +75,7 @@ static EVP_PKEY *read_key(struct fixture *f, const char *name, uint64_t version)
 
 static void test_exportable_key(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct certs_request rq = { .subject = "/CN=exp", .type = "rsa-2048", .exportable = 1 };
 	struct certs_request ec = { .subject = "/CN=ec", .type = "ec-p384" };
 	struct secbuf *pem = NULL;
@@ -141,7 +96,7 @@ static void test_exportable_key(void **state)
 	assert_int_equal(X509_check_private_key(x, k), 1);
 	X509_free(x);
 	/* a renewal that keeps the key serves the same key.pem */
-	act_for(&a, "cert-renew", "exp");
+	test_admin_act(&a, "cert-renew", "exp");
 	assert_int_equal(vault_cert_renew(f->v, &a, "exp", CERTS_REUSE_KEY, &version, &pending, err,
 					  sizeof(err)),
 			 0);
@@ -160,7 +115,7 @@ static void test_exportable_key(void **state)
 
 static void test_lifetime(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct certs_request self = { .subject = "/CN=self",
 				      .validity = 10 * 86400,
 				      .renew_kind = CERTS_RENEW_PERCENT,
@@ -205,7 +160,7 @@ static void test_lifetime(void **state)
 }
 
 /* The outside CA's answer to @name's pending request: a certificate for its key. */
-static void merge_outside(struct fixture *f, const char *name, uint64_t version, int days)
+static void merge_outside(struct test_vault *f, const char *name, uint64_t version, int days)
 {
 	EVP_PKEY *ca = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	struct secbuf *pem = NULL;
@@ -234,7 +189,7 @@ static void merge_outside(struct fixture *f, const char *name, uint64_t version,
 	X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400);
 	assert_true(X509_sign(x, ca, EVP_sha256()) > 0);
 	n = i2d_X509(x, &der);
-	act_for(&a, "cert-merge", name);
+	test_admin_act(&a, "cert-merge", name);
 	if (vault_cert_merge(f->v, &a, name, der, (size_t)n, &merged, err, sizeof(err)) != 0)
 		fail_msg("merge: %s", err);
 	assert_int_equal(merged, version);
@@ -246,7 +201,7 @@ static void merge_outside(struct fixture *f, const char *name, uint64_t version,
 
 static void test_lifetime_issuers(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct certs_request ca = { .subject = "/CN=ca", .is_ca = 1, .validity = 100 * 86400 };
 	struct certs_request leaf = { .subject = "/CN=leaf",
 				      .issuer = "ca",
@@ -308,7 +263,7 @@ static void test_lifetime_issuers(void **state)
  * the lifetime check would make a new version and a new token key at every interval. */
 static void test_renew_window(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct certs_request whole = { .subject = "/CN=whole",
 				       .validity = 10 * 86400,
 				       .renew_kind = CERTS_RENEW_DAYS,
@@ -327,13 +282,13 @@ static void test_renew_window(void **state)
 	uint64_t version = 0;
 	char err[256] = "";
 
-	act_for(&a, "cert-create", "whole");
+	test_admin_act(&a, "cert-create", "whole");
 	assert_int_equal(vault_cert_create(f->v, &a, "whole", &whole, &version, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "--renew-at"));
 	assert_int_equal(certs_get(f->v->store, "whole", 0, &c), -ENOENT);
 	err[0] = '\0';
-	act_for(&a, "cert-create", "dflt");
+	test_admin_act(&a, "cert-create", "dflt");
 	assert_int_equal(vault_cert_create(f->v, &a, "dflt", &dflt, &version, err, sizeof(err)),
 			 -EINVAL);
 	/* a window inside the validity: renewed when due, and the new version is not due */
@@ -347,7 +302,7 @@ static void test_renew_window(void **state)
 }
 
 /* Failed records of cert-renew of certs/@name in the trail. */
-static int renew_failures(struct fixture *f, const char *name)
+static int renew_failures(struct test_vault *f, const char *name)
 {
 	char trail[PATH_MAX + 16], needle[256], *line = NULL;
 	size_t cap = 0;
@@ -370,7 +325,7 @@ static int renew_failures(struct fixture *f, const char *name)
  * recorded, once a day: not at every lifetime check, however short the interval. */
 static void test_renew_failed_daily(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct certs_request ca = { .subject = "/CN=ca", .is_ca = 1, .validity = 100 * 86400 };
 	struct certs_request leaf = { .subject = "/CN=leaf",
 				      .issuer = "ca",
@@ -385,7 +340,7 @@ static void test_renew_failed_daily(void **state)
 
 	create(f, "ca", &ca);
 	create(f, "leaf", &leaf);
-	act_for(&a, "cert-delete", "ca");
+	test_admin_act(&a, "cert-delete", "ca");
 	assert_int_equal(vault_cert_delete(f->v, &a, "ca"), 0);
 	assert_true(vault_certs_lifetime(f->v, at, &renewed, &pending) < 0);
 	assert_int_equal(renewed, 0);
@@ -397,7 +352,7 @@ static void test_renew_failed_daily(void **state)
 	assert_true(vault_certs_lifetime(f->v, at + DAY, &renewed, &pending) < 0);
 	assert_int_equal(renew_failures(f, "leaf"), 2);
 	/* its CA back: the next day's check renews it */
-	act_for(&a, "cert-recover", "ca");
+	test_admin_act(&a, "cert-recover", "ca");
 	assert_int_equal(vault_cert_recover(f->v, &a, "ca"), 0);
 	assert_int_equal(vault_certs_lifetime(f->v, at + 2 * DAY, &renewed, &pending), 0);
 	assert_int_equal(renewed, 1);
@@ -411,7 +366,7 @@ static void test_renew_failed_daily(void **state)
 static void test_import_subject_renewed(void **state)
 {
 	static const unsigned char org[] = "Soci\xc3\xa9t\xc3\xa9 A/B";
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct certs_import_options o = { 0 };
 	struct certs_bundle b = { 0 };
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -445,7 +400,7 @@ static void test_import_subject_renewed(void **state)
 	if (certs_import(f->v->store, f->v->hsm, "imp", &b, &o, time_now_us(), &version, err,
 			 sizeof(err)) != 0)
 		fail_msg("import: %s", err);
-	act_for(&a, "cert-renew", "imp");
+	test_admin_act(&a, "cert-renew", "imp");
 	if (vault_cert_renew(f->v, &a, "imp", 0, &version, &pending, err, sizeof(err)) != 0)
 		fail_msg("renew: %s", err);
 	assert_int_equal(pending, 1);
@@ -464,12 +419,18 @@ static void test_import_subject_renewed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_exportable_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lifetime, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lifetime_issuers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_renew_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_renew_failed_daily, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_import_subject_renewed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exportable_key, test_vault_setup,
+						test_vault_teardown),
+		cmocka_unit_test_setup_teardown(test_lifetime, test_vault_setup,
+						test_vault_teardown),
+		cmocka_unit_test_setup_teardown(test_lifetime_issuers, test_vault_setup,
+						test_vault_teardown),
+		cmocka_unit_test_setup_teardown(test_renew_window, test_vault_setup,
+						test_vault_teardown),
+		cmocka_unit_test_setup_teardown(test_renew_failed_daily, test_vault_setup,
+						test_vault_teardown),
+		cmocka_unit_test_setup_teardown(test_import_subject_renewed, test_vault_setup,
+						test_vault_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

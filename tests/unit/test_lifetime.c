@@ -19,55 +19,8 @@
 
 #define DAY (86400LL * 1000000)
 
-struct fixture {
-	char dir[PATH_MAX];
-	struct vault *v;
-	char trail[PATH_MAX + 16];
-};
-
-static int setup(void **state)
-{
-	struct vault_init_options o = { 0 };
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[512] = "";
-
-	assert_non_null(f);
-	test_tmpdir(f->dir);
-	strcat(f->dir, "/v");
-	if (vault_init(f->dir, &o, err, sizeof(err)) < 0) {
-		fprintf(stderr, "vault init: %s\n", err);
-		exit(77); /* no SoftHSM2 here */
-	}
-	assert_int_equal(vault_open(f->dir, &f->v, err, sizeof(err)), 0);
-	snprintf(f->trail, sizeof(f->trail), "%s/audit.log", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	vault_free(f->v);
-	*strrchr(f->dir, '/') = '\0';
-	test_rmtree(f->dir);
-	free(f);
-	return 0;
-}
-
-static void act_for(struct vault_act *a, const char *op, const char *path)
-{
-	struct audit_event ev = { 0 };
-
-	ev.op = op;
-	ev.path = path;
-	ev.allow = 1;
-	ev.rule = "admin";
-	vault_act_init(a, &ev);
-}
-
 /* Records in the trail holding both @op's and @path's fields. */
-static int count(const struct fixture *f, const char *op, const char *path)
+static int count(const struct test_vault *f, const char *op, const char *path)
 {
 	char line[AUDIT_LINE_MAX + 2], want_op[64], want_path[300];
 	FILE *fp = fopen(f->trail, "r");
@@ -84,7 +37,7 @@ static int count(const struct fixture *f, const char *op, const char *path)
 	return n;
 }
 
-static void make_key(struct fixture *f, const char *name, int64_t rotate_every, int64_t expires)
+static void make_key(struct test_vault *f, const char *name, int64_t rotate_every, int64_t expires)
 {
 	struct keys_options o = { .type = "ec-p256",
 				  .rotate_every = rotate_every,
@@ -93,22 +46,22 @@ static void make_key(struct fixture *f, const char *name, int64_t rotate_every, 
 	struct vault_act a;
 
 	snprintf(path, sizeof(path), "keys/%s", name);
-	act_for(&a, "key-create", path);
+	test_admin_act(&a, "key-create", path);
 	assert_int_equal(vault_key_create(f->v, &a, name, &o), 0);
 }
 
-static void make_secret(struct fixture *f, const char *name, int64_t expires)
+static void make_secret(struct test_vault *f, const char *name, int64_t expires)
 {
 	struct secbuf *b = NULL;
 	char when[TIME_RFC3339_MAX];
 	struct vault_act a;
 
 	assert_int_equal(secbuf_from("v", 1, &b), 0);
-	act_for(&a, "secret-set", name);
+	test_admin_act(&a, "secret-set", name);
 	assert_int_equal(vault_secret_write(f->v, &a, name, b, VAULT_WRITE_MKDIRS, NULL), 0);
 	secbuf_free(b);
 	time_format(expires, 0, when);
-	act_for(&a, "secret-attr", name);
+	test_admin_act(&a, "secret-attr", name);
 	assert_int_equal(vault_attr_set(f->v, &a, name, "expires", when, 0), 0);
 }
 
@@ -130,7 +83,7 @@ static void test_states(void **state)
 
 static void test_warn_once_a_day(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct vault_lifetime_counts c;
 	/* noon UTC of a day ahead: the hours below stay within one UTC day */
 	int64_t t = time_now_us() / DAY * DAY + DAY + DAY / 2;
@@ -144,7 +97,7 @@ static void test_warn_once_a_day(void **state)
 	{
 		struct vault_act a;
 
-		act_for(&a, "key-delete", "keys/dead");
+		test_admin_act(&a, "key-delete", "keys/dead");
 		assert_int_equal(vault_key_delete(f->v, &a, "dead"), 0);
 	}
 	assert_int_equal(vault_lifetime_run(f->v, t, &c), 0);
@@ -174,7 +127,7 @@ static void test_warn_once_a_day(void **state)
 
 static void test_rotate_when_due(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct vault_lifetime_counts c;
 	int64_t now = time_now_us();
 	struct store_key k;
@@ -185,7 +138,7 @@ static void test_rotate_when_due(void **state)
 	{
 		struct vault_act a;
 
-		act_for(&a, "key-delete", "keys/deleted");
+		test_admin_act(&a, "key-delete", "keys/deleted");
 		assert_int_equal(vault_key_delete(f->v, &a, "deleted"), 0);
 	}
 	assert_int_equal(vault_lifetime_run(f->v, now + 1000000, &c), 0);
@@ -209,12 +162,12 @@ static void test_rotate_when_due(void **state)
 /* The store's lifetime settings: set, kept, cleared, refused. */
 static void test_set_lifetime(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct store_key k;
 	struct vault_act a;
 
 	make_key(f, "p", 0, 0);
-	act_for(&a, "key-policy", "keys/p");
+	test_admin_act(&a, "key-policy", "keys/p");
 	assert_int_equal(vault_key_lifetime(f->v, &a, "p", 86400, KEYS_LIFETIME_KEEP), 0);
 	assert_int_equal(vault_key_lifetime(f->v, &a, "p", KEYS_LIFETIME_KEEP, 5 * DAY), 0);
 	assert_int_equal(store_key_get(f->v->store, "p", &k), 0);
@@ -232,9 +185,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_states),
-		cmocka_unit_test_setup_teardown(test_warn_once_a_day, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_when_due, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set_lifetime, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_warn_once_a_day, test_vault_setup,
+						test_vault_teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_when_due, test_vault_setup,
+						test_vault_teardown),
+		cmocka_unit_test_setup_teardown(test_set_lifetime, test_vault_setup,
+						test_vault_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

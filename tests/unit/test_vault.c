@@ -24,44 +24,6 @@
 #include "vault.h"
 #include "vault_ops.h"
 
-struct fixture {
-	char dir[PATH_MAX];
-	struct vault *v;
-	char trail[PATH_MAX + 16];
-};
-
-static int setup(void **state)
-{
-	struct vault_init_options o = { 0 };
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[512] = "";
-
-	assert_non_null(f);
-	test_tmpdir(f->dir);
-	strcat(f->dir, "/v");
-	if (vault_init(f->dir, &o, err, sizeof(err)) < 0) {
-		fprintf(stderr, "vault init: %s\n", err);
-		exit(77); /* no SoftHSM2 here */
-	}
-	assert_int_equal(vault_open(f->dir, &f->v, err, sizeof(err)), 0);
-	snprintf(f->trail, sizeof(f->trail), "%s/audit.log", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	char *slash;
-
-	vault_free(f->v);
-	slash = strrchr(f->dir, '/');
-	*slash = '\0';
-	test_rmtree(f->dir);
-	free(f);
-	return 0;
-}
-
 /* An action by uid 1001 on @path, as fs/ or the command line would start it. */
 static void act_for(struct vault_act *a, const char *op, const char *path)
 {
@@ -78,7 +40,7 @@ static void act_for(struct vault_act *a, const char *op, const char *path)
 }
 
 /* The trail's last record, parsed. */
-static json_object *last_record(const struct fixture *f)
+static json_object *last_record(const struct test_vault *f)
 {
 	char line[AUDIT_LINE_MAX + 2], last[AUDIT_LINE_MAX + 2] = "";
 	FILE *fp = fopen(f->trail, "r");
@@ -91,7 +53,7 @@ static json_object *last_record(const struct fixture *f)
 	return json_tokener_parse(last);
 }
 
-static long record_count(const struct fixture *f)
+static long record_count(const struct test_vault *f)
 {
 	char line[AUDIT_LINE_MAX + 2];
 	FILE *fp = fopen(f->trail, "r");
@@ -114,7 +76,7 @@ static const char *field(json_object *o, const char *name)
 }
 
 /* The last record is @op on @path with @result (and @version, when not 0). */
-static void assert_recorded(const struct fixture *f, const char *op, const char *path,
+static void assert_recorded(const struct test_vault *f, const char *op, const char *path,
 			    const char *decision, int result, uint64_t version)
 {
 	json_object *o = last_record(f);
@@ -143,7 +105,7 @@ static struct secbuf *buf(const char *s)
 }
 
 /* Secret @path's current value is @want. */
-static void assert_value(const struct fixture *f, const char *path, const char *want)
+static void assert_value(const struct test_vault *f, const char *path, const char *want)
 {
 	struct secbuf *got = NULL;
 
@@ -153,8 +115,8 @@ static void assert_value(const struct fixture *f, const char *path, const char *
 	secbuf_free(got);
 }
 
-static int write_value(const struct fixture *f, const char *path, const char *value, unsigned flags,
-		       uint64_t *ret_version)
+static int write_value(const struct test_vault *f, const char *path, const char *value,
+		       unsigned flags, uint64_t *ret_version)
 {
 	struct secbuf *b = buf(value);
 	struct vault_act a;
@@ -168,7 +130,7 @@ static int write_value(const struct fixture *f, const char *path, const char *va
 
 static void test_write_versions(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	uint64_t version = 0;
 
 	assert_int_equal(write_value(f, "w", "one", 0, &version), 0);
@@ -191,7 +153,7 @@ static void test_write_versions(void **state)
 
 static void test_write_excl(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 
 	assert_int_equal(write_value(f, "x", "first", VAULT_WRITE_EXCL, NULL), 0);
 	assert_int_equal(write_value(f, "x", "second", VAULT_WRITE_EXCL, NULL), -EEXIST);
@@ -206,7 +168,7 @@ static void test_write_excl(void **state)
  * actor may not recover; with the right, the history comes back. */
 static void test_write_deleted_name(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct secbuf *b = buf("back");
 	struct vault_act a;
 	uint64_t version = 0;
@@ -238,7 +200,7 @@ static void test_write_deleted_name(void **state)
 
 static void test_lifecycle(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct vault_act a;
 
 	assert_int_equal(write_value(f, "life", "v", 0, NULL), 0);
@@ -266,7 +228,7 @@ static void test_lifecycle(void **state)
 
 static void test_rename(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct vault_act a;
 
 	assert_int_equal(write_value(f, "r1", "one", 0, NULL), 0);
@@ -299,7 +261,7 @@ static void test_rename(void **state)
 
 static void test_attributes(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct vault_act a;
 	char *value = NULL;
 
@@ -340,7 +302,7 @@ static void test_attributes(void **state)
 
 static void test_resize(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct vault_act a;
 	struct secbuf *got = NULL;
 	uint64_t version = 0;
@@ -375,7 +337,7 @@ static void test_resize(void **state)
 
 static void test_folders(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct vault_act a;
 
 	act_for(&a, "mkdir", "fold");
@@ -391,7 +353,7 @@ static void test_folders(void **state)
 
 static void test_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct keys_options o = { .type = "ec-p256" };
 	struct vault_act a;
 	uint64_t version = 0;
@@ -413,7 +375,7 @@ static void test_keys(void **state)
 }
 
 /* The trail's file descriptor in this process. */
-static int trail_fd(const struct fixture *f)
+static int trail_fd(const struct test_vault *f)
 {
 	char link[64], target[PATH_MAX];
 
@@ -435,7 +397,7 @@ static int trail_fd(const struct fixture *f)
  * action fails with EIO and says that its record is what failed. */
 static void test_unrecorded_changes_nothing(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct secbuf *b = buf("new");
 	struct keys_options o = { .type = "ec-p256" };
 	struct vault_act a;
@@ -488,7 +450,7 @@ static void test_unrecorded_changes_nothing(void **state)
 }
 
 struct no_conn {
-	struct fixture *f;
+	struct test_vault *f;
 	int r;
 };
 
@@ -514,7 +476,7 @@ static void *write_without_fds(void *arg)
 
 static void test_no_connection_no_change(void **state)
 {
-	struct fixture *f = *state;
+	struct test_vault *f = *state;
 	struct no_conn nc = { .f = f };
 	struct secbuf *b = NULL;
 	pthread_t t;
@@ -552,5 +514,5 @@ int main(void)
 		cmocka_unit_test(test_no_connection_no_change),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, test_vault_setup, test_vault_teardown);
 }

@@ -13,6 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vault.h"
+#include "vault_ops.h"
+
 void test_tmpdir(char *buf)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -131,4 +134,45 @@ void test_token_teardown(struct test_token *t)
 	secbuf_free(t->pin);
 	t->pin = NULL;
 	test_rmtree(t->dir);
+}
+
+int test_vault_setup(void **state)
+{
+	struct vault_init_options o = { 0 };
+	struct test_vault *f = calloc(1, sizeof(*f));
+	char err[512] = "";
+
+	assert_non_null(f);
+	test_tmpdir(f->dir);
+	strcat(f->dir, "/v");
+	if (vault_init(f->dir, &o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vault init: %s\n", err);
+		exit(77); /* no SoftHSM2 here */
+	}
+	assert_int_equal(vault_open(f->dir, &f->v, err, sizeof(err)), 0);
+	snprintf(f->trail, sizeof(f->trail), "%s/audit.log", f->dir);
+	*state = f;
+	return 0;
+}
+
+int test_vault_teardown(void **state)
+{
+	struct test_vault *f = *state;
+
+	vault_free(f->v);
+	*strrchr(f->dir, '/') = '\0';
+	test_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+void test_admin_act(struct vault_act *a, const char *op, const char *path)
+{
+	struct audit_event ev = { 0 };
+
+	ev.op = op;
+	ev.path = path;
+	ev.allow = 1;
+	ev.rule = "admin";
+	vault_act_init(a, &ev);
 }

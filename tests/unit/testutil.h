@@ -43,4 +43,23 @@ void test_rmtree(const char *path);
 /* Returns 1 if the file @path contains the byte string @needle. */
 int test_file_contains(const char *path, const void *needle, size_t len);
 
+struct vault;
+struct vault_act;
+
+/* A fresh vault of its own (vault_init with the defaults: an embedded SoftHSM2 token),
+ * opened, in a temporary directory; its trail's path. */
+struct test_vault {
+	char dir[PATH_MAX];
+	struct vault *v;
+	char trail[PATH_MAX + 16];
+};
+
+/* cmocka setup and teardown of a struct test_vault in *@state; the setup exits 77
+ * (skipped) where SoftHSM2 is missing. */
+int test_vault_setup(void **state);
+int test_vault_teardown(void **state);
+
+/* Starts @a as the vault owner's allowed action @op on @path, under the rule "admin". */
+void test_admin_act(struct vault_act *a, const char *op, const char *path);
+
 #endif
