@@ -9,6 +9,7 @@
 #include "certs_internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +250,13 @@ static int check_request(const struct certs_request *rq, struct store_cert *c, c
 	}
 	if (days > CERTS_DAYS_MAX) {
 		snprintf(err, errlen, "--days is at most %d", CERTS_DAYS_MAX);
+		return -EINVAL;
+	}
+	/* a renew point at or before the start would renew every new version at once, at
+	 * every lifetime check, for ever */
+	if (rq->renew_kind == CERTS_RENEW_DAYS && rq->renew_value >= (int64_t)days * 86400) {
+		snprintf(err, errlen, "--renew-at %" PRId64 "d is not inside the validity of %u days",
+			 rq->renew_value / 86400, days);
 		return -EINVAL;
 	}
 	if (strcmp(issuer, "self") != 0 && strcmp(issuer, "unknown") != 0 &&
