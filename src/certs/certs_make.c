@@ -255,7 +255,8 @@ static int check_request(const struct certs_request *rq, struct store_cert *c, c
 	/* a renew point at or before the start would renew every new version at once, at
 	 * every lifetime check, for ever */
 	if (rq->renew_kind == CERTS_RENEW_DAYS && rq->renew_value >= (int64_t)days * 86400) {
-		snprintf(err, errlen, "--renew-at %" PRId64 "d is not inside the validity of %u days",
+		snprintf(err, errlen,
+			 "--renew-at %" PRId64 "d is not inside the validity of %u days",
 			 rq->renew_value / 86400, days);
 		return -EINVAL;
 	}

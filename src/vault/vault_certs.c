@@ -144,8 +144,7 @@ int vault_certs_lifetime(struct vault *v, int64_t now, unsigned *ret_renewed, un
 			log_warn("Lifetime: certificate \"%s\": the renewal failed: %s", d.names[i],
 				 err[0] ? err : strerror(-r));
 			last = r;
-		}
-		else if (is_pending)
+		} else if (is_pending)
 			pending++;
 		else
 			renewed++;
