@@ -145,7 +145,9 @@ int keys_input_add(struct keys_input *in, const void *data, size_t len);
 size_t keys_input_held(const struct keys_input *in);
 size_t keys_input_held_after(const struct keys_input *in, size_t len);
 /* Runs the operation in the token: the result in *ret, and the version used (for
- * decrypt, the one the input names). -EBADMSG for bad or tampered input. */
+ * decrypt, the one the input names). -EBADMSG for bad or tampered input. The key is
+ * checked again as it is now: -EKEYREVOKED once deleted, -EKEYEXPIRED past --expires
+ * (sign, encrypt, wrap), -EOPNOTSUPP for NAME@N's sign, encrypt or wrap once rotated. */
 int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret,
 		   uint64_t *ret_version);
 void keys_input_free(struct keys_input *in);

@@ -448,6 +448,40 @@ static int run_once(struct keys_input *in, struct hsm *h, struct secbuf **ret,
 	}
 }
 
+/*
+ * The key's state now, not at open: a file opened before the key expired, was deleted
+ * (with its certificate or alone) or rotated must not run what a fresh open would refuse.
+ * -EKEYREVOKED once the key left keys/, -EKEYEXPIRED past --expires for sign, encrypt
+ * and wrap; those on the current version move to the new one after a rotation, and
+ * NAME@N's go no further (-EOPNOTSUPP), as at open.
+ */
+static int recheck(struct keys_input *in)
+{
+	int makes = in->op == KEY_SIGN || in->op == KEY_ENCRYPT || in->op == KEY_WRAP;
+	struct store_key_version v;
+	struct store_key k;
+	int r;
+
+	r = store_key_get(in->s, in->name, &k);
+	if (r == -ENOENT)
+		return -EKEYREVOKED;
+	if (r < 0)
+		return r;
+	if (makes && k.expires && time_now_us() >= k.expires)
+		return -EKEYEXPIRED;
+	if (!makes || k.current == in->v.version)
+		return 0;
+	if (in->version_fixed)
+		return -EOPNOTSUPP;
+	r = store_key_version_get(in->s, in->name, k.current, &v);
+	if (r < 0)
+		return r;
+	store_key_version_clear(&in->v);
+	in->v = v;
+	in->key = k;
+	return 0;
+}
+
 int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret, uint64_t *ret_version)
 {
 	int r;
@@ -455,6 +489,11 @@ int keys_input_run(struct keys_input *in, struct hsm *h, struct secbuf **ret, ui
 	if (in->too_long) {
 		*ret_version = in->v.version;
 		return -EBADMSG;
+	}
+	r = in->s ? recheck(in) : 0; /* keys_sign_made's key is not in the store yet */
+	if (r < 0) {
+		*ret_version = in->v.version;
+		return r;
 	}
 	/* the handle found is used under the same hold: a reopen cannot swap its object */
 	hsm_hold(h);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "timeutil.h"
 
 #include "certs_parse.h"
@@ -147,6 +148,9 @@ int vault_certs_lifetime(struct vault *v, int64_t now, unsigned *ret_renewed, un
 		vault_act_init(&a, &ev);
 		r = vault_cert_renew(v, &a, d.names[i], 0, &version, &is_pending, err, sizeof(err));
 		if (r < 0) {
+			/* named, with its reason: the record holds only the errno */
+			log_warn("Lifetime: certificate \"%s\": the renewal failed: %s", d.names[i],
+				 err[0] ? err : strerror(-r));
 			last = r;
 			if (!a.unrecorded) /* its failure is in the trail: not again today */
 				(void)store_lifetime_warn(v->store, failed, day);

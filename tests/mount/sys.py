@@ -15,6 +15,9 @@
   sys.py read PATH                 prints the content, or "open:E"/"read:E"
   sys.py keyop PATH INPUT OUTPUT   a key operation file: write INPUT, read the result into
                                    OUTPUT; prints "ok", "open:E" or the errno name
+  sys.py keyop_wait PATH INPUT OUTPUT FLAG
+                                   as keyop, but between the open and the write creates
+                                   FLAG.ready and waits for FLAG to exist
   sys.py keytwice PATH             write, read, write again on one open: the errno name
   sys.py rename A B [noreplace]    rename(2), or renameat2 with RENAME_NOREPLACE
   sys.py mkdir PATH / rmdir PATH / unlink PATH / mkfifo PATH
@@ -112,12 +115,19 @@ def main(argv):
             time.sleep(0.05)
         argv = [argv[0], "read", argv[2]]
         op = "read"
-    if op == "keyop":
+    if op in ("keyop", "keyop_wait"):
         # A key operation file: open read-write, write INPUT, read the result to OUTPUT.
         try:
             fd = os.open(argv[2], os.O_RDWR)
         except OSError as e:
             return "open:" + name(e)
+        if op == "keyop_wait":
+            import time
+            open(argv[5] + ".ready", "w").close()
+            for _ in range(600):
+                if os.path.exists(argv[5]):
+                    break
+                time.sleep(0.05)
         try:
             with open(argv[3], "rb") as f:
                 data = f.read()
