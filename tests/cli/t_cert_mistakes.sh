@@ -28,9 +28,9 @@ check "delete it" "$VAULTFS" key delete "$V" dk
 objects=$(nobjects)
 dump=$(db_dump "$V")
 
-refuses "--renew-at past the validity" '--renew-at 400d is not inside the validity of 365 days' \
+refuses "--renew-at past the validity" '--renew-at 400d is not inside the validity of 365d' \
 	cert create "$V" x --subject /CN=x --renew-at 400d
-refuses "--renew-at as long as the validity" '--renew-at 10d is not inside the validity of 10 days' \
+refuses "--renew-at as long as the validity" '--renew-at 10d is not inside the validity of 10d' \
 	cert create "$V" x --subject /CN=x --days 10 --renew-at 10d
 refuses "--renew-at past a vault CA's leaf validity" '--renew-at 31d is not inside' \
 	cert create "$V" x --subject /CN=x --issuer ca --days 30 --renew-at 31d
