@@ -123,10 +123,12 @@ static int settings(const struct certs_bundle *b, const struct certs_import_opti
 	}
 	/* as certs_create refuses it: each answer merged would be due for renewal at once */
 	if (o->renew_kind == CERTS_RENEW_DAYS && o->renew_value >= na - nb) {
+		char at[32], whole[32];
+
 		snprintf(err, errlen,
-			 "--renew-at %lldd is not shorter than the certificate's "
-			 "validity",
-			 (long long)(o->renew_value / 86400));
+			 "--renew-at %s is not inside the certificate's validity of %s",
+			 certs_duration(o->renew_value, at, sizeof(at)),
+			 certs_duration(na - nb, whole, sizeof(whole)));
 		return -EINVAL;
 	}
 	snprintf(c->issuer, sizeof(c->issuer), "unknown");

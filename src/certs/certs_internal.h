@@ -64,6 +64,9 @@ int certs_csr_make(const struct certs_tbs *t, const uint8_t *pub, size_t pub_len
 
 /* DER of @x (malloc'ed). */
 int certs_der(X509 *x, uint8_t **ret, size_t *ret_len);
+
+/* @s seconds as --days and --renew-at take them: "30d", "12h", "90m" or "45s", in @buf. */
+const char *certs_duration(int64_t s, char *buf, size_t len);
 /* The certificates of @chain but @skip (NULL: none), DER end to end (malloc'ed; NULL and
  * 0 for none). */
 int certs_chain_der(STACK_OF(X509) * chain, X509 *skip, uint8_t **ret, size_t *ret_len);

@@ -133,3 +133,19 @@ int certs_due(struct store *s, int64_t now_s, certs_due_fn fn, void *userdata)
 
 	return store_cert_list(s, 0, due_one, &d);
 }
+
+/* @s seconds as --days and --renew-at take them: "30d", "12h", "90m" or "45s". */
+const char *certs_duration(int64_t s, char *buf, size_t len)
+{
+	static const struct {
+		int64_t unit;
+		char c;
+	} units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (s % units[i].unit == 0 || units[i].unit == 1) {
+			snprintf(buf, len, "%lld%c", (long long)(s / units[i].unit), units[i].c);
+			break;
+		}
+	return buf;
+}

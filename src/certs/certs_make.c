@@ -208,22 +208,6 @@ static int sign_version(struct store *s, struct hsm *h, const struct store_cert 
 	return r;
 }
 
-/* @s seconds as --days and --renew-at take them: "30d", "12h", "90m" or "45s". */
-static const char *duration(int64_t s, char *buf, size_t len)
-{
-	static const struct {
-		int64_t unit;
-		char c;
-	} units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
-
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (s % units[i].unit == 0 || units[i].unit == 1) {
-			snprintf(buf, len, "%lld%c", (long long)(s / units[i].unit), units[i].c);
-			break;
-		}
-	return buf;
-}
-
 static int check_request(const struct certs_request *rq, struct store_cert *c, char *err,
 			 size_t errlen)
 {
@@ -249,7 +233,8 @@ static int check_request(const struct certs_request *rq, struct store_cert *c, c
 		char a[32], b[32];
 
 		snprintf(err, errlen, "--renew-at %s is not inside the validity of %s",
-			 duration(rq->renew_value, a, sizeof(a)), duration(validity, b, sizeof(b)));
+			 certs_duration(rq->renew_value, a, sizeof(a)),
+			 certs_duration(validity, b, sizeof(b)));
 		return -EINVAL;
 	}
 	if (strcmp(issuer, "self") != 0 && strcmp(issuer, "unknown") != 0 &&
