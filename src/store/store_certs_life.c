@@ -101,8 +101,8 @@ static int purge_locked(struct store *s, const char *name)
 		"DELETE FROM hsm_key_versions WHERE name = ?1",
 		"DELETE FROM hsm_keys WHERE name = ?1",
 		/* the lifetime engine's memory of warnings given */
-		"DELETE FROM lifetime_warned WHERE path IN ('certs/' || ?1, 'keys/' || ?1,"
-		" 'certs/' || ?1 || '@renew-failed')",
+		("DELETE FROM lifetime_warned WHERE path IN ('certs/' || ?1, 'keys/' || ?1,"
+		 " 'certs/' || ?1 || '@renew-failed')"),
 	};
 	struct store_cert c;
 	int r;
