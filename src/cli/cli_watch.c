@@ -292,24 +292,32 @@ static int follow(struct watch *w)
 	int r;
 
 	r = drain(w, &w->prev);
-	if (r == 0)
-		r = drain(w, &w->cur);
 	if (r != 0)
 		return r;
 	if (stat(w->path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno; /* moved away: the new file comes */
+		return errno == ENOENT ? drain(w, &w->cur) : -errno; /* moved: the new file comes */
 	if (w->cur.fd >= 0 && st.st_dev == w->cur.dev && st.st_ino == w->cur.ino) {
 		off_t line_end = w->cur.off - (off_t)w->cur.len;
 		char c = '\n';
 
-		/* the last line read whole still ends there, unless it was cut and grew again */
-		if (st.st_size >= w->cur.off &&
-		    (line_end == 0 || (pread(w->cur.fd, &c, 1, line_end - 1) == 1 && c == '\n')))
-			return 0;
-		w->cur.off = 0; /* copytruncate: the records read already are not again (seq) */
-		w->cur.len = 0;
+		/*
+		 * Looked at before reading on: a file cut and grown again past where the
+		 * watch stood would otherwise be read from the middle of a record, and its
+		 * first records, all after the cut, skipped for good (their seqs are below
+		 * those read there). The last line read whole still ends where it did,
+		 * unless it was cut.
+		 */
+		if (st.st_size < w->cur.off ||
+		    (line_end > 0 && (pread(w->cur.fd, &c, 1, line_end - 1) != 1 || c != '\n'))) {
+			w->cur.off = 0; /* copytruncate: the records read already are not again */
+			w->cur.len = 0;
+		}
 		return drain(w, &w->cur);
 	}
+	/* a new file at the path: the old one is read to its end first */
+	r = drain(w, &w->cur);
+	if (r != 0)
+		return r;
 	file_close(&w->prev);
 	w->prev = w->cur;
 	w->cur.fd = -1;
