@@ -14,6 +14,7 @@
  * It needs neither the token nor its PIN, and records nothing: like `audit tail`, it
  * shows the trail's own lines to whoever may read the trail.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -281,6 +282,108 @@ static int file_open(struct watch *w, struct trail_file *f, off_t off)
 	return 0;
 }
 
+/* A rotated file of the trail not read yet, by the seq of its first record. */
+struct missed {
+	uint64_t first;
+	int fd;
+};
+
+static int missed_cmp(const void *a, const void *b)
+{
+	const struct missed *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The seq of the first record in @fd: 0 when it holds none (empty, compressed). */
+static uint64_t first_seq(int fd, char *buf)
+{
+	ssize_t k = pread(fd, buf, AUDIT_LINE_MAX, 0);
+	char *nl = k > 0 ? memchr(buf, '\n', (size_t)k) : NULL;
+	json_object *o, *s;
+	uint64_t seq = 0;
+
+	if (!nl)
+		return 0;
+	*nl = '\0';
+	o = json_tokener_parse(buf);
+	if (o && json_object_object_get_ex(o, "seq", &s) && json_object_is_type(s, json_type_int) &&
+	    json_object_get_int64(s) > 0)
+		seq = (uint64_t)json_object_get_int64(s);
+	json_object_put(o);
+	return seq;
+}
+
+/*
+ * Between the file just read to its end and the new one at the path, the trail may have
+ * been rotated more than once while the watch was not looking (a slow reader, a loaded
+ * machine, the vault's own rotation by size under a burst): the files in between are
+ * found in DIR by their first record, one the watch has not reached, and read in order.
+ * @f is scratch for each.
+ */
+static int catch_up(struct watch *w, struct trail_file *f)
+{
+	char dir[PATH_MAX];
+	struct missed *m = NULL, *grown;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int r = 0;
+
+	snprintf(dir, sizeof(dir), "%s", w->path);
+	*strrchr(dir, '/') = '\0';
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		uint64_t first;
+		int fd;
+
+		if (strncmp(e->d_name, VAULT_AUDIT, strlen(VAULT_AUDIT)) != 0 ||
+		    strcmp(e->d_name, VAULT_AUDIT) == 0)
+			continue;
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0)
+			continue; /* gone meanwhile, or not ours to read: not the trail */
+		first = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+					!(st.st_dev == w->cur.dev && st.st_ino == w->cur.ino) &&
+					!(w->prev.fd >= 0 && st.st_dev == w->prev.dev &&
+					  st.st_ino == w->prev.ino)
+				? first_seq(fd, f->buf)
+				: 0;
+		if (first <= w->last_seq) {
+			close(fd);
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 4;
+			grown = realloc(m, cap * sizeof(*m));
+			if (!grown) {
+				close(fd);
+				r = -ENOMEM;
+				goto out;
+			}
+			m = grown;
+		}
+		m[n++] = (struct missed){ .first = first, .fd = fd };
+	}
+	qsort(m, n, sizeof(*m), missed_cmp);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		f->fd = m[i].fd;
+		f->off = 0;
+		f->len = 0;
+		r = drain(w, f);
+		f->fd = -1;
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		close(m[i].fd);
+	free(m);
+	closedir(d);
+	return r;
+}
+
 /*
  * Brings the watch up to date: what the file before the last rotation still got, the
  * current file to its end, and a rotation since (a new file at the path: the old one is
@@ -292,25 +395,36 @@ static int follow(struct watch *w)
 	int r;
 
 	r = drain(w, &w->prev);
-	if (r == 0)
-		r = drain(w, &w->cur);
 	if (r != 0)
 		return r;
 	if (stat(w->path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno; /* moved away: the new file comes */
+		return errno == ENOENT ? drain(w, &w->cur) : -errno; /* moved: the new file comes */
 	if (w->cur.fd >= 0 && st.st_dev == w->cur.dev && st.st_ino == w->cur.ino) {
 		off_t line_end = w->cur.off - (off_t)w->cur.len;
 		char c = '\n';
 
-		/* the last line read whole still ends there, unless it was cut and grew again */
-		if (st.st_size >= w->cur.off &&
-		    (line_end == 0 || (pread(w->cur.fd, &c, 1, line_end - 1) == 1 && c == '\n')))
-			return 0;
-		w->cur.off = 0; /* copytruncate: the records read already are not again (seq) */
-		w->cur.len = 0;
+		/*
+		 * Looked at before reading on: a file cut and grown again past where the
+		 * watch stood would otherwise be read from the middle of a record, and its
+		 * first records, all after the cut, skipped for good (their seqs are below
+		 * those read there). The last line read whole still ends where it did,
+		 * unless it was cut.
+		 */
+		if (st.st_size < w->cur.off ||
+		    (line_end > 0 && (pread(w->cur.fd, &c, 1, line_end - 1) != 1 || c != '\n'))) {
+			w->cur.off = 0; /* copytruncate: the records read already are not again */
+			w->cur.len = 0;
+		}
 		return drain(w, &w->cur);
 	}
+	/* a new file at the path: the old one is read to its end first */
+	r = drain(w, &w->cur);
+	if (r != 0)
+		return r;
 	file_close(&w->prev);
+	r = catch_up(w, &w->prev);
+	if (r != 0)
+		return r;
 	w->prev = w->cur;
 	w->cur.fd = -1;
 	r = file_open(w, &w->cur, 0);
