@@ -63,6 +63,10 @@ int store_peek_open(const char *db_path, struct store_peek **ret)
 	rc = sqlite3_open_v2(db_path, &p->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
 			     NULL);
+	/* a read that meets a lock (WAL recovery, a checkpoint) waits instead of returning at
+	 * once into a caller that would ask again without sleeping */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_busy_timeout(p->db, 500);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(p->db, "SELECT seq FROM audit_anchor WHERE id = 1", -1,
 					&p->head, NULL);
