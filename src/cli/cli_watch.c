@@ -368,7 +368,8 @@ static int catch_up(struct watch *w, struct trail_file *f)
 		}
 		m[n++] = (struct missed){ .first = first, .fd = fd };
 	}
-	qsort(m, n, sizeof(*m), missed_cmp);
+	if (n > 1) /* qsort wants an array, and none was made for no file */
+		qsort(m, n, sizeof(*m), missed_cmp);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		f->fd = m[i].fd;
 		f->off = 0;
