@@ -290,28 +290,6 @@ out:
 	return r;
 }
 
-/* Inside a transaction: key version @version of @name's key. */
-static int key_version_insert(struct store *s, const char *name, uint64_t version,
-			      const struct store_key_version *kv, int64_t now)
-{
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	r = store_certs_prep(
-		s,
-		"INSERT INTO hsm_key_versions (name, version, token_id, public_der, created)"
-		" VALUES (?1, ?2, ?3, ?4, ?5)",
-		&st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (int64_t)version);
-	sqlite3_bind_blob(st, 3, kv->token_id, STORE_KEY_ID_LEN, SQLITE_STATIC);
-	bind_blob(st, 4, kv->public_der, kv->public_len);
-	sqlite3_bind_int64(st, 5, now);
-	return store_certs_run(s, st);
-}
-
 /* Runs @sql, with @name as ?1 and the @n numbers of @vals as ?2 on. */
 static int update(struct store *s, const char *sql, const char *name, size_t n, const int64_t *vals)
 {
@@ -340,22 +318,10 @@ static int add_locked(struct store *s, const char *name, const struct store_cert
 	int r;
 
 	/* a key of the name, live or soft-deleted, holds it: the primary key says so */
-	r = store_certs_prep(s,
-			     "INSERT INTO hsm_keys (name, type, alg, ops, current, created)"
-			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-			     &st);
+	r = store_key_row_insert(s, name, k, now);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, k->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, k->alg, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, k->ops);
-	sqlite3_bind_int64(st, 5, 1);
-	sqlite3_bind_int64(st, 6, now);
-	r = store_certs_run(s, st);
-	if (r < 0)
-		return r;
-	r = key_version_insert(s, name, 1, kv, now);
+	r = store_key_version_insert(s, name, 1, kv, now);
 	if (r < 0)
 		return r;
 	r = store_certs_prep(s,
@@ -466,7 +432,7 @@ static int add_version_locked(struct store *s, const char *name, const struct st
 		if (r < 0)
 			return r;
 		key_version++;
-		r = key_version_insert(s, name, key_version, kv, now);
+		r = store_key_version_insert(s, name, key_version, kv, now);
 		if (r < 0)
 			return r;
 		cv->key_version = key_version;

@@ -190,6 +190,13 @@ int store_put_locked(struct store *s, const char *path, const struct secbuf *val
 /* store_certs.c, for store_certs_life.c: a statement prepared for one use; run (no rows
  * expected) and finalized; a certificate's record read on the caller's connection; and
  * store_enter after the name's check (-EINVAL). */
+/* Inside a transaction, for store_keys.c and store_certs.c alike: the row of key @name
+ * (version 1 current, its lifetime if any; -EEXIST through SQLite's primary key when the
+ * name is held, live or soft-deleted), and the row of its version @version. */
+int store_key_row_insert(struct store *s, const char *name, const struct store_key *k, int64_t now);
+int store_key_version_insert(struct store *s, const char *name, uint64_t version,
+			     const struct store_key_version *v, int64_t now);
+
 int store_certs_prep(struct store *s, const char *sql, sqlite3_stmt **ret);
 int store_certs_run(struct store *s, sqlite3_stmt *st);
 int store_cert_get_locked(struct store *s, const char *name, struct store_cert *ret);

@@ -281,8 +281,8 @@ int store_key_version_get_any(struct store *s, const char *name, uint64_t versio
 	return version_get(s, name, version, 1, ret);
 }
 
-static int version_insert(struct store *s, const char *name, uint64_t version,
-			  const struct store_key_version *v, int64_t now)
+int store_key_version_insert(struct store *s, const char *name, uint64_t version,
+			     const struct store_key_version *v, int64_t now)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -301,18 +301,11 @@ static int version_insert(struct store *s, const char *name, uint64_t version,
 	return store_step_done(s, st);
 }
 
-static int key_add_locked(struct store *s, const char *name, const struct store_key *k,
-			  const struct store_key_version *v, int64_t now)
+int store_key_row_insert(struct store *s, const char *name, const struct store_key *k, int64_t now)
 {
-	struct store_key existing;
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = store_key_get_any(s, name, &existing);
-	if (r == 0)
-		return -EEXIST;
-	if (r != -ENOENT)
-		return r;
 	r = store_stmt(s, Q_HKEY_INSERT, &st);
 	if (r < 0)
 		return r;
@@ -330,9 +323,23 @@ static int key_add_locked(struct store *s, const char *name, const struct store_
 		sqlite3_bind_int64(st, 8, k->expires);
 	else
 		sqlite3_bind_null(st, 8);
-	r = store_step_done(s, st);
+	return store_step_done(s, st);
+}
+
+static int key_add_locked(struct store *s, const char *name, const struct store_key *k,
+			  const struct store_key_version *v, int64_t now)
+{
+	struct store_key existing;
+	int r;
+
+	r = store_key_get_any(s, name, &existing);
+	if (r == 0)
+		return -EEXIST;
+	if (r != -ENOENT)
+		return r;
+	r = store_key_row_insert(s, name, k, now);
 	if (r >= 0)
-		r = version_insert(s, name, 1, v, now);
+		r = store_key_version_insert(s, name, 1, v, now);
 	if (r >= 0)
 		store_tx_made_version(s, 1);
 	return r;
@@ -363,7 +370,7 @@ static int add_version_locked(struct store *s, const char *name, const struct st
 	r = store_key_get(s, name, &k);
 	if (r < 0)
 		return r;
-	r = version_insert(s, name, k.current + 1, v, now);
+	r = store_key_version_insert(s, name, k.current + 1, v, now);
 	if (r < 0)
 		return r;
 	r = store_stmt(s, Q_HKEY_SET_CURRENT, &st);
