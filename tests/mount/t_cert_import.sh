@@ -5,7 +5,8 @@
 # verify` accepts cert.pem with chain.pem against the root, chain.pem is the chain in
 # order from the leaf, fullchain.pem is the two, key.pem (exportable only) is the
 # bundle's key, a non-exportable import has no key.pem and its key signs as keys/NAME;
-# and refused imports (wrong password, mismatch, garbage) leave certs/ as it was.
+# and refused imports (wrong password, mismatch, garbage, a --renew-at past the validity)
+# leave certs/ as it was.
 . "$(dirname "$0")/lib.sh"
 C=$M/certs
 PASS='correct horse battery staple'
@@ -56,6 +57,9 @@ refuses "wrong password" 'password' imp bad "$F/chain-aes.p12" --password-file "
 refuses "missing password" 'password' imp bad "$F/chain-aes.p12"
 refuses "key/leaf mismatch" 'does not match' imp bad "$F/mismatch.pem"
 refuses "garbage" 'neither PKCS#12 nor PEM' imp bad "$F/garbage.bin"
+# the leaf is valid for 10 days: renewing 30 days before its end would be due at every check
+refuses "--renew-at past the validity" "--renew-at 30d is not inside the certificate's validity" \
+	imp bad "$F/chain-aes.p12" --password-file "$T/pw" --renew-at 30d
 same "certs/ unchanged by the refusals" "$before" "$(ls "$C")"
 [ -e "$M/keys/bad" ] && fail "a refused import left keys/bad" || pass
 
