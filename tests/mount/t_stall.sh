@@ -75,16 +75,16 @@ echo "2. an admin command stopped inside its record"
 printf 'value-2' >"$T/v2"
 # (LeakSanitizer cannot run under ptrace: the sanitizer build's leak check is left off here)
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-	strace -f -qq -o /dev/null -P "$A" -e trace=write -e inject=write:signal=SIGSTOP:when=1 \
+	strace -f -qq -o "$T/strace.out" -P "$A" -e trace=write -e inject=write:signal=SIGSTOP:when=1 \
 	"$VAULTFS" secret set "$V" db --file "$T/v2" 2>"$T/admin.err" &
 tracer=$!
 admin=
 for _ in $(seq 1 400); do # up to 20 s: the sanitizer build starts slowly under strace
 	admin=$(pgrep -P "$tracer" -x vaultfs || true)
-	# stopped by the injected signal, lock held (a traced process is also briefly 't'
-	# at other moments, so the lock is what tells)
-	[ -n "$admin" ] && grep -qE '^State:\s+[tT]' "/proc/$admin/status" 2>/dev/null &&
-		grep -qE "FLOCK +ADVISORY +WRITE +$admin " /proc/locks && break
+	# stopped by the injected signal (strace says so; a traced process is 't' at every
+	# system call, and it also holds the lock for a moment when it opens the trail)
+	[ -n "$admin" ] && grep -q -- '--- stopped by SIGSTOP ---' "$T/strace.out" 2>/dev/null &&
+		break
 	sleep 0.05
 done
 grep -qE "FLOCK +ADVISORY +WRITE +$admin " /proc/locks && pass ||
