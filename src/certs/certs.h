@@ -6,9 +6,13 @@
  * CA issues, a request for an outside CA — is made in the token; a key leaves it only as
  * the sealed copy an exportable certificate keeps (served as key.pem).
  *
- * Built on OpenSSL's X509, X509_REQ, PKCS12 and OSSL_STORE. The store keeps each
- * version's DER (certificate, chain, request) and, for an exportable one, its PKCS#8 key
- * sealed like a secret's value.
+ * Built on OpenSSL's X509, X509_REQ, PKCS12, PKCS7 and PEM APIs. What is imported is not
+ * read through OSSL_STORE: it passes over a block it cannot decode (a truncated or damaged
+ * certificate, PKCS#7, a block of an unknown kind) with only an "unsupported" on the error
+ * queue, so a bundle that lost a link of its chain would still load; certs_parse names
+ * each block and has OpenSSL decode it as its label says. The store keeps each version's
+ * DER (certificate, chain, request) and, for an exportable one, its PKCS#8 key sealed like
+ * a secret's value.
  *
  * Files of a version, as the mount serves them (certs_file):
  *   cert.pem       the leaf
