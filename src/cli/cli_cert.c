@@ -6,9 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,8 @@
 
 #include "certs.h"
 #include "cli.h"
+#include "cli_admin.h"
+#include "cli_parse.h"
 #include "fdio.h"
 #include "log.h"
 #include "timeutil.h"
@@ -213,57 +214,78 @@ static int run_change(struct vault *v, const struct cert_args *a, struct audit_e
 	else if (strcmp(a->sub, "merge") == 0)
 		r = vault_cert_merge(v, &act, a->name, answer, answer_len, &version, err,
 				     sizeof(err));
-	else if (strcmp(a->sub, "renew") == 0)
+	else
 		r = vault_cert_renew(v, &act, a->name, a->reuse_key ? CERTS_REUSE_KEY : 0, &version,
 				     &pending, err, sizeof(err));
-	else if (strcmp(a->sub, "delete") == 0)
-		r = vault_cert_delete(v, &act, a->name);
-	else if (strcmp(a->sub, "recover") == 0)
-		r = vault_cert_recover(v, &act, a->name);
-	else
-		r = vault_cert_purge(v, &act, a->name);
 	free(answer);
 	if (act.unrecorded)
-		return cli_error(cmd, a->name, "cannot write the audit trail: nothing done");
+		return cli_error(cmd, a->name, CLI_AUDIT_FAILED);
 	if (r < 0)
 		return cli_error(cmd, a->name, "%s", err[0] ? err : reason(r));
-	if (r > 0 && strcmp(a->sub, "purge") == 0)
-		log_warn("Certificate \"%s\": the token objects of %d key version(s) could not "
-			 "be destroyed",
-			 a->name, r);
 	if (version)
 		printf("%" PRIu64 "%s\n", version, pending ? " pending" : "");
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+static const struct cli_lifecycle cert_lifecycle = {
+	vault_cert_delete,
+	vault_cert_recover,
+	vault_cert_purge,
+};
+
+/* delete, recover and purge */
+static int run_lifecycle(struct vault *v, const struct cert_args *a, const struct audit_event *ev,
+			 const char *cmd)
+{
+	int r, status = cli_lifecycle(v, &cert_lifecycle, cmd, a->sub, a->name, ev, &r);
+
+	if (status >= 0)
+		return status;
+	if (r < 0)
+		return cli_error(cmd, a->name, "%s", reason(r));
+	if (r > 0 && strcmp(a->sub, "purge") == 0)
+		log_warn("Certificate \"%s\": the token objects of %d key version(s) could not "
+			 "be destroyed",
+			 a->name, r);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int list_certs(struct vault *v, void *userdata)
+{
+	struct list_ctx l = { v, time_now_us() / 1000000 };
+
+	(void)userdata;
+	return certs_list(v->store, 0, list_one, &l);
+}
+
 static int run(struct vault *v, const struct cert_args *a, struct audit_event *ev)
 {
 	char cmd[32];
-	int r;
 
 	snprintf(cmd, sizeof(cmd), "cert %s", a->sub);
-	if (strcmp(a->sub, "list") == 0 || strcmp(a->sub, "get") == 0) {
-		struct list_ctx l = { v, time_now_us() / 1000000 };
-
-		r = cli_inspection(cmd, v, ev);
-		if (r < 0)
-			return cli_error(cmd, NULL, "cannot write the audit trail: nothing done");
-		if (strcmp(a->sub, "get") == 0)
-			return get_file(v, a, cmd);
-		r = certs_list(v->store, 0, list_one, &l);
-		if (r < 0)
-			return cli_error(cmd, NULL, "%s", reason(r));
-		return fflush(stdout) == 0 ? 0 : 1;
+	if (strcmp(a->sub, "list") == 0)
+		return cli_list(cmd, v, ev, list_certs, NULL, reason);
+	if (strcmp(a->sub, "get") == 0) {
+		if (cli_inspection(cmd, v, ev) < 0)
+			return cli_error(cmd, NULL, CLI_AUDIT_FAILED);
+		return get_file(v, a, cmd);
 	}
+	if (cli_is_lifecycle(a->sub))
+		return run_lifecycle(v, a, ev, cmd);
 	return run_change(v, a, ev, cmd);
 }
 
-static int add_san(struct cert_args *a, const char *list)
+/* --san, which may be given again: its lists joined */
+static int add_san(void *args, const char *list, const char *sub)
 {
+	struct cert_args *a = args;
 	size_t len = strlen(a->sans);
 	int n = snprintf(a->sans + len, sizeof(a->sans) - len, "%s%s", len ? "," : "", list);
 
-	return n < 0 || (size_t)n >= sizeof(a->sans) - len ? -1 : 0;
+	(void)sub; /* said as create's, the one subcommand it goes with (options_fit) */
+	if (n < 0 || (size_t)n >= sizeof(a->sans) - len)
+		return cli_usage("cert create", "the --san list is too long");
+	return 0;
 }
 
 /* Which options each subcommand takes. */
@@ -284,107 +306,57 @@ static int options_fit(const struct cert_args *a)
 	return 0;
 }
 
+static const struct cli_option cert_options[] = {
+	{ "subject", CLI_STRING, offsetof(struct cert_args, subject), NULL },
+	{ "san", CLI_CALL, 0, add_san },
+	{ "type", CLI_STRING, offsetof(struct cert_args, type), NULL },
+	{ "days", CLI_STRING, offsetof(struct cert_args, days), NULL },
+	{ "ca", CLI_FLAG, offsetof(struct cert_args, ca), NULL },
+	{ "issuer", CLI_STRING, offsetof(struct cert_args, issuer), NULL },
+	{ "exportable", CLI_FLAG, offsetof(struct cert_args, exportable), NULL },
+	{ "renew-at", CLI_STRING, offsetof(struct cert_args, renew_at), NULL },
+	{ "reuse-key", CLI_FLAG, offsetof(struct cert_args, reuse_key), NULL },
+	{ "version", CLI_STRING, offsetof(struct cert_args, version), NULL },
+	{ NULL, 0, 0, NULL },
+};
+
+/* `cert import` (PKCS#12 and PEM bundles) has a module, and a command line, of its own */
+static const struct cli_subcommand cert_subs[] = {
+	{ "create", 2, 2 }, { "merge", 3, 3 },	{ "renew", 2, 2 },   { "list", 1, 1 },
+	{ "get", 3, 3 },    { "delete", 2, 2 }, { "recover", 2, 2 }, { "purge", 2, 2 },
+};
+
+static const struct cli_command cert_command = {
+	.name = "cert",
+	.help = cert_help,
+	.subs = cert_subs,
+	.n_subs = sizeof(cert_subs) / sizeof(cert_subs[0]),
+	.options = cert_options,
+};
+
 int cli_cert(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "subject", required_argument, NULL, 's' },
-		{ "san", required_argument, NULL, 'n' },
-		{ "type", required_argument, NULL, 't' },
-		{ "days", required_argument, NULL, 'd' },
-		{ "ca", no_argument, NULL, 'c' },
-		{ "issuer", required_argument, NULL, 'i' },
-		{ "exportable", no_argument, NULL, 'e' },
-		{ "renew-at", required_argument, NULL, 'r' },
-		{ "reuse-key", no_argument, NULL, 'k' },
-		{ "version", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	/* `cert import` (PKCS#12 and PEM bundles) joins this table with its own module */
-	static const struct {
-		const char *name;
-		int pos;
-	} subs[] = {
-		{ "create", 2 }, { "merge", 3 },  { "renew", 2 },   { "list", 1 },
-		{ "get", 3 },	 { "delete", 2 }, { "recover", 2 }, { "purge", 2 },
-	};
-	char err[512] = "", exe[PATH_MAX], cgroup[PATH_MAX], op[32], path[300];
 	struct cert_args a = { 0 };
-	struct audit_event ev;
-	struct vault *v = NULL;
-	size_t i;
-	int c, r;
+	struct cli_admin adm;
+	struct cli_parsed p;
+	int r;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(cert_help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
-	}
-	a.sub = argv[1];
-	if (strcmp(a.sub, "import") == 0)
+	if (argc >= 2 && strcmp(argv[1], "import") == 0)
 		return cli_cert_import(argc, argv);
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(subs[i].name, a.sub) == 0)
-			break;
-	if (i == sizeof(subs) / sizeof(subs[0]))
-		return cli_usage("cert", "unknown subcommand \"%s\"", a.sub);
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			a.subject = optarg;
-			break;
-		case 'n':
-			if (add_san(&a, optarg) < 0)
-				return cli_usage("cert create", "the --san list is too long");
-			break;
-		case 't':
-			a.type = optarg;
-			break;
-		case 'd':
-			a.days = optarg;
-			break;
-		case 'c':
-			a.ca = 1;
-			break;
-		case 'i':
-			a.issuer = optarg;
-			break;
-		case 'e':
-			a.exportable = 1;
-			break;
-		case 'r':
-			a.renew_at = optarg;
-			break;
-		case 'k':
-			a.reuse_key = 1;
-			break;
-		case 'v':
-			a.version = optarg;
-			break;
-		case 'h':
-			fputs(cert_help, stdout);
-			return 0;
-		default:
-			return cli_usage("cert", "unknown option");
-		}
-	}
-	if (argc - optind != subs[i].pos)
-		return cli_usage("cert", "wrong number of arguments for \"%s\"", a.sub);
-	a.dir = argv[optind];
-	a.name = subs[i].pos > 1 ? argv[optind + 1] : NULL;
-	a.file = subs[i].pos > 2 ? argv[optind + 2] : NULL;
+	r = cli_parse(&cert_command, argc, argv, &a, &p);
+	if (r >= 0)
+		return r;
+	a.sub = cert_subs[p.sub].name;
+	a.dir = p.pos[0];
+	a.name = p.pos[1];
+	a.file = p.pos[2];
 	r = options_fit(&a);
 	if (r)
 		return r;
-	r = cli_vault_open(a.dir, &v, err, sizeof(err));
-	if (r < 0)
-		return cli_error("cert", NULL, "%s", err[0] ? err : strerror(-r));
-	snprintf(op, sizeof(op), "cert-%s", a.sub);
-	vault_admin_event(&ev, op, exe, sizeof(exe), cgroup, sizeof(cgroup));
-	snprintf(path, sizeof(path), "certs%s%s", a.name ? "/" : "", a.name ? a.name : "");
-	ev.path = path;
-	ev.detail = strcmp(a.sub, "get") == 0 ? a.file : a.issuer;
-	r = run(v, &a, &ev);
-	vault_free(v);
+	if (cli_admin_open(&adm, "cert", a.dir, "cert", a.sub, "certs", a.name))
+		return 1;
+	adm.ev.detail = strcmp(a.sub, "get") == 0 ? a.file : a.issuer;
+	r = run(adm.v, &a, &adm.ev);
+	cli_admin_close(&adm);
 	return r;
 }

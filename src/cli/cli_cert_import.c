@@ -7,14 +7,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_admin.h"
+#include "cli_parse.h"
 #include "vault.h"
 #include "vault_cert_import.h"
 
@@ -54,47 +55,44 @@ static int read_file(const char *path, struct secbuf **ret, char *err, size_t er
 	return r;
 }
 
+struct import_args {
+	const char *pass_file;
+	struct certs_import_options o;
+};
+
+static int parse_renew_at(void *args, const char *arg, const char *sub)
+{
+	struct import_args *a = args;
+
+	(void)sub;
+	if (certs_renew_at_parse(arg, &a->o.renew_kind, &a->o.renew_value) < 0)
+		return cli_usage("cert import",
+				 "--renew-at takes P%% (1-99) or Nd (days before expiry)");
+	return 0;
+}
+
+static const struct cli_option import_options[] = {
+	{ "password-file", CLI_STRING, offsetof(struct import_args, pass_file), NULL },
+	{ "exportable", CLI_FLAG, offsetof(struct import_args, o.exportable), NULL },
+	{ "renew-at", CLI_CALL, 0, parse_renew_at },
+	{ NULL, 0, 0, NULL },
+};
+
 int cli_cert_import(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "password-file", required_argument, NULL, 'p' },
-		{ "exportable", no_argument, NULL, 'e' },
-		{ "renew-at", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	char err[512] = "", exe[PATH_MAX], cgroup[PATH_MAX], path[300];
-	struct certs_import_options o = { 0 };
+	char err[512] = "";
+	struct import_args a = { 0 };
 	struct secbuf *data = NULL, *pass = NULL;
-	const char *pass_file = NULL, *dir, *name, *file;
-	struct audit_event ev;
+	const char *dir, *name, *file;
+	struct cli_admin adm = { 0 };
 	struct vault_act act;
-	struct vault *v = NULL;
 	uint64_t version = 0;
-	int c, r;
+	int r;
 
-	optind = 2; /* argv: cert import ... */
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			pass_file = optarg;
-			break;
-		case 'e':
-			o.exportable = 1;
-			break;
-		case 'r':
-			if (certs_renew_at_parse(optarg, &o.renew_kind, &o.renew_value) < 0)
-				return cli_usage("cert import",
-						 "--renew-at takes P%% (1-99) or Nd (days before "
-						 "expiry)");
-			break;
-		case 'h':
-			fputs(import_help, stdout);
-			return 0;
-		default:
-			return cli_usage("cert import", "unknown option");
-		}
-	}
+	/* argv: cert import ... */
+	r = cli_options(argc, argv, 2, "cert import", import_help, import_options, &a);
+	if (r >= 0)
+		return r;
 	if (argc - optind != 3)
 		return cli_usage("cert import", "DIR NAME FILE expected");
 	dir = argv[optind];
@@ -104,34 +102,29 @@ int cli_cert_import(int argc, char **argv)
 	r = read_file(file, &data, err, sizeof(err));
 	if (r < 0)
 		return cli_error("cert import", file, "%s", err);
-	if (pass_file) {
-		r = vault_read_pin(pass_file, &pass, err, sizeof(err));
+	if (a.pass_file) {
+		r = vault_read_pin(a.pass_file, &pass, err, sizeof(err));
 		if (r < 0) {
 			secbuf_free(data);
-			return cli_error("cert import", pass_file, "%s",
+			return cli_error("cert import", a.pass_file, "%s",
 					 err[0] ? err : strerror(-r));
 		}
 	}
-	r = cli_vault_open(dir, &v, err, sizeof(err));
-	if (r < 0) {
-		r = cli_error("cert import", NULL, "%s", err[0] ? err : strerror(-r));
+	r = cli_admin_open(&adm, "cert import", dir, "cert", "import", "certs", name);
+	if (r)
 		goto out;
-	}
-	vault_admin_event(&ev, "cert-import", exe, sizeof(exe), cgroup, sizeof(cgroup));
-	snprintf(path, sizeof(path), "certs/%s", name);
-	ev.path = path;
-	vault_act_init(&act, &ev);
+	vault_act_init(&act, &adm.ev);
 	err[0] = '\0';
-	r = vault_cert_import(v, &act, name, secbuf_data(data), secbuf_len(data), pass, &o,
+	r = vault_cert_import(adm.v, &act, name, secbuf_data(data), secbuf_len(data), pass, &a.o,
 			      &version, err, sizeof(err));
 	if (act.unrecorded)
-		r = cli_error("cert import", name, "cannot write the audit trail: nothing done");
+		r = cli_error("cert import", name, CLI_AUDIT_FAILED);
 	else if (r < 0)
 		r = cli_error("cert import", name, "%s", err[0] ? err : strerror(-r));
 	else
 		r = printf("%" PRIu64 "\n", version) < 0 || fflush(stdout) != 0;
 out:
-	vault_free(v);
+	cli_admin_close(&adm);
 	secbuf_free(pass);
 	secbuf_free(data);
 	return r;

@@ -6,15 +6,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_admin.h"
+#include "cli_parse.h"
 #include "keys.h"
 #include "log.h"
 #include "timeutil.h"
@@ -103,10 +104,11 @@ static int list_one(const char *name, int is_folder, void *userdata)
 }
 
 /* Every key, live then deleted, in name order within each. */
-static int list_keys(struct vault *v)
+static int list_keys(struct vault *v, void *userdata)
 {
 	int r = store_key_list(v->store, 0, list_one, v);
 
+	(void)userdata;
 	if (r >= 0)
 		r = store_key_list(v->store, STORE_LIST_DELETED, list_one, v);
 	return r;
@@ -168,6 +170,33 @@ static int lifetime_options(const char *cmd, const struct key_args *a, int none_
 	return 0;
 }
 
+static const struct cli_lifecycle key_lifecycle = {
+	vault_key_delete,
+	vault_key_recover,
+	vault_key_purge,
+};
+
+/* delete, recover and purge */
+static int run_lifecycle(struct vault *v, const struct key_args *a, const struct audit_event *ev,
+			 const char *cmd)
+{
+	int r, recover = strcmp(a->sub, "recover") == 0;
+	int status = cli_lifecycle(v, &key_lifecycle, cmd, a->sub, a->name, ev, &r);
+
+	if (status >= 0)
+		return status;
+	if (r == -EEXIST && recover)
+		return cli_error(cmd, a->name, "the key is live: nothing to recover");
+	if (r == -ENOENT && recover)
+		return cli_error(cmd, a->name, "no deleted key of that name");
+	if (r < 0)
+		return cli_error(cmd, a->name, "%s", reason(r));
+	if (r > 0 && strcmp(a->sub, "purge") == 0) /* forgotten; the token kept some objects */
+		log_warn("Key \"%s\": the token objects of %d version(s) could not be destroyed",
+			 a->name, r);
+	return 0;
+}
+
 static int run(struct vault *v, const struct key_args *a, struct audit_event *ev)
 {
 	char cmd[32], err[512] = "";
@@ -179,15 +208,10 @@ static int run(struct vault *v, const struct key_args *a, struct audit_event *ev
 	int r;
 
 	snprintf(cmd, sizeof(cmd), "key %s", a->sub);
-	if (strcmp(a->sub, "list") == 0) {
-		r = cli_inspection(cmd, v, ev);
-		if (r < 0)
-			return cli_error(cmd, NULL, "cannot write the audit trail: nothing done");
-		r = list_keys(v);
-		if (r < 0)
-			return cli_error(cmd, NULL, "%s", reason(r));
-		return fflush(stdout) == 0 ? 0 : 1;
-	}
+	if (strcmp(a->sub, "list") == 0)
+		return cli_list(cmd, v, ev, list_keys, NULL, reason);
+	if (cli_is_lifecycle(a->sub))
+		return run_lifecycle(v, a, ev, cmd);
 	if (a->alg && strcmp(a->alg, "ps256") != 0)
 		return cli_usage(cmd, "--alg takes ps256");
 	o.pss = a->alg != NULL;
@@ -212,100 +236,55 @@ static int run(struct vault *v, const struct key_args *a, struct audit_event *ev
 		r = vault_key_import(v, &act, a->name, a->file, pass, &o, err, sizeof(err));
 	else if (strcmp(a->sub, "rotate") == 0)
 		r = vault_key_rotate(v, &act, a->name, &version);
-	else if (strcmp(a->sub, "policy") == 0)
-		r = vault_key_lifetime(v, &act, a->name, rotate, expires);
-	else if (strcmp(a->sub, "recover") == 0)
-		r = vault_key_recover(v, &act, a->name);
-	else if (strcmp(a->sub, "purge") == 0)
-		r = vault_key_purge(v, &act, a->name);
 	else
-		r = vault_key_delete(v, &act, a->name);
+		r = vault_key_lifetime(v, &act, a->name, rotate, expires);
 	secbuf_free(pass);
 	if (act.unrecorded)
-		return cli_error(cmd, a->name, "cannot write the audit trail: nothing done");
-	if (r == -EEXIST && strcmp(a->sub, "recover") == 0)
-		return cli_error(cmd, a->name, "the key is live: nothing to recover");
-	if (r == -ENOENT && strcmp(a->sub, "recover") == 0)
-		return cli_error(cmd, a->name, "no deleted key of that name");
+		return cli_error(cmd, a->name, CLI_AUDIT_FAILED);
 	if (r < 0)
 		return cli_error(cmd, a->name, "%s", err[0] ? err : reason(r));
-	if (r > 0 && strcmp(a->sub, "purge") == 0) /* forgotten; the token kept some objects */
-		log_warn("Key \"%s\": the token objects of %d version(s) could not be destroyed",
-			 a->name, r);
 	if (version)
 		printf("%" PRIu64 "\n", version);
 	return 0;
 }
 
+static const struct cli_option key_options[] = {
+	{ "type", CLI_STRING, offsetof(struct key_args, type), NULL },
+	{ "alg", CLI_STRING, offsetof(struct key_args, alg), NULL },
+	{ "ops", CLI_STRING, offsetof(struct key_args, ops), NULL },
+	{ "passphrase-file", CLI_STRING, offsetof(struct key_args, pass_file), NULL },
+	{ "rotate-every", CLI_STRING, offsetof(struct key_args, rotate_every), NULL },
+	{ "expires", CLI_STRING, offsetof(struct key_args, expires), NULL },
+	{ NULL, 0, 0, NULL },
+};
+
+static const struct cli_subcommand key_subs[] = {
+	{ "create", 2, 2 }, { "import", 3, 3 }, { "rotate", 2, 2 },  { "policy", 2, 2 },
+	{ "list", 1, 1 },   { "delete", 2, 2 }, { "recover", 2, 2 }, { "purge", 2, 2 },
+};
+
+static const struct cli_command key_command = {
+	.name = "key",
+	.help = key_help,
+	.subs = key_subs,
+	.n_subs = sizeof(key_subs) / sizeof(key_subs[0]),
+	.options = key_options,
+};
+
 int cli_key(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "type", required_argument, NULL, 't' },
-		{ "alg", required_argument, NULL, 'a' },
-		{ "ops", required_argument, NULL, 'o' },
-		{ "passphrase-file", required_argument, NULL, 'p' },
-		{ "rotate-every", required_argument, NULL, 'r' },
-		{ "expires", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	static const struct {
-		const char *name;
-		int pos;
-	} subs[] = {
-		{ "create", 2 }, { "import", 3 }, { "rotate", 2 },  { "policy", 2 },
-		{ "list", 1 },	 { "delete", 2 }, { "recover", 2 }, { "purge", 2 },
-	};
-	char err[512] = "", exe[PATH_MAX], cgroup[PATH_MAX], op[32], path[300];
 	struct key_args a = { 0 };
-	struct audit_event ev;
-	struct vault *v = NULL;
-	size_t i;
-	int c, r;
+	struct cli_admin adm;
+	struct cli_parsed p;
+	int r;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(key_help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
-	}
-	a.sub = argv[1];
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(subs[i].name, a.sub) == 0)
-			break;
-	if (i == sizeof(subs) / sizeof(subs[0]))
-		return cli_usage("key", "unknown subcommand \"%s\"", a.sub);
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			a.type = optarg;
-			break;
-		case 'a':
-			a.alg = optarg;
-			break;
-		case 'o':
-			a.ops = optarg;
-			break;
-		case 'p':
-			a.pass_file = optarg;
-			break;
-		case 'r':
-			a.rotate_every = optarg;
-			break;
-		case 'e':
-			a.expires = optarg;
-			break;
-		case 'h':
-			fputs(key_help, stdout);
-			return 0;
-		default:
-			return cli_usage("key", "unknown option");
-		}
-	}
-	if (argc - optind != subs[i].pos)
-		return cli_usage("key", "wrong number of arguments for \"%s\"", a.sub);
-	a.dir = argv[optind];
-	a.name = subs[i].pos > 1 ? argv[optind + 1] : NULL;
-	a.file = subs[i].pos > 2 ? argv[optind + 2] : NULL;
+	r = cli_parse(&key_command, argc, argv, &a, &p);
+	if (r >= 0)
+		return r;
+	a.sub = key_subs[p.sub].name;
+	a.dir = p.pos[0];
+	a.name = p.pos[1];
+	a.file = p.pos[2];
 	if (strcmp(a.sub, "create") == 0 && !a.type)
 		return cli_usage("key create", "--type is required");
 	if ((a.type || a.alg || a.ops) && strcmp(a.sub, "create") != 0 &&
@@ -321,15 +300,10 @@ int cli_key(int argc, char **argv)
 		return cli_usage("key", "--passphrase-file goes with import");
 	if (a.type && !keys_type_find(a.type))
 		return cli_usage("key create", "unknown --type \"%s\"", a.type);
-	r = cli_vault_open(a.dir, &v, err, sizeof(err));
-	if (r < 0)
-		return cli_error("key", NULL, "%s", err[0] ? err : strerror(-r));
-	snprintf(op, sizeof(op), "key-%s", a.sub);
-	vault_admin_event(&ev, op, exe, sizeof(exe), cgroup, sizeof(cgroup));
-	snprintf(path, sizeof(path), "keys%s%s", a.name ? "/" : "", a.name ? a.name : "");
-	ev.path = path;
-	ev.detail = a.type;
-	r = run(v, &a, &ev);
-	vault_free(v);
+	if (cli_admin_open(&adm, "key", a.dir, "key", a.sub, "keys", a.name))
+		return 1;
+	adm.ev.detail = a.type;
+	r = run(adm.v, &a, &adm.ev);
+	cli_admin_close(&adm);
 	return r;
 }

@@ -5,15 +5,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_admin.h"
+#include "cli_parse.h"
 #include "fdio.h"
 #include "names.h"
 #include "timeutil.h"
@@ -61,7 +62,7 @@ struct args {
 	struct audit_event *ev; /* this command's audit record */
 };
 
-#define AUDIT_FAILED "cannot write the audit trail: nothing done"
+#define AUDIT_FAILED CLI_AUDIT_FAILED
 
 /* Records a command that changes nothing, before its output; -EIO if it cannot. */
 static int record(struct vault *v, const struct args *a, int r)
@@ -280,22 +281,21 @@ static int do_versions(struct vault *v, const struct args *a)
 	return 0;
 }
 
+static const struct cli_lifecycle secret_lifecycle = {
+	vault_secret_delete,
+	vault_secret_recover,
+	vault_secret_purge,
+};
+
 static int do_lifecycle(struct vault *v, const struct args *a)
 {
-	struct vault_act act;
 	char cmd[32];
-	int r;
+	int r, status;
 
-	vault_act_init(&act, a->ev);
-	if (strcmp(a->sub, "delete") == 0)
-		r = vault_secret_delete(v, &act, a->name);
-	else if (strcmp(a->sub, "recover") == 0)
-		r = vault_secret_recover(v, &act, a->name);
-	else
-		r = vault_secret_purge(v, &act, a->name);
 	snprintf(cmd, sizeof(cmd), "secret %s", a->sub);
-	if (act.unrecorded)
-		return cli_error(cmd, a->name, AUDIT_FAILED);
+	status = cli_lifecycle(v, &secret_lifecycle, cmd, a->sub, a->name, a->ev, &r);
+	if (status >= 0)
+		return status;
 	if (r == -ENOENT && strcmp(a->sub, "delete") != 0)
 		return cli_error(cmd, a->name, "no such deleted secret");
 	if (r < 0)
@@ -369,60 +369,18 @@ static int do_attr(struct vault *v, const struct args *a)
 	return 0;
 }
 
-static int parse_version(const char *s, uint64_t *ret)
+/* --version N, read as the N of NAME@N */
+static int parse_version(void *args, const char *s, const char *sub)
 {
+	struct args *a = args;
 	size_t name_len;
-	char buf[32];
+	char buf[32], cmd[32];
 
-	if (snprintf(buf, sizeof(buf), "x@%s", s) >= (int)sizeof(buf))
-		return -EINVAL;
-	return name_split_version(buf, &name_len, ret);
-}
-
-/* The options after the subcommand into @a. Returns -1 to go on, or the exit code. */
-static int parse_options(int argc, char **argv, const char *cmd, struct args *a)
-{
-	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "version", required_argument, NULL, 'v' },
-		{ "deleted", no_argument, NULL, 'd' },
-		{ "expiring", no_argument, NULL, 'e' },
-		{ "create", no_argument, NULL, 'c' },
-		{ "remove", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			a->file = optarg;
-			break;
-		case 'v':
-			if (parse_version(optarg, &a->version) < 0)
-				return cli_usage(cmd, "--version takes a number from 1");
-			break;
-		case 'd':
-			a->deleted = 1;
-			break;
-		case 'e':
-			a->expiring = 1;
-			break;
-		case 'c':
-			a->create = 1;
-			break;
-		case 'r':
-			a->remove = optarg;
-			break;
-		case 'h':
-			fputs(secret_help, stdout);
-			return 0; /* --help */
-		default:
-			return cli_usage("secret", "unknown option");
-		}
-	}
-	return -1;
+	if (snprintf(buf, sizeof(buf), "x@%s", s) < (int)sizeof(buf) &&
+	    name_split_version(buf, &name_len, &a->version) == 0)
+		return 0;
+	snprintf(cmd, sizeof(cmd), "secret %s", sub);
+	return cli_usage(cmd, "--version takes a number from 1");
 }
 
 /* NAME@N for get reads version N, as the mount's NAME@N file does: @a's name and version
@@ -446,50 +404,55 @@ static int name_at_version(struct args *a, char *name, size_t len, const char *c
 	return -1;
 }
 
+static const struct cli_option secret_options[] = {
+	{ "file", CLI_STRING, offsetof(struct args, file), NULL },
+	{ "version", CLI_CALL, 0, parse_version },
+	{ "deleted", CLI_FLAG, offsetof(struct args, deleted), NULL },
+	{ "expiring", CLI_FLAG, offsetof(struct args, expiring), NULL },
+	{ "create", CLI_FLAG, offsetof(struct args, create), NULL },
+	{ "remove", CLI_STRING, offsetof(struct args, remove), NULL },
+	{ NULL, 0, 0, NULL },
+};
+
+static const struct cli_subcommand secret_subs[] = {
+	{ "set", 2, 2 },    { "get", 2, 2 },	 { "list", 1, 2 },  { "versions", 2, 2 },
+	{ "delete", 2, 2 }, { "recover", 2, 2 }, { "purge", 2, 2 }, { "attr", 2, 4 },
+};
+
+/* what each of secret_subs runs, in its order */
+static int (*const secret_runs[])(struct vault *v, const struct args *a) = {
+	do_set, do_get, do_list, do_versions, do_lifecycle, do_lifecycle, do_lifecycle, do_attr,
+};
+_Static_assert(sizeof(secret_runs) / sizeof(secret_runs[0]) ==
+		       sizeof(secret_subs) / sizeof(secret_subs[0]),
+	       "a run for every subcommand");
+
+static const struct cli_command secret_command = {
+	.name = "secret",
+	.help = secret_help,
+	.subs = secret_subs,
+	.n_subs = sizeof(secret_subs) / sizeof(secret_subs[0]),
+	.options = secret_options,
+	.getopt_names_sub = 1,
+};
+
 int cli_secret(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(struct vault *v, const struct args *a);
-		int min_pos, max_pos; /* positional arguments after the subcommand */
-	} subs[] = {
-		{ "set", do_set, 2, 2 },	  { "get", do_get, 2, 2 },
-		{ "list", do_list, 1, 2 },	  { "versions", do_versions, 2, 2 },
-		{ "delete", do_lifecycle, 2, 2 }, { "recover", do_lifecycle, 2, 2 },
-		{ "purge", do_lifecycle, 2, 2 },  { "attr", do_attr, 2, 4 },
-	};
-	char cmd[32], err[512] = "", name[NAME_PATH_MAX + 32], path[NAME_PATH_MAX + 16];
-	char op[32], exe[PATH_MAX], cgroup[PATH_MAX];
-	struct audit_event ev;
+	char cmd[32], err[512] = "", name[NAME_PATH_MAX + 32];
+	struct cli_admin adm;
 	struct args a = { 0 };
-	struct vault *v = NULL;
-	size_t i, npos;
+	struct cli_parsed p;
 	int r;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(secret_help, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
-	}
-	a.sub = argv[1];
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(subs[i].name, a.sub) == 0)
-			break;
-	if (i == sizeof(subs) / sizeof(subs[0]))
-		return cli_usage("secret", "unknown subcommand \"%s\"", a.sub);
-	snprintf(cmd, sizeof(cmd), "secret %s", a.sub);
-	optind = 1;
-	argc--;
-	argv++;
-	r = parse_options(argc, argv, cmd, &a);
+	r = cli_parse(&secret_command, argc, argv, &a, &p);
 	if (r >= 0)
 		return r;
-	npos = (size_t)(argc - optind);
-	if (npos < (size_t)subs[i].min_pos || npos > (size_t)subs[i].max_pos)
-		return cli_usage("secret", "wrong number of arguments for \"%s\"", a.sub);
-	a.dir = argv[optind];
-	a.name = npos > 1 ? argv[optind + 1] : NULL;
-	a.attr = npos > 2 ? argv[optind + 2] : NULL;
-	a.value = npos > 3 ? argv[optind + 3] : NULL;
+	a.sub = secret_subs[p.sub].name;
+	snprintf(cmd, sizeof(cmd), "secret %s", a.sub);
+	a.dir = p.pos[0];
+	a.name = p.pos[1];
+	a.attr = p.pos[2];
+	a.value = p.pos[3];
 	if ((a.file && strcmp(a.sub, "set") != 0) || (a.create && strcmp(a.sub, "set") != 0) ||
 	    (a.version && strcmp(a.sub, "get") != 0) || (a.remove && strcmp(a.sub, "attr") != 0) ||
 	    (a.remove && a.attr) || (a.expiring && (strcmp(a.sub, "list") != 0 || a.deleted)))
@@ -502,20 +465,15 @@ int cli_secret(int argc, char **argv)
 		return r;
 	if (a.name && name_path_check(a.name) < 0)
 		return cli_error(cmd, a.name, "%s", reason(a.sub, -EINVAL, NULL));
-	r = cli_vault_open(a.dir, &v, err, sizeof(err));
-	if (r < 0)
-		return cli_error(cmd, NULL, "%s", err[0] ? err : strerror(-r));
-	snprintf(op, sizeof(op), "secret-%s", a.sub);
-	vault_admin_event(&ev, op, exe, sizeof(exe), cgroup, sizeof(cgroup));
-	snprintf(path, sizeof(path), "secrets%s%s", a.name ? "/" : "", a.name ? a.name : "");
-	ev.path = path;
-	ev.version = a.version;
+	if (cli_admin_open(&adm, cmd, a.dir, "secret", a.sub, "secrets", a.name))
+		return 1;
+	adm.ev.version = a.version;
 	if (a.deleted)
-		ev.detail = "deleted";
+		adm.ev.detail = "deleted";
 	if (a.expiring)
-		ev.detail = "expiring";
-	a.ev = &ev;
-	r = subs[i].fn(v, &a);
-	vault_free(v);
+		adm.ev.detail = "expiring";
+	a.ev = &adm.ev;
+	r = secret_runs[p.sub](adm.v, &a);
+	cli_admin_close(&adm);
 	return r;
 }
