@@ -12,11 +12,10 @@
 #include <string.h>
 
 #include "attr_value.h"
+#include "fuzz.h"
 #include "names.h"
 #include "store.h"
 #include "timeutil.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int one_line(const char *v)
 {

@@ -13,8 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "certs_parse.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

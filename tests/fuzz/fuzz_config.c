@@ -13,8 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static char path[PATH_MAX];
 

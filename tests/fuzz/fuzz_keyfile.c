@@ -19,12 +19,11 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "fuzz.h"
 #include "keys.h"
 #include "keys_header.h"
 #include "oaep.h"
 #include "secbuf.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void aes_header(const uint8_t *c, size_t len)
 {

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "hsm.h"
 #include "keys.h"
 #include "secbuf.h"
@@ -30,8 +31,6 @@
 #include "timeutil.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 #define PIN "fuzz-pin-1234"
 
 static struct hsm *h;

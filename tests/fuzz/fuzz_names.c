@@ -12,9 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "names.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* SPEC's rule, written apart from names.c, so the two can disagree. */
 static int spec_path_ok(const char *s)

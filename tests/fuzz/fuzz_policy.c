@@ -8,10 +8,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "glob.h"
 #include "policy.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "timeutil.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z, in microseconds since the epoch */
 #define YEAR0_US (-62167219200LL * 1000000)
