@@ -221,8 +221,8 @@ int store_key_version_insert(struct store *s, const char *name, uint64_t version
 /* Inside a transaction: the token ids of every version of key @name, in version order
  * (-EUCLEAN for one of another length); *ret is malloc'ed, and both are set only on
  * success. */
-int store_key_token_ids_locked(struct store *s, const char *name,
-			       uint8_t (**ret)[STORE_KEY_ID_LEN], size_t *ret_count);
+int store_key_token_ids_locked(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+			       size_t *ret_count);
 /* store_enter, then @fn(name, 1, @userdata) for each row of @q, a list of names (keys/
  * and certs/ hold folders); a non-zero return of @fn stops the walk and is returned. */
 int store_list_names(struct store *s, enum query q, store_list_fn fn, void *userdata);

@@ -400,8 +400,8 @@ int store_key_list(struct store *s, unsigned flags, store_list_fn fn, void *user
 				fn, userdata);
 }
 
-int store_key_token_ids_locked(struct store *s, const char *name,
-			       uint8_t (**ret)[STORE_KEY_ID_LEN], size_t *ret_count)
+int store_key_token_ids_locked(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+			       size_t *ret_count)
 {
 	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
 	sqlite3_stmt *st = NULL;

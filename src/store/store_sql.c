@@ -112,7 +112,8 @@ static const char *const query_sql[Q__MAX] = {
 	[Q_HKEY_DELETE_VERSIONS] = "DELETE FROM hsm_key_versions WHERE name = ?1",
 	[Q_HKEY_DELETE] = "DELETE FROM hsm_keys WHERE name = ?1",
 	[Q_ANCHOR_SET] = "UPDATE audit_anchor SET seq = ?1, mac = ?2, tag = ?3 WHERE id = 1"
-			 " AND seq <= ?1",	/* max() of no rows is NULL, which reads as 0: a name with no versions */
+			 " AND seq <= ?1",
+	/* max() of no rows is NULL, which reads as 0: a name with no versions */
 	[Q_HKEY_VERSION_MAX] = "SELECT max(version) FROM hsm_key_versions WHERE name = ?1",
 	/* Certificates: each one's key is the hsm_keys row of the same name (the Q_HKEY_*
 	 * statements above); store_certs.c reads the columns of Q_CERT_GET in this order. */
