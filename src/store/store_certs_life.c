@@ -4,7 +4,6 @@
  * key in one transaction and hands the key's token ids to the caller to destroy.
  */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "store_internal.h"
 
@@ -75,23 +74,5 @@ static int purge_locked(struct store *s, const char *name)
 int store_cert_purge(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
 		     size_t *ret_count)
 {
-	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
-	size_t n = 0;
-	int r;
-
-	r = store_enter_write_name(s, name);
-	if (r < 0)
-		return r;
-	/* the ids in the transaction that forgets them: none can be added in between */
-	r = store_key_token_ids_locked(s, name, &ids, &n);
-	if (r >= 0)
-		r = purge_locked(s, name);
-	r = store_tx_end(s, r);
-	if (r < 0) {
-		free(ids);
-		return r;
-	}
-	*ret = ids;
-	*ret_count = n;
-	return 0;
+	return store_key_forget(s, name, purge_locked, ret, ret_count);
 }

@@ -218,11 +218,13 @@ int store_put_locked(struct store *s, const char *path, const struct secbuf *val
 int store_key_row_insert(struct store *s, const char *name, const struct store_key *k, int64_t now);
 int store_key_version_insert(struct store *s, const char *name, uint64_t version,
 			     const struct store_key_version *v, int64_t now);
-/* Inside a transaction: the token ids of every version of key @name, in version order
- * (-EUCLEAN for one of another length); *ret is malloc'ed, and both are set only on
- * success. */
-int store_key_token_ids_locked(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
-			       size_t *ret_count);
+/* For key delete and certificate purge: in one transaction (store_enter_write_name), the
+ * token ids of every version of key @name, then @forget_locked(s, name), which removes
+ * its rows; the ids (malloc'ed, for the caller to destroy in the token) are set only when
+ * it commits. */
+int store_key_forget(struct store *s, const char *name,
+		     int (*forget_locked)(struct store *s, const char *name),
+		     uint8_t (**ret)[STORE_KEY_ID_LEN], size_t *ret_count);
 /* store_enter, then @fn(name, 1, @userdata) for each row of @q, a list of names (keys/
  * and certs/ hold folders); a non-zero return of @fn stops the walk and is returned. */
 int store_list_names(struct store *s, enum query q, store_list_fn fn, void *userdata);

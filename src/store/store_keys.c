@@ -400,8 +400,9 @@ int store_key_list(struct store *s, unsigned flags, store_list_fn fn, void *user
 				fn, userdata);
 }
 
-int store_key_token_ids_locked(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
-			       size_t *ret_count)
+/* Within a transaction: the token ids of every version of @name. */
+static int token_ids_locked(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+			    size_t *ret_count)
 {
 	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
 	sqlite3_stmt *st = NULL;
@@ -476,8 +477,9 @@ static int delete_locked(struct store *s, const char *name)
 	return store_step_done(s, st);
 }
 
-int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
-		     size_t *ret_count)
+int store_key_forget(struct store *s, const char *name,
+		     int (*forget_locked)(struct store *s, const char *name),
+		     uint8_t (**ret)[STORE_KEY_ID_LEN], size_t *ret_count)
 {
 	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
 	size_t n = 0;
@@ -488,9 +490,9 @@ int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KE
 		return r;
 	/* the ids in the same transaction as the delete: a rotation cannot add a version
 	 * between the two whose objects nobody would destroy */
-	r = store_key_token_ids_locked(s, name, &ids, &n);
+	r = token_ids_locked(s, name, &ids, &n);
 	if (r >= 0)
-		r = delete_locked(s, name);
+		r = forget_locked(s, name);
 	r = store_tx_end(s, r);
 	if (r < 0) {
 		free(ids);
@@ -499,6 +501,12 @@ int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KE
 	*ret = ids;
 	*ret_count = n;
 	return 0;
+}
+
+int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+		     size_t *ret_count)
+{
+	return store_key_forget(s, name, delete_locked, ret, ret_count);
 }
 
 /* Within a transaction: soft-deletes the live key @name at @when, or (@when 0) recovers
