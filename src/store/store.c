@@ -197,6 +197,28 @@ int store_insert_named(struct store *s, enum query q, const char *path, int64_t 
 	return store_step_done(s, st);
 }
 
+int store_list_names(struct store *s, enum query q, store_list_fn fn, void *userdata)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = store_enter(s);
+	if (r < 0)
+		return r;
+	r = store_stmt(s, q, &st);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = fn((const char *)sqlite3_column_text(st, 0), 1, userdata);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_sql_errno(s, rc, sqlite3_sql(st));
+	store_done(st);
+	return r;
+}
+
 int store_folder_insert(struct store *s, const char *path, int64_t now)
 {
 	return store_insert_named(s, Q_FOLDER_INSERT, path, now);

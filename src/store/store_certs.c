@@ -4,10 +4,8 @@
  * whose rows a certificate makes, advances and forgets with its own). It holds DER and
  * dates, and an exportable certificate's private key only sealed, as a secret's value is
  * (its associated data names ".certs/NAME", which no secret's path can be). It never
- * speaks to the token, and knows nothing of X.509 beyond the bytes it keeps.
- *
- * Certificates are few and their files are read once per open: the statements here are
- * prepared per call, not kept in the connection's table.
+ * speaks to the token, and knows nothing of X.509 beyond the bytes it keeps. Its
+ * statements are the Q_CERT_* (and Q_HKEY_*) of store_sql.c's table.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,27 +13,6 @@
 #include <string.h>
 
 #include "store_internal.h"
-
-#define COLS_CERT                                                                                  \
-	"issuer, exportable, is_ca, reuse_key, renew_kind, renew_value, subject, sans,"            \
-	" validity, type, current, pending, created, updated, deleted"
-
-int store_certs_prep(struct store *s, const char *sql, sqlite3_stmt **ret)
-{
-	int rc = sqlite3_prepare_v2(store_db(s), sql, -1, ret, NULL);
-
-	return rc == SQLITE_OK ? 0 : store_sql_errno(s, rc, sql);
-}
-
-int store_certs_run(struct store *s, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st), r = 0;
-
-	if (rc != SQLITE_DONE)
-		r = store_sql_errno(s, rc, sqlite3_sql(st));
-	sqlite3_finalize(st);
-	return r;
-}
 
 static void copy_text(char *dst, size_t len, const unsigned char *src)
 {
@@ -48,7 +25,7 @@ int store_cert_get_locked(struct store *s, const char *name, struct store_cert *
 	struct store_cert c;
 	int r, rc;
 
-	r = store_certs_prep(s, "SELECT " COLS_CERT " FROM certs WHERE name = ?1", &st);
+	r = store_stmt(s, Q_CERT_GET, &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -75,17 +52,14 @@ int store_cert_get_locked(struct store *s, const char *name, struct store_cert *
 	} else {
 		r = rc == SQLITE_DONE ? -ENOENT : store_sql_errno(s, rc, "certificate");
 	}
-	sqlite3_finalize(st);
+	store_done(st);
 	return r;
 }
 
 int store_cert_get(struct store *s, const char *name, struct store_cert *ret)
 {
-	int r;
+	int r = store_enter_name(s, name);
 
-	if (name_single_check(name) < 0)
-		return -EINVAL;
-	r = store_enter(s);
 	return r < 0 ? r : store_cert_get_locked(s, name, ret);
 }
 
@@ -129,11 +103,7 @@ static int version_get_locked(struct store *s, const char *name, uint64_t versio
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	r = store_certs_prep(
-		s,
-		"SELECT version, key_version, cert, chain, csr, not_before, not_after, serial,"
-		" key_id, sealed, created FROM cert_versions WHERE name = ?1 AND version = ?2",
-		&st);
+	r = store_stmt(s, Q_CERT_VERSION_GET, &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -165,7 +135,7 @@ static int version_get_locked(struct store *s, const char *name, uint64_t versio
 		}
 	}
 out:
-	sqlite3_finalize(st);
+	store_done(st);
 	if (r < 0) {
 		store_cert_version_clear(&v);
 		return r;
@@ -180,9 +150,7 @@ int store_cert_version_get(struct store *s, const char *name, uint64_t version, 
 	struct store_cert c;
 	int r;
 
-	if (name_single_check(name) < 0)
-		return -EINVAL;
-	r = store_enter(s);
+	r = store_enter_name(s, name);
 	if (r < 0)
 		return r;
 	if (version == 0) {
@@ -198,29 +166,8 @@ int store_cert_version_get(struct store *s, const char *name, uint64_t version, 
 
 int store_cert_list(struct store *s, unsigned flags, store_list_fn fn, void *userdata)
 {
-	sqlite3_stmt *st = NULL;
-	int r, rc;
-
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_certs_prep(
-		s,
-		(flags & STORE_LIST_DELETED)
-			? "SELECT name FROM certs WHERE deleted IS NOT NULL ORDER BY name"
-			: "SELECT name FROM certs WHERE deleted IS NULL ORDER BY name",
-		&st);
-	if (r < 0)
-		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r = fn((const char *)sqlite3_column_text(st, 0), 1, userdata);
-		if (r != 0)
-			break;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_sql_errno(s, rc, "certificate list");
-	sqlite3_finalize(st);
-	return r;
+	return store_list_names(s, (flags & STORE_LIST_DELETED) ? Q_CERT_LIST_DELETED : Q_CERT_LIST,
+				fn, userdata);
 }
 
 static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t len)
@@ -235,36 +182,20 @@ static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t len)
 static int version_insert(struct store *s, const char *name, const struct store_cert_version *cv,
 			  int64_t now)
 {
-	uint8_t aad[NAME_PATH_MAX + 64];
 	char path[NAME_SEGMENT_MAX + 16];
-	const struct secbuf *key;
 	uint8_t *sealed = NULL;
 	size_t sealed_len = 0;
 	int64_t key_id = 0;
 	sqlite3_stmt *st = NULL;
-	int aad_len, r;
+	int r;
 
 	if (cv->key) {
-		r = store_datakey_current(s, &key_id);
-		if (r < 0)
-			return r;
-		r = store_datakey_get(s, key_id, &key);
-		if (r < 0)
-			return r;
 		sealed_path(name, path, sizeof(path));
-		aad_len = store_value_aad(s, key_id, cv->version, path, aad, sizeof(aad));
-		if (aad_len < 0)
-			return aad_len;
-		r = crypto_seal(key, aad, (size_t)aad_len, cv->key, &sealed, &sealed_len);
+		r = store_seal(s, path, cv->version, cv->key, &key_id, &sealed, &sealed_len);
 		if (r < 0)
 			return r;
 	}
-	r = store_certs_prep(
-		s,
-		"INSERT INTO cert_versions (name, version, key_version, cert, chain, csr,"
-		" not_before, not_after, serial, key_id, sealed, created)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-		&st);
+	r = store_stmt(s, Q_CERT_VERSION_INSERT, &st);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -284,29 +215,29 @@ static int version_insert(struct store *s, const char *name, const struct store_
 		sqlite3_bind_null(st, 11);
 	}
 	sqlite3_bind_int64(st, 12, now);
-	r = store_certs_run(s, st);
+	r = store_step_done(s, st);
 out:
 	free(sealed);
 	return r;
 }
 
-/* Runs @sql, with @name as ?1 and the @n numbers of @vals as ?2 on. */
-static int update(struct store *s, const char *sql, const char *name, size_t n, const int64_t *vals)
+/* Runs @q, with @name as ?1 and the @n numbers of @vals as ?2 on. */
+static int update(struct store *s, enum query q, const char *name, size_t n, const int64_t *vals)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = store_certs_prep(s, sql, &st);
+	r = store_stmt(s, q, &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	for (size_t i = 0; i < n; i++)
 		sqlite3_bind_int64(st, (int)i + 2, vals[i]);
-	return store_certs_run(s, st);
+	return store_step_done(s, st);
 }
 
-#define UPDATE(s, sql, name, ...)                                                                  \
-	update(s, sql, name, sizeof((int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t),                 \
+#define UPDATE(s, q, name, ...)                                                                    \
+	update(s, q, name, sizeof((int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t),                   \
 	       (int64_t[]){ __VA_ARGS__ })
 
 static int add_locked(struct store *s, const char *name, const struct store_cert *c,
@@ -324,11 +255,7 @@ static int add_locked(struct store *s, const char *name, const struct store_cert
 	r = store_key_version_insert(s, name, 1, kv, now);
 	if (r < 0)
 		return r;
-	r = store_certs_prep(s,
-			     "INSERT INTO certs (name, " COLS_CERT
-			     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-			     " ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL)",
-			     &st);
+	r = store_stmt(s, Q_CERT_INSERT, &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -346,7 +273,7 @@ static int add_locked(struct store *s, const char *name, const struct store_cert
 	sqlite3_bind_int64(st, 13, pending ? 1 : 0);
 	sqlite3_bind_int64(st, 14, now);
 	sqlite3_bind_int64(st, 15, now);
-	r = store_certs_run(s, st);
+	r = store_step_done(s, st);
 	if (r < 0)
 		return r;
 	{
@@ -361,11 +288,6 @@ static int add_locked(struct store *s, const char *name, const struct store_cert
 	return r;
 }
 
-int store_certs_enter(struct store *s, const char *name)
-{
-	return name_single_check(name) < 0 ? -EINVAL : store_enter(s);
-}
-
 int store_cert_add(struct store *s, const char *name, const struct store_cert *c,
 		   const struct store_key *k, const struct store_key_version *kv,
 		   const struct store_cert_version *cv, int64_t now)
@@ -373,9 +295,7 @@ int store_cert_add(struct store *s, const char *name, const struct store_cert *c
 	struct store_cert existing;
 	int r;
 
-	r = store_certs_enter(s, name);
-	if (r >= 0)
-		r = store_tx_begin(s);
+	r = store_enter_write_name(s, name);
 	if (r < 0)
 		return r;
 	r = store_cert_get_locked(s, name, &existing);
@@ -386,13 +306,13 @@ int store_cert_add(struct store *s, const char *name, const struct store_cert *c
 	return store_tx_end(s, r);
 }
 
-/* Inside a transaction: the highest number of @sql's rows for @name (0: none). */
-static int max_of(struct store *s, const char *sql, const char *name, uint64_t *ret)
+/* Inside a transaction: the highest number @q, a max() with @name as ?1, finds (0: none). */
+static int max_of(struct store *s, enum query q, const char *name, uint64_t *ret)
 {
 	sqlite3_stmt *st = NULL;
 	int r, rc;
 
-	r = store_certs_prep(s, sql, &st);
+	r = store_stmt(s, q, &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -401,9 +321,9 @@ static int max_of(struct store *s, const char *sql, const char *name, uint64_t *
 		*ret = (uint64_t)sqlite3_column_int64(st, 0); /* NULL: 0 */
 		r = 0;
 	} else {
-		r = store_sql_errno(s, rc, sql);
+		r = store_sql_errno(s, rc, sqlite3_sql(st));
 	}
-	sqlite3_finalize(st);
+	store_done(st);
 	return r;
 }
 
@@ -422,13 +342,12 @@ static int add_version_locked(struct store *s, const char *name, const struct st
 		return -ENOENT;
 	if (c.pending)
 		return -EBUSY;
-	r = max_of(s, "SELECT max(version) FROM cert_versions WHERE name = ?1", name, &version);
+	r = max_of(s, Q_CERT_VERSION_MAX, name, &version);
 	if (r < 0)
 		return r;
 	version++;
 	if (kv) {
-		r = max_of(s, "SELECT max(version) FROM hsm_key_versions WHERE name = ?1", name,
-			   &key_version);
+		r = max_of(s, Q_HKEY_VERSION_MAX, name, &key_version);
 		if (r < 0)
 			return r;
 		key_version++;
@@ -442,16 +361,13 @@ static int add_version_locked(struct store *s, const char *name, const struct st
 	if (r < 0)
 		return r;
 	if (pending)
-		r = UPDATE(s, "UPDATE certs SET pending = ?2 WHERE name = ?1", name,
-			   (int64_t)version);
+		r = UPDATE(s, Q_CERT_SET_PENDING, name, (int64_t)version);
 	else
-		r = UPDATE(s, "UPDATE certs SET current = ?2, updated = ?3 WHERE name = ?1", name,
-			   (int64_t)version, now);
+		r = UPDATE(s, Q_CERT_SET_CURRENT, name, (int64_t)version, now);
 	/* the key's current version is the current certificate's: keys/NAME/sign signs
 	 * with the key the served certificate names */
 	if (r >= 0 && !pending)
-		r = UPDATE(s, "UPDATE hsm_keys SET current = ?2 WHERE name = ?1", name,
-			   (int64_t)cv->key_version);
+		r = UPDATE(s, Q_HKEY_SET_CURRENT, name, (int64_t)cv->key_version);
 	if (r < 0)
 		return r;
 	*ret_version = version;
@@ -466,12 +382,9 @@ int store_cert_add_version(struct store *s, const char *name, const struct store
 	uint64_t version = 0;
 	int r;
 
-	r = store_certs_enter(s, name);
+	r = store_enter_write_name(s, name);
 	if (r >= 0)
-		r = store_tx_begin(s);
-	if (r < 0)
-		return r;
-	r = store_tx_end(s, add_version_locked(s, name, kv, &v, now, &version));
+		r = store_tx_end(s, add_version_locked(s, name, kv, &v, now, &version));
 	if (r < 0)
 		return r;
 	cv->version = v.version;
@@ -499,11 +412,7 @@ static int complete_locked(struct store *s, const char *name, const struct store
 	if (r < 0)
 		return r;
 	store_cert_version_clear(&pv);
-	r = store_certs_prep(
-		s,
-		"UPDATE cert_versions SET cert = ?3, chain = ?4, csr = NULL, not_before = ?5,"
-		" not_after = ?6, serial = ?7 WHERE name = ?1 AND version = ?2",
-		&st);
+	r = store_stmt(s, Q_CERT_VERSION_COMPLETE, &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -513,15 +422,11 @@ static int complete_locked(struct store *s, const char *name, const struct store
 	sqlite3_bind_int64(st, 5, cv->not_before);
 	sqlite3_bind_int64(st, 6, cv->not_after);
 	sqlite3_bind_text(st, 7, cv->serial, -1, SQLITE_STATIC);
-	r = store_certs_run(s, st);
+	r = store_step_done(s, st);
 	if (r >= 0)
-		r = UPDATE(
-			s,
-			"UPDATE certs SET current = ?2, pending = 0, updated = ?3 WHERE name = ?1",
-			name, (int64_t)c.pending, now);
+		r = UPDATE(s, Q_CERT_SET_COMPLETED, name, (int64_t)c.pending, now);
 	if (r >= 0)
-		r = UPDATE(s, "UPDATE hsm_keys SET current = ?2 WHERE name = ?1", name,
-			   (int64_t)pv.key_version);
+		r = UPDATE(s, Q_HKEY_SET_CURRENT, name, (int64_t)pv.key_version);
 	if (r >= 0)
 		store_tx_made_version(s, c.pending);
 	return r;
@@ -530,12 +435,7 @@ static int complete_locked(struct store *s, const char *name, const struct store
 int store_cert_complete(struct store *s, const char *name, const struct store_cert_version *cv,
 			int64_t now)
 {
-	int r;
+	int r = store_enter_write_name(s, name);
 
-	r = store_certs_enter(s, name);
-	if (r >= 0)
-		r = store_tx_begin(s);
-	if (r < 0)
-		return r;
-	return store_tx_end(s, complete_locked(s, name, cv, now));
+	return r < 0 ? r : store_tx_end(s, complete_locked(s, name, cv, now));
 }

@@ -164,20 +164,52 @@ out:
 	return r;
 }
 
+/* Data key @key_id and the associated data that binds a value to @path's version @version:
+ * the length of the data in @aad, or -errno. */
+static int key_and_aad(struct store *s, int64_t key_id, uint64_t version, const char *path,
+		       const struct secbuf **ret_key, uint8_t *aad, size_t aad_len)
+{
+	int r = store_datakey_get(s, key_id, ret_key);
+
+	return r < 0 ? r : store_value_aad(s, key_id, version, path, aad, aad_len);
+}
+
+int store_seal(struct store *s, const char *path, uint64_t version, const struct secbuf *value,
+	       int64_t *ret_key_id, uint8_t **ret_sealed, size_t *ret_sealed_len)
+{
+	uint8_t aad[NAME_PATH_MAX + 64];
+	const struct secbuf *key;
+	uint8_t *sealed = NULL;
+	size_t sealed_len = 0;
+	int64_t key_id;
+	int n, r;
+
+	r = store_datakey_current(s, &key_id);
+	if (r < 0)
+		return r;
+	n = key_and_aad(s, key_id, version, path, &key, aad, sizeof(aad));
+	if (n < 0)
+		return n;
+	r = crypto_seal(key, aad, (size_t)n, value, &sealed, &sealed_len);
+	if (r < 0)
+		return r;
+	*ret_key_id = key_id;
+	*ret_sealed = sealed;
+	*ret_sealed_len = sealed_len;
+	return 0;
+}
+
 int store_open_sealed(struct store *s, const char *path, int64_t key_id, uint64_t version,
 		      const void *sealed, size_t sealed_len, struct secbuf **ret)
 {
 	uint8_t aad[NAME_PATH_MAX + 64];
 	const struct secbuf *key;
-	int aad_len, r;
+	int n;
 
-	r = store_datakey_get(s, key_id, &key);
-	if (r < 0)
-		return r;
-	aad_len = store_value_aad(s, key_id, version, path, aad, sizeof(aad));
-	if (aad_len < 0)
-		return aad_len;
-	return crypto_open(key, aad, (size_t)aad_len, sealed, sealed_len, ret);
+	n = key_and_aad(s, key_id, version, path, &key, aad, sizeof(aad));
+	if (n < 0)
+		return n;
+	return crypto_open(key, aad, (size_t)n, sealed, sealed_len, ret);
 }
 
 int store_version_size(struct store *s, int64_t secret_id, uint64_t version, uint64_t *ret)

@@ -72,6 +72,22 @@ enum query {
 	Q_WARNED_GET,
 	Q_WARNED_SET,
 	Q_WARNED_DELETE,
+	Q_HKEY_VERSION_MAX,
+	Q_CERT_GET,
+	Q_CERT_INSERT,
+	Q_CERT_LIST,
+	Q_CERT_LIST_DELETED,
+	Q_CERT_SET_CURRENT,
+	Q_CERT_SET_PENDING,
+	Q_CERT_SET_COMPLETED,
+	Q_CERT_SET_DELETED,
+	Q_CERT_DELETE,
+	Q_CERT_WARNED_DELETE,
+	Q_CERT_VERSION_GET,
+	Q_CERT_VERSION_INSERT,
+	Q_CERT_VERSION_COMPLETE,
+	Q_CERT_VERSION_MAX,
+	Q_CERT_DELETE_VERSIONS,
 	Q__MAX,
 };
 
@@ -131,6 +147,11 @@ int store_enter_path(struct store *s, const char *path);
 int store_enter_row(struct store *s, const char *path, enum store_which which, struct row *ret);
 /* store_enter_path, then BEGIN IMMEDIATE: end with store_tx_end. */
 int store_enter_write(struct store *s, const char *path);
+/* store_enter for a function that takes a key's or a certificate's name (one segment):
+ * -EINVAL for a bad one. */
+int store_enter_name(struct store *s, const char *name);
+/* store_enter_name, then BEGIN IMMEDIATE: end with store_tx_end. */
+int store_enter_write_name(struct store *s, const char *name);
 /* The calling thread's database handle (after store_enter). */
 sqlite3 *store_db(struct store *s);
 
@@ -174,6 +195,10 @@ int store_value_aad(struct store *s, int64_t key_id, uint64_t version, const cha
 		    uint8_t *buf, size_t len);
 int store_version_open(struct store *s, const char *path, int64_t secret_id, uint64_t version,
 		       struct secbuf **ret);
+/* Seals @value as @path's version @version under the current data key: the key's id and
+ * the malloc'ed sealed bytes, set only on success. */
+int store_seal(struct store *s, const char *path, uint64_t version, const struct secbuf *value,
+	       int64_t *ret_key_id, uint8_t **ret_sealed, size_t *ret_sealed_len);
 /* Opens a sealed value of @path's version @version under data key @key_id. */
 int store_open_sealed(struct store *s, const char *path, int64_t key_id, uint64_t version,
 		      const void *sealed, size_t sealed_len, struct secbuf **ret);
@@ -187,20 +212,26 @@ int store_purge_id(struct store *s, int64_t id);
 int store_put_locked(struct store *s, const char *path, const struct secbuf *value, unsigned flags,
 		     int64_t now, uint64_t *ret_version);
 
-/* store_certs.c, for store_certs_life.c: a statement prepared for one use; run (no rows
- * expected) and finalized; a certificate's record read on the caller's connection; and
- * store_enter after the name's check (-EINVAL). */
 /* Inside a transaction, for store_keys.c and store_certs.c alike: the row of key @name
  * (version 1 current, its lifetime if any; -EEXIST through SQLite's primary key when the
  * name is held, live or soft-deleted), and the row of its version @version. */
 int store_key_row_insert(struct store *s, const char *name, const struct store_key *k, int64_t now);
 int store_key_version_insert(struct store *s, const char *name, uint64_t version,
 			     const struct store_key_version *v, int64_t now);
+/* For key delete and certificate purge: in one transaction (store_enter_write_name), the
+ * token ids of every version of key @name, then @forget_locked(s, name), which removes
+ * its rows; the ids (malloc'ed, for the caller to destroy in the token) are set only when
+ * it commits. */
+int store_key_forget(struct store *s, const char *name,
+		     int (*forget_locked)(struct store *s, const char *name),
+		     uint8_t (**ret)[STORE_KEY_ID_LEN], size_t *ret_count);
+/* store_enter, then @fn(name, 1, @userdata) for each row of @q, a list of names (keys/
+ * and certs/ hold folders); a non-zero return of @fn stops the walk and is returned. */
+int store_list_names(struct store *s, enum query q, store_list_fn fn, void *userdata);
 
-int store_certs_prep(struct store *s, const char *sql, sqlite3_stmt **ret);
-int store_certs_run(struct store *s, sqlite3_stmt *st);
+/* store_certs.c, for store_certs_life.c: a certificate's record read on the caller's
+ * connection (-ENOENT: none). */
 int store_cert_get_locked(struct store *s, const char *name, struct store_cert *ret);
-int store_certs_enter(struct store *s, const char *name);
 
 /* store_keys.c: frees the key cache. */
 void store_key_cache_free(struct store *s);

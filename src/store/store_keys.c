@@ -143,9 +143,7 @@ int store_key_get_any(struct store *s, const char *name, struct store_key *ret)
 {
 	int r;
 
-	if (name_single_check(name) < 0)
-		return -EINVAL;
-	r = store_enter(s);
+	r = store_enter_name(s, name);
 	if (r < 0)
 		return r;
 	if (cache_get(s, name, ret, NULL) == 0)
@@ -350,11 +348,7 @@ int store_key_add(struct store *s, const char *name, const struct store_key *k,
 {
 	int r;
 
-	if (name_single_check(name) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r >= 0)
-		r = store_tx_begin(s);
+	r = store_enter_write_name(s, name);
 	if (r >= 0)
 		r = store_tx_end(s, key_add_locked(s, name, k, v, now));
 	return r;
@@ -392,11 +386,7 @@ int store_key_add_version(struct store *s, const char *name, const struct store_
 	uint64_t version = 0;
 	int r;
 
-	if (name_single_check(name) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r >= 0)
-		r = store_tx_begin(s);
+	r = store_enter_write_name(s, name);
 	if (r >= 0)
 		r = store_tx_end(s, add_version_locked(s, name, v, now, &version));
 	if (r >= 0)
@@ -406,24 +396,8 @@ int store_key_add_version(struct store *s, const char *name, const struct store_
 
 int store_key_list(struct store *s, unsigned flags, store_list_fn fn, void *userdata)
 {
-	sqlite3_stmt *st = NULL;
-	int r, rc;
-
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_stmt(s, (flags & STORE_LIST_DELETED) ? Q_HKEY_LIST_DELETED : Q_HKEY_LIST, &st);
-	if (r < 0)
-		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r = fn((const char *)sqlite3_column_text(st, 0), 1, userdata);
-		if (r != 0)
-			break;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_sql_errno(s, rc, "key list");
-	store_done(st);
-	return r;
+	return store_list_names(s, (flags & STORE_LIST_DELETED) ? Q_HKEY_LIST_DELETED : Q_HKEY_LIST,
+				fn, userdata);
 }
 
 /* Within a transaction: the token ids of every version of @name. */
@@ -503,26 +477,22 @@ static int delete_locked(struct store *s, const char *name)
 	return store_step_done(s, st);
 }
 
-int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
-		     size_t *ret_count)
+int store_key_forget(struct store *s, const char *name,
+		     int (*forget_locked)(struct store *s, const char *name),
+		     uint8_t (**ret)[STORE_KEY_ID_LEN], size_t *ret_count)
 {
 	uint8_t(*ids)[STORE_KEY_ID_LEN] = NULL;
 	size_t n = 0;
 	int r;
 
-	if (name_single_check(name) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r < 0)
-		return r;
-	r = store_tx_begin(s);
+	r = store_enter_write_name(s, name);
 	if (r < 0)
 		return r;
 	/* the ids in the same transaction as the delete: a rotation cannot add a version
 	 * between the two whose objects nobody would destroy */
 	r = token_ids_locked(s, name, &ids, &n);
 	if (r >= 0)
-		r = delete_locked(s, name);
+		r = forget_locked(s, name);
 	r = store_tx_end(s, r);
 	if (r < 0) {
 		free(ids);
@@ -531,6 +501,12 @@ int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KE
 	*ret = ids;
 	*ret_count = n;
 	return 0;
+}
+
+int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],
+		     size_t *ret_count)
+{
+	return store_key_forget(s, name, delete_locked, ret, ret_count);
 }
 
 /* Within a transaction: soft-deletes the live key @name at @when, or (@when 0) recovers
@@ -563,11 +539,7 @@ static int set_deleted(struct store *s, const char *name, int64_t when)
 {
 	int r;
 
-	if (name_single_check(name) < 0)
-		return -EINVAL;
-	r = store_enter(s);
-	if (r >= 0)
-		r = store_tx_begin(s);
+	r = store_enter_write_name(s, name);
 	if (r >= 0)
 		r = store_tx_end(s, set_deleted_locked(s, name, when));
 	return r;
@@ -617,13 +589,10 @@ int store_key_set_lifetime(struct store *s, const char *name, int64_t rotate_eve
 {
 	int r;
 
-	if (name_single_check(name) < 0 ||
-	    (rotate_every_s < 0 && rotate_every_s != STORE_LIFETIME_KEEP) ||
+	if ((rotate_every_s < 0 && rotate_every_s != STORE_LIFETIME_KEEP) ||
 	    (expires_us < 0 && expires_us != STORE_LIFETIME_KEEP))
 		return -EINVAL;
-	r = store_enter(s);
-	if (r >= 0)
-		r = store_tx_begin(s);
+	r = store_enter_write_name(s, name);
 	if (r >= 0)
 		r = store_tx_end(s, set_lifetime_locked(s, name, rotate_every_s, expires_us));
 	return r;

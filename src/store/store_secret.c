@@ -117,24 +117,13 @@ out:
 static int version_add(struct store *s, const char *path, int64_t id, uint64_t version,
 		       const struct secbuf *value, int64_t now)
 {
-	uint8_t aad[NAME_PATH_MAX + 64];
-	const struct secbuf *key;
 	uint8_t *sealed = NULL;
 	size_t sealed_len;
 	int64_t key_id;
 	sqlite3_stmt *st = NULL;
-	int aad_len, r;
+	int r;
 
-	r = store_datakey_current(s, &key_id);
-	if (r < 0)
-		return r;
-	r = store_datakey_get(s, key_id, &key);
-	if (r < 0)
-		return r;
-	aad_len = store_value_aad(s, key_id, version, path, aad, sizeof(aad));
-	if (aad_len < 0)
-		return aad_len;
-	r = crypto_seal(key, aad, (size_t)aad_len, value, &sealed, &sealed_len);
+	r = store_seal(s, path, version, value, &key_id, &sealed, &sealed_len);
 	if (r < 0)
 		return r;
 	r = store_stmt(s, Q_VERSION_INSERT, &st);

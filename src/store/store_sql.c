@@ -22,6 +22,10 @@
 #include "names.h"
 #include "timeutil.h"
 
+#define COLS_CERT                                                                                  \
+	"issuer, exportable, is_ca, reuse_key, renew_kind, renew_value, subject, sans,"            \
+	" validity, type, current, pending, created, updated, deleted"
+
 static const char *const query_sql[Q__MAX] = {
 	/* A secret's row and its current version's size (and, for a read, its value) in
 	 * one statement: each statement is a read transaction with its own file locks. */
@@ -109,6 +113,36 @@ static const char *const query_sql[Q__MAX] = {
 	[Q_HKEY_DELETE] = "DELETE FROM hsm_keys WHERE name = ?1",
 	[Q_ANCHOR_SET] = "UPDATE audit_anchor SET seq = ?1, mac = ?2, tag = ?3 WHERE id = 1"
 			 " AND seq <= ?1",
+	/* max() of no rows is NULL, which reads as 0: a name with no versions */
+	[Q_HKEY_VERSION_MAX] = "SELECT max(version) FROM hsm_key_versions WHERE name = ?1",
+	/* Certificates: each one's key is the hsm_keys row of the same name (the Q_HKEY_*
+	 * statements above); store_certs.c reads the columns of Q_CERT_GET in this order. */
+	[Q_CERT_GET] = "SELECT " COLS_CERT " FROM certs WHERE name = ?1",
+	[Q_CERT_INSERT] = "INSERT INTO certs (name, " COLS_CERT ") VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+			  " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL)",
+	[Q_CERT_LIST] = "SELECT name FROM certs WHERE deleted IS NULL ORDER BY name",
+	[Q_CERT_LIST_DELETED] = "SELECT name FROM certs WHERE deleted IS NOT NULL ORDER BY name",
+	[Q_CERT_SET_CURRENT] = "UPDATE certs SET current = ?2, updated = ?3 WHERE name = ?1",
+	[Q_CERT_SET_PENDING] = "UPDATE certs SET pending = ?2 WHERE name = ?1",
+	[Q_CERT_SET_COMPLETED] =
+		"UPDATE certs SET current = ?2, pending = 0, updated = ?3 WHERE name = ?1",
+	[Q_CERT_SET_DELETED] = "UPDATE certs SET deleted = ?2 WHERE name = ?1",
+	[Q_CERT_DELETE] = "DELETE FROM certs WHERE name = ?1",
+	/* the lifetime engine's memory of warnings given on the certificate and its key */
+	[Q_CERT_WARNED_DELETE] = "DELETE FROM lifetime_warned WHERE path IN ('certs/' || ?1,"
+				 " 'keys/' || ?1, 'certs/' || ?1 || '@renew-failed')",
+	[Q_CERT_VERSION_GET] = "SELECT version, key_version, cert, chain, csr, not_before,"
+			       " not_after, serial, key_id, sealed, created FROM cert_versions"
+			       " WHERE name = ?1 AND version = ?2",
+	[Q_CERT_VERSION_INSERT] =
+		"INSERT INTO cert_versions (name, version, key_version, cert, chain, csr,"
+		" not_before, not_after, serial, key_id, sealed, created)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[Q_CERT_VERSION_COMPLETE] =
+		"UPDATE cert_versions SET cert = ?3, chain = ?4, csr = NULL, not_before = ?5,"
+		" not_after = ?6, serial = ?7 WHERE name = ?1 AND version = ?2",
+	[Q_CERT_VERSION_MAX] = "SELECT max(version) FROM cert_versions WHERE name = ?1",
+	[Q_CERT_DELETE_VERSIONS] = "DELETE FROM cert_versions WHERE name = ?1",
 };
 
 /* The statements a read through the mount runs; store_check_plans holds them to indexes. */
@@ -450,18 +484,36 @@ int store_enter(struct store *s)
 	return store_conn_open(s, SQLITE_OPEN_READWRITE);
 }
 
+/* The checks of the four below: -EINVAL unless @valid, then store_enter and, with @write,
+ * BEGIN IMMEDIATE. */
+static int enter_checked(struct store *s, int valid, int write)
+{
+	int r;
+
+	if (!valid)
+		return -EINVAL;
+	r = store_enter(s);
+	return r < 0 || !write ? r : store_tx_begin(s);
+}
+
 int store_enter_path(struct store *s, const char *path)
 {
-	if (name_path_check(path) < 0)
-		return -EINVAL;
-	return store_enter(s);
+	return enter_checked(s, name_path_check(path) >= 0, 0);
 }
 
 int store_enter_write(struct store *s, const char *path)
 {
-	int r = store_enter_path(s, path);
+	return enter_checked(s, name_path_check(path) >= 0, 1);
+}
 
-	return r < 0 ? r : store_tx_begin(s);
+int store_enter_name(struct store *s, const char *name)
+{
+	return enter_checked(s, name_single_check(name) >= 0, 0);
+}
+
+int store_enter_write_name(struct store *s, const char *name)
+{
+	return enter_checked(s, name_single_check(name) >= 0, 1);
 }
 
 sqlite3 *store_db(struct store *s)
