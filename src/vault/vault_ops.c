@@ -3,7 +3,10 @@
  * record are joined: the store runs the change in a transaction and, just before it
  * commits, calls change_hook, which appends the record, flushes the trail to disk and
  * hands back the trail's new head to be stored in the same transaction. A hook that fails
- * rolls the change back.
+ * rolls the change back; when that happens after the record is written, change_undo
+ * records so, naming it, before the rollback gives the write lock back. Left open: a
+ * COMMIT that SQLite rolls back by itself (full disk, I/O error) has given the lock back
+ * already, and a writer killed between its record and its end writes no undo record.
  */
 #include "vault_ops.h"
 #include "vault_change.h"
