@@ -51,6 +51,8 @@ struct audit_event {
 	const char *rule; /* "policy:3", "default-deny", "admin", or NULL */
 	int result; /* 0, or a positive errno: written as its name ("EACCES") */
 	const char *detail; /* an optional "detail" field (a policy error, a rename's target) */
+	uint64_t undoes; /* 0, or the seq of this action's earlier record, whose change did not
+			  * commit after all: an optional "undoes" field (vault_change.h) */
 };
 
 /* Where the chain stands: the last record's seq and MAC (seq 0: no record yet). */

@@ -174,6 +174,10 @@ size_t audit_format_body(char *buf, size_t size, const struct audit_event *ev, u
 		puts_(&o, ",\"detail\":");
 		put_str(&o, ev->detail);
 	}
+	if (ev->undoes) {
+		puts_(&o, ",\"undoes\":");
+		put_u64(&o, ev->undoes);
+	}
 	if (prev) {
 		audit_hex(prev, AUDIT_MAC_LEN, h);
 		puts_(&o, ",\"prev\":\"");

@@ -6,7 +6,7 @@
  * A record line is, in this order and with nothing else between:
  *   {"seq":N,"time":"…","uid":N,"gid":N,"pid":N,"exe":S,"cgroup":S,"op":"…","path":S,
  *    "version":N|null,"decision":"allow"|"deny","rule":S,"result":0|"EXXX"
- *    [,"detail":S][,"prev":"HEX64"],"key":"HEX16","mac":"HEX64"}\n
+ *    [,"detail":S][,"undoes":N][,"prev":"HEX64"],"key":"HEX16","mac":"HEX64"}\n
  * mac = HMAC-SHA-256(epoch key, previous record's mac ‖ every byte before ,"mac":).
  * The first record of the chain has 32 zero bytes before it; the first record of a file
  * that continues a chain ("op":"audit-rotate") names that MAC in "prev".

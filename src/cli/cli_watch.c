@@ -7,7 +7,9 @@
  * mounted vault's own lifetime work. So the trail is followed, as `audit tail -f` does but
  * woken by inotify on DIR (no timer: an idle watch costs nothing), across rotations (the
  * vault's own, logrotate's move or copytruncate), and each record that is a change is
- * printed once the store says its transaction committed (store_peek.h).
+ * printed once the store says its transaction committed (store_peek.h) and the trail,
+ * read on to its end after that, holds no record that undoes it (a change rolled back
+ * after its record: vault_change.h).
  *
  * It prints only the record's time, op, path, version (and a rename's target), all of
  * which the trail holds as they are: never a value, which the trail never holds either.
@@ -35,6 +37,7 @@
 #include "cli.h"
 #include "store_peek.h"
 #include "vault.h"
+#include "watch_pending.h"
 
 /* How long one wait for a writer's transaction lasts before the signals are looked at. */
 #define COMMIT_WAIT_MS 500
@@ -89,6 +92,7 @@ struct trail_file {
 
 struct watch {
 	char path[PATH_MAX]; /* DIR/audit.log */
+	struct pending_list pend; /* read, not printed yet: waiting for their commit */
 	struct trail_file cur, prev;
 	uint64_t last_seq; /* the last record looked at: a record is looked at once */
 	char **paths; /* the PATH filters, normalised */
@@ -157,8 +161,8 @@ static int emit(json_object *o)
 	return 0;
 }
 
-/* One line of the trail: printed if it is a committed change that is wanted. Returns 0,
- * 1 when the watch is to end quietly, or -errno. */
+/* One line of the trail: a change that is wanted waits in w->pend for its commit
+ * (resolve); a record that undoes one marks it. Returns 0 or -errno. */
 static int one_record(struct watch *w, const char *line, size_t len)
 {
 	json_object *rec = NULL, *out = NULL, *f;
@@ -180,6 +184,9 @@ static int one_record(struct watch *w, const char *line, size_t len)
 	if (seq <= 0 || (uint64_t)seq <= w->last_seq)
 		goto out;
 	w->last_seq = (uint64_t)seq;
+	if (json_object_object_get_ex(rec, "undoes", &f) && json_object_is_type(f, json_type_int) &&
+	    json_object_get_int64(f) > 0)
+		pending_undo(&w->pend, (uint64_t)json_object_get_int64(f));
 	op = str_field(rec, "op");
 	path = str_field(rec, "path");
 	decision = str_field(rec, "decision");
@@ -191,17 +198,6 @@ static int one_record(struct watch *w, const char *line, size_t len)
 	if (strcmp(op, "rename") == 0)
 		to = str_field(rec, "detail");
 	if (!wanted(w, path, to))
-		goto out;
-	for (;;) {
-		r = store_peek_committed(w->peek, (uint64_t)seq, COMMIT_WAIT_MS);
-		if (r != -ETIMEDOUT)
-			break;
-		if (signalled(w)) {
-			r = 1;
-			goto out;
-		}
-	}
-	if (r <= 0) /* rolled back: its failure is the record that follows */
 		goto out;
 	out = json_object_new_object();
 	if (!out) {
@@ -218,7 +214,9 @@ static int one_record(struct watch *w, const char *line, size_t len)
 				       : NULL);
 	if (to)
 		json_object_object_add(out, "to", json_object_new_string(to));
-	r = emit(out);
+	r = pending_push(&w->pend, (uint64_t)seq, out);
+	if (r == 0)
+		out = NULL;
 out:
 	json_object_put(out);
 	json_object_put(rec);
@@ -434,6 +432,47 @@ static int follow(struct watch *w)
 	return drain(w, &w->cur);
 }
 
+/*
+ * Prints the pending changes that committed, in order, and forgets those that did not.
+ * A change whose record the stored head has not reached once the writer's transaction is
+ * over was rolled back. One the head has reached may still have been rolled back after
+ * its record, with another change's commit storing a head past it: the vault then wrote
+ * the record that undoes it before it gave the write lock back, so before that head was
+ * stored — reading the trail on to its end now finds it. Returns 0, 1 when the watch is
+ * to end quietly, or -errno.
+ */
+static int resolve(struct watch *w)
+{
+	uint64_t head = 0;
+	int r = 0;
+
+	while (w->pend.n > 0 && r == 0) {
+		struct pending_change *first = &w->pend.v[0];
+
+		if (first->undone) {
+			pending_pop(&w->pend);
+			continue;
+		}
+		while ((r = store_peek_committed(w->peek, first->seq, COMMIT_WAIT_MS, &head)) ==
+		       -ETIMEDOUT)
+			if (signalled(w))
+				return 1;
+		if (r <= 0) {
+			if (r == 0) /* rolled back: its failure is a record of its own */
+				pending_pop(&w->pend);
+			continue;
+		}
+		/* the head covers it: read on for a record that undoes it (or those after) */
+		r = follow(w);
+		while (r == 0 && w->pend.n > 0 && w->pend.v[0].seq <= head) {
+			if (!w->pend.v[0].undone)
+				r = emit(w->pend.v[0].line);
+			pending_pop(&w->pend);
+		}
+	}
+	return r;
+}
+
 /* Where the watch starts: the end of the last complete line of the trail, and its seq. */
 static int start_at_end(struct watch *w)
 {
@@ -529,6 +568,8 @@ static int run(struct watch *w)
 	 * watch ends when its reader does, not at the next change */
 	fds[2] = (struct pollfd){ .fd = STDOUT_FILENO, .events = 0 };
 	r = follow(w);
+	if (r == 0)
+		r = resolve(w);
 	while (r == 0 && !w->done) {
 		if (poll(fds, 3, -1) < 0) {
 			if (errno == EINTR)
@@ -540,8 +581,11 @@ static int run(struct watch *w)
 			break;
 		if (fds[2].revents & POLLNVAL)
 			fds[2].fd = -1; /* no stdout at all: the next line's write tells */
-		if (trail_touched(ino, ev, sizeof(ev)))
+		if (trail_touched(ino, ev, sizeof(ev))) {
 			r = follow(w);
+			if (r == 0)
+				r = resolve(w);
+		}
 	}
 	close(ino);
 	return r < 0 ? r : 0;
@@ -626,6 +670,7 @@ out:
 		if (w->sig_fd >= 0)
 			close(w->sig_fd);
 		store_peek_free(w->peek);
+		pending_clear(&w->pend);
 		for (int i = 0; w->paths && i < w->npaths; i++)
 			free(w->paths[i]);
 		free(w->paths);

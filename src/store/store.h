@@ -401,12 +401,29 @@ typedef int (*store_commit_fn)(void *userdata, uint64_t version, const struct st
 			       struct store_anchor *ret);
 
 /*
+ * Called, with the same userdata, when a transaction whose commit hook ran does not
+ * commit after all: the hook (or another one's) failed, storing the anchor it returned
+ * failed, or COMMIT failed. @err is the error the store call returns. It runs before
+ * ROLLBACK, so the transaction still holds the database's write lock: whatever the hook
+ * wrote elsewhere (the change's audit record) can be answered before any other writer
+ * commits — unless COMMIT failed in a way that made SQLite roll back by itself (a full
+ * disk, an I/O error), which gives the lock back before this runs. It must not use the
+ * store.
+ */
+typedef void (*store_undo_fn)(void *userdata, int err);
+
+/*
  * Sets @fn for the calling thread's next write transaction only. A store call that fails
  * before it writes does not call it; set it again (or to NULL) before the next call.
  * Returns 0, or -errno when the thread has no connection and none can be opened: then
  * nothing is set, and a caller that needs its hook must not go on to change anything.
+ * It sets no undo hook.
  */
 int store_on_commit(struct store *s, store_commit_fn fn, void *userdata);
+
+/* store_on_commit, with @undo (NULL: none) for that transaction when it does not commit
+ * after its hook ran. Both are cleared as the transaction ends. */
+int store_on_commit_undo(struct store *s, store_commit_fn fn, store_undo_fn undo, void *userdata);
 
 /* The audit trail's head as the vault last recorded it. */
 int store_anchor_get(struct store *s, struct store_anchor *ret);

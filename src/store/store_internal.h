@@ -103,6 +103,7 @@ struct conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[Q__MAX];
 	store_commit_fn on_commit; /* for this thread's next write transaction */
+	store_undo_fn on_undo; /* for it too, if it does not commit after on_commit ran */
 	void *on_commit_data;
 	uint64_t tx_version; /* the version the open write transaction made, 0: none */
 	struct conn *next; /* protected by s->conns_lock */
@@ -175,7 +176,8 @@ int store_tx_begin(struct store *s);
 /* Tells the open write transaction's commit hook which version it made. */
 void store_tx_made_version(struct store *s, uint64_t version);
 /* Runs the commit hook (store_on_commit), then commits if @r >= 0, else rolls back;
- * returns @r or the hook's or the commit's error. */
+ * returns @r or the hook's or the commit's error. A transaction that does not commit
+ * after its hook ran calls the undo hook first, while it still holds the write lock. */
 int store_tx_end(struct store *s, int r);
 void store_split_path(const char *path, char *folder, size_t folder_len, const char **ret_name);
 int store_get_row(struct store *s, const char *path, struct row *ret);

@@ -99,28 +99,35 @@ static int head_seq(struct store_peek *p, uint64_t *ret)
 	return r;
 }
 
-int store_peek_committed(struct store_peek *p, uint64_t seq, unsigned timeout_ms)
+int store_peek_committed(struct store_peek *p, uint64_t seq, unsigned timeout_ms,
+			 uint64_t *ret_head)
 {
 	uint64_t stored;
 	int rc, r;
 
 	r = head_seq(p, &stored);
-	if (r < 0 || stored >= seq)
-		return r < 0 ? r : 1;
-	/*
-	 * Not yet: the writer may still be between its record and its COMMIT. Every change
-	 * holds the write lock from its first statement (BEGIN IMMEDIATE) to its end, so
-	 * taking that lock ourselves waits exactly until it committed or rolled back.
-	 */
-	sqlite3_busy_timeout(p->db, (int)timeout_ms);
-	rc = sqlite3_exec(p->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return sql_errno(rc);
-	r = head_seq(p, &stored);
-	rc = sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
 	if (r < 0)
 		return r;
-	if (rc != SQLITE_OK)
-		return sql_errno(rc);
-	return stored >= seq;
+	if (stored < seq) {
+		/*
+		 * Not yet: the writer may still be between its record and its COMMIT. Every
+		 * change holds the write lock from its first statement (BEGIN IMMEDIATE) to its
+		 * end, so taking that lock ourselves waits exactly until it committed or rolled
+		 * back.
+		 */
+		sqlite3_busy_timeout(p->db, (int)timeout_ms);
+		rc = sqlite3_exec(p->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			return sql_errno(rc);
+		r = head_seq(p, &stored);
+		rc = sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+		if (r < 0)
+			return r;
+		if (rc != SQLITE_OK)
+			return sql_errno(rc);
+		if (stored < seq)
+			return 0;
+	}
+	*ret_head = stored;
+	return 1;
 }

@@ -27,12 +27,16 @@ void store_peek_free(struct store_peek *p);
  * the head the vault stored has reached @seq, once no write transaction is in progress
  * (a change's record is written inside its transaction, before it commits); 0 when it
  * has not (the change was rolled back). Waits for a writer at most @timeout_ms: then
- * -ETIMEDOUT, and the caller may ask again. Other failures: -errno.
+ * -ETIMEDOUT, and the caller may ask again. Other failures: -errno. With 1, the head's
+ * seq read is in *ret_head (>= @seq).
  *
- * A head that a later transaction stored also covers @seq: a change rolled back after
- * its record (its failure is the next record of the same action) can read as committed
- * if another commit came between its rollback and this call.
+ * A head that a later transaction stored also covers @seq, though the change may have
+ * been rolled back after its record: the vault then records the rollback ("undoes": @seq)
+ * before it gives the write lock back, so before any later head is stored. The caller
+ * that gets 1 reads the trail on from @seq to its end as it is now, and a record there
+ * that undoes @seq says the change did not happen.
  */
-int store_peek_committed(struct store_peek *p, uint64_t seq, unsigned timeout_ms);
+int store_peek_committed(struct store_peek *p, uint64_t seq, unsigned timeout_ms,
+			 uint64_t *ret_head);
 
 #endif

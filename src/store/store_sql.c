@@ -301,15 +301,21 @@ int store_tx_end(struct store *s, int r)
 {
 	struct conn *c = pthread_getspecific(s->conn_key);
 	store_commit_fn fn = c ? c->on_commit : NULL;
+	store_undo_fn armed = c ? c->on_undo : NULL, undo = NULL;
+	void *data = c ? c->on_commit_data : NULL;
+	int rc;
 
 	if (c) {
 		c->on_commit = NULL;
+		c->on_undo = NULL;
 		if (r >= 0 && fn) {
 			struct store_anchor cur, next;
 			int h = anchor_read(s, &cur);
 
-			if (h >= 0)
-				h = fn(c->on_commit_data, c->tx_version, &cur, &next);
+			if (h >= 0) {
+				undo = armed; /* the hook runs: what it did may need undoing */
+				h = fn(data, c->tx_version, &cur, &next);
+			}
 			if (h > 0)
 				h = anchor_write(s, &next);
 			if (h < 0)
@@ -317,22 +323,25 @@ int store_tx_end(struct store *s, int r)
 		}
 		c->tx_version = 0;
 	}
-	if (r < 0) {
-		(void)store_exec(s, "ROLLBACK");
-		return r;
+	if (r >= 0) {
+		rc = store_exec(s, "COMMIT");
+		if (rc >= 0)
+			return r;
+		r = rc;
 	}
-	{
-		int rc = store_exec(s, "COMMIT");
-
-		if (rc < 0) {
-			(void)store_exec(s, "ROLLBACK");
-			return rc;
-		}
-	}
+	/*
+	 * Before ROLLBACK: the write lock is still ours, so no other change commits (and
+	 * stores a head past the hook's record) before the undo hook has answered that record.
+	 * A COMMIT that failed with SQLITE_FULL or an I/O error may have been rolled back by
+	 * SQLite already (autocommit is then back on): the lock is gone before this call.
+	 */
+	if (undo)
+		undo(data, r);
+	(void)store_exec(s, "ROLLBACK");
 	return r;
 }
 
-int store_on_commit(struct store *s, store_commit_fn fn, void *userdata)
+int store_on_commit_undo(struct store *s, store_commit_fn fn, store_undo_fn undo, void *userdata)
 {
 	struct conn *c;
 	int r;
@@ -342,9 +351,15 @@ int store_on_commit(struct store *s, store_commit_fn fn, void *userdata)
 		return r;
 	c = pthread_getspecific(s->conn_key);
 	c->on_commit = fn;
+	c->on_undo = undo;
 	c->on_commit_data = userdata;
 	c->tx_version = 0;
 	return 0;
+}
+
+int store_on_commit(struct store *s, store_commit_fn fn, void *userdata)
+{
+	return store_on_commit_undo(s, fn, NULL, userdata);
 }
 
 int store_anchor_get(struct store *s, struct store_anchor *ret)

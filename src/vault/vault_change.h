@@ -20,6 +20,10 @@ struct vault_change {
 	struct vault *v;
 	struct vault_act *act;
 	int record_failed; /* it could not be: the change was rolled back */
+	uint64_t recorded; /* the seq of its record once in the trail, 0 before */
+	int undone; /* it did not commit after that, and a record saying so is in the trail */
+	int undo_failed; /* it did not commit after that, and no record could say so */
+	struct audit_head undo_head; /* with undone: the trail's head after that record */
 };
 
 /* Arms the calling thread's next store change with @a's record (the store's hooks are
@@ -29,9 +33,13 @@ int vault_change_begin(struct vault *v, struct vault_act *a, struct vault_change
 
 /*
  * After the store call that returned @r: disarms, and records a change that failed before
- * it could commit (with its error as result) or whose commit failed after its record.
- * Returns @r, or -EIO when the change failed for want of its record or its failure could
- * not be recorded.
+ * it could commit (with its error as result). A change that does not commit after its
+ * record is in the trail (the token fails the head's tag, storing the head or COMMIT
+ * fails) has its failure recorded already, by the store's undo hook before the rollback,
+ * while the transaction still held the write lock: the same event with the error as
+ * result and "undoes" naming the seq of the record it takes back, so that no other change
+ * commits between the two (vaultfs watch relies on it). Returns @r, or -EIO when the
+ * change failed for want of its record or its failure could not be recorded.
  */
 int vault_change_end(struct vault_change *c, int r);
 

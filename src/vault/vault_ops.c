@@ -3,7 +3,10 @@
  * record are joined: the store runs the change in a transaction and, just before it
  * commits, calls change_hook, which appends the record, flushes the trail to disk and
  * hands back the trail's new head to be stored in the same transaction. A hook that fails
- * rolls the change back.
+ * rolls the change back; when that happens after the record is written, change_undo
+ * records so, naming it, before the rollback gives the write lock back. Left open: a
+ * COMMIT that SQLite rolls back by itself (full disk, I/O error) has given the lock back
+ * already, and a writer killed between its record and its end writes no undo record.
  */
 #include "vault_ops.h"
 #include "vault_change.h"
@@ -11,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 
+#include "log.h"
 #include "timeutil.h"
 
 void vault_act_init(struct vault_act *a, const struct audit_event *ev)
@@ -37,14 +41,43 @@ static int change_hook(void *userdata, uint64_t version, const struct store_anch
 	if (version)
 		c->act->ev.version = version;
 	r = audit_append(c->v->audit, &c->act->ev, &head);
-	if (r >= 0)
+	if (r >= 0) {
+		c->recorded = head.seq;
 		r = audit_sync(c->v->audit, &synced); /* with every new version, on disk */
+	}
 	if (r < 0) {
 		c->record_failed = 1;
 		return -EIO;
 	}
-	/* a token failure here rolls the change back, and vault_change_end records that */
+	/* a token failure here rolls the change back, and change_undo records that */
 	return vault_head_next(c->v, cur, &head, ret);
+}
+
+/*
+ * The store's undo hook: the change does not commit after all. Called before the
+ * rollback, the write lock still held, so that the record that takes the change's record
+ * back is in the trail before any other change can commit and store a head past both. It
+ * must not use the store (the transaction is still open): an admin command's head
+ * follows in vault_change_end.
+ */
+static void change_undo(void *userdata, int err)
+{
+	struct vault_change *c = userdata;
+	struct audit_event ev;
+	struct audit_head synced;
+
+	if (!c->recorded)
+		return; /* nothing of it in the trail: vault_change_end records the failure */
+	c->act->ev.result = -err;
+	ev = c->act->ev;
+	ev.undoes = c->recorded;
+	if (audit_append(c->v->audit, &ev, &c->undo_head) < 0) {
+		c->undo_failed = 1;
+		return;
+	}
+	c->undone = 1;
+	/* on disk like the record it answers; if not, the next flush takes it */
+	(void)audit_sync(c->v->audit, &synced);
 }
 
 int vault_change_begin(struct vault *v, struct vault_act *a, struct vault_change *c)
@@ -52,8 +85,11 @@ int vault_change_begin(struct vault *v, struct vault_act *a, struct vault_change
 	c->v = v;
 	c->act = a;
 	c->record_failed = 0;
+	c->recorded = 0;
+	c->undone = 0;
+	c->undo_failed = 0;
 	a->unrecorded = 0;
-	return store_on_commit(v->store, change_hook, c);
+	return store_on_commit_undo(v->store, change_hook, change_undo, c);
 }
 
 int vault_change_end(struct vault_change *c, int r)
@@ -61,12 +97,18 @@ int vault_change_end(struct vault_change *c, int r)
 	struct vault_act *a = c->act;
 
 	store_on_commit(c->v->store, NULL, NULL);
-	if (c->record_failed) {
+	if (c->record_failed || c->undo_failed) {
 		a->unrecorded = 1;
 		return -EIO;
 	}
 	if (r >= 0)
 		return r;
+	if (c->undone) {
+		/* recorded by change_undo; an admin command's head follows, as vault_record's */
+		if (!c->v->daemon && vault_head_store(c->v, &c->undo_head) < 0)
+			log_debug("Failed to record the audit trail's head after an undone change");
+		return r;
+	}
 	if (r == STORE_NO_REVIVE_ERR) {
 		/* the name was a deleted secret's, and the actor may not recover it */
 		r = -EACCES;
@@ -311,9 +353,10 @@ int vault_warn_expiring(struct vault *v, struct vault_act *a, int64_t day)
 	if ((r = vault_change_begin(v, a, &c)) < 0)
 		return r;
 	r = store_lifetime_warn(v->store, a->ev.path, day);
-	/* warned already today is no change: nothing recorded, as nothing happened */
+	/* warned already today is no change: nothing recorded, as nothing happened (a
+	 * warning rolled back after its record has it undone by change_undo) */
 	store_on_commit(v->store, NULL, NULL);
-	if (c.record_failed) {
+	if (c.record_failed || c.undo_failed) {
 		a->unrecorded = 1;
 		r = -EIO;
 	}
@@ -337,7 +380,7 @@ int vault_purge_expired(struct vault *v, unsigned *ret_count)
 	r = store_purge_expired(v->store, time_now_us(), &n);
 	/* nothing to purge is no change: a failure here is not recorded, only deferred */
 	store_on_commit(v->store, NULL, NULL);
-	if (c.record_failed)
+	if (c.record_failed || c.undo_failed)
 		r = -EIO;
 	if (r < 0)
 		return r;

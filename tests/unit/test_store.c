@@ -808,6 +808,81 @@ static void test_attr_flags(void **state)
 	assert_int_equal(store_attr_set(f->s, "s", "enabled", "1", STORE_ATTR_REPLACE), 0);
 }
 
+/* What the undo hook saw: whether it was called, with which error, and whether another
+ * connection could take the write lock meanwhile (it must not: the undo comes first). */
+struct undo_seen {
+	const char *db;
+	int hook_result; /* what the commit hook returns */
+	int calls;
+	int err;
+	int other_rc; /* another connection's BEGIN IMMEDIATE inside the undo hook */
+};
+
+static int undo_test_hook(void *userdata, uint64_t version, const struct store_anchor *cur,
+			  struct store_anchor *ret)
+{
+	struct undo_seen *u = userdata;
+
+	(void)version;
+	(void)cur;
+	(void)ret;
+	return u->hook_result;
+}
+
+static void undo_test_undo(void *userdata, int err)
+{
+	struct undo_seen *u = userdata;
+	sqlite3 *h = NULL;
+
+	u->calls++;
+	u->err = err;
+	assert_int_equal(sqlite3_open(u->db, &h), SQLITE_OK);
+	u->other_rc = sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (u->other_rc == SQLITE_OK)
+		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(h);
+}
+
+/* A change whose commit hook ran and failed calls the undo hook before its rollback, with
+ * the write lock still held; one that commits, or fails before its hook, does not. */
+static void test_undo_hook(void **state)
+{
+	struct fixture *f = *state;
+	struct undo_seen u = { .db = f->db, .hook_result = -ENODEV };
+
+	assert_int_equal(store_on_commit_undo(f->s, undo_test_hook, undo_test_undo, &u), 0);
+	put(f->s, "u", "rolled-back", -ENODEV, 0);
+	assert_int_equal(u.calls, 1);
+	assert_int_equal(u.err, -ENODEV);
+	assert_int_equal(u.other_rc, SQLITE_BUSY);
+	{
+		struct secbuf *b = NULL;
+		uint64_t got;
+
+		assert_int_equal(store_secret_get(f->s, "u", 0, time_now_us(), &b, &got), -ENOENT);
+	}
+
+	u = (struct undo_seen){ .db = f->db, .hook_result = 0 };
+	assert_int_equal(store_on_commit_undo(f->s, undo_test_hook, undo_test_undo, &u), 0);
+	put(f->s, "u", "committed", 1, 1);
+	assert_int_equal(u.calls, 0);
+
+	/* refused inside its transaction before its hook (it exists): nothing to undo */
+	u = (struct undo_seen){ .db = f->db, .hook_result = -ENODEV };
+	assert_int_equal(store_on_commit_undo(f->s, undo_test_hook, undo_test_undo, &u), 0);
+	{
+		struct secbuf *b = NULL;
+
+		assert_int_equal(secbuf_from("v", 1, &b), 0);
+		assert_int_equal(
+			store_secret_put(f->s, "u", b, STORE_PUT_EXCL, time_now_us(), NULL),
+			-EEXIST);
+		secbuf_free(b);
+	}
+	assert_int_equal(u.calls, 0);
+	assert_int_equal(store_on_commit(f->s, NULL, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -831,6 +906,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_put_no_revive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attr_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attr_times_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undo_hook, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
