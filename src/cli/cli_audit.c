@@ -135,11 +135,13 @@ enum {
 	F_RULE,
 	F_RESULT,
 	F_DETAIL,
+	F_UNDOES,
 	F__MAX
 };
 
 /*
- * One line for people: time, seq, decision, op, path[@version], who, rule, result. Every
+ * One line for people: time, seq, decision, op, path[@version], who, rule, result, and
+ * the record a failure takes back (undoes=#SEQ, see vault_ops.c's change_undo). Every
  * field goes through audit_escape, so a line printed is one record and nothing else: no
  * field can end it, start another, move the cursor or reorder what follows.
  */
@@ -150,7 +152,7 @@ static void print_record(const char *line, size_t len, int raw)
 		[F_OP] = "op",	       [F_PATH] = "path",     [F_VERSION] = "version",
 		[F_UID] = "uid",       [F_GID] = "gid",	      [F_PID] = "pid",
 		[F_EXE] = "exe",       [F_CGROUP] = "cgroup", [F_RULE] = "rule",
-		[F_RESULT] = "result", [F_DETAIL] = "detail",
+		[F_RESULT] = "result", [F_DETAIL] = "detail", [F_UNDOES] = "undoes",
 	};
 	char *f[F__MAX] = { 0 };
 	json_tokener *tok;
@@ -174,12 +176,12 @@ static void print_record(const char *line, size_t len, int raw)
 		}
 	}
 	printf("%s #%s %-5s %-14s %s%s%s uid=%s gid=%s pid=%s exe=%s cgroup=%s rule=%s "
-	       "result=%s%s%s\n",
+	       "result=%s%s%s%s%s\n",
 	       f[F_TIME] ?: "?", f[F_SEQ] ?: "?", f[F_DECISION] ?: "?", f[F_OP] ?: "?",
 	       f[F_PATH] ?: "-", f[F_VERSION] ? "@" : "", f[F_VERSION] ?: "", f[F_UID] ?: "?",
 	       f[F_GID] ?: "?", f[F_PID] ?: "?", f[F_EXE] ?: "-", f[F_CGROUP] ?: "-",
 	       f[F_RULE] ?: "-", f[F_RESULT] ?: "?", f[F_DETAIL] ? " detail=" : "",
-	       f[F_DETAIL] ?: "");
+	       f[F_DETAIL] ?: "", f[F_UNDOES] ? " undoes=#" : "", f[F_UNDOES] ?: "");
 out:
 	for (int i = 0; i < F__MAX; i++)
 		free(f[i]);

@@ -16,7 +16,6 @@
  * It needs neither the token nor its PIN, and records nothing: like `audit tail`, it
  * shows the trail's own lines to whoever may read the trail.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -38,6 +37,7 @@
 #include "store_peek.h"
 #include "vault.h"
 #include "watch_pending.h"
+#include "watch_trail.h"
 
 /* How long one wait for a writer's transaction lasts before the signals are looked at. */
 #define COMMIT_WAIT_MS 500
@@ -161,6 +161,8 @@ static int emit(json_object *o)
 	return 0;
 }
 
+static int settle(struct watch *w);
+
 /* One line of the trail: a change that is wanted waits in w->pend for its commit
  * (resolve); a record that undoes one marks it. Returns 0 or -errno. */
 static int one_record(struct watch *w, const char *line, size_t len)
@@ -194,6 +196,10 @@ static int one_record(struct watch *w, const char *line, size_t len)
 		goto out;
 	if (!json_object_object_get_ex(rec, "result", &f) ||
 	    !json_object_is_type(f, json_type_int) || json_object_get_int(f) != 0)
+		goto out;
+	/* a change, of any path: those waiting before it are settled, printed or not */
+	r = settle(w);
+	if (r != 0)
 		goto out;
 	if (strcmp(op, "rename") == 0)
 		to = str_field(rec, "detail");
@@ -280,94 +286,16 @@ static int file_open(struct watch *w, struct trail_file *f, off_t off)
 	return 0;
 }
 
-/* A rotated file of the trail not read yet, by the seq of its first record. */
-struct missed {
-	uint64_t first;
-	int fd;
-};
-
-static int missed_cmp(const void *a, const void *b)
-{
-	const struct missed *x = a, *y = b;
-
-	return x->first < y->first ? -1 : x->first > y->first;
-}
-
-/* The seq of the first record in @fd: 0 when it holds none (empty, compressed). */
-static uint64_t first_seq(int fd, char *buf)
-{
-	ssize_t k = pread(fd, buf, AUDIT_LINE_MAX, 0);
-	char *nl = k > 0 ? memchr(buf, '\n', (size_t)k) : NULL;
-	json_object *o, *s;
-	uint64_t seq = 0;
-
-	if (!nl)
-		return 0;
-	*nl = '\0';
-	o = json_tokener_parse(buf);
-	if (o && json_object_object_get_ex(o, "seq", &s) && json_object_is_type(s, json_type_int) &&
-	    json_object_get_int64(s) > 0)
-		seq = (uint64_t)json_object_get_int64(s);
-	json_object_put(o);
-	return seq;
-}
-
-/*
- * Between the file just read to its end and the new one at the path, the trail may have
- * been rotated more than once while the watch was not looking (a slow reader, a loaded
- * machine, the vault's own rotation by size under a burst): the files in between are
- * found in DIR by their first record, one the watch has not reached, and read in order.
- * @f is scratch for each.
- */
+/* Reads the rotated files of the trail that the watch has not reached (watch_trail.h),
+ * in order; @f is scratch for each. */
 static int catch_up(struct watch *w, struct trail_file *f)
 {
-	char dir[PATH_MAX];
-	struct missed *m = NULL, *grown;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	struct stat st;
-	DIR *d;
-	int r = 0;
+	struct watch_file_id open[2] = { { w->cur.dev, w->cur.ino }, { w->prev.dev, w->prev.ino } };
+	struct watch_missed *m = NULL;
+	size_t n = 0;
+	int r;
 
-	snprintf(dir, sizeof(dir), "%s", w->path);
-	*strrchr(dir, '/') = '\0';
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		uint64_t first;
-		int fd;
-
-		if (strncmp(e->d_name, VAULT_AUDIT, strlen(VAULT_AUDIT)) != 0 ||
-		    strcmp(e->d_name, VAULT_AUDIT) == 0)
-			continue;
-		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-		if (fd < 0)
-			continue; /* gone meanwhile, or not ours to read: not the trail */
-		first = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-					!(st.st_dev == w->cur.dev && st.st_ino == w->cur.ino) &&
-					!(w->prev.fd >= 0 && st.st_dev == w->prev.dev &&
-					  st.st_ino == w->prev.ino)
-				? first_seq(fd, f->buf)
-				: 0;
-		if (first <= w->last_seq) {
-			close(fd);
-			continue;
-		}
-		if (n == cap) {
-			cap = cap ? 2 * cap : 4;
-			grown = realloc(m, cap * sizeof(*m));
-			if (!grown) {
-				close(fd);
-				r = -ENOMEM;
-				goto out;
-			}
-			m = grown;
-		}
-		m[n++] = (struct missed){ .first = first, .fd = fd };
-	}
-	if (n > 1) /* qsort wants an array, and none was made for no file */
-		qsort(m, n, sizeof(*m), missed_cmp);
+	r = watch_missed_files(w->path, open, w->prev.fd >= 0 ? 2 : 1, w->last_seq, f->buf, &m, &n);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		f->fd = m[i].fd;
 		f->off = 0;
@@ -375,11 +303,9 @@ static int catch_up(struct watch *w, struct trail_file *f)
 		r = drain(w, f);
 		f->fd = -1;
 	}
-out:
 	for (size_t i = 0; i < n; i++)
 		close(m[i].fd);
 	free(m);
-	closedir(d);
 	return r;
 }
 
@@ -432,14 +358,56 @@ static int follow(struct watch *w)
 	return drain(w, &w->cur);
 }
 
+/* Waits for the end of the first pending change's transaction: 1 when the stored head
+ * covers it (*@head), 0 when it does not, 2 on a signal, or -errno. */
+static int wait_commit(struct watch *w, uint64_t *head)
+{
+	int r;
+
+	while ((r = store_peek_committed(w->peek, w->pend.v[0].seq, COMMIT_WAIT_MS, head)) ==
+	       -ETIMEDOUT)
+		if (signalled(w))
+			return 2;
+	return r;
+}
+
 /*
- * Prints the pending changes that committed, in order, and forgets those that did not.
- * A change whose record the stored head has not reached once the writer's transaction is
+ * A change's record has just been read: every change waiting before it is settled. Its
+ * writer recorded it holding vault.db's write lock, which the earlier ones' writers had
+ * given back, each after the record that undoes its change if it did not commit: those
+ * records have been read. What is printed is what committed and was not undone, so at
+ * most the changes since the last change wait, and a slow reader holds the rest of the
+ * trail in the file, not in memory. Returns 0, 1 when the watch is to end quietly, or
+ * -errno.
+ */
+static int settle(struct watch *w)
+{
+	uint64_t head;
+	int r = 0;
+
+	while (r == 0 && w->pend.n > 0) {
+		if (!w->pend.v[0].undone) {
+			r = wait_commit(w, &head);
+			if (r < 0)
+				return r;
+			if (r == 2)
+				return 1;
+			r = r == 1 ? emit(w->pend.v[0].line) : 0; /* 0: rolled back */
+		}
+		pending_pop(&w->pend);
+	}
+	return r;
+}
+
+/*
+ * Prints the pending changes that committed, in order, and forgets those that did not,
+ * once no change follows them in the trail (settle decides those that one follows). A
+ * change whose record the stored head has not reached once the writer's transaction is
  * over was rolled back. One the head has reached may still have been rolled back after
- * its record, with another change's commit storing a head past it: the vault then wrote
- * the record that undoes it before it gave the write lock back, so before that head was
- * stored — reading the trail on to its end now finds it. Returns 0, 1 when the watch is
- * to end quietly, or -errno.
+ * its record, with a head past it stored since (the daemon's flush, an admin command's
+ * record): the vault wrote the record that undoes it before it gave the write lock back,
+ * so before that head was stored — reading the trail on to its end now finds it. Returns
+ * 0, 1 when the watch is to end quietly, or -errno.
  */
 static int resolve(struct watch *w)
 {
@@ -447,16 +415,13 @@ static int resolve(struct watch *w)
 	int r = 0;
 
 	while (w->pend.n > 0 && r == 0) {
-		struct pending_change *first = &w->pend.v[0];
-
-		if (first->undone) {
+		if (w->pend.v[0].undone) {
 			pending_pop(&w->pend);
 			continue;
 		}
-		while ((r = store_peek_committed(w->peek, first->seq, COMMIT_WAIT_MS, &head)) ==
-		       -ETIMEDOUT)
-			if (signalled(w))
-				return 1;
+		r = wait_commit(w, &head);
+		if (r == 2)
+			return 1;
 		if (r <= 0) {
 			if (r == 0) /* rolled back: its failure is a record of its own */
 				pending_pop(&w->pend);

@@ -1,7 +1,7 @@
 /*
  * watch_pending: the changes a watch waits on (watch_pending.h), an array in seq order.
- * Few wait at once — those read in one pass over the trail — so a linear search and a
- * memmove at the front cost nothing that matters.
+ * Few wait at once — a change's record settles every one before it (cli_watch.c's
+ * settle) — so a linear search and a memmove at the front cost nothing that matters.
  */
 #include "watch_pending.h"
 

@@ -41,6 +41,8 @@ N=$(jq -c 'select(.op == "secret-set" and .path == "secrets/db" and .version == 
 echo "the rolled-back set is record $N; its failure: $(jq -c "select(.seq > $N and .op == \"secret-set\")" "$A")"
 same "the failure names the record it undoes" 1 \
 	"$(jq -c "select(.op == \"secret-set\" and .result != 0 and .undoes == $N)" "$A" | wc -l)"
+"$VAULTFS" audit tail "$V" -n 200 | grep -qE " secret-set +secrets/db@2 .* result=[A-Z]+ undoes=#$N\$" &&
+	pass || fail "audit tail does not show which record the failure undoes: $("$VAULTFS" audit tail "$V" -n 200 | grep undoes)"
 
 # a later change commits before the watcher looks: the stored head passes N
 printf 'value-3' >"$S/other" || fail "write through the mount"
