@@ -147,11 +147,12 @@ static const char *const query_sql[Q__MAX] = {
 
 /* The statements a read through the mount runs; store_check_plans holds them to indexes. */
 static const enum query read_path[] = {
-	Q_SECRET_BY_PATH,    Q_VERSION_GET, Q_VERSION_SIZE, Q_VERSION_LIST,
-	Q_VERSION_META,	     Q_FOLDER_GET,  Q_KEY_GET,	    Q_LIST_LIVE,
-	Q_LIST_DELETED,	     Q_TAG_GET,	    Q_TAG_LIST,	    Q_FOLDER_HAS_CHILDREN,
-	Q_LIST_LIVE_BELOW,   Q_EXPIRED,	    Q_HKEY_GET,	    Q_HKEY_VERSION_GET,
-	Q_HKEY_VERSION_LIST, /* not Q_HKEY_LIST: it reads every key, in key order */
+	Q_SECRET_BY_PATH,    Q_VERSION_GET, Q_VERSION_SIZE,	Q_VERSION_LIST,
+	Q_VERSION_META,	     Q_FOLDER_GET,  Q_KEY_GET,		Q_LIST_LIVE,
+	Q_LIST_DELETED,	     Q_TAG_GET,	    Q_TAG_LIST,		Q_FOLDER_HAS_CHILDREN,
+	Q_LIST_LIVE_BELOW,   Q_EXPIRED,	    Q_HKEY_GET,		Q_HKEY_VERSION_GET,
+	Q_HKEY_VERSION_LIST, Q_CERT_GET,    Q_CERT_VERSION_GET,
+	/* not Q_HKEY_LIST nor Q_CERT_LIST: they read every key or certificate, in name order */
 };
 
 int store_rc_errno(int rc)
