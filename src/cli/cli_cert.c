@@ -307,16 +307,16 @@ static int options_fit(const struct cert_args *a)
 }
 
 static const struct cli_option cert_options[] = {
-	{ "subject", CLI_STRING, offsetof(struct cert_args, subject), NULL },
+	CLI_OPT_STRING("subject", struct cert_args, subject),
 	{ "san", CLI_CALL, 0, add_san },
-	{ "type", CLI_STRING, offsetof(struct cert_args, type), NULL },
-	{ "days", CLI_STRING, offsetof(struct cert_args, days), NULL },
-	{ "ca", CLI_FLAG, offsetof(struct cert_args, ca), NULL },
-	{ "issuer", CLI_STRING, offsetof(struct cert_args, issuer), NULL },
-	{ "exportable", CLI_FLAG, offsetof(struct cert_args, exportable), NULL },
-	{ "renew-at", CLI_STRING, offsetof(struct cert_args, renew_at), NULL },
-	{ "reuse-key", CLI_FLAG, offsetof(struct cert_args, reuse_key), NULL },
-	{ "version", CLI_STRING, offsetof(struct cert_args, version), NULL },
+	CLI_OPT_STRING("type", struct cert_args, type),
+	CLI_OPT_STRING("days", struct cert_args, days),
+	CLI_OPT_FLAG("ca", struct cert_args, ca),
+	CLI_OPT_STRING("issuer", struct cert_args, issuer),
+	CLI_OPT_FLAG("exportable", struct cert_args, exportable),
+	CLI_OPT_STRING("renew-at", struct cert_args, renew_at),
+	CLI_OPT_FLAG("reuse-key", struct cert_args, reuse_key),
+	CLI_OPT_STRING("version", struct cert_args, version),
 	{ NULL, 0, 0, NULL },
 };
 

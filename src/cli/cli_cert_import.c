@@ -72,8 +72,8 @@ static int parse_renew_at(void *args, const char *arg, const char *sub)
 }
 
 static const struct cli_option import_options[] = {
-	{ "password-file", CLI_STRING, offsetof(struct import_args, pass_file), NULL },
-	{ "exportable", CLI_FLAG, offsetof(struct import_args, o.exportable), NULL },
+	CLI_OPT_STRING("password-file", struct import_args, pass_file),
+	CLI_OPT_FLAG("exportable", struct import_args, o.exportable),
 	{ "renew-at", CLI_CALL, 0, parse_renew_at },
 	{ NULL, 0, 0, NULL },
 };

@@ -249,12 +249,12 @@ static int run(struct vault *v, const struct key_args *a, struct audit_event *ev
 }
 
 static const struct cli_option key_options[] = {
-	{ "type", CLI_STRING, offsetof(struct key_args, type), NULL },
-	{ "alg", CLI_STRING, offsetof(struct key_args, alg), NULL },
-	{ "ops", CLI_STRING, offsetof(struct key_args, ops), NULL },
-	{ "passphrase-file", CLI_STRING, offsetof(struct key_args, pass_file), NULL },
-	{ "rotate-every", CLI_STRING, offsetof(struct key_args, rotate_every), NULL },
-	{ "expires", CLI_STRING, offsetof(struct key_args, expires), NULL },
+	CLI_OPT_STRING("type", struct key_args, type),
+	CLI_OPT_STRING("alg", struct key_args, alg),
+	CLI_OPT_STRING("ops", struct key_args, ops),
+	CLI_OPT_STRING("passphrase-file", struct key_args, pass_file),
+	CLI_OPT_STRING("rotate-every", struct key_args, rotate_every),
+	CLI_OPT_STRING("expires", struct key_args, expires),
 	{ NULL, 0, 0, NULL },
 };
 

@@ -26,6 +26,17 @@ struct cli_option {
 	int (*parse)(void *args, const char *arg, const char *sub);
 };
 
+/* Rows of an options table with the field's type checked by the compiler: an int for a
+ * flag, a const char * for a string (a field of another type does not compile). */
+#define CLI_OPT_STRING(name, type, field)                                                                 \
+	{                                                                                                 \
+		name, CLI_STRING, _Generic(((type *)0)->field, const char *: offsetof(type, field)), NULL \
+	}
+#define CLI_OPT_FLAG(name, type, field)                                                            \
+	{                                                                                          \
+		name, CLI_FLAG, _Generic(((type *)0)->field, int : offsetof(type, field)), NULL    \
+	}
+
 struct cli_subcommand {
 	const char *name;
 	int min_pos, max_pos; /* positional arguments after it: DIR, NAME, ... */

@@ -405,12 +405,12 @@ static int name_at_version(struct args *a, char *name, size_t len, const char *c
 }
 
 static const struct cli_option secret_options[] = {
-	{ "file", CLI_STRING, offsetof(struct args, file), NULL },
+	CLI_OPT_STRING("file", struct args, file),
 	{ "version", CLI_CALL, 0, parse_version },
-	{ "deleted", CLI_FLAG, offsetof(struct args, deleted), NULL },
-	{ "expiring", CLI_FLAG, offsetof(struct args, expiring), NULL },
-	{ "create", CLI_FLAG, offsetof(struct args, create), NULL },
-	{ "remove", CLI_STRING, offsetof(struct args, remove), NULL },
+	CLI_OPT_FLAG("deleted", struct args, deleted),
+	CLI_OPT_FLAG("expiring", struct args, expiring),
+	CLI_OPT_FLAG("create", struct args, create),
+	CLI_OPT_STRING("remove", struct args, remove),
 	{ NULL, 0, 0, NULL },
 };
 
