@@ -35,6 +35,8 @@ int cli_options(int argc, char **argv, int first, const char *cmd, const char *h
 					   NULL, OPTION_VAL(n) };
 	}
 	opts[n] = (struct option){ "help", no_argument, NULL, 'h' };
+	/* getopt's state is the process's: a command line is read once a process (optind = 0,
+	 * glibc's full reset, would start at argv[1], the subcommand) */
 	optind = first;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		const struct cli_option *o;
