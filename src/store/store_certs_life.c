@@ -12,7 +12,6 @@ static int set_deleted_locked(struct store *s, const char *name, int64_t now)
 	/* the key leaves keys/ with its certificate, its objects kept until the purge */
 	static const enum query q[] = { Q_CERT_SET_DELETED, Q_HKEY_SET_DELETED };
 	struct store_cert c;
-	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = store_cert_get_locked(s, name, &c);
@@ -20,20 +19,9 @@ static int set_deleted_locked(struct store *s, const char *name, int64_t now)
 		return r;
 	if (!!c.deleted == !!now)
 		return now ? -ENOENT : -EEXIST;
-	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-		r = store_stmt(s, q[i], &st);
-		if (r < 0)
-			return r;
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if (now)
-			sqlite3_bind_int64(st, 2, now);
-		else
-			sqlite3_bind_null(st, 2);
-		r = store_step_done(s, st);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]) && r >= 0; i++)
+		r = store_run_name_at(s, q[i], name, now);
+	return r;
 }
 
 int store_cert_set_deleted(struct store *s, const char *name, int64_t now)
@@ -57,18 +45,9 @@ static int purge_locked(struct store *s, const char *name)
 		return r;
 	if (!c.deleted)
 		return -EBUSY;
-	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
-		sqlite3_stmt *st = NULL;
-
-		r = store_stmt(s, q[i], &st);
-		if (r < 0)
-			return r;
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		r = store_step_done(s, st);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]) && r >= 0; i++)
+		r = store_run_name(s, q[i], name);
+	return r;
 }
 
 int store_cert_purge(struct store *s, const char *name, uint8_t (**ret)[STORE_KEY_ID_LEN],

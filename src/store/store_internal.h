@@ -171,6 +171,10 @@ int store_stmt(struct store *s, enum query q, sqlite3_stmt **ret);
 void store_done(sqlite3_stmt *st);
 /* Runs a statement that returns no rows, then resets it. */
 int store_step_done(struct store *s, sqlite3_stmt *st);
+/* Runs @q, a statement of no rows whose ?1 is @name, then resets it. */
+int store_run_name(struct store *s, enum query q, const char *name);
+/* store_run_name for a statement whose ?2 is a time: @when, or NULL for 0. */
+int store_run_name_at(struct store *s, enum query q, const char *name, int64_t when);
 int store_exec(struct store *s, const char *sql);
 int store_tx_begin(struct store *s);
 /* Tells the open write transaction's commit hook which version it made. */

@@ -445,7 +445,6 @@ static int token_ids_locked(struct store *s, const char *name, uint8_t (**ret)[S
 
 static int delete_locked(struct store *s, const char *name)
 {
-	sqlite3_stmt *st = NULL;
 	struct store_key k;
 	char path[NAME_SEGMENT_MAX + 8];
 	int r;
@@ -456,25 +455,12 @@ static int delete_locked(struct store *s, const char *name)
 	if (!k.deleted)
 		return -EBUSY; /* only a soft-deleted key is purged */
 	snprintf(path, sizeof(path), "keys/%s", name);
-	r = store_stmt(s, Q_WARNED_DELETE, &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-	r = store_step_done(s, st);
-	if (r < 0)
-		return r;
-	r = store_stmt(s, Q_HKEY_DELETE_VERSIONS, &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	r = store_step_done(s, st);
-	if (r < 0)
-		return r;
-	r = store_stmt(s, Q_HKEY_DELETE, &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	return store_step_done(s, st);
+	r = store_run_name(s, Q_WARNED_DELETE, path);
+	if (r >= 0)
+		r = store_run_name(s, Q_HKEY_DELETE_VERSIONS, name);
+	if (r >= 0)
+		r = store_run_name(s, Q_HKEY_DELETE, name);
+	return r;
 }
 
 int store_key_forget(struct store *s, const char *name,
@@ -513,7 +499,6 @@ int store_key_delete(struct store *s, const char *name, uint8_t (**ret)[STORE_KE
  * the soft-deleted one. */
 static int set_deleted_locked(struct store *s, const char *name, int64_t when)
 {
-	sqlite3_stmt *st = NULL;
 	struct store_key k;
 	int r;
 
@@ -524,15 +509,7 @@ static int set_deleted_locked(struct store *s, const char *name, int64_t when)
 		return -ENOENT; /* no live key of that name */
 	if (!when && !k.deleted)
 		return -EEXIST; /* the key is live: nothing to recover */
-	r = store_stmt(s, Q_HKEY_SET_DELETED, &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (when)
-		sqlite3_bind_int64(st, 2, when);
-	else
-		sqlite3_bind_null(st, 2);
-	return store_step_done(s, st);
+	return store_run_name_at(s, Q_HKEY_SET_DELETED, name, when);
 }
 
 static int set_deleted(struct store *s, const char *name, int64_t when)

@@ -233,6 +233,33 @@ int store_step_done(struct store *s, sqlite3_stmt *st)
 	return 0;
 }
 
+/* Runs @q with @name as ?1 and, if @at, @when (NULL for 0) as ?2. */
+static int run_name(struct store *s, enum query q, const char *name, int at, int64_t when)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = store_stmt(s, q, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (at && when)
+		sqlite3_bind_int64(st, 2, when);
+	else if (at)
+		sqlite3_bind_null(st, 2);
+	return store_step_done(s, st);
+}
+
+int store_run_name(struct store *s, enum query q, const char *name)
+{
+	return run_name(s, q, name, 0, 0);
+}
+
+int store_run_name_at(struct store *s, enum query q, const char *name, int64_t when)
+{
+	return run_name(s, q, name, 1, when);
+}
+
 int store_exec(struct store *s, const char *sql)
 {
 	int rc = sqlite3_exec(store_db(s), sql, NULL, NULL, NULL);
